@@ -1,0 +1,89 @@
+"""The model's settings: one frozen dataclass, saved as JSON next to every model file.
+
+Every front end reads the same file, so none can preprocess differently from training.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    """How a face becomes the classifier's input (see crop.py)."""
+    size: int = 64  # output side in pixels: the model's input size
+    scale: float = 2.4  # crop side as a multiple of the eye distance
+    centre_shift: float = 0.0  # move the centre down from the eyes, in eye distances
+    min_eye_distance: float = 4.0  # eyes closer than this (pixels) are not a usable face
+    detector: str = "auto"  # "short", "full", or "auto": short-range, full-range when it finds none
+    min_face_score: float = 0.5  # BlazeFace confidence needed to accept a face
+    fallback_side: float = 0.6  # no face: a square of this fraction of the shorter image side...
+    fallback_centre_y: float = 0.4  # ...centred horizontally, at this fraction of the height
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to use a trained model file; stored as ``<model>.json``."""
+    crop: CropConfig = field(default_factory=CropConfig)
+    input_format: str = "RGB uint8 0-255, rescaled inside the model"
+    labels: tuple[str, str] = ("no_glass", "glass")  # output index -> answer
+    threshold: float = 0.5  # probability of "glass" at or above which the answer is "glass"
+    version: str = "0.0.0"
+    description: str = ""
+    tflite: str = ""  # the TFLite file this metadata describes, relative to the JSON's folder
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: model metadata not found (expected next to the model file)")
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}: not valid JSON ({err})") from err
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "ModelConfig":
+        data = dict(data)
+        crop = from_dict(CropConfig, data.pop("crop", {}), f"{source}: crop")
+        if "labels" in data and isinstance(data["labels"], list):
+            data["labels"] = tuple(data["labels"])
+        return from_dict(cls, {**data, "crop": crop}, source)
+
+
+def from_dict(cls, data: dict, source: str):
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types are errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {unknown}; known: {sorted(fields)}")
+    for name, value in data.items():
+        expected = _type_of(cls, name)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if expected is not None and not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
+            raise ConfigError(f"{source}: {name} must be {getattr(expected, '__name__', expected)}, "
+                              f"got {value!r}")
+    return cls(**data)
+
+
+def _type_of(cls, name: str):
+    default = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if default.default is not dataclasses.MISSING:
+        return type(default.default)
+    if default.default_factory is not dataclasses.MISSING:
+        return type(default.default_factory())
+    return None

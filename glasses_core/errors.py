@@ -1,0 +1,22 @@
+"""Typed errors raised by the core; front ends turn them into exit codes or HTTP statuses."""
+
+
+class GlassesError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+
+class ImageLoadError(GlassesError):
+    """The input is not an image we can decode (names the input and the reason)."""
+
+    def __init__(self, source: str, reason: str):
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class ModelError(GlassesError):
+    """A model file or its metadata is missing or unusable."""
+
+
+class ConfigError(GlassesError):
+    """A configuration has an unknown key, a wrong type or a bad value."""

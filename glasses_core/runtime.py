@@ -1,0 +1,149 @@
+"""The model runtime: photo -> faces -> crops -> LiteRT classifier -> answers. No TensorFlow."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import ModelConfig
+from .crop import Detectors, FaceCrop, preprocess
+from .errors import ModelError
+from .image_io import ImageSource, load_image
+from .litert import make_interpreter
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "glasses.json"
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """One face: its box (None for the no-face fallback crop), probability of glasses, answer."""
+    box: tuple[float, float, float, float] | None
+    probability: float
+    answer: str
+    score: float | None = None  # face detector confidence
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """A photo's answer: "glass" when any face wears glasses."""
+    answer: str
+    probability: float  # highest face probability (of the fallback crop when no face was found)
+    faces: list[FaceResult] = field(default_factory=list)
+    face_found: bool = True
+
+    def to_dict(self) -> dict:
+        return {"answer": self.answer, "probability": round(self.probability, 6),
+                "face_found": self.face_found,
+                "faces": [{"box": None if f.box is None else [round(v, 1) for v in f.box],
+                           "probability": round(f.probability, 6), "answer": f.answer,
+                           "score": None if f.score is None else round(f.score, 4)}
+                          for f in self.faces]}
+
+
+def resolve_model(model: str | Path | None) -> tuple[Path, ModelConfig]:
+    """(tflite path, its config) from a ``.json`` metadata file or a ``.tflite`` with one beside it."""
+    path = Path(model) if model is not None else DEFAULT_MODEL
+    meta = path if path.suffix == ".json" else path.with_suffix(".json")
+    config = ModelConfig.load(meta)
+    if path.suffix == ".json":
+        if not config.tflite:
+            raise ModelError(f"{meta}: no 'tflite' file named in the metadata")
+        path = meta.parent / config.tflite
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    return path, config
+
+
+class GlassesClassifier:
+    """Detects faces and says, for each, whether it wears glasses.
+
+    ``model``: a ``.json`` metadata file or a ``.tflite`` file with its ``.json`` beside it;
+    default: the shipped model. ``threshold`` overrides the one stored with the model.
+    """
+
+    def __init__(self, model: str | Path | None = None, threshold: float | None = None,
+                 num_threads: int = 1):
+        self.model_path, self.config = resolve_model(model)
+        self.threshold = self.config.threshold if threshold is None else float(threshold)
+        self._num_threads = num_threads
+        self._local = threading.local()  # one interpreter per thread: LiteRT's are not thread-safe
+        self._detectors = Detectors(self.config.crop, num_threads)
+        self._interpreter()
+
+    @property
+    def version(self) -> str:
+        return self.config.version
+
+    def _interpreter(self):
+        if getattr(self._local, "interpreter", None) is None:
+            self._local.interpreter = make_interpreter(self.model_path, self._num_threads)
+            self._local.batch = 1
+        return self._local.interpreter
+
+    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Probability of glasses for a batch of crops, (N, size, size, 3) uint8 -> (N,)."""
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[1:] != (self.config.crop.size, self.config.crop.size, 3):
+            raise ValueError(f"crops must be (N, {self.config.crop.size}, {self.config.crop.size}, 3), "
+                             f"got {crops.shape}")
+        if len(crops) == 0:
+            return np.zeros(0, dtype=np.float32)
+        interpreter = self._interpreter()
+        inp = interpreter.get_input_details()[0]
+        if self._local.batch != len(crops):
+            interpreter.resize_tensor_input(inp["index"], [len(crops), *crops.shape[1:]])
+            interpreter.allocate_tensors()
+            self._local.batch = len(crops)
+            inp = interpreter.get_input_details()[0]
+        interpreter.set_tensor(inp["index"], _quantize(crops, inp))
+        interpreter.invoke()
+        out = interpreter.get_output_details()[0]
+        return _dequantize(interpreter.get_tensor(out["index"]), out).reshape(len(crops))
+
+    def crops(self, image: np.ndarray) -> list[FaceCrop]:
+        """The model inputs for a photo (the core's one preprocessing function)."""
+        return preprocess(image, self._detectors, self.config.crop)
+
+    def predict(self, source: ImageSource | np.ndarray, name: str | None = None) -> PhotoResult:
+        """Answer for one photo given as an RGB array, a path or encoded bytes."""
+        return self.predict_many([source], [name])[0]
+
+    def predict_many(self, sources, names=None) -> list[PhotoResult]:
+        """Answers for many photos, with the classifier run once on all their crops."""
+        names = names or [None] * len(sources)
+        images = [s if isinstance(s, np.ndarray) else load_image(s, n) for s, n in zip(sources, names)]
+        per_photo = [self.crops(image) for image in images]
+        flat = [c.pixels for crops in per_photo for c in crops]
+        probabilities = iter(self.predict_crops(np.stack(flat)).tolist())
+        return [self._photo_result(crops, [next(probabilities) for _ in crops]) for crops in per_photo]
+
+    def answer(self, probability: float) -> str:
+        return self.config.labels[1] if probability >= self.threshold else self.config.labels[0]
+
+    def _photo_result(self, crops: list[FaceCrop], probabilities: list[float]) -> PhotoResult:
+        faces = [FaceResult(box=None if c.face is None else c.face.box, probability=p,
+                            answer=self.answer(p), score=None if c.face is None else c.face.score)
+                 for c, p in zip(crops, probabilities)]
+        best = max(probabilities)
+        return PhotoResult(answer=self.answer(best), probability=best, faces=faces,
+                           face_found=crops[0].face is not None)
+
+
+def _quantize(crops: np.ndarray, detail: dict) -> np.ndarray:
+    dtype = detail["dtype"]
+    if dtype == np.float32:
+        return crops.astype(np.float32)
+    scale, zero = detail["quantization"]
+    if dtype == np.uint8 and scale == 1.0 and zero == 0:
+        return crops.astype(np.uint8)
+    info = np.iinfo(dtype)
+    return np.clip(np.round(crops / scale + zero), info.min, info.max).astype(dtype)
+
+
+def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return values.astype(np.float32)
+    scale, zero = detail["quantization"]
+    return ((values.astype(np.float32) - zero) * scale).astype(np.float32)

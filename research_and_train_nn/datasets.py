@@ -1,0 +1,174 @@
+"""Dataset loaders: each reads one dataset's own format into a list of Records.
+
+Label policy (the whole project): 1 = glasses worn over the eyes, 0 = not.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from glasses_core.errors import ConfigError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One labelled photo. ``identity`` is None when the dataset does not know the person."""
+    path: str
+    label: int
+    identity: str | None
+    source: str
+
+    @property
+    def group(self) -> str:
+        """Key for identity-disjoint splits: the person, or the photo itself when unknown."""
+        return f"{self.source}:{self.identity}" if self.identity is not None else f"photo:{self.path}"
+
+
+def load_meglass(root: str | Path) -> list[Record]:
+    """MeGlass: ``meta.txt`` (``file label``, 1 = eyeglasses) and images in ``MeGlass_120x120/``.
+
+    The identity is the file name up to its second ``@`` (``user@N08_identity_4``).
+    """
+    root = Path(root)
+    images = root / "MeGlass_120x120"
+    records = []
+    for line_no, parts in _rows(root / "meta.txt", 2):
+        name, label = parts
+        records.append(Record(str(images / name), _label(label, {"1": 1, "0": 0}, root / "meta.txt", line_no),
+                              "@".join(name.split("@")[:2]), "meglass"))
+    return records
+
+
+def load_mtfl(root: str | Path, split: str = "train") -> list[Record]:
+    """MTFL: ``training.txt`` (split "train") or ``testing.txt`` ("test"); glasses 1 = yes, 2 = no.
+
+    Paths use ``\\`` in training.txt. LFW images (``lfw_5590/Name_NNNN.jpg``) carry the person.
+    """
+    root = Path(root)
+    files = {"train": "training.txt", "test": "testing.txt"}
+    if split not in files:
+        raise ConfigError(f"MTFL split must be one of {sorted(files)}, got {split!r}")
+    label_file = root / files[split]
+    records = []
+    for line_no, parts in _rows(label_file, 15):
+        rel = parts[0].replace("\\", "/")
+        label = _label(parts[13], {"1": 1, "2": 0}, label_file, line_no)
+        identity = None
+        if rel.startswith("lfw_5590/"):
+            identity = Path(rel).stem.rsplit("_", 1)[0]
+        records.append(Record(str(root / rel), label, identity, f"mtfl_{split}"))
+    return records
+
+
+def mtfl_eyes(root: str | Path, split: str = "train") -> dict[str, tuple]:
+    """MTFL's annotated eye centres: path -> ((x, y) image-left eye, (x, y) image-right eye)."""
+    root = Path(root)
+    label_file = root / {"train": "training.txt", "test": "testing.txt"}[split]
+    eyes = {}
+    for _, parts in _rows(label_file, 15):
+        v = [float(p) for p in parts[1:11]]
+        eyes[str(root / parts[0].replace("\\", "/"))] = ((v[0], v[5]), (v[1], v[6]))
+    return eyes
+
+
+def load_celeba(root: str | Path) -> list[Record]:
+    """CelebA: ``list_attr_celeba.txt`` (the ``Eyeglasses`` column, ±1) and ``identity_CelebA.txt``.
+
+    Only images present in ``img_align_celeba/`` are returned (a subset may be installed).
+    """
+    root = Path(root)
+    attr_file = root / "list_attr_celeba.txt"
+    lines = _read_lines(attr_file)
+    if len(lines) < 2:
+        raise ConfigError(f"{attr_file}: expected a count line and an attribute-names line")
+    names = lines[1].split()
+    if "Eyeglasses" not in names:
+        raise ConfigError(f"{attr_file}: no Eyeglasses column")
+    column = names.index("Eyeglasses") + 1
+    identities = {}
+    for _, parts in _rows(root / "identity_CelebA.txt", 2):
+        identities[parts[0]] = parts[1]
+    images = root / "img_align_celeba"
+    present = {p.name for p in images.iterdir()} if images.is_dir() else set()
+    records = []
+    for line_no, line in enumerate(lines[2:], start=3):
+        parts = line.split()
+        if len(parts) != len(names) + 1:
+            raise ConfigError(f"{attr_file}:{line_no}: expected {len(names) + 1} fields, got {len(parts)}")
+        if parts[0] in present:
+            label = _label(parts[column], {"1": 1, "-1": 0}, attr_file, line_no)
+            records.append(Record(str(images / parts[0]), label, identities.get(parts[0]), "celeba"))
+    return records
+
+
+FOLDER_LABELS = {"with_glasses": 1, "without_glasses": 0, "1": 1, "0": 0}
+
+
+def load_folder(root: str | Path, source: str | None = None) -> list[Record]:
+    """Images sorted into ``with_glasses/`` + ``without_glasses/`` (or ``1/`` + ``0/``).
+
+    A scraper output folder also has ``manifest.csv``; its rows give each file's query, kept
+    as the identity-free source ``scraped``.
+    """
+    root = Path(root)
+    source = source or ("scraped" if (root / "manifest.csv").is_file() else f"folder:{root.name}")
+    records = []
+    for sub, label in FOLDER_LABELS.items():
+        folder = root / sub
+        if folder.is_dir():
+            records += [Record(str(p), label, None, source) for p in sorted(folder.rglob("*"))
+                        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    if not records:
+        raise ConfigError(f"{root}: no images in with_glasses/ + without_glasses/ (or 1/ + 0/)")
+    return records
+
+
+def scraped_manifest(root: str | Path) -> list[dict]:
+    """The rows of a scraper output folder's manifest.csv."""
+    with open(Path(root) / "manifest.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+LOADERS = {"meglass": load_meglass, "mtfl": load_mtfl, "celeba": load_celeba, "folder": load_folder}
+
+
+def load(spec: str) -> list[Record]:
+    """Load a dataset from a ``kind:path`` spec, e.g. ``mtfl:../shared/data/mtfl``,
+    ``mtfl-test:PATH``, ``celeba:PATH``, ``meglass:PATH``, ``folder:PATH``."""
+    kind, sep, path = spec.partition(":")
+    if not sep or not path:
+        raise ConfigError(f"dataset spec {spec!r} must look like KIND:PATH, KIND one of "
+                          f"{sorted(LOADERS) + ['mtfl-test']}")
+    if kind == "mtfl-test":
+        return load_mtfl(path, "test")
+    if kind not in LOADERS:
+        raise ConfigError(f"unknown dataset kind {kind!r}; choose one of {sorted(LOADERS) + ['mtfl-test']}")
+    if not Path(path).exists():
+        raise ConfigError(f"dataset {spec!r}: {path} does not exist")
+    return LOADERS[kind](path)
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return [line.strip() for line in path.read_text().splitlines()]
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: label file not found") from None
+
+
+def _rows(path: Path, fields: int):
+    for line_no, line in enumerate(_read_lines(path), start=1):
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != fields:
+            raise ConfigError(f"{path}:{line_no}: expected {fields} fields, got {len(parts)}")
+        yield line_no, parts
+
+
+def _label(value: str, mapping: dict, path: Path, line_no: int) -> int:
+    if value not in mapping:
+        raise ConfigError(f"{path}:{line_no}: label {value!r} is not one of {sorted(mapping)}")
+    return mapping[value]
