@@ -16,6 +16,10 @@ from PIL import Image
 from .config import CropConfig
 from .face_detect import Face, FaceDetector
 
+# Bump whenever preprocess() can give different pixels for the same inputs: training caches
+# crops under this version, so no stale crop is ever trained on.
+PREPROCESS_VERSION = 2
+
 
 @dataclass(frozen=True)
 class CropGeometry:
@@ -112,16 +116,33 @@ def preprocess(image: np.ndarray, detector: "Detectors", config: CropConfig) -> 
 
 
 class Detectors:
-    """The face detector a CropConfig asks for ("short", "full" or "auto")."""
+    """The face detector a CropConfig asks for: "short", "full", or "auto".
+
+    "auto" runs the short-range model and, when it finds no face or only faces narrower than
+    ``SMALL_FACE`` of the photo (a group or distant shot), the full-range model too, keeping
+    each face once.
+    """
+    SMALL_FACE = 0.2  # face width / longer image side under which a photo may hold more faces
 
     def __init__(self, config: CropConfig, num_threads: int = 1):
         names = ["short", "full"] if config.detector == "auto" else [config.detector]
         self._detectors = [FaceDetector(n, config.min_face_score, num_threads) for n in names]
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        """Faces from the first detector that finds any."""
-        for detector in self._detectors:
-            faces = detector.detect(image)
-            if faces:
-                return faces
-        return []
+        faces = self._detectors[0].detect(image)
+        if len(self._detectors) == 1:
+            return faces
+        longer = max(image.shape[:2])
+        if faces and max(f.box[2] - f.box[0] for f in faces) >= self.SMALL_FACE * longer:
+            return faces
+        return merge_faces(faces, self._detectors[1].detect(image))
+
+
+def merge_faces(first: list[Face], second: list[Face], iou: float = 0.3) -> list[Face]:
+    """``first`` plus the faces of ``second`` that overlap none of them."""
+    def overlap(a: Face, b: Face) -> float:
+        w = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+        h = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+        inter = max(0.0, w) * max(0.0, h)
+        return inter / max(a.area + b.area - inter, 1e-9)
+    return first + [f for f in second if all(overlap(f, g) <= iou for g in first)]

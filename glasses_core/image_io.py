@@ -10,6 +10,8 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps
 
+from .errors import ImageLoadError
+
 MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompression bombs)
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
@@ -38,7 +40,9 @@ def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
                 return _to_rgb_array(ImageOps.exif_transpose(im))
     except ImageLoadError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:
+        raise ImageLoadError(label, f"over the {MAX_PIXELS // 1_000_000} megapixel limit ({err})") from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
         # Pillow signals undecodable or truncated data with these; say which input it was.
         raise ImageLoadError(label, f"not a readable image ({err})") from err
     finally:

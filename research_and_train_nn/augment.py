@@ -1,0 +1,41 @@
+"""Albumentations pipeline built from one strength value s in [0, 1].
+
+Probabilities and magnitudes grow with s; at s = 0 every transform is off and images pass
+through unchanged. Geometric changes stay small: the crop is already eye-aligned, so the
+augmentation imitates detector jitter, not arbitrary framing.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no update check (and no network) at import
+
+import albumentations as A  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def build_augmentation(s: float) -> A.Compose:
+    """The training augmentation at strength ``s`` (0 = none, 1 = strongest)."""
+    if not 0.0 <= s <= 1.0:
+        raise ValueError(f"augmentation strength must be in [0, 1], got {s}")
+    return A.Compose([
+        A.HorizontalFlip(p=min(0.5, s)),
+        A.Affine(scale=(1 - 0.15 * s, 1 + 0.15 * s), translate_percent=(-0.08 * s, 0.08 * s),
+                 rotate=(-15 * s, 15 * s), border_mode=0, p=0.8 * s),
+        A.RandomBrightnessContrast(brightness_limit=0.3 * s, contrast_limit=0.3 * s, p=0.8 * s),
+        A.RandomGamma(gamma_limit=(100 - 30 * s, 100 + 30 * s), p=0.3 * s),
+        A.HueSaturationValue(hue_shift_limit=int(15 * s), sat_shift_limit=int(30 * s),
+                             val_shift_limit=int(15 * s), p=0.5 * s),
+        A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 5))], p=0.3 * s),
+        A.ImageCompression(quality_range=(int(100 - 60 * s), 100), p=0.4 * s),
+        A.GaussNoise(std_range=(0.0, 0.08 * s), p=0.3 * s),
+        A.Downscale(scale_range=(1 - 0.5 * s, 1.0), p=0.25 * s),
+        A.CoarseDropout(num_holes_range=(1, 2), hole_height_range=(0.05, 0.05 + 0.15 * s),
+                        hole_width_range=(0.05, 0.05 + 0.15 * s), fill=0, p=0.3 * s),
+        A.ToGray(p=0.1 * s),
+    ], seed=None)
+
+
+def augment_batch(pipeline: A.Compose, images: np.ndarray) -> np.ndarray:
+    """Apply ``pipeline`` to each (H, W, 3) uint8 image of a batch."""
+    return np.stack([pipeline(image=image)["image"] for image in images])

@@ -1,0 +1,134 @@
+"""Evaluate a trained run on a test set: ``python3 research_and_train_nn/evaluate.py RUN_DIR``.
+
+Writes ``report.json`` and ``report.md`` into the run folder with accuracy, balanced accuracy,
+precision/recall/F1 for glasses, ROC-AUC, PR-AUC, the confusion matrix and a breakdown per
+source, all at the threshold stored in the run's ``config.json`` (chosen on validation),
+plus ROC/PR curves and a contact sheet of the most confident errors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from glasses_core import ModelConfig
+from glasses_core.errors import GlassesError
+from research_and_train_nn.datasets import load
+from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops
+
+
+def metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
+    """Threshold metrics and ranking metrics (AUCs) for glasses = positive class."""
+    from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score,
+                                 confusion_matrix, precision_recall_fscore_support, roc_auc_score)
+    predicted = (probabilities >= threshold).astype(int)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        labels, predicted, average="binary", zero_division=0)
+    both = len(np.unique(labels)) == 2
+    return {
+        "images": int(len(labels)), "with_glasses": int(labels.sum()), "threshold": float(threshold),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)) if both else None,
+        "precision": float(precision), "recall": float(recall), "f1": float(f1),
+        "roc_auc": float(roc_auc_score(labels, probabilities)) if both else None,
+        "pr_auc": float(average_precision_score(labels, probabilities)) if both else None,
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=[0, 1]).tolist(),
+    }
+
+
+def keras_probabilities(run: Path, crops: np.ndarray) -> np.ndarray:
+    import keras
+
+    from research_and_train_nn.train import predict_probabilities
+    return predict_probabilities(keras.models.load_model(run / "model.keras"), crops)
+
+
+def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures: Path | None = None) -> dict:
+    """Evaluate ``run/model.keras`` on ``test_spec``; writes the report files and returns the report."""
+    config = ModelConfig.load(run / "config.json")
+    test = make_crops(load(test_spec), config.crop, cache)
+    test = test.subset(np.flatnonzero(test.ok))
+    probabilities = keras_probabilities(run, test.crops)
+    report = {"test_set": test_spec, "overall": metrics(test.labels, probabilities, config.threshold),
+              "no_face_photos": int((~test.face_found).sum())}
+    sources = sorted({r.source for r in test.records})
+    report["per_source"] = {s: metrics(*_select(test, probabilities, lambda r, s=s: r.source == s),
+                                       config.threshold) for s in sources}
+    found = test.face_found
+    report["face_found"] = metrics(test.labels[found], probabilities[found], config.threshold)
+    if (~found).any():
+        report["no_face"] = metrics(test.labels[~found], probabilities[~found], config.threshold)
+    report["errors"] = _errors(test, probabilities, config.threshold, 24)
+    figures = figures or run
+    from research_and_train_nn.figures import contact_sheet, roc_pr_curves
+    roc_pr_curves(test.labels, probabilities, figures / "roc_pr.png")
+    contact_sheet(test, report["errors"], figures / "errors.png")
+    (run / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (run / "report.md").write_text(markdown(report))
+    print(markdown(report))
+    return report
+
+
+def _select(crop_set: CropSet, probabilities, keep):
+    index = np.array([keep(r) for r in crop_set.records])
+    return crop_set.labels[index], probabilities[index]
+
+
+def _errors(crop_set: CropSet, probabilities: np.ndarray, threshold: float, count: int) -> list[dict]:
+    """The ``count`` most confident errors: false positives with the highest probability and
+    false negatives with the lowest, ranked by distance from the threshold."""
+    labels = crop_set.labels
+    wrong = np.flatnonzero((probabilities >= threshold).astype(int) != labels)
+    order = wrong[np.argsort(-np.abs(probabilities[wrong] - threshold))][:count]
+    return [{"index": int(i), "path": crop_set.records[i].path, "label": int(labels[i]),
+             "probability": float(probabilities[i]), "face_found": bool(crop_set.face_found[i])}
+            for i in order]
+
+
+def markdown(report: dict) -> str:
+    o = report["overall"]
+    lines = [f"# Evaluation on `{report['test_set']}`", "",
+             f"Threshold {o['threshold']:.4f} (chosen on validation, stored in config.json).", "",
+             "| subset | images | with glasses | accuracy | balanced acc. | precision | recall | F1 | ROC-AUC | PR-AUC |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [("all", o)] + list(report["per_source"].items()) + [("face found", report["face_found"])]
+    if "no_face" in report:
+        rows.append(("no face found", report["no_face"]))
+    fmt = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
+    for name, m in rows:
+        lines.append(f"| {name} | {m['images']} | {m['with_glasses']} | {fmt(m['accuracy'])} | "
+                     f"{fmt(m['balanced_accuracy'])} | {fmt(m['precision'])} | {fmt(m['recall'])} | "
+                     f"{fmt(m['f1'])} | {fmt(m['roc_auc'])} | {fmt(m['pr_auc'])} |")
+    (tn, fp), (fn, tp) = o["confusion_matrix"]
+    lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
+              "| | no_glass | glass |", "|---|---|---|", f"| no_glass | {tn} | {fp} |",
+              f"| glass | {fn} | {tp} |", "",
+              f"Photos where no face was found (fallback crop): {report['no_face_photos']}.", "",
+              "## Most confident errors", "", "| # | file | label | probability | face found |",
+              "|---|---|---|---|---|"]
+    for i, e in enumerate(report["errors"]):
+        lines.append(f"| {i + 1} | `{Path(e['path']).name}` | {e['label']} | {e['probability']:.3f} | "
+                     f"{'yes' if e['face_found'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Evaluate a trained run folder on a test set.")
+    parser.add_argument("run", type=Path, help="run folder made by train.py")
+    parser.add_argument("--test", default="mtfl-test:../shared/data/mtfl", help="KIND:PATH of the test set")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
+    parser.add_argument("--figures", type=Path, help="folder for the figures (default: the run folder)")
+    args = parser.parse_args(argv)
+    try:
+        evaluate_run(args.run, args.test, args.cache, args.figures)
+    except GlassesError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The Keras training loop: augmented batches, the LR/strength schedule, checkpoints, resume."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from research_and_train_nn import schedule
+from research_and_train_nn.augment import augment_batch, build_augmentation
+from research_and_train_nn.model import make_model, multiply_adds
+
+
+class AugmentedCrops(keras.utils.PyDataset):
+    """Shuffled, augmented training batches; ``strength`` is set by the schedule each epoch.
+
+    Each batch draws its augmentation from a seed of (run seed, epoch, batch), so a run is
+    repeatable and batches can be built in parallel threads.
+    """
+
+    def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        self.crops, self.labels = crops, labels.astype(np.float32)
+        self.batch_size, self.seed = batch_size, seed
+        self.epoch, self.strength = 0, 0.0
+        self._order = np.arange(len(crops))
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.crops) / self.batch_size))
+
+    def start_epoch(self, epoch: int, strength: float) -> None:
+        self.epoch, self.strength = epoch, strength
+        self._order = np.random.default_rng([self.seed, epoch]).permutation(len(self.crops))
+
+    def __getitem__(self, index: int):
+        rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        pipeline = build_augmentation(self.strength)
+        pipeline.set_random_seed(int(np.random.default_rng([self.seed, self.epoch, index]).integers(2**31)))
+        images = augment_batch(pipeline, self.crops[rows]).astype(np.float32)
+        return images, self.labels[rows]
+
+
+class Schedule(keras.callbacks.Callback):
+    """Sets the learning rate and augmentation strength at each epoch and logs both."""
+
+    def __init__(self, data: AugmentedCrops, config):
+        super().__init__()
+        self.data, self.config = data, config
+
+    def on_epoch_begin(self, epoch, logs=None):
+        c = self.config
+        self.lr = schedule.learning_rate(epoch, c.epochs, c.peak_lr)
+        self.s = schedule.strength(epoch, c.epochs, c.strength_start, c.strength_end)
+        self.model.optimizer.learning_rate = self.lr
+        self.data.start_epoch(epoch, self.s)
+        print(f"epoch {epoch + 1}/{c.epochs}: learning rate {self.lr:.2e}, augmentation strength {self.s:.2f}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"], logs["strength"] = self.lr, self.s
+
+
+def build(config) -> keras.Model:
+    model = make_model(config.crop.size, config.stem_filters, dropout=config.dropout)
+    model.compile(optimizer=keras.optimizers.AdamW(config.peak_lr, weight_decay=config.weight_decay),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
+                           keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc")],
+                  jit_compile=False)  # XLA made training steps 5x slower on this CPU
+    return model
+
+
+def _history(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def fit(config, train, val, out: Path, resume: bool) -> keras.Model:
+    """Train with checkpoints each epoch; returns the best model (by validation PR-AUC)."""
+    from research_and_train_nn.train import class_weights
+    checkpoint, best, history = out / "checkpoint.keras", out / "model.keras", out / "history.csv"
+    done = _history(history) if resume else []
+    if resume and checkpoint.is_file():
+        model = keras.models.load_model(checkpoint)
+        print(f"resuming after epoch {len(done)} from {checkpoint}")
+    else:
+        model, done = build(config), []
+        history.unlink(missing_ok=True)
+    print(f"model: {model.count_params():,} parameters, {multiply_adds(model):,} multiply-adds per crop")
+    best_so_far = max((float(row["val_pr_auc"]) for row in done), default=None)
+    data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.seed,
+                          workers=2, use_multiprocessing=False)
+    callbacks = [
+        Schedule(data, config),
+        keras.callbacks.ModelCheckpoint(best, monitor="val_pr_auc", mode="max", save_best_only=True,
+                                        initial_value_threshold=best_so_far),
+        keras.callbacks.ModelCheckpoint(checkpoint),
+        keras.callbacks.EarlyStopping(monitor="val_pr_auc", mode="max", patience=config.patience),
+        keras.callbacks.CSVLogger(history, append=bool(done)),
+    ]
+    if len(done) < config.epochs:
+        model.fit(data, validation_data=(val.crops.astype(np.float32), val.labels.astype(np.float32)),
+                  epochs=config.epochs, initial_epoch=len(done), callbacks=callbacks,
+                  class_weight=class_weights(train.labels) if config.class_weights else None,
+                  verbose=2 if not _is_tty() else 1)
+    return keras.models.load_model(best)
+
+
+def _is_tty() -> bool:
+    import sys
+    return sys.stdout.isatty()

@@ -1,0 +1,130 @@
+"""Crops for training and evaluation, computed once with the core's preprocessing and cached.
+
+The cache key is the image's content (sha256) plus the crop parameters, so moving a dataset or
+changing the crop never serves a stale crop. Photos where no face was found keep the core's
+fallback crop and are counted.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from glasses_core import CropConfig, Detectors, GlassesError, load_image, preprocess
+from glasses_core.crop import PREPROCESS_VERSION
+from research_and_train_nn.datasets import Record, load
+
+DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "cache" / "crops"
+
+
+@dataclass
+class CropSet:
+    """Crops aligned with their records; ``face_found[i]`` is False for fallback crops and
+    ``ok[i]`` False for files that could not be read (their crop is all zeros)."""
+    records: list[Record]
+    crops: np.ndarray
+    face_found: np.ndarray
+    ok: np.ndarray
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([r.label for r in self.records], dtype=np.int32)
+
+    def subset(self, index) -> "CropSet":
+        index = np.asarray(index)
+        return CropSet([self.records[i] for i in index], self.crops[index], self.face_found[index],
+                       self.ok[index])
+
+    def summary(self) -> dict:
+        return {"images": len(self.records), "unreadable": int((~self.ok).sum()),
+                "no_face": int((self.ok & ~self.face_found).sum()),
+                "with_glasses": int(self.labels.sum())}
+
+
+def crop_key(config: CropConfig) -> str:
+    """Cache folder name: the crop parameters and the preprocessing code's version."""
+    text = json.dumps({**dataclasses.asdict(config), "version": PREPROCESS_VERSION}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+_worker = {}
+
+
+def _init_worker(config: CropConfig, cache_dir: str):
+    _worker.update(config=config, cache=Path(cache_dir), detectors=Detectors(config))
+
+
+def _crop_one(path: str):
+    """(crop, face_found, ok) for one file, from the cache when possible."""
+    config, cache = _worker["config"], _worker["cache"]
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None, False, False
+    digest = hashlib.sha256(data).hexdigest()
+    for found, suffix in ((True, ".png"), (False, ".noface.png")):
+        cached = cache / digest[:2] / (digest + suffix)
+        if cached.is_file():
+            return np.asarray(Image.open(cached).convert("RGB")), found, True
+    try:
+        crop = preprocess(load_image(data, name=path), _worker["detectors"], config)[0]
+    except GlassesError:
+        return None, False, False
+    found = crop.face is not None
+    target = cache / digest[:2] / (digest + (".png" if found else ".noface.png"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    Image.fromarray(crop.pixels).save(tmp, format="PNG")
+    tmp.replace(target)  # atomic: a killed run never leaves a half-written crop
+    return crop.pixels, found, True
+
+
+def make_crops(records: list[Record], config: CropConfig, cache_dir: Path = DEFAULT_CACHE,
+               workers: int | None = None, progress: bool = True) -> CropSet:
+    """Crop every record with the core's ``preprocess`` (the largest face), using the cache."""
+    cache = Path(cache_dir) / crop_key(config)
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "crop_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+    workers = workers or min(2, os.cpu_count() or 1)
+    size = config.size
+    crops = np.zeros((len(records), size, size, 3), dtype=np.uint8)
+    found = np.zeros(len(records), dtype=bool)
+    ok = np.zeros(len(records), dtype=bool)
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config, str(cache))) as pool:
+        results = pool.map(_crop_one, [r.path for r in records], chunksize=64)
+        for i, (crop, face, good) in enumerate(_progress(results, len(records), progress)):
+            if good:
+                crops[i], found[i], ok[i] = crop, face, True
+    return CropSet(records, crops, found, ok)
+
+
+def _progress(iterable, total: int, enabled: bool):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+    return tqdm(iterable, total=total, desc="cropping", unit="img", disable=None)  # None: off when not a terminal
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Compute and cache the face crops of datasets "
+                                     "(so that training starts at once). Prints what was found.")
+    parser.add_argument("datasets", nargs="+", help="KIND:PATH, e.g. mtfl:../shared/data/mtfl "
+                        "mtfl-test:../shared/data/mtfl celeba:../shared/data/celeba")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: 2)")
+    args = parser.parse_args(argv)
+    for spec in args.datasets:
+        crop_set = make_crops(load(spec), CropConfig(), args.cache, args.workers)
+        print(spec, json.dumps(crop_set.summary()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Train the compact CNN: ``python3 research_and_train_nn/train.py --out runs/NAME``.
+
+Everything lands in the run folder: ``train_config.json`` (this run's settings),
+``config.json`` (the model's metadata: crop, threshold chosen on validation, labels),
+``model.keras`` (best epoch), ``checkpoint.keras`` (last epoch, for ``--resume``),
+``history.csv``, ``val_crops.npz`` and the evaluation report on the test set.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from glasses_core import CropConfig, ModelConfig  # noqa: E402
+from glasses_core.config import from_dict  # noqa: E402
+from glasses_core.errors import GlassesError  # noqa: E402
+from research_and_train_nn.datasets import load  # noqa: E402
+from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops  # noqa: E402
+from research_and_train_nn.splits import split_by_identity  # noqa: E402
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run's settings; saved as ``train_config.json`` in the run folder."""
+    datasets: tuple[str, ...] = ("mtfl:../shared/data/mtfl", "celeba:../shared/data/celeba")
+    test: str = "mtfl-test:../shared/data/mtfl"  # never trained on; "" for none
+    val_fraction: float = 0.15  # share of identities held out for early stopping and the threshold
+    max_train: int = 0  # use at most this many training crops (0 = all); for quick runs and tests
+    epochs: int = 40
+    batch_size: int = 64
+    peak_lr: float = 3e-3  # AdamW, after a 1-epoch warm-up, cosine decay to 2 % of it
+    weight_decay: float = 1e-4
+    strength_start: float = 0.1  # augmentation strength at the first epoch...
+    strength_end: float = 0.8  # ...rising linearly to this at the last
+    patience: int = 10  # early stopping: epochs without a better validation PR-AUC
+    class_weights: bool = True  # balance the ~90 % no-glasses majority in the loss
+    stem_filters: int = 24
+    dropout: float = 0.2
+    seed: int = 1337
+    version: str = "0.1.0"
+    crop: CropConfig = field(default_factory=CropConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str) -> "TrainConfig":
+        data = dict(data)
+        crop = from_dict(CropConfig, data.pop("crop", {}), f"{source}: crop")
+        if isinstance(data.get("datasets"), list):
+            data["datasets"] = tuple(data["datasets"])
+        return from_dict(cls, {**data, "crop": crop}, source)
+
+
+def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
+    parser = argparse.ArgumentParser(
+        description="Train the glasses classifier. Settings come from the defaults, then "
+        "--config FILE (JSON, keys of TrainConfig), then the flags below.")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (created)")
+    parser.add_argument("--config", type=Path, help="JSON file of TrainConfig settings")
+    parser.add_argument("--dataset", action="append", metavar="KIND:PATH",
+                        help="training pool (repeatable): mtfl:, celeba:, meglass:, folder:PATH")
+    parser.add_argument("--test", metavar="KIND:PATH", help="test set ('' for none)")
+    parser.add_argument("--resume", action="store_true", help="continue from checkpoint.keras in --out")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
+    for name in ("epochs", "batch_size", "max_train", "seed", "patience"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int)
+    for name in ("peak_lr", "val_fraction", "strength_start", "strength_end"):
+        parser.add_argument("--" + name.replace("_", "-"), type=float)
+    args = parser.parse_args(argv)
+    data = {}
+    if args.resume and (args.out / "train_config.json").is_file() and not args.config:
+        data = json.loads((args.out / "train_config.json").read_text())
+    elif args.config:
+        data = json.loads(args.config.read_text())
+    overrides = {k: v for k, v in vars(args).items()
+                 if k in {f.name for f in dataclasses.fields(TrainConfig)} and v is not None}
+    if args.dataset:
+        overrides["datasets"] = tuple(args.dataset)
+    return TrainConfig.from_dict({**data, **overrides}, str(args.config or "flags")), args
+
+
+def class_weights(labels: np.ndarray) -> dict[int, float]:
+    counts = np.bincount(labels, minlength=2).astype(float)
+    return {c: float(len(labels) / (2 * max(counts[c], 1))) for c in (0, 1)}
+
+
+def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """The probability threshold that maximises F1 on validation."""
+    from sklearn.metrics import precision_recall_curve
+    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(thresholds[int(np.argmax(f1[:-1]))])
+
+
+def prepare_data(config: TrainConfig, cache: Path) -> tuple[CropSet, CropSet]:
+    """Cropped training and validation sets (identity-disjoint); readable photos only."""
+    records = [r for spec in config.datasets for r in load(spec)]
+    crops = make_crops(records, config.crop, cache)
+    print(f"training pool: {json.dumps(crops.summary())}")
+    crops = crops.subset(np.flatnonzero(crops.ok))
+    train_idx, val_idx = split_by_identity(crops.records, config.val_fraction, config.seed)
+    if config.max_train and len(train_idx) > config.max_train:
+        rng = np.random.default_rng(config.seed)
+        train_idx = np.sort(rng.choice(train_idx, config.max_train, replace=False))
+        val_idx = np.sort(rng.choice(val_idx, min(len(val_idx), max(config.max_train // 2, 1)),
+                                     replace=False))
+    return crops.subset(train_idx), crops.subset(val_idx)
+
+
+def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFAULT_CACHE) -> Path:
+    """Train (or resume) a run in ``out``; returns the run folder."""
+    import keras
+
+    from research_and_train_nn.fit import fit
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    keras.utils.set_random_seed(config.seed)
+    train, val = prepare_data(config, cache)
+    print(f"train {len(train.records)} crops ({int(train.labels.sum())} with glasses), "
+          f"val {len(val.records)} ({int(val.labels.sum())} with glasses)")
+    started = time.time()
+    model = fit(config, train, val, out, resume)
+    probabilities = predict_probabilities(model, val.crops)
+    threshold = choose_threshold(val.labels, probabilities)
+    np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels)
+    model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,
+                               description=f"trained on {', '.join(config.datasets)}")
+    model_config.save(out / "config.json")
+    print(f"training took {time.time() - started:.0f} s; threshold chosen on validation: {threshold:.4f}")
+    if config.test:
+        from research_and_train_nn.evaluate import evaluate_run
+        evaluate_run(out, config.test, cache)
+    return out
+
+
+def predict_probabilities(model, crops: np.ndarray) -> np.ndarray:
+    logits = model.predict(crops.astype(np.float32), batch_size=256, verbose=0).reshape(-1)
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
+def main(argv=None) -> int:
+    config, args = parse_args(argv)
+    try:
+        run(config, args.out, args.resume, args.cache)
+    except GlassesError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
