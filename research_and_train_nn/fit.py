@@ -62,7 +62,8 @@ class Schedule(keras.callbacks.Callback):
 
 
 def build(config) -> keras.Model:
-    model = make_model(config.crop.size, config.stem_filters, dropout=config.dropout)
+    model = make_model(config.crop.size, config.stem_filters, dropout=config.dropout,
+                       bn_momentum=config.bn_momentum)
     model.compile(optimizer=keras.optimizers.AdamW(config.peak_lr, weight_decay=config.weight_decay),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True),
                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),

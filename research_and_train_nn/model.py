@@ -13,27 +13,27 @@ DEFAULT_BLOCKS = ((48, 1), (64, 2), (64, 1), (128, 2), (128, 1), (192, 2), (192,
 
 
 def make_model(input_size: int = 64, stem_filters: int = 24, blocks=DEFAULT_BLOCKS,
-               dropout: float = 0.2, name: str = "glasses_cnn") -> keras.Model:
+               dropout: float = 0.2, bn_momentum: float = 0.99, name: str = "glasses_cnn") -> keras.Model:
     """Stride-2 stem, depthwise-separable blocks with batch norm, global average pooling,
-    dropout and a single logit."""
+    dropout and a single logit. A lower ``bn_momentum`` suits runs of only a few steps."""
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    x = _conv_bn_relu(x, stem_filters, 3, 2, "stem")
+    x = _conv_bn_relu(x, stem_filters, 3, 2, "stem", bn_momentum)
     for i, (filters, stride) in enumerate(blocks):
         x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
                                    name=f"block{i}_dw")(x)
-        x = layers.BatchNormalization(name=f"block{i}_dw_bn")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{i}_dw_bn")(x)
         x = layers.ReLU(name=f"block{i}_dw_relu")(x)
-        x = _conv_bn_relu(x, filters, 1, 1, f"block{i}_pw")
+        x = _conv_bn_relu(x, filters, 1, 1, f"block{i}_pw", bn_momentum)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     logits = layers.Dense(1, name="logit")(x)
     return keras.Model(inputs, logits, name=name)
 
 
-def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str):
+def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str, bn_momentum: float):
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

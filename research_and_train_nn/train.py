@@ -28,6 +28,9 @@ from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops  # 
 from research_and_train_nn.splits import split_by_identity  # noqa: E402
 
 
+CALIBRATION_SAMPLE = 1000  # training crops kept in the run folder for int8 calibration
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """A training run's settings; saved as ``train_config.json`` in the run folder."""
@@ -35,6 +38,7 @@ class TrainConfig:
     test: str = "mtfl-test:../shared/data/mtfl"  # never trained on; "" for none
     val_fraction: float = 0.15  # share of identities held out for early stopping and the threshold
     max_train: int = 0  # use at most this many training crops (0 = all); for quick runs and tests
+    balanced_subset: bool = False  # with max_train: sample both classes equally (tiny runs learn faster)
     epochs: int = 40
     batch_size: int = 64
     peak_lr: float = 3e-3  # AdamW, after a 1-epoch warm-up, cosine decay to 2 % of it
@@ -45,6 +49,7 @@ class TrainConfig:
     class_weights: bool = True  # balance the ~90 % no-glasses majority in the loss
     stem_filters: int = 24
     dropout: float = 0.2
+    bn_momentum: float = 0.99  # batch-norm moving averages; ~0.9 for runs of a few dozen steps
     seed: int = 1337
     version: str = "0.1.0"
     crop: CropConfig = field(default_factory=CropConfig)
@@ -100,18 +105,35 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
 
 
 def prepare_data(config: TrainConfig, cache: Path) -> tuple[CropSet, CropSet]:
-    """Cropped training and validation sets (identity-disjoint); readable photos only."""
+    """Cropped training and validation sets (identity-disjoint); readable photos only.
+
+    With ``max_train``, the records are sampled before cropping, so quick runs crop little.
+    """
     records = [r for spec in config.datasets for r in load(spec)]
-    crops = make_crops(records, config.crop, cache)
-    print(f"training pool: {json.dumps(crops.summary())}")
-    crops = crops.subset(np.flatnonzero(crops.ok))
-    train_idx, val_idx = split_by_identity(crops.records, config.val_fraction, config.seed)
+    train_idx, val_idx = split_by_identity(records, config.val_fraction, config.seed)
     if config.max_train and len(train_idx) > config.max_train:
         rng = np.random.default_rng(config.seed)
-        train_idx = np.sort(rng.choice(train_idx, config.max_train, replace=False))
-        val_idx = np.sort(rng.choice(val_idx, min(len(val_idx), max(config.max_train // 2, 1)),
-                                     replace=False))
-    return crops.subset(train_idx), crops.subset(val_idx)
+        train_idx = _sample(rng, train_idx, records, config.max_train, config.balanced_subset)
+        val_idx = _sample(rng, val_idx, records, max(config.max_train // 2, 2), config.balanced_subset)
+    sets = []
+    for name, index in (("train", train_idx), ("validation", val_idx)):
+        crops = make_crops([records[i] for i in index], config.crop, cache)
+        print(f"{name}: {json.dumps(crops.summary())}")
+        sets.append(crops.subset(np.flatnonzero(crops.ok)))
+    return sets[0], sets[1]
+
+
+def _sample(rng, index: np.ndarray, records, count: int, balanced: bool) -> np.ndarray:
+    """``count`` of ``index`` at random; with ``balanced``, half of each class where possible."""
+    if len(index) <= count:
+        return index
+    if not balanced:
+        return np.sort(rng.choice(index, count, replace=False))
+    labels = np.array([records[i].label for i in index])
+    positives, negatives = index[labels == 1], index[labels == 0]
+    take = min(len(positives), count // 2)
+    return np.sort(np.concatenate([rng.choice(positives, take, replace=False),
+                                   rng.choice(negatives, count - take, replace=False)]))
 
 
 def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFAULT_CACHE) -> Path:
@@ -130,6 +152,8 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
     probabilities = predict_probabilities(model, val.crops)
     threshold = choose_threshold(val.labels, probabilities)
     np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels)
+    sample = np.random.default_rng(config.seed).permutation(len(train.crops))[:CALIBRATION_SAMPLE]
+    np.savez_compressed(out / "train_crops.npz", crops=train.crops[sample], labels=train.labels[sample])
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,
                                description=f"trained on {', '.join(config.datasets)}")
     model_config.save(out / "config.json")

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from research_and_train_nn.augment import augment_batch, build_augmentation
+from research_and_train_nn.schedule import learning_rate, strength
+
+
+@pytest.fixture(scope="module")
+def crops(data_dir):
+    from glasses_core import CropConfig, Detectors, load_image, preprocess
+    paths = sorted((data_dir / "mtfl" / "lfw_5590").glob("*.jpg"))[:16]
+    detectors = Detectors(CropConfig())
+    return np.stack([preprocess(load_image(p), detectors, CropConfig())[0].pixels for p in paths])
+
+
+def test_strength_zero_leaves_images_unchanged(crops):
+    out = augment_batch(build_augmentation(0.0), crops)
+    np.testing.assert_array_equal(out, crops)
+
+
+def test_strength_one_changes_them(crops):
+    out = augment_batch(build_augmentation(1.0), crops)
+    assert out.shape == crops.shape and out.dtype == np.uint8
+    changed = [np.abs(o.astype(int) - c).mean() > 1 for o, c in zip(out, crops)]
+    assert np.mean(changed) > 0.9
+
+
+def test_change_grows_with_strength(crops):
+    def mean_change(s):
+        pipeline = build_augmentation(s)
+        pipeline.set_random_seed(0)
+        return np.mean([np.abs(augment_batch(pipeline, crops).astype(int) - crops).mean() for _ in range(4)])
+    assert mean_change(0.2) < mean_change(0.6) < mean_change(1.0)
+
+
+def test_bad_strength_is_refused():
+    with pytest.raises(ValueError):
+        build_augmentation(1.5)
+
+
+def test_schedule_strength_rises_while_learning_rate_falls():
+    epochs = 20
+    rates = [learning_rate(e, epochs, 3e-3) for e in range(epochs)]
+    strengths = [strength(e, epochs, 0.1, 0.8) for e in range(epochs)]
+    assert strengths[0] == pytest.approx(0.1) and strengths[-1] == pytest.approx(0.8)
+    assert all(b > a for a, b in zip(strengths, strengths[1:]))
+    peak = int(np.argmax(rates))
+    assert peak <= 1 and rates[peak] == pytest.approx(3e-3)
+    assert all(b < a for a, b in zip(rates[peak:], rates[peak + 1:]))
+    assert rates[-1] == pytest.approx(3e-3 * 0.02)
