@@ -63,9 +63,14 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
         report["no_face"] = metrics(test.labels[~found], probabilities[~found], config.threshold)
     report["errors"] = _errors(test, probabilities, config.threshold, 24)
     figures = figures or run
-    from research_and_train_nn.figures import contact_sheet, roc_pr_curves
+    from research_and_train_nn.figures import contact_sheet, roc_pr_curves, schedule_figure
+    figures.mkdir(parents=True, exist_ok=True)
     roc_pr_curves(test.labels, probabilities, figures / "roc_pr.png")
     contact_sheet(test, report["errors"], figures / "errors.png")
+    if (run / "history.csv").is_file():
+        import csv
+        with open(run / "history.csv", newline="") as handle:
+            schedule_figure(list(csv.DictReader(handle)), figures / "schedule.png")
     (run / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (run / "report.md").write_text(markdown(report))
     print(markdown(report))

@@ -1,0 +1,32 @@
+import json
+
+import numpy as np
+import pytest
+
+from research_and_train_nn.evaluate import evaluate_run, metrics
+
+
+def test_metrics_on_a_known_case():
+    labels = np.array([1, 1, 0, 0, 0, 1])
+    probabilities = np.array([0.9, 0.4, 0.6, 0.1, 0.2, 0.8])
+    m = metrics(labels, probabilities, 0.5)
+    assert m["confusion_matrix"] == [[2, 1], [1, 2]]
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 / 3) and m["accuracy"] == pytest.approx(4 / 6)
+    assert m["roc_auc"] == pytest.approx(8 / 9)
+
+
+def test_evaluate_run_on_the_real_test_set(tiny_run, data_dir, crop_cache, tmp_path):
+    report = evaluate_run(tiny_run, f"mtfl-test:{data_dir / 'mtfl'}", crop_cache, figures=tmp_path)
+    overall = report["overall"]
+    assert overall["images"] == 2995 and overall["with_glasses"] == 241
+    assert sum(map(sum, overall["confusion_matrix"])) == 2995
+    threshold = json.loads((tiny_run / "config.json").read_text())["threshold"]
+    assert overall["threshold"] == threshold
+    assert set(report["per_source"]) == {"mtfl_test"}
+    assert len(report["errors"]) == 24
+    worst = report["errors"][0]
+    assert (worst["probability"] >= threshold) != bool(worst["label"])  # really an error
+    for name in ("roc_pr.png", "errors.png", "schedule.png"):
+        assert (tmp_path / name).stat().st_size > 5000
+    assert "| all | 2995 | 241 |" in (tiny_run / "report.md").read_text()
