@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
 
@@ -40,6 +40,8 @@ def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
                 return _to_rgb_array(ImageOps.exif_transpose(im))
     except ImageLoadError:
         raise
+    except UnidentifiedImageError as err:
+        raise ImageLoadError(label, "not a recognised image format") from err
     except Image.DecompressionBombError as err:
         raise ImageLoadError(label, f"over the {MAX_PIXELS // 1_000_000} megapixel limit ({err})") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:

@@ -1,0 +1,142 @@
+"""Load test of the REST server, and the runtime alone on the same photo, in one run.
+
+    .venv-deploy/bin/python benchmarks/bench_server.py [--model models/glasses.json]
+        [--clients 8] [--seconds 30] [--server-args "--processes 2"]
+
+8 clients on loopback post a 640x480 JPEG (a real MTFL photo) to /glass_no_glass/ as fast as
+they can for 30 s, each on one keep-alive connection: requests per second, p50 and p99
+latency, errors (any answer but 200). Then the same JPEG bytes go through
+GlassesClassifier.predict in this process, from as many threads as the server has: the
+server's overhead is the ratio of the two throughputs on the same machine in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import shlex
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from serving import MTFL_NO_GLASSES, multipart, running_server  # noqa: E402
+
+PHOTO = ROOT.parent / "shared" / "data" / "mtfl" / MTFL_NO_GLASSES[0]
+
+
+def photo_640x480() -> bytes:
+    """A real photo, cut to 4:3 and resized to 640x480, as a JPEG."""
+    image = Image.open(PHOTO).convert("RGB")
+    width, height = image.size
+    side = min(width, height * 4 // 3)
+    box = ((width - side) // 2, (height - side * 3 // 4) // 2)
+    image = image.crop((*box, box[0] + side, box[1] + side * 3 // 4)).resize((640, 480), Image.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+async def client(host: str, port: int, request: bytes, until: float, latencies: list, errors: list) -> None:
+    """One client: request after request on one keep-alive connection until ``until``."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < until:
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            if not head.startswith(b"HTTP/1.1 200") or b'"answer"' not in body:
+                errors.append(head.split(b"\r\n")[0] + b" " + body[:200])
+    finally:
+        writer.close()
+
+
+async def load(url: str, jpeg: bytes, clients: int, seconds: float) -> dict:
+    host, port = url.removeprefix("http://").split(":")
+    content_type, body = multipart({"image": ("photo.jpg", jpeg)})
+    request = (f"POST /glass_no_glass/ HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    latencies, errors = [], []
+    start = time.perf_counter()
+    outcomes = await asyncio.gather(*[client(host, int(port), request, start + seconds, latencies, errors)
+                                      for _ in range(clients)], return_exceptions=True)
+    elapsed = time.perf_counter() - start
+    errors += [repr(o) for o in outcomes if isinstance(o, BaseException)]
+    return summary(latencies, elapsed, errors)
+
+
+def in_process(model: Path | None, jpeg: bytes, threads: int, seconds: float) -> dict:
+    """The same photo through the runtime, from ``threads`` threads, for ``seconds``."""
+    from glasses_core import GlassesClassifier
+    classifier = GlassesClassifier(model)
+    latencies, lock = [], threading.Lock()
+
+    def work(until: float) -> None:
+        while time.perf_counter() < until:
+            start = time.perf_counter()
+            classifier.predict(jpeg)
+            with lock:
+                latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, [start + seconds] * threads))
+    return summary(latencies, time.perf_counter() - start, [])
+
+
+def summary(latencies: list[float], elapsed: float, errors: list) -> dict:
+    ordered = sorted(latencies) or [float("nan")]  # nothing answered: the errors say why
+
+    def percentile_ms(q: float) -> float:
+        return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+    return {"requests": len(latencies), "per_second": round(len(latencies) / elapsed, 1),
+            "p50_ms": percentile_ms(0.50), "p99_ms": percentile_ms(0.99),
+            "mean_ms": round(1000 * statistics.fmean(ordered), 2), "errors": len(errors),
+            "first_errors": [str(e)[:200] for e in errors[:3]]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "glasses.json")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--in-process-seconds", type=float, default=10.0)
+    parser.add_argument("--server-args", default="", help="more arguments for server.py, e.g. '--processes 2'")
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    jpeg = photo_640x480()
+    with running_server(args.model, *shlex.split(args.server_args)) as server:
+        asyncio.run(load(server.url, jpeg, 1, 2.0))  # warm-up: interpreters in every thread
+        served = asyncio.run(load(server.url, jpeg, args.clients, args.seconds))
+        # every server process logs "... N inference threads)": the runtime gets as many in all
+        threads = sum(int(line.split(", ")[-1].split()[0]) for line in server.lines if "inference threads" in line)
+    runtime = in_process(args.model, jpeg, threads, args.in_process_seconds)
+    results = {"cores": cores, "load_average_1min": round(os.getloadavg()[0], 2), "clients": args.clients,
+               "jpeg_bytes": len(jpeg), "server_threads": threads, "server_args": args.server_args,
+               "server": served, "in_process": runtime,
+               "server_over_runtime_throughput": round(served["per_second"] / runtime["per_second"], 3)}
+    print(f"server   {served['per_second']:7.1f} req/s  p50 {served['p50_ms']:6.1f} ms  "
+          f"p99 {served['p99_ms']:6.1f} ms  errors {served['errors']}  ({args.clients} clients, {args.seconds:g} s)")
+    print(f"runtime  {runtime['per_second']:7.1f} photos/s p50 {runtime['p50_ms']:6.1f} ms  "
+          f"p99 {runtime['p99_ms']:6.1f} ms  ({threads} threads, in process)")
+    print(f"server throughput / runtime throughput = {results['server_over_runtime_throughput']}")
+    print(json.dumps(results))
+    if served["errors"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
