@@ -1,6 +1,6 @@
 """Evaluate a trained run on a test set: ``python3 research_and_train_nn/evaluate.py RUN_DIR``.
 
-Writes ``report.json`` and ``report.md`` into the run folder with accuracy, balanced accuracy,
+Writes ``evaluation_report.json`` and ``evaluation_report.md`` (into the run folder, or --out) with accuracy, balanced accuracy,
 precision/recall/F1 for glasses, ROC-AUC, PR-AUC, the confusion matrix and a breakdown per
 source, all at the threshold stored in the run's ``config.json`` (chosen on validation),
 plus ROC/PR curves and a contact sheet of the most confident errors.
@@ -46,8 +46,10 @@ def keras_probabilities(run: Path, crops: np.ndarray) -> np.ndarray:
     return predict_probabilities(keras.models.load_model(run / "model.keras"), crops)
 
 
-def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures: Path | None = None) -> dict:
-    """Evaluate ``run/model.keras`` on ``test_spec``; writes the report files and returns the report."""
+def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures: Path | None = None,
+                 out: Path | None = None) -> dict:
+    """Evaluate ``run/model.keras`` on ``test_spec``; writes the report files (into ``out``,
+    default the run folder) and figures (into ``figures``, default ``out``) and returns the report."""
     config = ModelConfig.load(run / "config.json")
     test = make_crops(load(test_spec), config.crop, cache)
     test = test.subset(np.flatnonzero(test.ok))
@@ -62,7 +64,8 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     if (~found).any():
         report["no_face"] = metrics(test.labels[~found], probabilities[~found], config.threshold)
     report["errors"] = _errors(test, probabilities, config.threshold, 24)
-    figures = figures or run
+    out = out or run
+    figures = figures or out
     from research_and_train_nn.figures import contact_sheet, roc_pr_curves, schedule_figure
     figures.mkdir(parents=True, exist_ok=True)
     roc_pr_curves(test.labels, probabilities, figures / "roc_pr.png")
@@ -71,8 +74,9 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
         import csv
         with open(run / "history.csv", newline="") as handle:
             schedule_figure(list(csv.DictReader(handle)), figures / "schedule.png")
-    (run / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (run / "report.md").write_text(markdown(report))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "evaluation_report.md").write_text(markdown(report))
     print(markdown(report))
     return report
 
@@ -125,10 +129,11 @@ def main(argv=None) -> int:
     parser.add_argument("run", type=Path, help="run folder made by train.py")
     parser.add_argument("--test", default="mtfl-test:../shared/data/mtfl", help="KIND:PATH of the test set")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
-    parser.add_argument("--figures", type=Path, help="folder for the figures (default: the run folder)")
+    parser.add_argument("--out", type=Path, help="folder for the report (default: the run folder)")
+    parser.add_argument("--figures", type=Path, help="folder for the figures (default: --out)")
     args = parser.parse_args(argv)
     try:
-        evaluate_run(args.run, args.test, args.cache, args.figures)
+        evaluate_run(args.run, args.test, args.cache, args.figures, args.out)
     except GlassesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,7 +3,8 @@
 Everything lands in the run folder: ``train_config.json`` (this run's settings),
 ``config.json`` (the model's metadata: crop, threshold chosen on validation, labels),
 ``model.keras`` (best epoch), ``checkpoint.keras`` (last epoch, for ``--resume``),
-``history.csv``, ``val_crops.npz`` and the evaluation report on the test set.
+``history.csv``, ``val_crops.npz``, ``train_crops.npz`` (int8 calibration sample) and
+``evaluation_report.md`` / ``.json`` on the test set.
 """
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ SERVER = ROOT / "deploy" / "rest_server" / "server.py"
 RUN_ON_FOLDER = ROOT / "deploy" / "run_on_folder.py"
 LIGHT_PYTHON = ROOT / ".venv-deploy" / "bin" / "python"
 # Real photos from ../shared/data/mtfl/testing.txt: glasses (label 1) and no glasses (label 2).
-MTFL_GLASSES = ("AFLW/0001-image20056.jpg", "AFLW/0002-image04733.jpg", "AFLW/0003-image07098.jpg")
-MTFL_NO_GLASSES = ("AFLW/0004-image64929.jpg", "AFLW/0007-image60542.jpg", "AFLW/0011-image21235.jpg")
+MTFL_GLASSES = ("AFLW/0017-image27176.jpg", "AFLW/0020-image32413.jpg", "AFLW/0027-image37580.jpg")
+MTFL_NO_GLASSES = ("AFLW/0001-image20056.jpg", "AFLW/0004-image64929.jpg", "AFLW/0007-image60542.jpg")
 
 
 def deploy_python() -> str:

@@ -29,4 +29,4 @@ def test_evaluate_run_on_the_real_test_set(tiny_run, data_dir, crop_cache, tmp_p
     assert (worst["probability"] >= threshold) != bool(worst["label"])  # really an error
     for name in ("roc_pr.png", "errors.png", "schedule.png"):
         assert (tmp_path / name).stat().st_size > 5000
-    assert "| all | 2995 | 241 |" in (tiny_run / "report.md").read_text()
+    assert "| all | 2995 | 241 |" in (tiny_run / "evaluation_report.md").read_text()

@@ -193,3 +193,14 @@ def test_built_in_bar_when_tqdm_is_missing(monkeypatch):
     bar.update(2)
     bar.close()
     assert "a.jpg: broken\n" in stream.getvalue() and "4/4 photos" in stream.getvalue()
+
+
+def test_examples_with_the_shipped_model():
+    """`python3 deploy/run_on_folder.py examples/` prints exactly the photos with glasses."""
+    examples = RUN_ON_FOLDER.parent.parent / "examples"
+    with open(examples / "labels.csv", newline="") as handle:
+        glasses = {row["file"] for row in csv.DictReader(handle) if row["label"] == "1"}
+    out = subprocess.run([deploy_python(), str(RUN_ON_FOLDER), str(examples)], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert {Path(line).name for line in out.stdout.splitlines()} == glasses

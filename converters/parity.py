@@ -1,0 +1,203 @@
+"""Parity: every export gives the Keras model's answers on real validation crops.
+
+TFLite files run in LiteRT through the project's runtime (``GlassesClassifier``), exactly as
+deploy/ runs them. Core ML files run in the numpy executor (coreml_numpy.py) on every
+platform and, on macOS, in Core ML itself too. Each export's precision — read from the file,
+not its name — picks its tolerance (``TOLERANCES``).
+
+    python3 converters/parity.py RUN_DIR models/glasses_int8.tflite models/glasses.mlpackage ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glasses_core import GlassesClassifier, ModelConfig
+from glasses_core.errors import GlassesError
+from converters import coreml_numpy
+from converters.runs import load_run
+
+MIN_CROPS = 500  # fewer validation crops than this cannot show 99 % agreement convincingly
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """What an export of one precision must meet against Keras (None: not checked)."""
+    max_difference: float | None = None  # largest |P(export) - P(keras)| over the crops
+    min_agreement: float | None = None  # fraction of crops with the same answer
+    max_accuracy_change: float | None = None  # |accuracy(export) - accuracy(keras)|, a fraction
+
+
+TOLERANCES = {
+    "float32": Tolerance(max_difference=1e-4),
+    "float16": Tolerance(max_difference=5e-3),
+    "int8": Tolerance(min_agreement=0.99, max_accuracy_change=0.005),
+}
+
+
+def check_parity(keras_model, exports: dict[str, str | Path], crops: np.ndarray, labels: np.ndarray,
+                 config: ModelConfig = ModelConfig(), min_crops: int = MIN_CROPS) -> dict:
+    """Run every export on ``crops`` and compare with the Keras training model (logit output).
+
+    ``exports``: name -> file (.tflite, .mlpackage, .mlmodel). Returns a JSON-ready report:
+    the Keras accuracy, and per export its precision, size, differences, agreement, accuracy,
+    tolerance and whether it passed (``passed``; ``error`` when it could not run at all).
+    """
+    crops, labels = np.asarray(crops), np.asarray(labels)
+    if len(crops) < min_crops:
+        raise ValueError(f"parity needs at least {min_crops} validation crops, got {len(crops)}")
+    reference = keras_probabilities(keras_model, crops)
+    report = {"crops": int(len(crops)), "positives": int(labels.sum()), "threshold": config.threshold,
+              "keras_accuracy": _accuracy(reference, labels, config.threshold), "exports": {}}
+    for name, path in exports.items():
+        for runner_name, run in runners(Path(path)):
+            entry = name if runner_name in ("LiteRT", "numpy executor") else f"{name} ({runner_name})"
+            report["exports"][entry] = compare(Path(path), runner_name, run, reference, crops, labels, config)
+    report["passed"] = all(e["passed"] for e in report["exports"].values())
+    return report
+
+
+def keras_probabilities(keras_model, crops: np.ndarray) -> np.ndarray:
+    """P(glass) from the Keras training model: the reference every export is held to."""
+    from research_and_train_nn.model import inference_model
+
+    probability = inference_model(keras_model)
+    return probability.predict(crops.astype(np.float32), batch_size=100, verbose=0).reshape(-1)
+
+
+def runners(path: Path) -> list[tuple[str, object]]:
+    """(runner name, crops -> P(glass)) for each way this file can be run on this machine."""
+    if path.suffix == ".tflite":
+        return [("LiteRT", lambda crops, positive: GlassesClassifier(path).predict_crops(crops))]
+    if path.suffix in (".mlpackage", ".mlmodel"):
+        found = [("numpy executor", lambda crops, positive: coreml_numpy.run_coreml(path, crops, positive))]
+        if sys.platform == "darwin":
+            found.append(("Core ML", lambda crops, positive: coreml_predict(path, crops, positive)))
+        return found
+    raise GlassesError(f"{path}: unknown export type (expected .tflite, .mlpackage or .mlmodel)")
+
+
+def compare(path: Path, runner_name: str, run, reference: np.ndarray, crops: np.ndarray,
+            labels: np.ndarray, config: ModelConfig) -> dict:
+    """One export's parity figures and verdict."""
+    entry = {"path": str(path), "runner": runner_name, "size_bytes": file_size(path)}
+    try:
+        entry["precision"] = precision_of(path)
+        probabilities = np.asarray(run(crops, config.labels[1]), np.float32).reshape(-1)
+    except GlassesError as err:  # a broken export fails the check with the reason, not the whole run
+        return {**entry, "passed": False, "error": str(err)}
+    tolerance = TOLERANCES[entry["precision"]]
+    difference = np.abs(probabilities.astype(np.float64) - reference)
+    accuracy = _accuracy(probabilities, labels, config.threshold)
+    entry.update({
+        "max_difference": float(difference.max()),
+        "mean_difference": float(difference.mean()),
+        "agreement": float(np.mean((probabilities >= config.threshold) == (reference >= config.threshold))),
+        "accuracy": accuracy,
+        "accuracy_change": accuracy - _accuracy(reference, labels, config.threshold),
+        "tolerance": {k: v for k, v in asdict(tolerance).items() if v is not None},
+    })
+    entry["failures"] = failures(entry, tolerance)
+    entry["passed"] = not entry["failures"]
+    return entry
+
+
+def failures(entry: dict, tolerance: Tolerance) -> list[str]:
+    """Which of the tolerance's limits the figures break, in words."""
+    found = []
+    if tolerance.max_difference is not None and not entry["max_difference"] <= tolerance.max_difference:
+        found.append(f"max |ΔP| {entry['max_difference']:.2e} > {tolerance.max_difference:.0e}")
+    if tolerance.min_agreement is not None and not entry["agreement"] >= tolerance.min_agreement:
+        found.append(f"same answer on {entry['agreement']:.2%} < {tolerance.min_agreement:.0%}")
+    limit = tolerance.max_accuracy_change
+    if limit is not None and not abs(entry["accuracy_change"]) <= limit:
+        found.append(f"accuracy moved {entry['accuracy_change'] * 100:+.2f} points, limit "
+                     f"±{limit * 100:.1f}")
+    return found
+
+
+def precision_of(path: Path) -> str:
+    """"float32", "float16" or "int8", read from the file itself."""
+    if path.suffix == ".tflite":
+        return tflite_precision(path)
+    return coreml_numpy.precision(path)
+
+
+def tflite_precision(path: Path) -> str:
+    from glasses_core.litert import make_interpreter
+
+    interpreter = make_interpreter(path)
+    if np.issubdtype(interpreter.get_input_details()[0]["dtype"], np.integer):
+        return "int8"
+    dtypes = {np.dtype(t["dtype"]) for t in interpreter.get_tensor_details()}
+    return "float16" if np.dtype(np.float16) in dtypes else "float32"
+
+
+def coreml_predict(path: Path, crops: np.ndarray, positive: str) -> np.ndarray:
+    """P(``positive``) from Core ML itself (macOS only)."""
+    import coremltools as ct
+    from PIL import Image
+
+    from converters.to_coreml import PROBABILITIES
+
+    model = ct.models.MLModel(str(path))
+    return np.array([model.predict({"image": Image.fromarray(crop)})[PROBABILITIES][positive]
+                     for crop in crops], np.float32)
+
+
+def file_size(path: Path) -> int:
+    """Bytes of a file, or of every file in a folder (an .mlpackage)."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def _accuracy(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> float:
+    return float(np.mean((probabilities >= threshold) == (labels == 1)))
+
+
+def format_table(report: dict) -> str:
+    """The report's exports as a Markdown table."""
+    rows = ["| export | precision | size | max \\|ΔP\\| | mean \\|ΔP\\| | same answer | accuracy | "
+            "Δ accuracy | run by | passed |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for name, e in report["exports"].items():
+        size = f"{e['size_bytes'] / 1024:.1f} KiB"
+        if "error" in e:
+            rows.append(f"| {name} | {e.get('precision', '?')} | {size} | | | | | | {e['runner']} | "
+                        f"**no**: {e['error']} |")
+            continue
+        verdict = "yes" if e["passed"] else "**no**: " + "; ".join(e["failures"])
+        rows.append(f"| {name} | {e['precision']} | {size} | {e['max_difference']:.2e} | "
+                    f"{e['mean_difference']:.2e} | {e['agreement']:.2%} | {e['accuracy']:.2%} | "
+                    f"{e['accuracy_change'] * 100:+.2f} pt | {e['runner']} | {verdict} |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz")
+    parser.add_argument("exports", nargs="+", help=".tflite, .mlpackage or .mlmodel files")
+    parser.add_argument("--json", help="also write the report here")
+    args = parser.parse_args(argv)
+    try:
+        run = load_run(args.run_dir)
+        report = check_parity(run.model, {Path(p).name: p for p in args.exports}, run.crops,
+                              run.labels, run.config)
+    except (GlassesError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{report['crops']} validation crops, Keras accuracy {report['keras_accuracy']:.2%}\n")
+    print(format_table(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

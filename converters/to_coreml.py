@@ -1,0 +1,173 @@
+"""Export the trained Keras model to Core ML: an ML program ``.mlpackage`` (iOS 15+, float16)
+and a neural network ``.mlmodel`` (iOS 13/14).
+
+Both take an RGB image named ``image`` of the model's input size, with the model's rescaling
+folded into the image input's scale/bias, and are classifiers: ``classLabel`` (no_glass or
+glass) and ``classLabel_probs`` (the probability of each).
+
+    python3 converters/to_coreml.py RUN_DIR --out models/
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from glasses_core import ModelConfig
+from glasses_core.errors import GlassesError
+from research_and_train_nn.model import inference_model
+
+from converters.runs import load_run
+
+PROBABILITIES = "classLabel_probs"  # the probabilities output, named as Xcode's classifiers name it
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What the Core ML files say about themselves (description and version come from the config)."""
+    author: str = "glasses-or-not contributors"
+    license: str = ("Code: MIT. The trained model inherits its training datasets' terms "
+                    "(MTFL: research use; CelebA: non-commercial research use)")
+    training_data: str = ("Face photographs with eyeglasses labels from MTFL (Zhang et al., ECCV 2014) "
+                          "and CelebA (Liu et al., ICCV 2015), research datasets")
+
+
+def rescaling_of(model: keras.Model) -> tuple[float, float]:
+    """(scale, offset) of the model's one Rescaling layer; (1, 0) when it has none."""
+    found = [layer for layer in model.layers if isinstance(layer, layers.Rescaling)]
+    if len(found) > 1:
+        raise GlassesError(f"{model.name}: {len(found)} Rescaling layers; only one can be folded into "
+                           f"the Core ML image input")
+    if not found:
+        return 1.0, 0.0
+    scale, offset = found[0].scale, found[0].offset
+    if not all(isinstance(v, (int, float)) for v in (scale, offset)):
+        raise GlassesError(f"{found[0].name}: per-channel rescaling is not supported by this exporter")
+    return float(scale), float(offset)
+
+
+def without_rescaling(model: keras.Model) -> keras.Model:
+    """The same model (sharing its weights) with its Rescaling layer replaced by an identity."""
+    return keras.models.clone_model(
+        model, clone_function=lambda layer: (layers.Identity(name=layer.name)
+                                             if isinstance(layer, layers.Rescaling) else layer))
+
+
+def classifier_function(model: keras.Model, input_size: int):
+    """Concrete function: one normalised crop -> [P(no_glass), P(glass)], shape (1, 2).
+
+    Core ML converts this rather than the Keras 3 model object, which coremltools does not
+    reliably accept; a classifier needs one probability per label, hence the [1 - p, p].
+    """
+    probability = inference_model(without_rescaling(model))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, input_size, input_size, 3], tf.float32, name="image")])
+    def classify(image):
+        p = probability(image, training=False)
+        return tf.concat([1.0 - p, p], axis=1)
+
+    return classify.get_concrete_function()
+
+
+def convert(model: keras.Model, config: ModelConfig, target: str):
+    """One Core ML model: ``target`` "mlprogram" (float16, iOS 15) or "neuralnetwork" (iOS 13)."""
+    import coremltools as ct
+
+    scale, offset = rescaling_of(model)
+    size = config.crop.size
+    image = ct.ImageType(name="image", shape=(1, size, size, 3), scale=scale, bias=[offset] * 3,
+                         color_layout=ct.colorlayout.RGB)
+    options = {"mlprogram": {"minimum_deployment_target": ct.target.iOS15,
+                             "compute_precision": ct.precision.FLOAT16},
+               "neuralnetwork": {"minimum_deployment_target": ct.target.iOS13}}
+    if target not in options:
+        raise ValueError(f"unknown Core ML target {target!r}; choose from {sorted(options)}")
+    mlmodel = ct.convert([classifier_function(model, size)], source="tensorflow", inputs=[image],
+                         classifier_config=ct.ClassifierConfig(list(config.labels)),
+                         convert_to=target, **options[target])
+    probabilities = mlmodel.get_spec().description.predictedProbabilitiesName
+    if probabilities != PROBABILITIES:
+        spec = mlmodel.get_spec()
+        ct.utils.rename_feature(spec, probabilities, PROBABILITIES)
+        mlmodel = ct.models.MLModel(spec, skip_model_load=True)
+    return mlmodel
+
+
+def describe(mlmodel, config: ModelConfig, metadata: Metadata) -> None:
+    """Fill in the model's metadata and the descriptions of its input and outputs."""
+    no, yes = config.labels
+    mlmodel.author = metadata.author
+    mlmodel.license = metadata.license
+    mlmodel.short_description = (f"Whether the face in a {config.crop.size}x{config.crop.size} crop "
+                                 f"wears glasses ({yes!r}) or not ({no!r}).")
+    mlmodel.version = config.version
+    mlmodel.user_defined_metadata.update({
+        "training_data": metadata.training_data,
+        "input_crop": crop_description(config),
+        "labels": f"{no},{yes}",
+        "threshold": f"{config.threshold}",  # classLabel is the argmax; apps may apply this instead
+        **({"run": config.description} if config.description else {}),
+    })
+    mlmodel.input_description["image"] = crop_description(config)
+    mlmodel.output_description["classLabel"] = (
+        f"{yes!r} or {no!r}, whichever is more probable; the threshold chosen in training is "
+        f"{config.threshold}: compare {PROBABILITIES}[{yes!r}] with it to use that instead")
+    mlmodel.output_description[PROBABILITIES] = f"probability of each label, {no!r} and {yes!r}"
+
+
+def crop_description(config: ModelConfig) -> str:
+    crop = config.crop
+    return (f"{crop.size}x{crop.size} RGB face crop: a square {crop.scale} eye distances wide, centred "
+            f"between the eyes (moved down {crop.centre_shift} eye distances) and levelled so that the "
+            f"eyes are horizontal; made by glasses_core.preprocess with the crop settings in the "
+            f"model's JSON. Pixels 0-255; the image input scales them.")
+
+
+def export_coreml(model: keras.Model, config: ModelConfig, out_dir: str | Path, name: str = "glasses",
+                  metadata: Metadata = Metadata()) -> dict[str, Path]:
+    """Write ``<name>.mlpackage`` and ``<name>.mlmodel``; returns {"mlpackage": path, "mlmodel": path}.
+
+    ``model`` is the training model (logit output); the sigmoid is added here.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for kind, target in (("mlpackage", "mlprogram"), ("mlmodel", "neuralnetwork")):
+        mlmodel = convert(model, config, target)
+        describe(mlmodel, config, metadata)
+        path = out_dir / f"{name}.{kind}"
+        if path.is_dir():
+            shutil.rmtree(path)  # a package is a folder: replace it, do not merge into it
+        mlmodel.save(str(path))
+        paths[kind] = path
+    return paths
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz")
+    parser.add_argument("--out", default="models", help="output folder (default: models)")
+    parser.add_argument("--name", default="glasses", help="file name stem (default: glasses)")
+    parser.add_argument("--training-data", default=Metadata.training_data,
+                        help="what the model was trained on, for the metadata")
+    args = parser.parse_args(argv)
+    try:
+        run = load_run(args.run_dir)
+        paths = export_coreml(run.model, run.config, args.out, args.name,
+                              Metadata(training_data=args.training_data))
+    except GlassesError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for kind, path in paths.items():
+        print(f"{kind:9s} {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

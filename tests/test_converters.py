@@ -1,0 +1,381 @@
+"""converters/: TFLite and Core ML exports of a small, really trained model, checked against Keras.
+
+One module-scoped run: a smaller make_model() (3 blocks, 16-96 filters) trained for a few
+epochs on real CelebA crops, checked on 500 real AFLW crops (MTFL's test pool). The default
+size's float16 error sits around the issue's 5e-3 (test_tiny_run_converts prints it); the
+smaller one is well inside, so these tests hold the exports to the issue's tolerances.
+Then every way the Core ML check must fail: a wrong weight, a wrong layer order, a wrong
+scale/bias, swapped labels, an operation the executor does not know.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from converters import coreml_numpy
+from converters.convert_all import choose_default
+from converters.convert_all import main as convert_all_main
+from converters.parity import TOLERANCES, check_parity
+from converters.runs import load_run
+from glasses_core import GlassesClassifier, ModelConfig
+from glasses_core.errors import GlassesError
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = dict(stem_filters=16, blocks=((32, 2), (64, 2), (96, 2)), bn_momentum=0.9)
+CHECK = 100  # crops for the break-it tests: a broken file fails on far fewer than 500
+
+
+def _crops(records, config):
+    from glasses_core import Detectors, load_image, preprocess
+    detectors = Detectors(config.crop)
+    return np.stack([preprocess(load_image(r.path), detectors, config.crop)[0].pixels for r in records])
+
+
+def _balanced(records, positives: int, negatives: int, seed: int):
+    rng = np.random.default_rng(seed)
+    pos = [r for r in records if r.label == 1]
+    neg = [r for r in records if r.label == 0]
+    return ([pos[i] for i in rng.choice(len(pos), positives, replace=False)]
+            + [neg[i] for i in rng.choice(len(neg), negatives, replace=False)])
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, data_dir):
+    """A run folder (model.keras, config.json, val_crops.npz, train_crops.npz) of a small model
+    trained for 8 epochs on 400 CelebA crops; 500 AFLW crops to check it on."""
+    import keras
+
+    from research_and_train_nn.datasets import load_celeba, load_mtfl
+    from research_and_train_nn.model import make_model
+
+    config = ModelConfig(version="0.0.1-test", description="small test model")
+    train = _balanced(load_celeba(data_dir / "celeba"), 200, 200, seed=0)
+    val = _balanced(load_mtfl(data_dir / "mtfl", "test"), 240, 260, seed=0)
+    x, y = _crops(train, config), np.array([r.label for r in train])
+    keras.utils.set_random_seed(0)
+    model = make_model(**SMALL)
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(x.astype(np.float32), y.astype(np.float32), epochs=8, batch_size=32, verbose=0)
+    run = tmp_path_factory.mktemp("small_run")
+    model.save(run / "model.keras")
+    config.save(run / "config.json")
+    np.savez(run / "train_crops.npz", crops=x, labels=y)
+    np.savez(run / "val_crops.npz", crops=_crops(val, config), labels=np.array([r.label for r in val]))
+    return run
+
+
+@pytest.fixture(scope="module")
+def converted(small_run, tmp_path_factory):
+    """convert_all's CLI on the small run: (output folder, exit status, report)."""
+    out = tmp_path_factory.mktemp("models")
+    status = convert_all_main([str(small_run), "--out", str(out)])
+    return out, status, json.loads((out / "conversion_report.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def model(small_run):
+    return load_run(small_run).model
+
+
+@pytest.fixture(scope="module")
+def check_crops(small_run):
+    run = load_run(small_run)
+    return run.crops[::5][:CHECK], run.labels[::5][:CHECK]
+
+
+def test_every_export_meets_its_tolerance(converted, capsys):
+    out, status, report = converted
+    with capsys.disabled():  # the figures, in the test log
+        print("\n" + (out / "conversion_report.md").read_text())
+    exports = report["exports"]
+    assert {name.split(" (")[0] for name in exports} == {  # on macOS, also "... (Core ML)"
+        "tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel"}
+    assert report["crops"] == 500
+    for name in ("tflite_float32", "coreml_mlmodel"):
+        assert exports[name]["precision"] == "float32"
+        assert exports[name]["max_difference"] <= 1e-4, name
+    for name in ("tflite_float16", "coreml_mlpackage"):
+        assert exports[name]["precision"] == "float16"
+        assert exports[name]["max_difference"] <= 5e-3, name
+    assert all(exports[name]["passed"] for name in exports if name != "tflite_int8")
+    assert status == (0 if report["passed"] else 1)
+
+
+def test_int8_figures_and_verdict(converted):
+    """int8 of a model trained for seconds sits near the 99 % line (many crops close to the
+    threshold): the verdict must follow the tolerance, and the answers must be sane."""
+    int8 = converted[2]["exports"]["tflite_int8"]
+    tolerance = TOLERANCES["int8"]
+    assert int8["precision"] == "int8"
+    assert int8["passed"] == (int8["agreement"] >= tolerance.min_agreement
+                              and abs(int8["accuracy_change"]) <= tolerance.max_accuracy_change)
+    assert int8["agreement"] >= 0.95 and abs(int8["accuracy_change"]) <= 0.03
+    sizes = [converted[2]["exports"][f"tflite_{v}"]["size_bytes"] for v in ("int8", "float16", "float32")]
+    assert sizes == sorted(sizes)
+
+
+def test_default_is_the_smallest_passing_tflite(converted):
+    out, _, report = converted
+    passing = {k: e["size_bytes"] for k, e in report["exports"].items() if k.startswith("tflite_") and e["passed"]}
+    assert report["default"] == min(passing, key=passing.get)
+    config = ModelConfig.load(out / "glasses.json")
+    assert config.tflite == f"glasses_{report['default'].removeprefix('tflite_')}.tflite"
+    assert config.version == "0.0.1-test"
+    assert GlassesClassifier(out / "glasses.json").predict_crops(np.zeros((2, 64, 64, 3), np.uint8)).shape == (2,)
+
+
+def test_tflite_files_and_their_metadata(converted, small_run):
+    out, _, _ = converted
+    crops = load_run(small_run).crops[:8]
+    for variant in ("float32", "float16", "int8"):
+        config = ModelConfig.load(out / f"glasses_{variant}.json")
+        assert config.tflite == f"glasses_{variant}.tflite"
+        classifier = GlassesClassifier(out / f"glasses_{variant}.json")
+        probabilities = classifier.predict_crops(crops)
+        assert probabilities.shape == (8,) and np.all((probabilities >= 0) & (probabilities <= 1))
+    interpreter = GlassesClassifier(out / "glasses_int8.json")._interpreter()
+    detail = interpreter.get_input_details()[0]
+    assert detail["dtype"] == np.uint8 and detail["quantization"] == (1.0, 0)  # raw pixels
+
+
+def test_report_names_every_export(converted):
+    text = (converted[0] / "conversion_report.md").read_text()
+    for name in ("tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel"):
+        assert f"| {name} |" in text
+    assert "convert_all.py RUN_DIR --out models/" in text
+
+
+def test_choose_default_refuses_failed_exports():
+    report = {"exports": {"tflite_float32": {"size_bytes": 400, "passed": True},
+                          "tflite_int8": {"size_bytes": 100, "passed": False},
+                          "tflite_float16": {"size_bytes": 200, "passed": True},
+                          "coreml_mlmodel": {"size_bytes": 50, "passed": True}}}
+    assert choose_default(report) == "tflite_float16"
+    report["exports"]["tflite_float16"]["passed"] = report["exports"]["tflite_float32"]["passed"] = False
+    assert choose_default(report) is None
+
+
+# ---------------------------------------------------------------- Core ML specs
+
+def test_coreml_specs_say_what_the_app_needs(converted):
+    out = converted[0]
+    for kind, version in (("mlpackage", 6), ("mlmodel", 4)):  # iOS 15 and iOS 13
+        spec = coreml_numpy.load_spec(out / f"glasses.{kind}")
+        assert spec.specificationVersion == version
+        (image,) = spec.description.input
+        assert image.name == "image" and image.type.WhichOneof("Type") == "imageType"
+        assert (image.type.imageType.width, image.type.imageType.height) == (64, 64)
+        assert image.type.imageType.colorSpace == coreml_numpy.FeatureTypes_pb2.ImageFeatureType.RGB
+        assert _labels(spec) == ["no_glass", "glass"]
+        assert spec.description.predictedFeatureName == "classLabel"
+        assert spec.description.predictedProbabilitiesName == "classLabel_probs"
+        meta = spec.description.metadata
+        assert meta.author and "MIT" in meta.license and "wears glasses" in meta.shortDescription
+        assert meta.versionString == "0.0.1-test"
+        assert "MTFL" in meta.userDefined["training_data"]
+        assert "64x64 RGB face crop" in meta.userDefined["input_crop"]
+        assert meta.userDefined["run"] == "small test model"
+        assert "eye distances" in image.shortDescription
+
+
+def test_rescaling_is_folded_into_the_image_input(converted):
+    out = converted[0]
+    network = coreml_numpy.load_spec(out / "glasses.mlmodel").neuralNetworkClassifier
+    assert network.preprocessing[0].scaler.channelScale == pytest.approx(1 / 255)
+    assert not [layer for layer in network.layers if layer.WhichOneof("layer") == "multiply"]
+    operations = _operations(coreml_numpy.load_spec(out / "glasses.mlpackage"))
+    assert [op.type for op in operations].count("mul") == 1  # the image input's scale, nothing else
+    assert _image_scale(operations).immediateValue.tensor.floats.values[0] == pytest.approx(1 / 255)
+
+
+# ---------------------------------------------------------------- the check must fail on these
+
+def _labels(spec):
+    if spec.WhichOneof("Type") == "neuralNetworkClassifier":
+        return list(spec.neuralNetworkClassifier.stringClassLabels.vector)
+    (classify,) = [op for op in _operations(spec) if op.type == "classify"]
+    values = classify.inputs["classes"].arguments[0].value.immediateValue.list.values
+    return [v.immediateValue.tensor.strings.values[0] for v in values]
+
+
+def _operations(spec):
+    function = spec.mlProgram.functions["main"]
+    return function.block_specializations[function.opset].operations
+
+
+def _image_scale(operations):
+    """The const value the image input is multiplied by."""
+    (mul,) = [op for op in operations if op.type == "mul" and op.inputs["x"].arguments[0].name == "image"]
+    name = mul.inputs["y"].arguments[0].name
+    (const,) = [op for op in operations if op.type == "const" and op.outputs[0].name == name]
+    return const.attributes["val"]
+
+
+def _wrong_weight(spec, path):
+    if spec.WhichOneof("Type") == "neuralNetworkClassifier":
+        conv = next(l for l in spec.neuralNetworkClassifier.layers if l.WhichOneof("layer") == "convolution")
+        weights = conv.convolution.weights.floatValue
+        i = int(np.argmax(np.abs(weights)))
+        weights[i] = -weights[i]
+        return
+    # An ML program keeps its weights in the package's blob file: flip one there.
+    conv = next(op for op in _operations(spec) if op.type == "conv")
+    name = conv.inputs["weight"].arguments[0].name
+    blob = next(op for op in _operations(spec) if op.outputs[0].name == name).attributes["val"].blobFileValue
+    data = np.memmap(path / "Data/com.apple.CoreML/weights/weight.bin", np.uint8, "r+")
+    size, offset = data[blob.offset + 8:blob.offset + 24].view(np.uint64)
+    values = data[int(offset):int(offset + size)].view(np.float16)
+    i = int(np.argmax(np.abs(values)))
+    values[i] = -values[i]
+    data.flush()
+
+
+def _wrong_layer_order(spec, path):
+    """relu(conv(x)) becomes conv(relu(x)): the same layers, wired in the wrong order."""
+    if spec.WhichOneof("Type") == "neuralNetworkClassifier":
+        layers = spec.neuralNetworkClassifier.layers
+        i = next(i for i in range(1, len(layers)) if layers[i].WhichOneof("layer") == "convolution")
+        conv, relu = layers[i], layers[i + 1]
+        x, y, z = conv.input[0], conv.output[0], relu.output[0]
+        relu.input[0], relu.output[0], conv.input[0], conv.output[0] = x, y, y, z
+        _swap(layers, i, i + 1)
+        return
+    operations = _operations(spec)
+    i = next(i for i, op in enumerate(operations) if op.type == "conv"
+             and operations[i + 1].type == "relu" and i > 0)
+    conv, relu = operations[i], operations[i + 1]
+    x, y, z = conv.inputs["x"].arguments[0].name, conv.outputs[0].name, relu.outputs[0].name
+    relu.inputs["x"].arguments[0].name, relu.outputs[0].name = x, y
+    conv.inputs["x"].arguments[0].name, conv.outputs[0].name = y, z
+    _swap(operations, i, i + 1)
+
+
+def _swap(repeated, i: int, j: int):
+    first, second = type(repeated[i])(), type(repeated[j])()
+    first.CopyFrom(repeated[i])
+    second.CopyFrom(repeated[j])
+    repeated[i].CopyFrom(second)
+    repeated[j].CopyFrom(first)
+
+
+def _wrong_scale(spec, path):
+    if spec.WhichOneof("Type") == "neuralNetworkClassifier":
+        spec.neuralNetworkClassifier.preprocessing[0].scaler.channelScale *= 2
+        return
+    _image_scale(_operations(spec)).immediateValue.tensor.floats.values[0] *= 2
+
+
+def _wrong_bias(spec, path):
+    spec.neuralNetworkClassifier.preprocessing[0].scaler.redBias = -0.5
+
+
+def _bgr(spec, path):
+    spec.description.input[0].type.imageType.colorSpace = coreml_numpy.FeatureTypes_pb2.ImageFeatureType.BGR
+
+
+def _swapped_labels(spec, path):
+    if spec.WhichOneof("Type") == "neuralNetworkClassifier":
+        labels = spec.neuralNetworkClassifier.stringClassLabels.vector
+        labels[0], labels[1] = labels[1], labels[0]
+        return
+    (classify,) = [op for op in _operations(spec) if op.type == "classify"]
+    values = classify.inputs["classes"].arguments[0].value.immediateValue.list.values
+    first, second = (v.immediateValue.tensor.strings.values for v in values)
+    first[0], second[0] = second[0], first[0]
+
+
+BREAKS = [(kind, edit) for kind in ("mlmodel", "mlpackage")
+          for edit in (_wrong_weight, _wrong_layer_order, _wrong_scale, _bgr, _swapped_labels)]
+BREAKS.append(("mlmodel", _wrong_bias))  # the ML program has no bias op to break: ours is 0
+
+
+def _broken_copy(out, kind, edit, tmp_path):
+    path = tmp_path / f"broken.{kind}"
+    (shutil.copytree if kind == "mlpackage" else shutil.copy)(out / f"glasses.{kind}", path)
+    spec = coreml_numpy.load_spec(path)
+    edit(spec, path)
+    coreml_numpy.save_spec(spec, path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["mlmodel", "mlpackage"])
+def test_unbroken_copies_pass_on_the_break_crops(converted, model, check_crops, kind, tmp_path):
+    path = _broken_copy(converted[0], kind, lambda spec, path: None, tmp_path)
+    report = check_parity(model, {kind: path}, *check_crops, min_crops=CHECK)
+    assert report["passed"], report
+
+
+@pytest.mark.parametrize("kind, edit", BREAKS, ids=[f"{k}-{e.__name__.strip('_')}" for k, e in BREAKS])
+def test_check_fails_on_a_broken_spec(converted, model, check_crops, kind, edit, tmp_path):
+    path = _broken_copy(converted[0], kind, edit, tmp_path)
+    report = check_parity(model, {kind: path}, *check_crops, min_crops=CHECK)
+    entry = report["exports"][kind]
+    assert not entry["passed"], entry
+    assert entry["max_difference"] > TOLERANCES[entry["precision"]].max_difference * 10
+
+
+@pytest.mark.parametrize("kind", ["mlmodel", "mlpackage"])
+def test_unknown_operation_fails_loudly(converted, model, check_crops, kind, tmp_path):
+    def to_tanh(spec, path):
+        if kind == "mlmodel":
+            layer = next(l for l in spec.neuralNetworkClassifier.layers if l.WhichOneof("layer") == "activation")
+            layer.activation.tanh.SetInParent()
+        else:
+            next(op for op in _operations(spec) if op.type == "relu").type = "tanh"
+
+    path = _broken_copy(converted[0], kind, to_tanh, tmp_path)
+    with pytest.raises(coreml_numpy.UnsupportedOpError, match="tanh"):
+        coreml_numpy.run_coreml(path, check_crops[0])
+    entry = check_parity(model, {kind: path}, *check_crops, min_crops=CHECK)["exports"][kind]
+    assert not entry["passed"] and "tanh" in entry["error"]
+
+
+def test_layer_read_before_written_is_an_error(converted, check_crops, tmp_path):
+    def reorder(spec, path):
+        _swap(spec.neuralNetworkClassifier.layers, 1, 2)
+
+    path = _broken_copy(converted[0], "mlmodel", reorder, tmp_path)
+    with pytest.raises(coreml_numpy.CoreMLSpecError, match="before any earlier layer writes it"):
+        coreml_numpy.run_mlmodel(path, check_crops[0])
+
+
+# ---------------------------------------------------------------- the run folder and the CLIs
+
+def test_parity_needs_enough_crops(model, check_crops):
+    with pytest.raises(ValueError, match="at least 500"):
+        check_parity(model, {}, *check_crops)
+
+
+def test_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(GlassesError, match="model.keras"):
+        load_run(tmp_path)
+    assert convert_all_main([str(tmp_path), "--out", str(tmp_path / "models")]) == 2
+
+
+def test_tiny_run_converts(tiny_run, tiny_exports, tmp_path, capsys):
+    """train.py's run folder and default width: the float32 exports give Keras's answers.
+
+    (Its 300 validation crops are fewer than parity's 500, hence min_crops.)"""
+    from converters.parity import format_table
+    from converters.to_coreml import export_coreml
+    run = load_run(tiny_run)
+    exports = {"tflite_float32": tiny_exports["float32"], "tflite_float16": tiny_exports["float16"],
+               **export_coreml(run.model, run.config, tmp_path)}
+    report = check_parity(run.model, exports, run.crops, run.labels, run.config, min_crops=300)
+    with capsys.disabled():
+        print("\ntrain.py's tiny run (default width, 2 epochs):\n" + format_table(report))
+    assert report["exports"]["tflite_float32"]["passed"] and report["exports"]["mlmodel"]["passed"]
+
+
+def test_scripts_run_as_files():
+    for script in ("converters/convert_all.py", "converters/parity.py"):
+        done = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True,
+                              cwd=str(ROOT))
+        assert done.returncode == 0 and "usage" in done.stdout, done.stderr
+
