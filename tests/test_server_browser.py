@@ -90,5 +90,5 @@ def test_page_shows_the_error_for_a_file_that_is_no_photo(browser, server, tmp_p
     upload(browser, server.url, text)
     status = browser.find_element(By.ID, "status")
     wait_for(browser, lambda d: "error" in status.get_attribute("class"))
-    assert "notes.txt" in status.text and "not a readable image" in status.text
+    assert "notes.txt" in status.text and "not a recognised image format" in status.text
     assert browser.find_element(By.ID, "answer").get_attribute("data-answer") == ""

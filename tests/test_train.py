@@ -14,8 +14,8 @@ def test_tiny_run_beats_chance_on_held_out_crops(tiny_run):
     with np.load(tiny_run / "val_crops.npz") as val:
         crops, labels = val["crops"], val["labels"]
     assert len(crops) >= 290 and labels.sum() >= 140
-    # chance is 0.5; with 300 held-out crops a useless model stays under ~0.58 (3 sigma)
-    assert roc_auc_score(labels, keras_probabilities(tiny_run, crops)) > 0.62
+    # chance is 0.5; with 300 balanced held-out crops a useless model stays under 0.60 (3 sigma)
+    assert roc_auc_score(labels, keras_probabilities(tiny_run, crops)) > 0.60
 
 
 def test_run_folder_has_everything(tiny_run):
