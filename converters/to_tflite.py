@@ -53,6 +53,10 @@ def _configure(converter, variant: str, representative: np.ndarray | None) -> No
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = _calibration(representative)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # One scale per tensor, not per channel: per-channel scales and int64 zero points cost
+        # ~35 KB on this small model (160 KB -> 124 KB for v0.1.0), for 99.76 % instead of
+        # 99.83 % agreement with Keras on the validation crops; the parity check still applies.
+        converter._experimental_disable_per_channel = True
         # Integer input and output: uint8 pixels in, the runtime dequantizes the answer.
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8

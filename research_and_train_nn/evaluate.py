@@ -46,8 +46,15 @@ def keras_probabilities(run: Path, crops: np.ndarray) -> np.ndarray:
     return predict_probabilities(keras.models.load_model(run / "model.keras"), crops)
 
 
+def runtime_probabilities(model: Path, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Probabilities from an exported TFLite model through the serving runtime."""
+    from glasses_core import GlassesClassifier
+    classifier = GlassesClassifier(model)
+    return np.concatenate([classifier.predict_crops(crops[i:i + batch]) for i in range(0, len(crops), batch)])
+
+
 def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures: Path | None = None,
-                 out: Path | None = None) -> dict:
+                 out: Path | None = None, exports: tuple[Path, ...] = ()) -> dict:
     """Evaluate ``run/model.keras`` on ``test_spec``; writes the report files (into ``out``,
     default the run folder) and figures (into ``figures``, default ``out``) and returns the report."""
     config = ModelConfig.load(run / "config.json")
@@ -64,6 +71,8 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     if (~found).any():
         report["no_face"] = metrics(test.labels[~found], probabilities[~found], config.threshold)
     report["errors"] = _errors(test, probabilities, config.threshold, 24)
+    report["exports"] = {Path(e).name: metrics(test.labels, runtime_probabilities(Path(e), test.crops),
+                                               config.threshold) for e in exports}
     out = out or run
     figures = figures or out
     from research_and_train_nn.figures import contact_sheet, roc_pr_curves, schedule_figure
@@ -106,6 +115,7 @@ def markdown(report: dict) -> str:
     rows = [("all", o)] + list(report["per_source"].items()) + [("face found", report["face_found"])]
     if "no_face" in report:
         rows.append(("no face found", report["no_face"]))
+    rows += [(f"all, through `{name}`", m) for name, m in report.get("exports", {}).items()]
     fmt = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
     for name, m in rows:
         lines.append(f"| {name} | {m['images']} | {m['with_glasses']} | {fmt(m['accuracy'])} | "
@@ -131,9 +141,12 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     parser.add_argument("--out", type=Path, help="folder for the report (default: the run folder)")
     parser.add_argument("--figures", type=Path, help="folder for the figures (default: --out)")
+    parser.add_argument("--export", type=Path, action="append", default=[], metavar="MODEL",
+                        help="also evaluate an exported model (.json or .tflite) through the serving "
+                             "runtime, on the same crops (repeatable)")
     args = parser.parse_args(argv)
     try:
-        evaluate_run(args.run, args.test, args.cache, args.figures, args.out)
+        evaluate_run(args.run, args.test, args.cache, args.figures, args.out, tuple(args.export))
     except GlassesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
