@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from glasses_core.config import from_dict
+from glasses_core.config import from_dict, read_json
 from glasses_core.errors import ConfigError
 
 
@@ -45,11 +44,4 @@ class ScrapeConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "ScrapeConfig":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: scraper config not found") from None
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"{path}: not valid JSON ({err})") from err
-        return from_dict(cls, data, str(path))
+        return from_dict(cls, read_json(path, "scraper config not found"), str(path))

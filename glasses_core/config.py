@@ -44,13 +44,7 @@ class ModelConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelConfig":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: model metadata not found (expected next to the model file)")
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"{path}: not valid JSON ({err})") from err
+        data = read_json(path, "model metadata not found (expected next to the model file)")
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -60,6 +54,17 @@ class ModelConfig:
         if "labels" in data and isinstance(data["labels"], list):
             data["labels"] = tuple(data["labels"])
         return from_dict(cls, {**data, "crop": crop}, source)
+
+
+def read_json(path: str | Path, missing: str) -> dict:
+    """A JSON settings file, or ConfigError saying ``missing`` or what is wrong with it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {missing}") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not valid JSON ({err})") from err
 
 
 def from_dict(cls, data: dict, source: str):

@@ -4,9 +4,6 @@ Every peer project we studied broke here (trained on x/255 and served raw pixels
 aligned crops and served centre crops). Training crops come from research_and_train_nn.prepare
 (through its cache); serving crops from the runtime that the folder runner and server call.
 """
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,15 +12,15 @@ from glasses_core import GlassesClassifier, ModelConfig
 from research_and_train_nn.datasets import Record
 from research_and_train_nn.prepare import make_crops
 
-ROOT_FILES = ["mtfl/lfw_5590/Aaron_Eckhart_0001.jpg", "mtfl/AFLW/0001-image20056.jpg",
-              "mtfl/AFLW/0002-image04733.jpg", "celeba/img_align_celeba/000001.jpg",
-              "celeba/img_align_celeba/000053.jpg", "mtfl/net_7876/"]
+PHOTOS = ["mtfl/lfw_5590/Aaron_Eckhart_0001.jpg", "mtfl/AFLW/0001-image20056.jpg",
+          "mtfl/AFLW/0002-image04733.jpg", "celeba/img_align_celeba/000001.jpg",
+          "celeba/img_align_celeba/000053.jpg"]
 
 
 @pytest.fixture(scope="module")
 def photos(data_dir):
-    paths = [data_dir / p for p in ROOT_FILES[:-1]]
-    paths += sorted((data_dir / ROOT_FILES[-1]).glob("*.jpg"))[:3]
+    """Photos of every size and source we train on, plus three from MTFL's web part."""
+    paths = [data_dir / p for p in PHOTOS] + sorted((data_dir / "mtfl" / "net_7876").glob("*.jpg"))[:3]
     return [str(p) for p in paths]
 
 
