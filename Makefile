@@ -17,16 +17,16 @@ test: .venv/.done .venv-deploy/.done
 venv: .venv/.done
 venv-deploy: .venv-deploy/.done
 
-.venv/.done: requirements.txt deploy/requirements.txt requirements-nodeps.txt pyproject.toml
+.venv/.done: requirements.txt deploy/requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv .venv
-	.venv/bin/pip install $(PIP_FLAGS) -r requirements.txt
+	.venv/bin/pip install $(PIP_FLAGS) -r requirements.txt -c constraints.txt
 	.venv/bin/pip install $(PIP_FLAGS) --no-deps -r requirements-nodeps.txt
 	.venv/bin/pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e . || .venv/bin/pip install $(PIP_FLAGS) --no-deps -e .
 	touch $@
 
-.venv-deploy/.done: deploy/requirements.txt requirements-nodeps.txt pyproject.toml
+.venv-deploy/.done: deploy/requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv .venv-deploy
-	.venv-deploy/bin/pip install $(PIP_FLAGS) -r deploy/requirements.txt
+	.venv-deploy/bin/pip install $(PIP_FLAGS) -r deploy/requirements.txt -c constraints.txt
 	.venv-deploy/bin/pip install $(PIP_FLAGS) --no-deps -r requirements-nodeps.txt
 	.venv-deploy/bin/pip install $(PIP_FLAGS) --no-deps -e .
 	touch $@
