@@ -65,11 +65,11 @@ def time_in_process(photos: list[Path], model: Path | None) -> tuple[float, floa
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-def main() -> None:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="model .json (default: the shipped model)")
     parser.add_argument("--photos", type=int, default=1000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory() as tmp:
         photos = make_folder(Path(tmp), args.photos)
@@ -88,6 +88,7 @@ def main() -> None:
         if key.startswith(("in_process", "runner")) and not key.endswith("per_photo"):
             print(f"  {key:24s} {value:8.1f}  ({results.get(key + '_cpu_ms_per_photo', '-')} ms CPU a photo)")
     print(json.dumps(results))
+    return results
 
 
 if __name__ == "__main__":

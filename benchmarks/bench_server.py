@@ -108,14 +108,14 @@ def summary(latencies: list[float], elapsed: float, errors: list) -> dict:
             "first_errors": [str(e)[:200] for e in errors[:3]]}
 
 
-def main() -> None:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "glasses.json")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--in-process-seconds", type=float, default=10.0)
     parser.add_argument("--server-args", default="", help="more arguments for server.py, e.g. '--processes 2'")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
     jpeg = photo_640x480()
     with running_server(args.model, *shlex.split(args.server_args)) as server:
@@ -134,9 +134,8 @@ def main() -> None:
           f"p99 {runtime['p99_ms']:6.1f} ms  ({threads} threads, in process)")
     print(f"server throughput / runtime throughput = {results['server_over_runtime_throughput']}")
     print(json.dumps(results))
-    if served["errors"]:
-        sys.exit(1)
+    return results
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(1 if main()["server"]["errors"] else 0)

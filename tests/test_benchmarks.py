@@ -1,0 +1,65 @@
+"""benchmarks/run_all.py with the slow sections (folder runner, server) skipped."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def run_all():
+    spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def results(run_all, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    run_all.main(["--out", str(out), "--runs", "5", "--skip-folder", "--skip-server", "--note", "test"])
+    return out
+
+
+def test_writes_json_with_positive_numbers(results):
+    data = json.loads((results / "results.json").read_text())
+    assert {"machine", "sizes_kib", "classifier_ms_per_crop", "pipeline", "training"} <= set(data)
+    assert "folder" not in data and "server" not in data  # skipped
+    assert set(data["sizes_kib"]) == {"glasses_int8.tflite", "glasses_float16.tflite", "glasses_float32.tflite",
+                                      "glasses.mlmodel", "glasses.mlpackage"}
+    assert all(v > 0 for v in data["sizes_kib"].values())
+    assert set(data["classifier_ms_per_crop"]) == {f"{v}_{t}_thread" for v in ("int8", "float16", "float32")
+                                                   for t in (1, 2)}
+    assert all(v > 0 for v in data["classifier_ms_per_crop"].values())
+    for size in ("640x480", "1920x1080"):
+        stages = data["pipeline"][size]
+        for stage in ("decode", "detect", "crop", "classify", "total", "predict_end_to_end"):
+            assert stages[f"{stage}_ms"] > 0, (size, stage)
+        assert stages["faces"] == 1
+    assert data["machine"]["cores"] >= 1 and data["runs"] == 5
+
+
+def test_training_numbers_match_the_shipped_log(results):
+    training = json.loads((results / "results.json").read_text())["training"]
+    assert training["train_crops_per_epoch"] == 17044  # models/README.md
+    assert training["epochs"] == 24 and training["wall_s"] == 3406
+    assert 0 < training["epoch_s_min"] <= training["epoch_s_median"] <= training["epoch_s_max"]
+
+
+def test_markdown_table_has_a_row_per_measurement(results):
+    table = (results / "results.md").read_text()
+    assert "| section | measurement | value |" in table
+    assert "`glasses_int8.tflite`" in table and "| float32, 2 threads |" in table
+    assert table.count("| pipeline 1920x1080") == 6
+
+
+def test_mlpackage_size_is_its_folder_total(run_all, tmp_path):
+    package = tmp_path / "m.mlpackage" / "Data"
+    package.mkdir(parents=True)
+    (package / "a").write_bytes(b"x" * 1024)
+    (package / "b").write_bytes(b"x" * 2048)
+    assert run_all.model_sizes(tmp_path) == {"m.mlpackage": 3.0}
