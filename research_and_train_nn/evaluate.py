@@ -71,6 +71,7 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     if (~found).any():
         report["no_face"] = metrics(test.labels[~found], probabilities[~found], config.threshold)
     report["errors"] = _errors(test, probabilities, config.threshold, 24)
+    report["validation_per_source"] = _validation_per_source(run, config.threshold)
     report["exports"] = {Path(e).name: metrics(test.labels, runtime_probabilities(Path(e), test.crops),
                                                config.threshold) for e in exports}
     out = out or run
@@ -90,6 +91,17 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     return report
 
 
+def _validation_per_source(run: Path, threshold: float) -> dict:
+    """Metrics on the run's validation crops (identity-disjoint from training), per source."""
+    with np.load(run / "val_crops.npz") as val:
+        if "sources" not in val:
+            return {}
+        crops, labels, sources = val["crops"], val["labels"], val["sources"]
+    probabilities = keras_probabilities(run, crops)
+    return {str(s): metrics(labels[sources == s], probabilities[sources == s], threshold)
+            for s in sorted(set(sources.tolist()))}
+
+
 def _select(crop_set: CropSet, probabilities, keep):
     index = np.array([keep(r) for r in crop_set.records])
     return crop_set.labels[index], probabilities[index]
@@ -106,21 +118,31 @@ def _errors(crop_set: CropSet, probabilities: np.ndarray, threshold: float, coun
             for i in order]
 
 
+TABLE_HEADER = ("| subset | images | with glasses | accuracy | balanced acc. | precision | recall | F1 | "
+                "ROC-AUC | PR-AUC |", "|---|---|---|---|---|---|---|---|---|---|")
+
+
+def _row(name: str, m: dict) -> str:
+    fmt = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
+    return (f"| {name} | {m['images']} | {m['with_glasses']} | {fmt(m['accuracy'])} | "
+            f"{fmt(m['balanced_accuracy'])} | {fmt(m['precision'])} | {fmt(m['recall'])} | "
+            f"{fmt(m['f1'])} | {fmt(m['roc_auc'])} | {fmt(m['pr_auc'])} |")
+
+
 def markdown(report: dict) -> str:
     o = report["overall"]
     lines = [f"# Evaluation on `{report['test_set']}`", "",
              f"Threshold {o['threshold']:.4f} (chosen on validation, stored in config.json).", "",
-             "| subset | images | with glasses | accuracy | balanced acc. | precision | recall | F1 | ROC-AUC | PR-AUC |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             *TABLE_HEADER]
     rows = [("all", o)] + list(report["per_source"].items()) + [("face found", report["face_found"])]
     if "no_face" in report:
         rows.append(("no face found", report["no_face"]))
     rows += [(f"all, through `{name}`", m) for name, m in report.get("exports", {}).items()]
-    fmt = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
-    for name, m in rows:
-        lines.append(f"| {name} | {m['images']} | {m['with_glasses']} | {fmt(m['accuracy'])} | "
-                     f"{fmt(m['balanced_accuracy'])} | {fmt(m['precision'])} | {fmt(m['recall'])} | "
-                     f"{fmt(m['f1'])} | {fmt(m['roc_auc'])} | {fmt(m['pr_auc'])} |")
+    lines += [_row(name, m) for name, m in rows]
+    if report.get("validation_per_source"):
+        lines += ["", "Validation crops (people never trained on, same sources as training), per source:",
+                  "", *TABLE_HEADER]
+        lines += [_row(name, m) for name, m in report["validation_per_source"].items()]
     (tn, fp), (fn, tp) = o["confusion_matrix"]
     lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
               "| | no_glass | glass |", "|---|---|---|", f"| no_glass | {tn} | {fp} |",

@@ -152,7 +152,8 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
     model = fit(config, train, val, out, resume)
     probabilities = predict_probabilities(model, val.crops)
     threshold = choose_threshold(val.labels, probabilities)
-    np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels)
+    np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels,
+                        sources=np.array([r.source for r in val.records]))
     sample = np.random.default_rng(config.seed).permutation(len(train.crops))[:CALIBRATION_SAMPLE]
     np.savez_compressed(out / "train_crops.npz", crops=train.crops[sample], labels=train.labels[sample])
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,

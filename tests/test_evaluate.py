@@ -24,6 +24,8 @@ def test_evaluate_run_on_the_real_test_set(tiny_run, data_dir, crop_cache, tmp_p
     threshold = json.loads((tiny_run / "config.json").read_text())["threshold"]
     assert overall["threshold"] == threshold
     assert set(report["per_source"]) == {"mtfl_test"}
+    assert set(report["validation_per_source"]) == {"mtfl_train", "celeba"}
+    assert sum(m["images"] for m in report["validation_per_source"].values()) >= 290
     assert len(report["errors"]) == 24
     worst = report["errors"][0]
     assert (worst["probability"] >= threshold) != bool(worst["label"])  # really an error

@@ -45,3 +45,10 @@ def test_speed_rows_are_copied_from_the_benchmark_results():
     assert len(rows) >= 5
     for row in rows:
         assert row in results, row
+
+
+def test_model_card_per_source_figures_match_the_evaluation_report():
+    per_source = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["validation_per_source"]
+    card = (ROOT / "models" / "README.md").read_text()
+    assert f"CelebA F1 {per_source['celeba']['f1']:.4f}" in card
+    assert f"MTFL-LFW/web F1 {per_source['mtfl_train']['f1']:.4f}" in card
