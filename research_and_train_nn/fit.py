@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import keras
@@ -72,6 +73,12 @@ def build(config) -> keras.Model:
     return model
 
 
+def class_weights(labels: np.ndarray) -> dict[int, float]:
+    """Loss weights that give both classes the same total weight."""
+    counts = np.bincount(labels, minlength=2).astype(float)
+    return {c: float(len(labels) / (2 * max(counts[c], 1))) for c in (0, 1)}
+
+
 def _history(path: Path) -> list[dict]:
     if not path.is_file():
         return []
@@ -81,7 +88,6 @@ def _history(path: Path) -> list[dict]:
 
 def fit(config, train, val, out: Path, resume: bool) -> keras.Model:
     """Train with checkpoints each epoch; returns the best model (by validation PR-AUC)."""
-    from research_and_train_nn.train import class_weights
     checkpoint, best, history = out / "checkpoint.keras", out / "model.keras", out / "history.csv"
     done = _history(history) if resume else []
     if resume and checkpoint.is_file():
@@ -106,10 +112,5 @@ def fit(config, train, val, out: Path, resume: bool) -> keras.Model:
         model.fit(data, validation_data=(val.crops.astype(np.float32), val.labels.astype(np.float32)),
                   epochs=config.epochs, initial_epoch=len(done), callbacks=callbacks,
                   class_weight=class_weights(train.labels) if config.class_weights else None,
-                  verbose=2 if not _is_tty() else 1)
+                  verbose=1 if sys.stdout.isatty() else 2)  # progress bar on a terminal, a line per epoch in logs
     return keras.models.load_model(best)
-
-
-def _is_tty() -> bool:
-    import sys
-    return sys.stdout.isatty()

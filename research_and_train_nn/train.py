@@ -92,11 +92,6 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     return TrainConfig.from_dict({**data, **overrides}, str(args.config or "flags")), args
 
 
-def class_weights(labels: np.ndarray) -> dict[int, float]:
-    counts = np.bincount(labels, minlength=2).astype(float)
-    return {c: float(len(labels) / (2 * max(counts[c], 1))) for c in (0, 1)}
-
-
 def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """The probability threshold that maximises F1 on validation."""
     from sklearn.metrics import precision_recall_curve
