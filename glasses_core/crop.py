@@ -28,13 +28,6 @@ class CropGeometry:
     side: float
     angle: float
 
-    def to_crop(self, points: np.ndarray, size: int) -> np.ndarray:
-        """Map image points (N, 2) into the crop's pixel coordinates (a size x size square)."""
-        cos, sin = math.cos(self.angle), math.sin(self.angle)
-        rel = np.asarray(points, dtype=np.float64) - self.centre
-        rotated = np.stack([cos * rel[:, 0] + sin * rel[:, 1], -sin * rel[:, 0] + cos * rel[:, 1]], 1)
-        return rotated * (size / self.side) + size / 2.0
-
 
 @dataclass(frozen=True)
 class FaceCrop:
