@@ -60,7 +60,13 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     config = ModelConfig.load(run / "config.json")
     test = make_crops(load(test_spec), config.crop, cache)
     test = test.subset(np.flatnonzero(test.ok))
-    probabilities = keras_probabilities(run, test.crops)
+    import keras
+
+    from research_and_train_nn.train import predict_probabilities
+    model = keras.models.load_model(run / "model.keras")  # once, for the test and validation crops
+    val = _validation_crops(run)
+    probabilities = predict_probabilities(model, test.crops)
+    val_probabilities = predict_probabilities(model, val["crops"])
     report = {"test_set": test_spec, "overall": metrics(test.labels, probabilities, config.threshold),
               "no_face_photos": int((~test.face_found).sum())}
     sources = sorted({r.source for r in test.records})
@@ -71,7 +77,7 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     if (~found).any():
         report["no_face"] = metrics(test.labels[~found], probabilities[~found], config.threshold)
     report["errors"] = _errors(test, probabilities, config.threshold, 24)
-    report["validation_per_source"] = _validation_per_source(run, config.threshold)
+    report["validation_per_source"] = _per_source(val, val_probabilities, config.threshold)
     report["exports"] = {Path(e).name: metrics(test.labels, runtime_probabilities(Path(e), test.crops),
                                                config.threshold) for e in exports}
     out = out or run
@@ -91,14 +97,18 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     return report
 
 
-def _validation_per_source(run: Path, threshold: float) -> dict:
-    """Metrics on the run's validation crops (identity-disjoint from training), per source."""
+def _validation_crops(run: Path) -> dict:
+    """The run's validation crops (identity-disjoint from training), labels and sources."""
     with np.load(run / "val_crops.npz") as val:
-        if "sources" not in val:
-            return {}
-        crops, labels, sources = val["crops"], val["labels"], val["sources"]
-    probabilities = keras_probabilities(run, crops)
-    return {str(s): metrics(labels[sources == s], probabilities[sources == s], threshold)
+        return {key: val[key] for key in val.files}
+
+
+def _per_source(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
+    """Validation metrics per source; empty for runs saved without sources."""
+    if "sources" not in val:
+        return {}
+    sources = val["sources"]
+    return {str(s): metrics(val["labels"][sources == s], probabilities[sources == s], threshold)
             for s in sorted(set(sources.tolist()))}
 
 
