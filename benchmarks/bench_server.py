@@ -3,7 +3,7 @@
     .venv-deploy/bin/python benchmarks/bench_server.py [--model models/glasses.json]
         [--clients 8] [--seconds 30] [--server-args "--processes 2"]
 
-8 clients on loopback post a 640x480 JPEG (a real MTFL photo) to /glass_no_glass/ as fast as
+8 clients on loopback post a 640x480 JPEG (a real MTFL face, from bench_detect_crop.py) to /glass_no_glass/ as fast as
 they can for 30 s, each on one keep-alive connection: requests per second, p50 and p99
 latency, errors (any answer but 200). Then the same JPEG bytes go through
 GlassesClassifier.predict in this process, from as many threads as the server has: the
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import shlex
@@ -24,26 +23,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PIL import Image
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from serving import MTFL_NO_GLASSES, multipart, running_server  # noqa: E402
-
-PHOTO = ROOT.parent / "shared" / "data" / "mtfl" / MTFL_NO_GLASSES[0]
-
-
-def photo_640x480() -> bytes:
-    """A real photo, cut to 4:3 and resized to 640x480, as a JPEG."""
-    image = Image.open(PHOTO).convert("RGB")
-    width, height = image.size
-    side = min(width, height * 4 // 3)
-    box = ((width - side) // 2, (height - side * 3 // 4) // 2)
-    image = image.crop((*box, box[0] + side, box[1] + side * 3 // 4)).resize((640, 480), Image.LANCZOS)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling bench_detect_crop.py
+from bench_detect_crop import photo_640x480  # noqa: E402  (one 640x480 benchmark photo for all)
+from serving import multipart, running_server  # noqa: E402
 
 async def client(host: str, port: int, request: bytes, until: float, latencies: list, errors: list) -> None:
     """One client: request after request on one keep-alive connection until ``until``."""
