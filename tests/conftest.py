@@ -28,7 +28,7 @@ def mtfl_records(data_dir):
 
 # 600 real crops (half with glasses), 2 epochs: about a minute on 2 cores.
 # Batch 8 at a peak learning rate of 1e-3 gave held-out ROC-AUCs of 0.64-0.75 over 7 seeds;
-# batch 16 at 3e-3 ranged 0.56-0.72.
+# batch 16 at 3e-3 ranged 0.56-0.72 (ad-hoc runs of this fixture's settings while writing it).
 TINY_TRAIN = dict(max_train=600, balanced_subset=True, epochs=2, batch_size=8, peak_lr=1e-3, bn_momentum=0.9,
                   patience=5, test="", strength_start=0.0, strength_end=0.3, seed=3)
 
