@@ -110,7 +110,8 @@ def prepare_data(config: TrainConfig, cache: Path) -> tuple[CropSet, CropSet]:
     if config.max_train and len(train_idx) > config.max_train:
         rng = np.random.default_rng(config.seed)
         train_idx = _sample(rng, train_idx, records, config.max_train, config.balanced_subset)
-        val_idx = _sample(rng, val_idx, records, max(config.max_train // 2, 2), config.balanced_subset)
+        # as many validation crops as training ones: enough to tell a tiny model from chance
+        val_idx = _sample(rng, val_idx, records, config.max_train, config.balanced_subset)
     sets = []
     for name, index in (("train", train_idx), ("validation", val_idx)):
         crops = make_crops([records[i] for i in index], config.crop, cache)
