@@ -1,6 +1,8 @@
 """One command: a trained run -> every export under models/, checked against Keras.
 
-Writes the TFLite variants (each with its JSON), the Core ML files, the parity report
+Writes ``<name>.keras`` (the Keras model every export is checked against, without its
+optimizer state: for fine-tuning and for re-checking the exports), the TFLite variants
+(each with its JSON), the Core ML files, the ONNX file, the parity report
 (``conversion_report.md`` and ``.json``) and ``<name>.json``: the config naming the TFLite
 variant deploy/ uses by default — the smallest that passed parity, so that int8 is chosen
 only when its answers and accuracy stay within tolerance.
@@ -22,6 +24,7 @@ from glasses_core.errors import GlassesError
 from converters.parity import MIN_CROPS, TOLERANCES, check_parity, format_table
 from converters.runs import load_run
 from converters.to_coreml import Metadata, export_coreml
+from converters.to_onnx import export_onnx
 from converters.to_tflite import CALIBRATION_CROPS, VARIANTS, export_tflite
 
 
@@ -29,10 +32,13 @@ def convert_all(run_dir: str | Path, out_dir: str | Path, name: str = "glasses",
                 metadata: Metadata = Metadata(), min_crops: int = MIN_CROPS) -> dict:
     """Export, check and choose; returns the report (also written as JSON and Markdown)."""
     run, out_dir = load_run(run_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run.model.save(out_dir / f"{name}.keras")  # loaded without its optimizer: weights only
     exports = {f"tflite_{v}": p for v, p in
                export_tflite(run.model, run.config, out_dir, name, VARIANTS, run.calibration).items()}
     exports.update({f"coreml_{k}": p for k, p in
                     export_coreml(run.model, run.config, out_dir, name, metadata).items()})
+    exports["onnx"] = export_onnx(run.model, run.config, out_dir, name, metadata)
     report = check_parity(run.model, exports, run.crops, run.labels, run.config, min_crops)
     report.update({"run": str(run_dir), "version": run.config.version,
                    "calibration": (f"{min(len(run.calibration), CALIBRATION_CROPS)} crops from "
@@ -69,7 +75,7 @@ def markdown(report: dict, name: str) -> str:
         "Tolerances: float32 max |ΔP| ≤ 1e-4; float16 ≤ 5e-3; int8 the same answer on ≥ 99 % "
         "of crops and accuracy within ±0.5 points.",
         "Core ML files are run by converters/coreml_numpy.py (their saved spec, in numpy) on "
-        "every platform, and by Core ML itself on macOS.", "",
+        "every platform, and by Core ML itself on macOS; the ONNX file by onnxruntime.", "",
         f"Default: {chosen}", "",
         "Reproduce: `python3 converters/convert_all.py RUN_DIR --out models/`", "",
     ]

@@ -2,8 +2,8 @@
 
 TFLite files run in LiteRT through the project's runtime (``GlassesClassifier``), exactly as
 deploy/ runs them. Core ML files run in the numpy executor (coreml_numpy.py) on every
-platform and, on macOS, in Core ML itself too. Each export's precision — read from the file,
-not its name — picks its tolerance (``TOLERANCES``).
+platform and, on macOS, in Core ML itself too. ONNX files run in onnxruntime. Each export's
+precision — read from the file, not its name — picks its tolerance (``TOLERANCES``).
 
     python3 converters/parity.py RUN_DIR models/glasses_int8.tflite models/glasses.mlpackage ...
 """
@@ -56,7 +56,8 @@ def check_parity(keras_model, exports: dict[str, str | Path], crops: np.ndarray,
               "keras_accuracy": _accuracy(reference, labels, config.threshold), "exports": {}}
     for name, path in exports.items():
         for runner_name, run in runners(Path(path)):
-            entry = name if runner_name in ("LiteRT", "numpy executor") else f"{name} ({runner_name})"
+            primary = runner_name in ("LiteRT", "numpy executor", "onnxruntime")
+            entry = name if primary else f"{name} ({runner_name})"
             report["exports"][entry] = compare(Path(path), runner_name, run, reference, crops, labels, config)
     report["passed"] = all(e["passed"] for e in report["exports"].values())
     return report
@@ -79,7 +80,10 @@ def runners(path: Path) -> list[tuple[str, object]]:
         if sys.platform == "darwin":
             found.append(("Core ML", lambda crops, positive: coreml_predict(path, crops, positive)))
         return found
-    raise GlassesError(f"{path}: unknown export type (expected .tflite, .mlpackage or .mlmodel)")
+    if path.suffix == ".onnx":
+        from converters.to_onnx import run_onnx
+        return [("onnxruntime", lambda crops, positive: run_onnx(path, crops))]
+    raise GlassesError(f"{path}: unknown export type (expected .tflite, .mlpackage, .mlmodel or .onnx)")
 
 
 def compare(path: Path, runner_name: str, run, reference: np.ndarray, crops: np.ndarray,
@@ -125,6 +129,9 @@ def precision_of(path: Path) -> str:
     """"float32", "float16" or "int8", read from the file itself."""
     if path.suffix == ".tflite":
         return tflite_precision(path)
+    if path.suffix == ".onnx":
+        from converters.to_onnx import onnx_precision
+        return onnx_precision(path)
     return coreml_numpy.precision(path)
 
 
@@ -182,7 +189,7 @@ def format_table(report: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz")
-    parser.add_argument("exports", nargs="+", help=".tflite, .mlpackage or .mlmodel files")
+    parser.add_argument("exports", nargs="+", help=".tflite, .mlpackage, .mlmodel or .onnx files")
     parser.add_argument("--json", help="also write the report here")
     args = parser.parse_args(argv)
     try:

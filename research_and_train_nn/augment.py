@@ -14,11 +14,17 @@ import albumentations as A  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def build_augmentation(s: float) -> A.Compose:
-    """The training augmentation at strength ``s`` (0 = none, 1 = strongest)."""
+def build_augmentation(s: float, shadows: float = 0.0) -> A.Compose:
+    """The training augmentation at strength ``s`` (0 = none, 1 = strongest).
+
+    ``shadows`` is the probability, at s = 1, of a shadow falling from the top of the crop
+    over the eyes (a cap's brim, hair): one of the first model's false alarms.
+    """
     if not 0.0 <= s <= 1.0:
         raise ValueError(f"augmentation strength must be in [0, 1], got {s}")
-    return A.Compose([
+    if not 0.0 <= shadows <= 1.0:
+        raise ValueError(f"shadow probability must be in [0, 1], got {shadows}")
+    transforms = [
         A.HorizontalFlip(p=min(0.5, s)),
         A.Affine(scale=(1 - 0.15 * s, 1 + 0.15 * s), translate_percent=(-0.08 * s, 0.08 * s),
                  rotate=(-15 * s, 15 * s), border_mode=0, p=0.8 * s),
@@ -33,7 +39,31 @@ def build_augmentation(s: float) -> A.Compose:
         A.CoarseDropout(num_holes_range=(1, 2), hole_height_range=(0.05, 0.05 + 0.15 * s),
                         hole_width_range=(0.05, 0.05 + 0.15 * s), fill=0, p=0.3 * s),
         A.ToGray(p=0.1 * s),
-    ], seed=None)
+    ]
+    if shadows:  # only then: runs without shadows draw the same random numbers as before
+        transforms.append(BrimShadow(darkness=(0.3 * s, 0.7 * s), p=shadows * s))
+    return A.Compose(transforms, seed=None)
+
+
+class BrimShadow(A.ImageOnlyTransform):
+    """A shadow falling from the top of the crop over the eyes (a cap's brim, a fringe): darkens
+    everything above a soft, slightly tilted edge placed around the eye line (the crop's middle)."""
+
+    def __init__(self, darkness: tuple[float, float] = (0.3, 0.7), p: float = 0.5):
+        super().__init__(p=p)
+        self.darkness = darkness
+
+    def get_params(self) -> dict:
+        return {"edge": self.py_random.uniform(0.35, 0.65), "tilt": self.py_random.uniform(-0.3, 0.3),
+                "softness": self.py_random.uniform(0.02, 0.12), "darkness": self.py_random.uniform(*self.darkness)}
+
+    def apply(self, img: np.ndarray, edge: float, tilt: float, softness: float, darkness: float,
+              **params) -> np.ndarray:
+        h, w = img.shape[:2]
+        y = (np.arange(h)[:, None] + 0.5) / h
+        x = (np.arange(w)[None, :] + 0.5) / w - 0.5
+        above = 1.0 / (1.0 + np.exp((y - edge - tilt * x) / softness))  # 1 above the edge, 0 below
+        return np.clip(img * (1.0 - darkness * above)[..., None], 0, 255).astype(img.dtype)
 
 
 def augment_batch(pipeline: A.Compose, images: np.ndarray) -> np.ndarray:

@@ -74,34 +74,40 @@ def mtfl_eyes(root: str | Path, split: str = "train") -> dict[str, tuple]:
     return eyes
 
 
-def load_celeba(root: str | Path) -> list[Record]:
-    """CelebA: ``list_attr_celeba.txt`` (the ``Eyeglasses`` column, ±1) and ``identity_CelebA.txt``.
-
-    Only images present in ``img_align_celeba/`` are returned (a subset may be installed).
-    """
-    root = Path(root)
-    attr_file = root / "list_attr_celeba.txt"
+def celeba_attributes(root: str | Path) -> dict[str, dict[str, bool]]:
+    """CelebA's 40 binary attributes (±1 in ``list_attr_celeba.txt``) per image file name:
+    ``Eyeglasses``, and the ones that make hard cases (``Wearing_Hat``, ``Narrow_Eyes``, ...)."""
+    attr_file = Path(root) / "list_attr_celeba.txt"
     lines = _read_lines(attr_file)
     if len(lines) < 2:
         raise ConfigError(f"{attr_file}: expected a count line and an attribute-names line")
     names = lines[1].split()
     if "Eyeglasses" not in names:
         raise ConfigError(f"{attr_file}: no Eyeglasses column")
-    column = names.index("Eyeglasses") + 1
+    table = {}
+    for line_no, line in enumerate(lines[2:], start=3):
+        parts = line.split()
+        if len(parts) != len(names) + 1:
+            raise ConfigError(f"{attr_file}:{line_no}: expected {len(names) + 1} fields, got {len(parts)}")
+        table[parts[0]] = {name: bool(_label(value, {"1": 1, "-1": 0}, attr_file, line_no))
+                           for name, value in zip(names, parts[1:])}
+    return table
+
+
+def load_celeba(root: str | Path) -> list[Record]:
+    """CelebA: ``list_attr_celeba.txt`` (the ``Eyeglasses`` column, ±1) and ``identity_CelebA.txt``.
+
+    Only images present in ``img_align_celeba/`` are returned (a subset may be installed).
+    """
+    root = Path(root)
+    attributes = celeba_attributes(root)
     identities = {}
     for _, parts in _rows(root / "identity_CelebA.txt", 2):
         identities[parts[0]] = parts[1]
     images = root / "img_align_celeba"
     present = {p.name for p in images.iterdir()} if images.is_dir() else set()
-    records = []
-    for line_no, line in enumerate(lines[2:], start=3):
-        parts = line.split()
-        if len(parts) != len(names) + 1:
-            raise ConfigError(f"{attr_file}:{line_no}: expected {len(names) + 1} fields, got {len(parts)}")
-        if parts[0] in present:
-            label = _label(parts[column], {"1": 1, "-1": 0}, attr_file, line_no)
-            records.append(Record(str(images / parts[0]), label, identities.get(parts[0]), "celeba"))
-    return records
+    return [Record(str(images / name), int(attrs["Eyeglasses"]), identities.get(name), "celeba")
+            for name, attrs in attributes.items() if name in present]
 
 
 FOLDER_LABELS = {"with_glasses": 1, "without_glasses": 0, "1": 1, "0": 0}

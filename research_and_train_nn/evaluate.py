@@ -78,6 +78,7 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
         report["no_face"] = metrics(test.labels[~found], probabilities[~found], config.threshold)
     report["errors"] = _errors(test, probabilities, config.threshold, 24)
     report["validation_per_source"] = _per_source(val, val_probabilities, config.threshold)
+    report["validation_hard_cases"] = hard_cases(val, val_probabilities, config.threshold)
     report["exports"] = {Path(e).name: metrics(test.labels, runtime_probabilities(Path(e), test.crops),
                                                config.threshold) for e in exports}
     out = out or run
@@ -110,6 +111,34 @@ def _per_source(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
     sources = val["sources"]
     return {str(s): metrics(val["labels"][sources == s], probabilities[sources == s], threshold)
             for s in sorted(set(sources.tolist()))}
+
+
+# CelebA attributes under which the known errors gather: shadows (hats, bangs), squinting,
+# blur, make-up around the eyes. CelebA labels no masks or face paint.
+HARD_ATTRIBUTES = ("Wearing_Hat", "Bangs", "Narrow_Eyes", "Blurry", "Heavy_Makeup", "Bags_Under_Eyes")
+
+
+def hard_cases(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
+    """False-positive rate (no glasses) and recall (glasses) on the validation CelebA photos
+    that carry each of ``HARD_ATTRIBUTES``, beside all validation CelebA photos; empty for
+    runs saved without paths or without CelebA."""
+    if "paths" not in val:
+        return {}
+    celeba = np.flatnonzero(val["sources"] == "celeba")
+    if not len(celeba):
+        return {}
+    from research_and_train_nn.datasets import celeba_attributes
+    table = celeba_attributes(Path(str(val["paths"][celeba[0]])).parent.parent)
+    attributes = [table[Path(str(val["paths"][i])).name] for i in celeba]
+    labels, predicted = val["labels"][celeba], probabilities[celeba] >= threshold
+    rows = {"all CelebA": np.ones(len(celeba), bool)}
+    rows.update({name: np.array([a[name] for a in attributes]) for name in HARD_ATTRIBUTES})
+    result = {}
+    for name, keep in rows.items():
+        negatives, positives = keep & (labels == 0), keep & (labels == 1)
+        result[name] = {"no_glasses": int(negatives.sum()), "false_positives": int(predicted[negatives].sum()),
+                        "glasses": int(positives.sum()), "missed": int((~predicted[positives]).sum())}
+    return result
 
 
 def _select(crop_set: CropSet, probabilities, keep):
@@ -153,6 +182,15 @@ def markdown(report: dict) -> str:
         lines += ["", "Validation crops (people never trained on, same sources as training), per source:",
                   "", *TABLE_HEADER]
         lines += [_row(name, m) for name, m in report["validation_per_source"].items()]
+    if report.get("validation_hard_cases"):
+        lines += ["", "Validation CelebA photos by attribute (where the hard cases gather):", "",
+                  "| attribute | no glasses | false positives | FP rate | glasses | missed | recall |",
+                  "|---|---|---|---|---|---|---|"]
+        rate = lambda k, n: f"{k / n:.3f}" if n else "–"  # noqa: E731
+        for name, h in report["validation_hard_cases"].items():
+            lines.append(f"| {name} | {h['no_glasses']} | {h['false_positives']} | "
+                         f"{rate(h['false_positives'], h['no_glasses'])} | {h['glasses']} | {h['missed']} | "
+                         f"{rate(h['glasses'] - h['missed'], h['glasses'])} |")
     (tn, fp), (fn, tp) = o["confusion_matrix"]
     lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
               "| | no_glass | glass |", "|---|---|---|", f"| no_glass | {tn} | {fp} |",

@@ -17,11 +17,13 @@ class AugmentedCrops(keras.utils.PyDataset):
     """Shuffled, augmented training batches; ``strength`` is set by the schedule each epoch.
 
     Each batch draws its augmentation from a seed of (run seed, epoch, batch), so a run is
-    repeatable and batches can be built in parallel threads.
+    repeatable; ``shadows`` is the brim-shadow probability at full strength (augment.py).
     """
 
-    def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, **kwargs):
+    def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
+                 shadows: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        self.shadows = shadows
         self.crops, self.labels = crops, labels.astype(np.float32)
         self.batch_size, self.seed = batch_size, seed
         self.epoch, self.strength = 0, 0.0
@@ -36,7 +38,7 @@ class AugmentedCrops(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
-        pipeline = build_augmentation(self.strength)
+        pipeline = build_augmentation(self.strength, self.shadows)
         pipeline.set_random_seed(int(np.random.default_rng([self.seed, self.epoch, index]).integers(2**31)))
         images = augment_batch(pipeline, self.crops[rows]).astype(np.float32)
         return images, self.labels[rows]
@@ -66,7 +68,7 @@ def build(config) -> keras.Model:
     model = make_model(config.crop.size, config.stem_filters, dropout=config.dropout,
                        bn_momentum=config.bn_momentum)
     model.compile(optimizer=keras.optimizers.AdamW(config.peak_lr, weight_decay=config.weight_decay),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
                            keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc")],
                   jit_compile=False)  # XLA made training steps 5x slower on this CPU
@@ -98,8 +100,13 @@ def fit(config, train, val, out: Path, resume: bool) -> keras.Model:
         history.unlink(missing_ok=True)
     print(f"model: {model.count_params():,} parameters, {multiply_adds(model):,} multiply-adds per crop")
     best_so_far = max((float(row["val_pr_auc"]) for row in done), default=None)
-    data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.seed,
-                          workers=2, use_multiprocessing=False)
+    # One worker: batches are made in order, in step with the schedule. With several, Keras's
+    # enqueuer keeps submitting indices past the end of an epoch and hands what it made to the
+    # next one, before Schedule has set that epoch's order and strength, so a run could depend
+    # on thread timing (CI runs with one seed gave different results). On this 2-core machine
+    # two workers were no faster (about 26 s per epoch of 4,000 crops either way).
+    data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.seed, config.shadows,
+                          workers=1, use_multiprocessing=False)
     callbacks = [
         Schedule(data, config),
         keras.callbacks.ModelCheckpoint(best, monitor="val_pr_auc", mode="max", save_best_only=True,

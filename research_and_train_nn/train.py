@@ -46,6 +46,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     strength_start: float = 0.1  # augmentation strength at the first epoch...
     strength_end: float = 0.8  # ...rising linearly to this at the last
+    shadows: float = 0.0  # probability of a brim shadow over the eyes at full strength (augment.py)
+    label_smoothing: float = 0.0  # targets 0/1 become e/2 and 1 - e/2: keeps logits moderate
     patience: int = 10  # early stopping: epochs without a better validation PR-AUC
     class_weights: bool = True  # balance the ~90 % no-glasses majority in the loss
     stem_filters: int = 24
@@ -64,6 +66,21 @@ class TrainConfig:
         return from_dict(cls, {**data, "crop": crop}, source)
 
 
+FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
+    ("epochs", int, "epochs to train; the schedule spans them all"),
+    ("batch_size", int, "crops per batch"),
+    ("max_train", int, "use at most this many training crops, 0 = all (quick runs)"),
+    ("seed", int, "seed of the split, the sampling and the augmentation"),
+    ("patience", int, "early stopping: epochs without a better validation PR-AUC"),
+    ("peak_lr", float, "AdamW learning rate after the 1-epoch warm-up"),
+    ("val_fraction", float, "share of identities held out for validation"),
+    ("strength_start", float, "augmentation strength at the first epoch"),
+    ("strength_end", float, "augmentation strength at the last epoch"),
+    ("shadows", float, "probability of a brim shadow over the eyes at full strength"),
+    ("label_smoothing", float, "label smoothing of the loss"),
+)
+
+
 def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     parser = argparse.ArgumentParser(
         description="Train the glasses classifier. Settings come from the defaults, then "
@@ -75,10 +92,9 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     parser.add_argument("--test", metavar="KIND:PATH", help="test set ('' for none)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoint.keras in --out")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
-    for name in ("epochs", "batch_size", "max_train", "seed", "patience"):
-        parser.add_argument("--" + name.replace("_", "-"), type=int)
-    for name in ("peak_lr", "val_fraction", "strength_start", "strength_end"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float)
+    for name, kind, text in FLAGS:
+        parser.add_argument("--" + name.replace("_", "-"), type=kind,
+                            help=f"{text} (default {getattr(TrainConfig, name)})")
     args = parser.parse_args(argv)
     data = {}
     if args.resume and (args.out / "train_config.json").is_file() and not args.config:
@@ -100,11 +116,9 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1[:-1]))])
 
 
-def prepare_data(config: TrainConfig, cache: Path) -> tuple[CropSet, CropSet]:
-    """Cropped training and validation sets (identity-disjoint); readable photos only.
-
-    With ``max_train``, the records are sampled before cropping, so quick runs crop little.
-    """
+def split_records(config: TrainConfig) -> tuple[list, np.ndarray, np.ndarray]:
+    """The training pool's records and the indices of the training and validation photos
+    (identity-disjoint; with ``max_train``, sampled). Deterministic from the config."""
     records = [r for spec in config.datasets for r in load(spec)]
     train_idx, val_idx = split_by_identity(records, config.val_fraction, config.seed)
     if config.max_train and len(train_idx) > config.max_train:
@@ -112,6 +126,15 @@ def prepare_data(config: TrainConfig, cache: Path) -> tuple[CropSet, CropSet]:
         train_idx = _sample(rng, train_idx, records, config.max_train, config.balanced_subset)
         # as many validation crops as training ones: enough to tell a tiny model from chance
         val_idx = _sample(rng, val_idx, records, config.max_train, config.balanced_subset)
+    return records, train_idx, val_idx
+
+
+def prepare_data(config: TrainConfig, cache: Path) -> tuple[CropSet, CropSet]:
+    """Cropped training and validation sets (identity-disjoint); readable photos only.
+
+    With ``max_train``, the records are sampled before cropping, so quick runs crop little.
+    """
+    records, train_idx, val_idx = split_records(config)
     sets = []
     for name, index in (("train", train_idx), ("validation", val_idx)):
         crops = make_crops([records[i] for i in index], config.crop, cache)
@@ -149,7 +172,8 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
     probabilities = predict_probabilities(model, val.crops)
     threshold = choose_threshold(val.labels, probabilities)
     np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels,
-                        sources=np.array([r.source for r in val.records]))
+                        sources=np.array([r.source for r in val.records]),
+                        paths=np.array([r.path for r in val.records]))
     sample = np.random.default_rng(config.seed).permutation(len(train.crops))[:CALIBRATION_SAMPLE]
     np.savez_compressed(out / "train_crops.npz", crops=train.crops[sample], labels=train.labels[sample])
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,

@@ -48,3 +48,22 @@ def test_schedule_strength_rises_while_learning_rate_falls():
     assert peak <= 1 and rates[peak] == pytest.approx(3e-3)
     assert all(b < a for a, b in zip(rates[peak:], rates[peak + 1:]))
     assert rates[-1] == pytest.approx(3e-3 * 0.02)
+
+
+def test_brim_shadow_darkens_the_top_of_the_crop(crops):
+    from research_and_train_nn.augment import BrimShadow
+    import albumentations as A
+    pipeline = A.Compose([BrimShadow(darkness=(0.5, 0.5), p=1.0)], seed=0)
+    out = augment_batch(pipeline, crops).astype(float)
+    top, bottom = slice(0, 16), slice(48, 64)  # forehead, mouth: the edge sits between 35 % and 65 %
+    top_ratio = out[:, top].mean() / crops[:, top].mean()
+    bottom_ratio = out[:, bottom].mean() / crops[:, bottom].mean()
+    assert top_ratio < 0.6 and bottom_ratio > 0.9
+
+
+def test_shadows_follow_strength_and_are_off_by_default(crops):
+    np.testing.assert_array_equal(augment_batch(build_augmentation(0.0, shadows=1.0), crops), crops)
+    plain, shaded = build_augmentation(1.0), build_augmentation(1.0, shadows=1.0)
+    assert "BrimShadow" not in repr(plain) and "BrimShadow" in repr(shaded)
+    with pytest.raises(ValueError):
+        build_augmentation(0.5, shadows=2.0)

@@ -95,9 +95,9 @@ def test_every_export_meets_its_tolerance(converted, capsys):
         print("\n" + (out / "conversion_report.md").read_text())
     exports = report["exports"]
     assert {name.split(" (")[0] for name in exports} == {  # on macOS, also "... (Core ML)"
-        "tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel"}
+        "tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel", "onnx"}
     assert report["crops"] == 500
-    for name in ("tflite_float32", "coreml_mlmodel"):
+    for name in ("tflite_float32", "coreml_mlmodel", "onnx"):
         assert exports[name]["precision"] == "float32"
         assert exports[name]["max_difference"] <= 1e-4, name
     for name in ("tflite_float16", "coreml_mlpackage"):
@@ -146,7 +146,7 @@ def test_tflite_files_and_their_metadata(converted, small_run):
 
 def test_report_names_every_export(converted):
     text = (converted[0] / "conversion_report.md").read_text()
-    for name in ("tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel"):
+    for name in ("tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel", "onnx"):
         assert f"| {name} |" in text
     assert "convert_all.py RUN_DIR --out models/" in text
 
@@ -159,6 +159,42 @@ def test_choose_default_refuses_failed_exports():
     assert choose_default(report) == "tflite_float16"
     report["exports"]["tflite_float16"]["passed"] = report["exports"]["tflite_float32"]["passed"] = False
     assert choose_default(report) is None
+
+
+# ---------------------------------------------------------------- ONNX
+
+def test_onnx_file_says_what_an_app_needs(converted):
+    import onnx
+    model = onnx.load(str(converted[0] / "glasses.onnx"))
+    (image,) = model.graph.input
+    assert image.name == "image" and image.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert [d.dim_value for d in image.type.tensor_type.shape.dim][1:] == [64, 64, 3]
+    assert [o.name for o in model.graph.output] == ["probability"]
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["labels"] == "no_glass,glass" and float(meta["threshold"]) == 0.5
+    assert meta["version"] == "0.0.1-test" and "64x64 RGB face crop" in meta["input_crop"]
+    assert model.model_version == 1  # 0.0.1
+
+
+def test_onnx_check_fails_on_a_wrong_weight(converted, model, check_crops, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+    onnx_model = onnx.load(str(converted[0] / "glasses.onnx"))
+    kernel = max(onnx_model.graph.initializer, key=lambda t: np.prod(t.dims) if len(t.dims) == 4 else 0)
+    values = numpy_helper.to_array(kernel).copy()
+    i = np.unravel_index(np.argmax(np.abs(values)), values.shape)
+    values[i] = -values[i]
+    kernel.CopyFrom(numpy_helper.from_array(values, kernel.name))
+    onnx.save(onnx_model, str(tmp_path / "broken.onnx"))
+    entry = check_parity(model, {"onnx": tmp_path / "broken.onnx"}, *check_crops, min_crops=CHECK)["exports"]["onnx"]
+    assert entry["runner"] == "onnxruntime" and not entry["passed"], entry
+    assert entry["max_difference"] > TOLERANCES["float32"].max_difference * 10
+
+
+def test_a_file_onnxruntime_cannot_read_fails_the_check(model, check_crops, tmp_path):
+    (tmp_path / "garbage.onnx").write_bytes(b"not a model")
+    entry = check_parity(model, {"onnx": tmp_path / "garbage.onnx"}, *check_crops, min_crops=CHECK)["exports"]["onnx"]
+    assert not entry["passed"] and "error" in entry
 
 
 # ---------------------------------------------------------------- Core ML specs

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from glasses_core import ConfigError
-from research_and_train_nn.datasets import (load, load_celeba, load_folder, load_meglass, load_mtfl,
-                                            mtfl_eyes)
+from research_and_train_nn.datasets import (celeba_attributes, load, load_celeba, load_folder, load_meglass,
+                                            load_mtfl, mtfl_eyes)
 from research_and_train_nn.splits import split_by_identity
 
 
@@ -32,6 +32,15 @@ def test_celeba(data_dir):
     assert len(records) == 10000 and sum(r.label for r in records) == 674
     first = records[0]
     assert first.path.endswith("000001.jpg") and first.identity == "2880" and first.label == 0
+
+
+def test_celeba_attributes(data_dir):
+    table = celeba_attributes(data_dir / "celeba")
+    assert len(table) == 10000 and len(table["000001.jpg"]) == 40
+    labels = {Path(r.path).name: r.label for r in load_celeba(data_dir / "celeba")}
+    assert all(table[name]["Eyeglasses"] == bool(label) for name, label in labels.items())
+    assert table["000001.jpg"]["Smiling"] and not table["000001.jpg"]["Wearing_Hat"]
+    assert 100 < sum(a["Wearing_Hat"] for a in table.values()) < 1000
 
 
 def test_meglass_labels_and_identities(data_dir):

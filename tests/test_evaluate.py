@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from research_and_train_nn.evaluate import evaluate_run, metrics
+from research_and_train_nn.evaluate import HARD_ATTRIBUTES, evaluate_run, metrics
 
 
 def test_metrics_on_a_known_case():
@@ -26,6 +26,14 @@ def test_evaluate_run_on_the_real_test_set(tiny_run, data_dir, crop_cache, tmp_p
     assert set(report["per_source"]) == {"mtfl_test"}
     assert set(report["validation_per_source"]) == {"mtfl_train", "celeba"}
     assert sum(m["images"] for m in report["validation_per_source"].values()) >= 290
+    hard = report["validation_hard_cases"]
+    assert list(hard) == ["all CelebA", *HARD_ATTRIBUTES]
+    celeba = report["validation_per_source"]["celeba"]
+    assert hard["all CelebA"]["no_glasses"] + hard["all CelebA"]["glasses"] == celeba["images"]
+    (_, false_positives), (missed, _) = celeba["confusion_matrix"]
+    assert (hard["all CelebA"]["false_positives"], hard["all CelebA"]["missed"]) == (false_positives, missed)
+    assert all(0 < h["no_glasses"] + h["glasses"] < celeba["images"] for k, h in hard.items() if k != "all CelebA")
+    assert "Wearing_Hat" in (tiny_run / "evaluation_report.md").read_text()
     assert len(report["errors"]) == 24
     worst = report["errors"][0]
     assert (worst["probability"] >= threshold) != bool(worst["label"])  # really an error

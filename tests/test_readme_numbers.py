@@ -52,3 +52,29 @@ def test_model_card_per_source_figures_match_the_evaluation_report():
     card = (ROOT / "models" / "README.md").read_text()
     assert f"CelebA F1 {per_source['celeba']['f1']:.4f}" in card
     assert f"MTFL-LFW/web F1 {per_source['mtfl_train']['f1']:.4f}" in card
+
+
+def test_experiment_notes_quote_their_reports():
+    """research_and_train_nn/reports/README.md cites the sweep and the fallback study."""
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())  # line breaks do not matter
+    sweep = json.loads((reports / "sweep_report.json").read_text())["variants"]
+    for name in ("base", "80 px", "80 px, scale 2.0", "label smoothing 0.1"):
+        assert f"{sweep[name]['pr_auc']:.3f}" in notes, name
+    hard = {name: m["hard_false_positives"] for name, m in sweep.items()}
+    assert f"from {hard['base']} to {hard['brim shadows 0.5']}" in notes
+    hat = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["validation_hard_cases"]
+    h, everyone = hat["Wearing_Hat"], hat["all CelebA"]
+    assert (f"Of the {h['glasses']} validation photos with glasses and a hat, the model finds "
+            f"{h['glasses'] - h['missed']} (recall {(h['glasses'] - h['missed']) / h['glasses']:.3f}"
+            in notes)
+    assert f"{h['false_positives']} of the {h['no_glasses']} hat" in notes
+    assert f"{everyone['false_positives']} of {everyone['no_glasses']:,} overall" in notes
+    candidate = json.loads((reports / "candidate_80px" / "evaluation_report.json").read_text())
+    shipped = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
+    f1 = [r["validation_per_source"][s]["f1"] for r in (candidate, shipped) for s in ("celeba", "mtfl_train")]
+    assert "{:.4f} (CelebA) and {:.4f} (MTFL) against {:.4f} and {:.4f}".format(*f1) in notes
+    study = (reports / "fallback_study.md").read_text()
+    fallback = next(line for line in study.splitlines() if line.startswith("| fallback |"))
+    assert f"{len(json.loads((reports / 'fallback_study.json').read_text())['photos'])} of" in fallback
+    assert "| 0.35 |" in fallback and "0.35 eye distances" in notes

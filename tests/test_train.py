@@ -62,3 +62,17 @@ def test_config_file_and_flags(tmp_path):
     with pytest.raises(ConfigError, match="epochs must be int"):
         parse_args(["--out", str(tmp_path / "r"), "--config", str(tmp_path / "bad.json")])
     assert TrainConfig().test.startswith("mtfl-test:")
+
+
+def test_same_seed_same_run(data_dir, crop_cache, tmp_path):
+    """Batches are augmented in the training thread, in order: two runs are bit-for-bit equal."""
+    from research_and_train_nn.train import run
+    config = TrainConfig(datasets=(f"mtfl:{data_dir / 'mtfl'}",), max_train=48, epochs=2, batch_size=8,
+                         bn_momentum=0.9, test="", strength_start=0.5, strength_end=1.0, shadows=0.5)
+    histories = []
+    for name in ("a", "b"):
+        run(config, tmp_path / name, cache=crop_cache)
+        histories.append((tmp_path / name / "history.csv").read_text())
+    assert histories[0] == histories[1]
+    with np.load(tmp_path / "a" / "val_crops.npz") as a, np.load(tmp_path / "b" / "val_crops.npz") as b:
+        assert list(a["paths"]) == list(b["paths"]) and len(a["paths"]) == 48
