@@ -1,5 +1,5 @@
-"""Export the trained Keras model to Core ML: an ML program ``.mlpackage`` (iOS 15+, float16)
-and a neural network ``.mlmodel`` (iOS 13/14).
+"""Export the trained Keras model to Core ML: an ML program ``.mlpackage`` (iOS 15+, float16
+but for the stem layer, see ``FLOAT32_LAYERS``) and a neural network ``.mlmodel`` (iOS 13/14).
 
 Both take an RGB image named ``image`` of the model's input size, with the model's rescaling
 folded into the image input's scale/bias, and are classifiers: ``classLabel`` (no_glass or
@@ -26,6 +26,11 @@ from research_and_train_nn.model import inference_model
 from converters.runs import load_run
 
 PROBABILITIES = "classLabel_probs"  # the probabilities output, named as Xcode's classifiers name it
+# Layers the ML program computes in float32, everything else in float16. The stem sees the
+# image itself: version 0.1.0's .mlpackage differed from Keras by up to 4.93e-3 with it in
+# float16 and 3.46e-3 with it in float32 (limit 5e-3; models/conversion_report.md). It is
+# about a tenth of the multiply-adds.
+FLOAT32_LAYERS = ("stem",)
 
 
 @dataclass(frozen=True)
@@ -83,14 +88,25 @@ def convert(model: keras.Model, config: ModelConfig, target: str):
     size = config.crop.size
     image = ct.ImageType(name="image", shape=(1, size, size, 3), scale=scale, bias=[offset] * 3,
                          color_layout=ct.colorlayout.RGB)
+    float32_ops = []
+
+    def in_float16(op) -> bool:
+        if any(part.startswith(FLOAT32_LAYERS) for part in op.name.split("/")):
+            float32_ops.append(op.name)
+            return False
+        return True
+
     options = {"mlprogram": {"minimum_deployment_target": ct.target.iOS15,
-                             "compute_precision": ct.precision.FLOAT16},
+                             "compute_precision": ct.transform.FP16ComputePrecision(op_selector=in_float16)},
                "neuralnetwork": {"minimum_deployment_target": ct.target.iOS13}}
     if target not in options:
         raise ValueError(f"unknown Core ML target {target!r}; choose from {sorted(options)}")
     mlmodel = ct.convert([classifier_function(model, size)], source="tensorflow", inputs=[image],
                          classifier_config=ct.ClassifierConfig(list(config.labels)),
                          convert_to=target, **options[target])
+    if target == "mlprogram" and not float32_ops:
+        raise GlassesError(f"{model.name}: no layer named {FLOAT32_LAYERS} to keep in float32 "
+                           f"(the ML program would lose precision where the image enters)")
     probabilities = mlmodel.get_spec().description.predictedProbabilitiesName
     if probabilities != PROBABILITIES:
         spec = mlmodel.get_spec()

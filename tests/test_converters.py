@@ -220,6 +220,15 @@ def test_coreml_specs_say_what_the_app_needs(converted):
         assert "eye distances" in image.shortDescription
 
 
+def test_only_the_stem_computes_in_float32(converted):
+    """The ML program is float16 but for its first convolution (to_coreml.FLOAT32_LAYERS)."""
+    operations = _operations(coreml_numpy.load_spec(converted[0] / "glasses.mlpackage"))
+    convs = [op for op in operations if op.type == "conv"]
+    dtypes = [op.outputs[0].type.tensorType.dataType for op in convs]
+    assert dtypes[0] == coreml_numpy.MIL_pb2.FLOAT32
+    assert all(d == coreml_numpy.MIL_pb2.FLOAT16 for d in dtypes[1:]) and len(dtypes) == 7  # stem + 3 × (dw, pw)
+
+
 def test_rescaling_is_folded_into_the_image_input(converted):
     out = converted[0]
     network = coreml_numpy.load_spec(out / "glasses.mlmodel").neuralNetworkClassifier
@@ -265,8 +274,9 @@ def _wrong_weight(spec, path):
     name = conv.inputs["weight"].arguments[0].name
     blob = next(op for op in _operations(spec) if op.outputs[0].name == name).attributes["val"].blobFileValue
     data = np.memmap(path / "Data/com.apple.CoreML/weights/weight.bin", np.uint8, "r+")
+    dtype = coreml_numpy._BLOB_DTYPES[int(data[blob.offset + 4:blob.offset + 8].view(np.uint32)[0])]
     size, offset = data[blob.offset + 8:blob.offset + 24].view(np.uint64)
-    values = data[int(offset):int(offset + size)].view(np.float16)
+    values = data[int(offset):int(offset + size)].view(dtype)
     i = int(np.argmax(np.abs(values)))
     values[i] = -values[i]
     data.flush()
