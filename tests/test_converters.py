@@ -1,11 +1,12 @@
-"""converters/: TFLite and Core ML exports of a small, really trained model, checked against Keras.
+"""converters/: TFLite, Core ML and ONNX exports of really trained models, checked against Keras.
 
 One module-scoped run: a smaller make_model() (3 blocks, 16-96 filters) trained for a few
-epochs on real CelebA crops, checked on 500 real AFLW crops (MTFL's test pool). The default
-size's float16 error sits around the issue's 5e-3 (test_tiny_run_converts prints it); the
-smaller one is well inside, so these tests hold the exports to the issue's tolerances.
+epochs on real CelebA crops, checked on 500 real AFLW crops (MTFL's test pool); it holds every
+export but int8 to the issue's tolerances. Its int8 file sits near the 99 % line (a model
+trained for seconds leaves many crops near its threshold), so a second model — the shipped
+Keras model trained one more epoch here — is held to all of them, int8 included.
 Then every way the Core ML check must fail: a wrong weight, a wrong layer order, a wrong
-scale/bias, swapped labels, an operation the executor does not know.
+scale/bias, swapped labels, an operation the executor does not know; and ONNX's.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import pytest
 from converters import coreml_numpy
 from converters.convert_all import choose_default
 from converters.convert_all import main as convert_all_main
-from converters.parity import TOLERANCES, check_parity
+from converters.parity import TOLERANCES, check_parity, format_table
 from converters.runs import load_run
 from glasses_core import GlassesClassifier, ModelConfig
 from glasses_core.errors import GlassesError
@@ -159,6 +160,46 @@ def test_choose_default_refuses_failed_exports():
     assert choose_default(report) == "tflite_float16"
     report["exports"]["tflite_float16"]["passed"] = report["exports"]["tflite_float32"]["passed"] = False
     assert choose_default(report) is None
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(small_run, tmp_path_factory):
+    """The shipped Keras model trained one more epoch, here, on the small run's 400 CelebA crops,
+    and convert_all's report on the small run's 500 AFLW crops. The small model above is too
+    unsure of itself for int8 (many crops near its threshold); a model trained to the end is
+    what the int8 tolerance is for, and this one is still trained in CI."""
+    import dataclasses
+
+    import keras
+    run = tmp_path_factory.mktemp("fine_tuned")
+    for name in ("train_crops.npz", "val_crops.npz"):
+        shutil.copy(small_run / name, run / name)
+    with np.load(run / "train_crops.npz") as train:
+        x, y = train["crops"].astype(np.float32), train["labels"].astype(np.float32)
+    keras.utils.set_random_seed(0)
+    model = keras.models.load_model(ROOT / "models" / "glasses.keras", compile=False)
+    before = [w.copy() for w in model.get_weights()]
+    model.compile(keras.optimizers.Adam(1e-4), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    model.save(run / "model.keras")
+    config = ModelConfig.load(ROOT / "models" / "glasses.json")
+    dataclasses.replace(config, tflite="", version="0.1.0-finetuned").save(run / "config.json")
+    out = tmp_path_factory.mktemp("fine_tuned_models")
+    status = convert_all_main([str(run), "--out", str(out)])
+    return status, json.loads((out / "conversion_report.json").read_text())
+
+
+def test_a_fully_trained_model_meets_every_tolerance_int8_included(fine_tuned, capsys):
+    status, report = fine_tuned
+    with capsys.disabled():
+        print("\nfine-tuned shipped model:\n" + format_table(report))
+    assert report["crops"] == 500 and report["keras_accuracy"] > 0.9
+    for name, entry in report["exports"].items():
+        assert entry["passed"], (name, entry.get("failures"))
+    int8 = report["exports"]["tflite_int8"]
+    assert int8["agreement"] >= 0.99 and abs(int8["accuracy_change"]) <= 0.005
+    assert status == 0 and report["default"] == "tflite_int8"
 
 
 # ---------------------------------------------------------------- ONNX
