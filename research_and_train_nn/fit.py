@@ -103,8 +103,8 @@ def fit(config, train, val, out: Path, resume: bool) -> keras.Model:
     # One worker: batches are made in order, in step with the schedule. With several, Keras's
     # enqueuer keeps submitting indices past the end of an epoch and hands what it made to the
     # next one, before Schedule has set that epoch's order and strength, so a run could depend
-    # on thread timing (CI runs with one seed gave different results). On this 2-core machine
-    # two workers were no faster (about 26 s per epoch of 4,000 crops either way).
+    # on thread timing. On this 2-core machine two workers were no faster (about 26 s per epoch
+    # of 4,000 crops either way).
     data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.seed, config.shadows,
                           workers=1, use_multiprocessing=False)
     callbacks = [
