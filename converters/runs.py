@@ -1,6 +1,8 @@
 """A training run folder, as train.py writes it and every converter reads it."""
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,3 +62,22 @@ def _crops(path: Path, with_labels: bool):
     if with_labels and labels.shape != (len(crops),):
         raise GlassesError(f"{path}: {len(crops)} crops but labels of shape {labels.shape}")
     return crops, labels
+
+
+def export_main(description: str, argv, export, add_arguments=lambda parser: None) -> int:
+    """The command line every single-format exporter shares: RUN_DIR, ``--out``, ``--name``
+    (plus ``add_arguments``'s). ``export(run, args)`` writes the files and returns the lines to
+    print; a bad run folder or export prints the error and gives exit status 2."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz")
+    parser.add_argument("--out", default="models", help="output folder (default: models)")
+    parser.add_argument("--name", default="glasses", help="file name stem (default: glasses)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        lines = export(load_run(args.run_dir), args)
+    except GlassesError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0

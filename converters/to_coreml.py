@@ -9,7 +9,6 @@ glass) and ``classLabel_probs`` (the probability of each).
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError
 from research_and_train_nn.model import inference_model
 
-from converters.runs import load_run
+from converters.runs import export_main
 
 PROBABILITIES = "classLabel_probs"  # the probabilities output, named as Xcode's classifiers name it
 # Layers the ML program computes in float32, everything else in float16. The stem sees the
@@ -166,23 +165,14 @@ def export_coreml(model: keras.Model, config: ModelConfig, out_dir: str | Path, 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz")
-    parser.add_argument("--out", default="models", help="output folder (default: models)")
-    parser.add_argument("--name", default="glasses", help="file name stem (default: glasses)")
-    parser.add_argument("--training-data", default=Metadata.training_data,
-                        help="what the model was trained on, for the metadata")
-    args = parser.parse_args(argv)
-    try:
-        run = load_run(args.run_dir)
+    def export(run, args):
         paths = export_coreml(run.model, run.config, args.out, args.name,
                               Metadata(training_data=args.training_data))
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for kind, path in paths.items():
-        print(f"{kind:9s} {path}")
-    return 0
+        return [f"{kind:9s} {path}" for kind, path in paths.items()]
+
+    return export_main(__doc__.splitlines()[0], argv, export, lambda parser: parser.add_argument(
+        "--training-data", default=Metadata.training_data,
+        help="what the model was trained on, for the metadata"))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ by onnxruntime in the parity check.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError
-from converters.runs import load_run
+from converters.runs import export_main
 from converters.to_coreml import Metadata, crop_description
 
 OPSET = 17  # onnxruntime 1.16+ and most mobile/web ONNX runtimes read it
@@ -90,19 +89,11 @@ def onnx_precision(path: Path) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz")
-    parser.add_argument("--out", default="models", help="output folder (default: models)")
-    parser.add_argument("--name", default="glasses", help="file name stem (default: glasses)")
-    args = parser.parse_args(argv)
-    try:
-        run = load_run(args.run_dir)
+    def export(run, args):
         path = export_onnx(run.model, run.config, args.out, args.name)
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"{path} ({path.stat().st_size / 1024:.1f} KiB)")
-    return 0
+        return [f"{path} ({path.stat().st_size / 1024:.1f} KiB)"]
+
+    return export_main(__doc__.splitlines()[0], argv, export)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ it), so ``GlassesClassifier(model=that json)`` runs it.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import tempfile
@@ -18,10 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 from glasses_core import ModelConfig
-from glasses_core.errors import GlassesError
 from research_and_train_nn.model import inference_model
 
-from converters.runs import load_run
+from converters.runs import export_main
 
 VARIANTS = ("float32", "float16", "int8")
 CALIBRATION_CROPS = 300  # int8 calibration sample: enough for stable activation ranges
@@ -93,21 +91,13 @@ def export_tflite(model, config: ModelConfig, out_dir: str | Path, name: str = "
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz")
-    parser.add_argument("--out", default="models", help="output folder (default: models)")
-    parser.add_argument("--name", default="glasses", help="file name stem (default: glasses)")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
-    args = parser.parse_args(argv)
-    try:
-        run = load_run(args.run_dir)
+    def export(run, args):
         paths = export_tflite(run.model, run.config, args.out, args.name, args.variants, run.calibration)
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for variant, path in paths.items():
-        print(f"{variant:8s} {path} ({path.stat().st_size / 1024:.1f} KiB)")
-    return 0
+        return [f"{variant:8s} {path} ({path.stat().st_size / 1024:.1f} KiB)"
+                for variant, path in paths.items()]
+
+    return export_main(__doc__.splitlines()[0], argv, export, lambda parser: parser.add_argument(
+        "--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS))
 
 
 if __name__ == "__main__":
