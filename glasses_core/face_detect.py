@@ -103,7 +103,7 @@ class FaceDetector:
         return self._local.interpreter
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        """Faces in an (H, W, 3) uint8 RGB image, most confident first."""
+        """Faces in an (H, W, 3) uint8 RGB image, most confident first, in its pixels."""
         tensor, scale, pad = self._letterbox(image)
         interpreter = self._interpreter()
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
@@ -114,18 +114,22 @@ class FaceDetector:
         return self._decode(raw, scores, scale, pad)
 
     def _letterbox(self, image: np.ndarray):
-        """Pad to a square (keeping the aspect ratio), resize, scale to [-1, 1]."""
+        """Shrink to fit the model's square input (keeping the aspect ratio), pad the rest
+        black, scale to [-1, 1]. Returns the tensor and the (x, y) scale and padding that map
+        input pixels back to the image's: image = (input - pad) / scale."""
         height, width = image.shape[:2]
-        side = max(height, width)
-        pad = ((side - width) / 2.0, (side - height) / 2.0)
-        square = Image.new("RGB", (side, side))
-        square.paste(Image.fromarray(image), (int(pad[0]), int(pad[1])))
         size = self.variant.input_size
-        resized = np.asarray(square.resize((size, size), Image.BILINEAR), dtype=np.float32)
-        pad = (int(pad[0]), int(pad[1]))
-        return (resized / 127.5 - 1.0)[None], side, pad
+        fit = size / max(height, width)
+        new_w, new_h = max(1, round(width * fit)), max(1, round(height * fit))
+        pil = Image.fromarray(image)
+        if (new_w, new_h) != (width, height):
+            pil = pil.resize((new_w, new_h), Image.BILINEAR, reducing_gap=3.0)
+        pad = ((size - new_w) // 2, (size - new_h) // 2)
+        tensor = np.full((1, size, size, 3), -1.0, dtype=np.float32)
+        tensor[0, pad[1]:pad[1] + new_h, pad[0]:pad[0] + new_w] = np.asarray(pil, np.float32) / 127.5 - 1.0
+        return tensor, np.array([new_w / width, new_h / height]), np.array(pad, dtype=np.float64)
 
-    def _decode(self, raw: np.ndarray, logits: np.ndarray, scale: float, pad) -> list[Face]:
+    def _decode(self, raw: np.ndarray, logits: np.ndarray, scale: np.ndarray, pad: np.ndarray) -> list[Face]:
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -RAW_SCORE_CLIP, RAW_SCORE_CLIP)))
         keep = scores >= self.min_score
         if not keep.any():
@@ -138,17 +142,18 @@ class FaceDetector:
         boxes = np.concatenate([centre - half, centre + half], axis=1)
         points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
         merged = weighted_nms(boxes, points, scores[keep], MIN_SUPPRESSION_IOU)
-        offset = np.array(pad, dtype=np.float64)
-        faces = []
-        for box, pts, score in merged:
-            box = box.reshape(2, 2) * scale - offset
-            pts = pts * scale - offset
-            faces.append(Face(box=tuple(float(v) for v in box.ravel()),
-                              right_eye=(float(pts[0, 0]), float(pts[0, 1])),
-                              left_eye=(float(pts[1, 0]), float(pts[1, 1])),
-                              score=float(score),
-                              keypoints=tuple((float(x), float(y)) for x, y in pts)))
-        return faces
+        to_image = lambda p: (p * size - pad) / scale  # noqa: E731  (N, 2) input fractions -> pixels
+        return [make_face(to_image(box.reshape(2, 2)).ravel(), to_image(pts), score)
+                for box, pts, score in merged]
+
+
+def make_face(box, points, score: float) -> Face:
+    """A Face from a box (x_min, y_min, x_max, y_max) and BlazeFace's six keypoints."""
+    return Face(box=tuple(float(v) for v in box),
+                right_eye=(float(points[0][0]), float(points[0][1])),
+                left_eye=(float(points[1][0]), float(points[1][1])),
+                score=float(score),
+                keypoints=tuple((float(x), float(y)) for x, y in points))
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from glasses_core import CropConfig, Detectors, GlassesError, load_image, preprocess
+from glasses_core import CropConfig, Detectors, GlassesError, open_photo, preprocess
 from glasses_core.crop import PREPROCESS_VERSION
 from research_and_train_nn.datasets import Record, load
 
@@ -75,7 +75,7 @@ def _crop_one(path: str):
         if cached.is_file():
             return np.asarray(Image.open(cached).convert("RGB")), found, True
     try:
-        crop = preprocess(load_image(data, name=path), _worker["detectors"], config)[0]
+        crop = preprocess(open_photo(data, name=path), _worker["detectors"], config)[0]
     except GlassesError:
         return None, False, False
     found = crop.face is not None

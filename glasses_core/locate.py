@@ -1,0 +1,202 @@
+"""Where the faces are: found on a small copy of the photo, then each one measured at its own scale.
+
+The whole-photo pass sees a face as small as the face is in its photo: a face that fills a
+fifth of a phone photo, or one of several in a group shot, gets only a few detector pixels and
+coarse eye keypoints. So each face found is looked at again on a square region around it,
+levelled by the first pass's eye line and cut from the finest pixels it needs, and its eyes
+are taken from that second look (by default MediaPipe's face mesh, on the region its landmark
+pipeline uses): the crop then depends on the face, not on the rest of the photo.
+"""
+from __future__ import annotations
+
+import math
+import numpy as np
+
+from .config import CropConfig
+from .errors import ConfigError
+from .face_detect import Face, FaceDetector, make_face
+from .face_mesh import INPUT_SIZE as MESH_INPUT, ROI_SCALE as MESH_ROI_SCALE, FaceMesh, eye_centres
+from .geometry import CropGeometry, cut
+from .image_io import Photo, open_photo
+
+DETECT_SIDE = 256  # the whole-photo pass reads a copy at least this long (2x the detector input)
+REGION = 2.0  # "detector" refinement: region side in face-box sides (the face fills half of it)
+MESH_PASSES = 4  # at most this many face-mesh passes, each on the region the last one's landmarks give
+MESH_DETAIL = 0.5  # ...each cut from a decode holding the region at half the mesh's input or more
+MESH_SETTLED = 0.02  # ...stopping once that region moves and grows by less than this (of its side)
+MAX_CENTRE_MOVE = 0.25  # a refined face further than this (in region sides) from the region's
+#                         centre is another face, and the first pass's keypoints are kept
+
+
+class Detectors:
+    """The face detector a CropConfig asks for, and the refiner that measures each face's eyes
+    again (``config.refine``).
+
+    ``config.detector``: "short" (BlazeFace short-range on the whole photo), "full" (the
+    full-range model on the whole photo) or "auto": short-range on the whole photo and, when
+    it finds no face or only faces narrower than ``SMALL_FACE`` of the photo (a group or
+    distant shot), short-range again on overlapping tiles a third of the photo wide, which
+    finds faces down to about 5 % of the photo's longer side.
+    """
+    SMALL_FACE = 0.15  # face width / longer side under which the whole-photo pass may miss faces
+    TILES = 3  # "auto": tiles are 1/TILES of the longer side, overlapping by a third
+    MIN_TILE = 128  # no tiles narrower than the detector's input (small photos)
+
+    def __init__(self, config: CropConfig, num_threads: int = 1):
+        if config.detector not in ("short", "full", "auto"):
+            raise ConfigError(f"unknown detector {config.detector!r}; choose short, full or auto")
+        self._detector = FaceDetector("full" if config.detector == "full" else "short",
+                                      config.min_face_score, num_threads)
+        self._tiled = config.detector == "auto"
+        if config.refine not in REFINERS:
+            raise ConfigError(f"unknown refine {config.refine!r}; choose one of {sorted(REFINERS)}")
+        self.refiner = REFINERS[config.refine](config, num_threads)
+
+    def detect(self, photo) -> list[Face]:
+        """Faces in a Photo (or anything ``open_photo`` takes), in its full-resolution pixels,
+        keypoints as the detector gives them (not refined)."""
+        photo = open_photo(photo)
+        longer = max(photo.size)
+        view, reduction = photo.pixels(DETECT_SIDE / longer)
+        faces = [scaled(face, reduction) for face in self._detector.detect(view)]
+        if self._tiled and longer / self.TILES >= self.MIN_TILE and \
+                (not faces or max(f.box[2] - f.box[0] for f in faces) < self.SMALL_FACE * longer):
+            faces = keep_whole_faces(faces + self._detect_in_tiles(photo))
+        return faces
+
+    def _detect_in_tiles(self, photo: Photo) -> list[Face]:
+        side = max(photo.size) / self.TILES
+        view, reduction = photo.pixels(2 * self._detector.variant.input_size / side)
+        tile = int(round(side / reduction))
+        faces = []
+        for y in _starts(view.shape[0], tile):
+            for x in _starts(view.shape[1], tile):
+                for face in self._detector.detect(view[y:y + tile, x:x + tile]):
+                    faces.append(scaled(shifted(face, x, y), reduction))
+        return faces
+
+
+def _starts(length: int, tile: int) -> list[int]:
+    """Tile origins along one side: overlapping by about a third, the last one flush."""
+    if length <= tile:
+        return [0]
+    count = math.ceil((length - tile) / (tile * 2 / 3)) + 1
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+
+
+def keep_whole_faces(faces: list[Face], overlap: float = 0.5) -> list[Face]:
+    """Each face once: a detection that covers more than ``overlap`` of a more confident one's
+    box (or of its own), such as the same face found again or cut in half by a tile's edge,
+    is dropped."""
+    kept: list[Face] = []
+    for face in sorted(faces, key=lambda f: -f.score):
+        if all(_shared(face, other) <= overlap for other in kept):
+            kept.append(face)
+    return kept
+
+
+def _shared(a: Face, b: Face) -> float:
+    """Intersection over the smaller box."""
+    w = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+    h = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+    return max(0.0, w) * max(0.0, h) / max(min(a.area, b.area), 1e-9)
+
+
+def find_faces(photo: Photo, detectors: Detectors, config: CropConfig) -> list[Face]:
+    """The usable faces of a photo in full-resolution pixels, largest first, each with its
+    eyes measured again by the refiner."""
+    faces = [detectors.refiner.refine(photo, face) for face in detectors.detect(photo)]
+    return sorted(usable_faces(faces, config), key=lambda f: -f.area)
+
+
+def usable_faces(faces: list[Face], config: CropConfig) -> list[Face]:
+    """Drop detections whose eyes are too close together to crop."""
+    return [f for f in faces if math.dist(f.right_eye, f.left_eye) >= config.min_eye_distance]
+
+
+def region_of(box, right_eye, left_eye, scale: float) -> CropGeometry:
+    """A square ``scale`` times a face's box around its centre, levelled by its eyes."""
+    (x0, y0, x1, y1), (rx, ry), (lx, ly) = box, right_eye, left_eye
+    side = scale * max(x1 - x0, y1 - y0, 1.0)
+    return CropGeometry(((x0 + x1) / 2.0, (y0 + y1) / 2.0), side, math.atan2(ly - ry, lx - rx))
+
+
+def region_pixels(photo: Photo, region: CropGeometry, size: int, detail: float = 1.0) -> np.ndarray:
+    """The region as size x size pixels, cut from the coarsest decode that holds it at
+    ``detail * size`` pixels or more."""
+    view, reduction = photo.pixels(detail * size / region.side)
+    return cut(view, region.reduced(reduction), size)
+
+
+class MeshRefiner:
+    """Eyes from MediaPipe's face mesh on the region around the detector's box, then again on
+    the region around the mesh's own landmarks (as MediaPipe's tracking does) until that region
+    settles: the eyes then no longer depend on where the whole-photo pass put the box."""
+
+    def __init__(self, config: CropConfig, num_threads: int = 1):
+        self._mesh = FaceMesh(num_threads)
+
+    def refine(self, photo: Photo, face: Face) -> Face:
+        region = region_of(face.box, face.right_eye, face.left_eye, MESH_ROI_SCALE)
+        for _ in range(MESH_PASSES):
+            points = region.to_image(self._mesh.landmarks(region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)))
+            eyes = eye_centres(points)
+            previous, region = region, region_of((*points.min(0), *points.max(0)), eyes[0], eyes[1],
+                                                 MESH_ROI_SCALE)
+            if _settled(previous, region):
+                break
+        return make_face(face.box, np.concatenate([eyes, np.asarray(face.keypoints)[2:]]), face.score)
+
+
+def _settled(a: CropGeometry, b: CropGeometry) -> bool:
+    """Whether two regions differ by less than MESH_SETTLED of their side in centre and size."""
+    return (math.dist(a.centre, b.centre) < MESH_SETTLED * a.side
+            and abs(a.side - b.side) < MESH_SETTLED * a.side)
+
+
+class DetectorRefiner:
+    """Keypoints from a second BlazeFace (short-range) pass on a region ``REGION`` times the
+    face's box; the first pass's are kept when that pass finds no face near the centre."""
+
+    def __init__(self, config: CropConfig, num_threads: int = 1):
+        self._detector = FaceDetector("short", config.min_face_score, num_threads)
+
+    def refine(self, photo: Photo, face: Face) -> Face:
+        size = self._detector.variant.input_size
+        region = region_of(face.box, face.right_eye, face.left_eye, REGION)
+        middle = (size / 2, size / 2)
+        near = [f for f in self._detector.detect(region_pixels(photo, region, size))
+                if math.dist(_centre(f.box), middle) <= MAX_CENTRE_MOVE * size]
+        if not near:
+            return face
+        best = min(near, key=lambda f: math.dist(_centre(f.box), middle))
+        return make_face(face.box, region.to_image(np.asarray(best.keypoints) / size), face.score)
+
+
+class NoRefiner:
+    """The whole-photo pass's keypoints as they are."""
+
+    def __init__(self, config: CropConfig, num_threads: int = 1):
+        pass
+
+    def refine(self, photo: Photo, face: Face) -> Face:
+        return face
+
+
+REFINERS = {"mesh": MeshRefiner, "detector": DetectorRefiner, "none": NoRefiner}
+
+
+def scaled(face: Face, factor: float) -> Face:
+    """A face found in an image shrunk ``factor`` times, in the full image's pixels."""
+    return make_face(np.asarray(face.box) * factor, np.asarray(face.keypoints) * factor, face.score)
+
+
+def shifted(face: Face, dx: float, dy: float) -> Face:
+    """A face found in a tile whose origin is (dx, dy), in the tiled image's pixels."""
+    offset = np.array([dx, dy], dtype=np.float64)
+    return make_face((np.asarray(face.box).reshape(2, 2) + offset).ravel(),
+                     np.asarray(face.keypoints) + offset, face.score)
+
+
+def _centre(box) -> tuple[float, float]:
+    return ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0)
