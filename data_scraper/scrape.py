@@ -5,6 +5,9 @@
     python3 data_scraper/scrape.py --query "cat eye glasses selfie" --label 1 \
         --against mtfl:../shared/data/mtfl
 
+Results are deduplicated against the project's test sets by default (TEST_SETS), against the
+output folder, and against any training data given with --against.
+
 Every result is fetched politely (fetch.py), checked (checks.py) and saved under a generated
 name with a manifest row (store.py); re-running resumes. See data_scraper/README.md.
 """
@@ -34,7 +37,12 @@ from data_scraper.store import ScrapeFolder
 
 log = logging.getLogger("scrape")
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "scraped"
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "data" / "scraped"
+# Every test set the project evaluates on: a scraped photo that is one of them would leak the
+# test into training. MTFL's testing.txt (AFLW) is the only one (../shared/data/README.md).
+TEST_SETS = (f"mtfl-test:{ROOT.parent / 'shared' / 'data' / 'mtfl'}",)
+EXIT_OK, EXIT_CONFIG, EXIT_NOTHING_KEPT, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
 @dataclass
@@ -88,6 +96,20 @@ class Collector:
         return False
 
 
+def files_of_test_sets(specs: list[str], chosen: bool) -> list[Path]:
+    """Image files of the test sets; a default one that is not on this machine is only warned
+    about (``chosen``: named with --test-set, so missing is an error)."""
+    paths = []
+    for spec in specs:
+        try:
+            paths += [Path(record.path) for record in load(spec)]
+        except ConfigError as err:
+            if chosen:
+                raise ConfigError(f"--test-set {spec!r}: {err}") from None
+            log.warning("test set %s is not here (%s): results are NOT checked against it", spec, err)
+    return paths
+
+
 def reference_files(specs: list[str]) -> list[Path]:
     """Image files of the training data to deduplicate against: folders or KIND:PATH specs."""
     paths = []
@@ -117,10 +139,12 @@ def build_index(folder: ScrapeFolder, references: list[Path], config: ScrapeConf
     return index
 
 
-def scrape(jobs: list[Job], out: Path, config: ScrapeConfig, against: list[str] = ()) -> list[Tally]:
-    """Run each query until ``config.max_per_query`` images (earlier runs included) are kept."""
+def scrape(jobs: list[Job], out: Path, config: ScrapeConfig, against: list[str] = (),
+           test_sets: list[str] = TEST_SETS, chosen_test_sets: bool = False) -> list[Tally]:
+    """Run each query until ``config.max_per_query`` images (earlier runs included) are kept;
+    a picture in ``against`` or ``test_sets`` is a duplicate."""
     check_engine(config)  # before hashing the reference data, which can take minutes
-    references = reference_files(list(against))
+    references = reference_files(list(against)) + files_of_test_sets(list(test_sets), chosen_test_sets)
     folder = ScrapeFolder(out)
     index = build_index(folder, references, config)
     limiter = RateLimiter(config.min_interval)  # shared by every query's pages and images
@@ -165,7 +189,11 @@ def _note(tally: Tally) -> str:
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Collect photos from image search into a clean training folder "
-                    "(with_glasses/ + without_glasses/ + manifest.csv). Re-running resumes.")
+                    "(with_glasses/ + without_glasses/ + manifest.csv). Re-running resumes.",
+        epilog=f"exit status: {EXIT_OK} images were kept, or every query was already complete; "
+               f"{EXIT_CONFIG} bad arguments or settings; {EXIT_NOTHING_KEPT} nothing was kept although "
+               f"images were wanted (offline, blocked, or every result rejected: see rejects.csv); "
+               f"{EXIT_INTERRUPTED} interrupted")
     parser.add_argument("--preset", action="append", default=[],
                         help=f"query preset (repeatable): {', '.join(PRESETS)}, or all; "
                              "the default when no --query is given is all")
@@ -176,6 +204,11 @@ def parse_args(argv):
     parser.add_argument("--against", action="append", default=[],
                         help="training data to deduplicate against: a folder or KIND:PATH, e.g. "
                              "mtfl:../shared/data/mtfl (repeatable)")
+    parser.add_argument("--test-set", action="append", default=[], metavar="KIND:PATH",
+                        help="test set to deduplicate against (repeatable), instead of the default: "
+                             + ", ".join(TEST_SETS))
+    parser.add_argument("--no-test-sets", action="store_true",
+                        help="do not deduplicate against any test set (only for data never scored on them)")
     parser.add_argument("--config", type=Path, help="JSON file of ScrapeConfig settings (flags win)")
     parser.add_argument("--list-presets", action="store_true", help="print the presets and engines, and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every kept and rejected URL")
@@ -218,6 +251,12 @@ def build(args) -> tuple[ScrapeConfig, list[Job]]:
     return config, preset_jobs(args.preset or ([] if jobs else ["all"])) + jobs
 
 
+def which_test_sets(args) -> list[str]:
+    if args.no_test_sets and args.test_set:
+        raise ConfigError("--test-set and --no-test-sets contradict each other")
+    return [] if args.no_test_sets else args.test_set or list(TEST_SETS)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
@@ -231,15 +270,19 @@ def main(argv=None) -> int:
     started = time.monotonic()
     try:
         config, jobs = build(args)
-        tallies = scrape(jobs, args.out, config, args.against)
+        tallies = scrape(jobs, args.out, config, args.against, which_test_sets(args),
+                         chosen_test_sets=bool(args.test_set))
     except ConfigError as err:
         print(f"scrape.py: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         print("interrupted: every kept file is complete and listed; run again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     print(report(tallies, args.out, time.monotonic() - started))
-    return 0
+    if any(t.wanted > 0 for t in tallies) and not any(t.counts["kept"] for t in tallies):
+        print(f"scrape.py: nothing was kept (see {args.out / 'rejects.csv'})", file=sys.stderr)
+        return EXIT_NOTHING_KEPT
+    return EXIT_OK
 
 
 if __name__ == "__main__":

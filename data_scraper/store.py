@@ -37,6 +37,8 @@ class ScrapeFolder:
                 partial.unlink()
         self.manifest = self.root / "manifest.csv"
         self.rejects = self.root / "rejects.csv"
+        for path, fields in ((self.manifest, MANIFEST_FIELDS), (self.rejects, REJECT_FIELDS)):
+            _append(path, fields, None)  # both exist from the start, even when nothing is found
         self.rows = _read_csv(self.manifest, MANIFEST_FIELDS)
         self._done = {row["source_url"] for row in self.rows}
         self._done |= {row["source_url"] for row in _read_csv(self.rejects, REJECT_FIELDS)
@@ -120,10 +122,12 @@ def _read_csv(path: Path, fields: list[str]) -> list[dict]:
         return list(reader)
 
 
-def _append(path: Path, fields: list[str], row: dict) -> None:
+def _append(path: Path, fields: list[str], row: dict | None) -> None:
+    """Add a row (None: none) to a CSV file, writing its header first when it is new or empty."""
     new = not path.is_file() or path.stat().st_size == 0
     with open(path, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         if new:
             writer.writeheader()
-        writer.writerow(row)
+        if row is not None:
+            writer.writerow(row)

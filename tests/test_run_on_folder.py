@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,10 +16,18 @@ import pytest
 from PIL import Image
 
 from deploy import run_on_folder
+from deploy.progress import TextBar
 from glasses_core import GlassesClassifier
-from serving import MTFL_GLASSES, MTFL_NO_GLASSES, RUN_ON_FOLDER, deploy_python
+from serving import MTFL_GLASSES, MTFL_NO_GLASSES, ROOT, RUN_ON_FOLDER, deploy_python
 
 CELEBA_SUB = ("000053.jpg", "000001.jpg")  # CelebA: the first wears glasses, the second does not
+INCOMPLETE = 3  # exit status when some files could not be read (broken.jpg in the folder below)
+
+
+@pytest.fixture(scope="module")
+def model_json() -> Path:
+    """The shipped model, named explicitly: these tests need no training."""
+    return ROOT / "models" / "glasses.json"
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +49,9 @@ def folder(tmp_path_factory, data_dir) -> Path:
 
 
 @pytest.fixture(scope="module")
-def expected(folder, tiny_model_json) -> dict[str, object]:
+def expected(folder, model_json) -> dict[str, object]:
     """What the core says about every readable photo, keyed by the path the runner prints."""
-    classifier = GlassesClassifier(tiny_model_json)
+    classifier = GlassesClassifier(model_json)
     photos = [p for p in folder.rglob("*") if p.is_file() and p.suffix != ".txt"
               and not p.name.startswith(".") and p.name != "broken.jpg"]
     return {str(p): classifier.predict(p) for p in photos}
@@ -56,17 +67,17 @@ def top_level(expected: dict, folder: Path) -> dict:
     return {p: r for p, r in expected.items() if Path(p).parent == folder}
 
 
-def test_default_prints_exactly_the_photos_with_glasses(capsys, folder, expected, tiny_model_json):
-    code, out, err = run(capsys, folder, "--model", tiny_model_json)
-    assert code == 0
+def test_default_prints_exactly_the_photos_with_glasses(capsys, folder, expected, model_json):
+    code, out, err = run(capsys, folder, "--model", model_json)
+    assert code == INCOMPLETE
     wanted = sorted(p for p, r in top_level(expected, folder).items() if r.answer == "glass")
     assert out.splitlines() == wanted
     assert "broken.jpg" in err and "notes.txt" not in err and ".hidden" not in err
 
 
-def test_all_lists_every_photo_with_answer_and_probability(capsys, folder, expected, tiny_model_json):
-    code, out, err = run(capsys, folder, "--model", tiny_model_json, "--all")
-    assert code == 0
+def test_all_lists_every_photo_with_answer_and_probability(capsys, folder, expected, model_json):
+    code, out, err = run(capsys, folder, "--model", model_json, "--all")
+    assert code == INCOMPLETE
     rows = [line.split("\t") for line in out.splitlines()]
     assert [r[0] for r in rows] == sorted([*top_level(expected, folder), str(folder / "broken.jpg")])
     for path, answer, detail in rows:
@@ -78,9 +89,9 @@ def test_all_lists_every_photo_with_answer_and_probability(capsys, folder, expec
     assert err.count("broken.jpg") == 1
 
 
-def test_csv(capsys, folder, expected, tiny_model_json):
-    code, out, _ = run(capsys, folder, "--model", tiny_model_json, "--all", "--format", "csv", "--recursive")
-    assert code == 0
+def test_csv(capsys, folder, expected, model_json):
+    code, out, _ = run(capsys, folder, "--model", model_json, "--all", "--format", "csv", "--recursive")
+    assert code == INCOMPLETE
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == ["path", "answer", "probability", "faces", "error"]
     by_path = {r["path"]: r for r in rows}
@@ -93,58 +104,62 @@ def test_csv(capsys, folder, expected, tiny_model_json):
         assert int(row["faces"]) == (len(result.faces) if result.face_found else 0)
 
 
-def test_json(capsys, folder, expected, tiny_model_json):
-    code, out, _ = run(capsys, folder, "--model", tiny_model_json, "--all", "--format", "json")
-    assert code == 0
+def test_json(capsys, folder, expected, model_json):
+    code, out, _ = run(capsys, folder, "--model", model_json, "--all", "--format", "json")
+    assert code == INCOMPLETE
     records = {r["path"]: r for r in json.loads(out)}
     assert records[str(folder / "broken.jpg")]["error"]
     for path, result in top_level(expected, folder).items():
         assert {k: records[path][k] for k in ("answer", "probability", "face_found", "faces")} == result.to_dict()
         assert records[path]["error"] is None
-    code, out, _ = run(capsys, folder, "--model", tiny_model_json, "--format", "json", "--threshold", "1")
+    code, out, _ = run(capsys, folder, "--model", model_json, "--format", "json", "--threshold", "1")
     saturated = sorted(p for p, r in top_level(expected, folder).items() if r.probability >= 1.0)
     assert sorted(r["path"] for r in json.loads(out)) == saturated  # only p == 1.0 reaches threshold 1
 
 
-def test_threshold(capsys, folder, expected, tiny_model_json):
-    _, out, _ = run(capsys, folder, "--model", tiny_model_json, "--threshold", "0")
+def test_threshold(capsys, folder, expected, model_json):
+    _, out, _ = run(capsys, folder, "--model", model_json, "--threshold", "0")
     assert out.splitlines() == sorted(top_level(expected, folder))
-    _, out, _ = run(capsys, folder, "--model", tiny_model_json, "--threshold", "1")
+    _, out, _ = run(capsys, folder, "--model", model_json, "--threshold", "1")
     assert out.splitlines() == sorted(p for p, r in top_level(expected, folder).items() if r.probability >= 1.0)
 
 
-def test_recursive_looks_in_subfolders(capsys, folder, expected, tiny_model_json):
-    _, out, _ = run(capsys, folder, "--model", tiny_model_json, "--threshold", "0", "--recursive")
+def test_recursive_looks_in_subfolders(capsys, folder, expected, model_json):
+    _, out, _ = run(capsys, folder, "--model", model_json, "--threshold", "0", "--recursive")
     assert out.splitlines() == sorted(expected)
     assert str(folder / "sub" / CELEBA_SUB[0]) in out
 
 
-def test_copy_to_and_move_to(capsys, folder, tiny_model_json, tmp_path):
+def test_copy_to_and_move_to(capsys, folder, model_json, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(folder, work)
-    code, out, _ = run(capsys, work, "--model", tiny_model_json, "--threshold", "0", "--recursive",
+    code, out, _ = run(capsys, work, "--model", model_json, "--threshold", "0", "--recursive",
                        "--copy-to", tmp_path / "copied")
     gathered = [Path(p).relative_to(work) for p in out.splitlines()]
-    assert code == 0 and gathered
+    assert code == INCOMPLETE and gathered
     assert sorted(p.relative_to(tmp_path / "copied") for p in (tmp_path / "copied").rglob("*") if p.is_file()) \
         == sorted(gathered)
     assert all((work / p).exists() for p in gathered)
-    code, out, err = run(capsys, work, "--model", tiny_model_json, "--threshold", "0", "--recursive",
+    code, out, err = run(capsys, work, "--model", model_json, "--threshold", "0", "--recursive",
                          "--move-to", work / "moved")
-    assert code == 0 and [Path(p).relative_to(work) for p in out.splitlines()] == gathered
+    assert code == INCOMPLETE and [Path(p).relative_to(work) for p in out.splitlines()] == gathered
     assert all((work / "moved" / p).exists() and not (work / p).exists() for p in gathered)
     # the destination inside the folder is not searched again
-    _, out, _ = run(capsys, work, "--model", tiny_model_json, "--threshold", "0", "--recursive",
+    _, out, _ = run(capsys, work, "--model", model_json, "--threshold", "0", "--recursive",
                     "--move-to", work / "moved")
     assert out == ""
 
 
-def test_never_overwrites(capsys, folder, tiny_model_json, tmp_path):
+def test_never_overwrites_a_taken_name_gets_a_number(capsys, folder, model_json, tmp_path):
     name = Path(MTFL_GLASSES[1]).name
     (tmp_path / "dest").mkdir()
     (tmp_path / "dest" / name).write_text("mine")
-    code, _, err = run(capsys, folder, "--model", tiny_model_json, "--threshold", "0", "--copy-to", tmp_path / "dest")
-    assert code == 0 and "already exists" in err and (tmp_path / "dest" / name).read_text() == "mine"
+    (tmp_path / "dest" / name.replace(".jpg", "-1.jpg")).write_text("mine too")
+    code, _, err = run(capsys, folder, "--model", model_json, "--threshold", "0", "--copy-to", tmp_path / "dest")
+    assert code == INCOMPLETE and "0 not copied" in err  # 3: broken.jpg is unreadable
+    assert (tmp_path / "dest" / name).read_text() == "mine"
+    assert (tmp_path / "dest" / name.replace(".jpg", "-1.jpg")).read_text() == "mine too"
+    assert (tmp_path / "dest" / name.replace(".jpg", "-2.jpg")).read_bytes() == (folder / name).read_bytes()
 
 
 @pytest.mark.parametrize("args", [["--format", "xml"], ["--threshold", "2"], ["--threshold", "x"],
@@ -158,7 +173,7 @@ def test_bad_arguments_exit_2(capsys, folder, args):
 def test_missing_folder_exits_2(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         run_on_folder.main([str(tmp_path / "nowhere")])
-    assert exit_.value.code == 2 and "nowhere" in capsys.readouterr().err
+    assert exit_.value.code == 2 and "nowhere: no such file or folder" in capsys.readouterr().err
 
 
 def test_missing_model_exits_1(capsys, folder, tmp_path):
@@ -166,19 +181,19 @@ def test_missing_model_exits_1(capsys, folder, tmp_path):
     assert code == 1 and out == "" and "none.json" in err
 
 
-def test_worker_processes_give_the_same_output(capsys, folder, tiny_model_json):
-    args = [folder, "--model", tiny_model_json, "--all", "--format", "csv", "--recursive"]
+def test_worker_processes_give_the_same_output(capsys, folder, model_json):
+    args = [folder, "--model", model_json, "--all", "--format", "csv", "--recursive"]
     _, alone, _ = run(capsys, *args, "--workers", "1")
     _, pooled, err = run(capsys, *args, "--workers", "2")
     assert pooled == alone and err.count("broken.jpg") == 1
 
 
-def test_light_environment_script(folder, tiny_model_json, capsys):
+def test_light_environment_script(folder, model_json, capsys):
     """The script itself, as a user runs it: the light environment (no TensorFlow), a progress bar."""
-    code, in_process, _ = run(capsys, folder, "--model", tiny_model_json, "--all", "--recursive")
-    result = subprocess.run([deploy_python(), str(RUN_ON_FOLDER), str(folder), "--model", str(tiny_model_json),
+    code, in_process, _ = run(capsys, folder, "--model", model_json, "--all", "--recursive")
+    result = subprocess.run([deploy_python(), str(RUN_ON_FOLDER), str(folder), "--model", str(model_json),
                              "--all", "--recursive", "--progress"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == INCOMPLETE, result.stderr
     assert result.stdout == in_process
     assert "broken.jpg" in result.stderr and "11/11" in result.stderr  # the bar reached the end
 
@@ -187,7 +202,7 @@ def test_built_in_bar_when_tqdm_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` fail
     stream = io.StringIO()
     bar = run_on_folder.progress_bar(4, True)
-    assert isinstance(bar, run_on_folder.TextBar)
+    assert isinstance(bar, TextBar)
     bar.stream = stream
     bar.update(2)
     bar.write("a.jpg: broken", file=stream)
@@ -205,3 +220,200 @@ def test_examples_with_the_shipped_model():
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert {Path(line).name for line in out.stdout.splitlines()} == glasses
+
+
+# --- every photo gets a row, whatever its neighbours are (issues 14 and 15) ---------------------
+
+SUMMARY = re.compile(r"^(\d+) photos: (\d+) with glasses, (\d+) without, (\d+) unreadable; "
+                     r"(\d+) other entries skipped(; .*)?; [\d.]+ s$", re.MULTILINE)
+
+
+def _without_root_override() -> None:
+    """Run as root, a child would read files whatever their mode: drop that power (the bounding
+    set's CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH) so that chmod 0 means what it says."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def script(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
+    """The runner as a user starts it, in the light environment, without root's read-anything."""
+    return subprocess.run([deploy_python(), str(RUN_ON_FOLDER), *map(str, args)], capture_output=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, preexec_fn=_without_root_override)
+
+
+def summary(err: str) -> tuple[int, ...]:
+    """(photos, with glasses, without, unreadable, skipped) from the summary line on stderr."""
+    match = SUMMARY.search(err)
+    assert match, err
+    return tuple(int(n) for n in match.groups()[:5])
+
+
+def _photo(data_dir, index: int) -> bytes:
+    return (data_dir / "mtfl" / (MTFL_GLASSES + MTFL_NO_GLASSES)[index]).read_bytes()
+
+
+@pytest.fixture
+def unreadable(tmp_path, data_dir) -> Path:
+    """Two photos, one we may not open, and a subfolder we may not list."""
+    root = tmp_path / "unreadable"
+    (root / "locked").mkdir(parents=True)
+    (root / "a.jpg").write_bytes(_photo(data_dir, 0))
+    (root / "b.jpg").write_bytes(_photo(data_dir, 3))
+    (root / "secret.jpg").write_bytes(_photo(data_dir, 1))
+    (root / "locked" / "c.jpg").write_bytes(_photo(data_dir, 2))
+    (root / "secret.jpg").chmod(0)
+    (root / "locked").chmod(0)
+    yield root
+    (root / "locked").chmod(0o755)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "text"])
+def test_a_file_it_may_not_open_gets_an_error_row_and_the_run_goes_on(unreadable, model_json, fmt):
+    result = script(unreadable, "--model", model_json, "--all", "--recursive", "--format", fmt)
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == INCOMPLETE, err
+    secret = str(unreadable / "secret.jpg")
+    if fmt == "json":
+        rows = {r["path"]: r for r in json.loads(out)}
+        assert rows[secret]["answer"] is None and "Permission denied" in rows[secret]["error"]
+    elif fmt == "csv":
+        rows = {r["path"]: r for r in csv.DictReader(io.StringIO(out))}
+        assert rows[secret]["answer"] == "" and "Permission denied" in rows[secret]["error"]
+    else:
+        rows = {line.split("\t")[0]: line for line in out.splitlines()}
+        assert rows[secret].startswith(f"{secret}\terror\t") and "Permission denied" in rows[secret]
+    assert sorted(rows) == [str(unreadable / name) for name in ("a.jpg", "b.jpg", "secret.jpg")]
+    assert f"{unreadable / 'locked'}: skipped: cannot list this folder (Permission denied)" in err
+    assert summary(err) == (3, 1, 1, 1, 1)
+
+
+ODD_NAMES = {  # name on disk (bytes) -> how the runner writes it
+    b"new\nline.jpg": "new\\nline.jpg", b"tab\there.jpg": "tab\\there.jpg",
+    b"latin1-\xe9t\xe9.jpg": "latin1-\\xe9t\\xe9.jpg",
+    b"back\\slash.jpg": "back\\\\slash.jpg", "Zoë.jpg".encode(): "Zoë.jpg", b"cr\r.jpg": "cr\\r.jpg",
+}
+
+
+@pytest.fixture
+def odd_names(tmp_path, data_dir) -> Path:
+    root = tmp_path / "odd"
+    root.mkdir()
+    for index, name in enumerate(ODD_NAMES):
+        with open(os.path.join(os.fsencode(root), name), "wb") as handle:
+            handle.write(_photo(data_dir, index))
+    return root
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+@pytest.mark.parametrize("fmt", ["text", "csv", "json"])
+def test_any_file_name_gives_one_valid_line_under_any_locale(odd_names, model_json, fmt, encoding):
+    result = script(odd_names, "--model", model_json, "--all", "--format", fmt,
+                    env={"PYTHONIOENCODING": encoding, "LC_ALL": "C"})
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    out = result.stdout.decode(encoding)  # fails if anything outside the stream's encoding got through
+    written = {name if encoding == "utf-8" else name.replace("ë", "\\xeb") for name in ODD_NAMES.values()}
+    lines = out.splitlines()
+    if fmt == "text":
+        paths = [line.split("\t")[0] for line in lines]
+    elif fmt == "csv":
+        paths = [row["path"] for row in csv.DictReader(io.StringIO(out))]
+        lines = lines[1:]
+    else:
+        paths = [record["path"] for record in json.loads(out)]
+        lines = lines[1:-1]
+    assert len(lines) == len(ODD_NAMES)  # one line per photo
+    assert sorted(paths) == sorted(f"{odd_names}/{name}" for name in written)
+
+
+def test_copy_to_never_writes_through_a_link_nor_over_a_file(capsys, folder, model_json, tmp_path):
+    name = Path(MTFL_GLASSES[0]).name
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    dest.mkdir()
+    outside.mkdir()
+    (dest / name).symlink_to(outside / "planted.jpg")  # dangling: a plain open() would create it
+    (dest / "sub").symlink_to(outside, target_is_directory=True)
+    code, out, err = run(capsys, folder, "--model", model_json, "--threshold", "0", "--recursive",
+                         "--copy-to", dest)
+    assert code == INCOMPLETE and not list(outside.iterdir())
+    assert os.readlink(dest / name) == str(outside / "planted.jpg")
+    assert (dest / name.replace(".jpg", "-1.jpg")).read_bytes() == (folder / name).read_bytes()
+    for photo in CELEBA_SUB:  # sub/ in the destination is a link: those two stay where they are
+        assert f"could not copy {folder / 'sub' / photo} to {dest}: {dest / 'sub'} is a symbolic link" in err
+    assert "2 not copied" in err
+
+
+def test_move_to_never_replaces_a_link(capsys, data_dir, model_json, tmp_path):
+    source, dest = tmp_path / "source", tmp_path / "dest"
+    source.mkdir()
+    dest.mkdir()
+    (source / "a.jpg").write_bytes(_photo(data_dir, 0))
+    (dest / "a.jpg").symlink_to(tmp_path / "elsewhere.jpg")
+    code, _, err = run(capsys, source, "--model", model_json, "--threshold", "0", "--move-to", dest)
+    assert code == 0 and "1 moved, 0 not moved" in err
+    assert (dest / "a.jpg").is_symlink() and not (tmp_path / "elsewhere.jpg").exists()
+    assert (dest / "a-1.jpg").read_bytes() == _photo(data_dir, 0) and not (source / "a.jpg").exists()
+
+
+def test_odd_entries_are_reported_and_never_block_the_run(tmp_path, data_dir, model_json):
+    root = tmp_path / "odd_entries"
+    (root / "x.jpg").mkdir(parents=True)
+    (root / "locked").mkdir()
+    (root / "good.jpg").write_bytes(_photo(data_dir, 0))
+    (root / "dangling.jpg").symlink_to(root / "gone.jpg")
+    (root / "loop.jpg").symlink_to(root / "loop.jpg")
+    (root / "up").symlink_to(root, target_is_directory=True)
+    os.mkfifo(root / "fifo.jpg")  # opening it would wait for a writer forever
+    (root / "locked").chmod(0)
+    try:
+        flat = script(root, "--model", model_json, timeout=60)
+        deep = script(root, "--model", model_json, "--recursive", timeout=60)
+    finally:
+        (root / "locked").chmod(0o755)
+    reported = {"dangling.jpg": "dangling symbolic link", "loop.jpg": "symbolic link loop",
+                "fifo.jpg": "not a regular file (a FIFO)"}
+    for result, extra in ((flat, {"x.jpg": "a folder, not a photo"}),
+                          (deep, {"locked": "cannot list this folder", "up": "symbolic link loop"})):
+        err = result.stderr.decode()
+        assert result.returncode == INCOMPLETE, err
+        assert result.stdout.decode().splitlines() == [str(root / "good.jpg")]
+        for name, why in {**reported, **extra}.items():
+            assert f"{root / name}: skipped: {why}" in err
+        assert summary(err) == (1, 1, 0, 0, len(reported) + len(extra))
+
+
+def test_summary_line_and_exit_0_when_everything_was_read(capsys, data_dir, model_json, tmp_path):
+    for index in (0, 1, 3):
+        (tmp_path / f"{index}.jpg").write_bytes(_photo(data_dir, index))
+    code, out, err = run(capsys, tmp_path, "--model", model_json)
+    assert code == 0 and summary(err) == (3, 2, 1, 0, 0)
+    assert out.splitlines() == [str(tmp_path / "0.jpg"), str(tmp_path / "1.jpg")]
+
+
+def test_files_and_folders_in_any_mix(capsys, folder, expected, model_json, data_dir):
+    photo = data_dir / "mtfl" / MTFL_NO_GLASSES[1]
+    code, out, err = run(capsys, photo, "--model", model_json, "--all", folder / "sub", folder / "no_extension")
+    assert code == 0, err
+    paths = [line.split("\t")[0] for line in out.splitlines()]
+    assert paths == [str(photo), *(str(folder / "sub" / name) for name in sorted(CELEBA_SUB)),
+                     str(folder / "no_extension")]
+    assert summary(err)[0] == 4
+
+
+@pytest.mark.parametrize("fmt, nothing", [("text", ""), ("json", "[]\n"),
+                                          ("csv", "path,answer,probability,faces,error\n")])
+def test_nothing_to_do_says_so(capsys, tmp_path, model_json, fmt, nothing):
+    (tmp_path / "notes.txt").write_text("not a photo\n")
+    code, out, err = run(capsys, tmp_path, "--model", model_json, "--format", fmt)
+    assert code == 0 and out == nothing
+    assert f"nothing to do: no photos in {tmp_path}" in err and summary(err) == (0, 0, 0, 0, 0)
+
+
+def test_help_documents_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit):
+        run_on_folder.main(["--help"])
+    text = capsys.readouterr().out
+    assert re.search(r"^  3  the run went to the end, but some files or folders could not be read", text, re.M)

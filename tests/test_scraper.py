@@ -30,7 +30,7 @@ from data_scraper.checks import Candidate, HashIndex, Reject
 from data_scraper.config import ScrapeConfig
 from data_scraper.fetch import RateLimiter
 from data_scraper.presets import PRESETS, Job, parse_label, preset_jobs
-from data_scraper.store import ScrapeFolder
+from data_scraper.store import MANIFEST_FIELDS, REJECT_FIELDS, ScrapeFolder
 
 MAX_BYTES = 150_000  # the test's cap; the oversized images are PNGs well over it
 STALL_SECONDS = 5  # the stalling and trickling images give up after this, whatever happens
@@ -169,7 +169,7 @@ def _argv(server, out: Path, against: Path, *queries) -> list[str]:
     return ["--engine", "page", "--page-url", f"http://{host}:{port}/search?q={{query}}", "--out", str(out),
             "--against", str(against), "--faces", "--max-bytes", str(MAX_BYTES), "--timeout", "1",
             "--retries", "1", "--backoff", "0.05", "--deadline", "1.5", "--min-interval", "0", "--threads", "2",
-            *queries]
+            "--no-test-sets", *queries]  # the default test sets: test_test_sets_are_duplicates_by_default
 
 
 def _files(root: Path) -> dict[str, tuple]:
@@ -226,7 +226,8 @@ def test_scrape_checks_every_result_resumes_and_never_overwrites(server, tmp_pat
     # Run again with one more query: nothing is fetched twice but the stall (a timeout may
     # pass), nothing is overwritten, and the new query's results go to their label's folder.
     before, requests_before = _files(out), len(server.requests)
-    assert scrape.main(_argv(server, out, against, "--query", "funny glasses", "--label", "1")) == 0
+    # the same page again has nothing new to keep: exit 3, "nothing was kept"
+    assert scrape.main(_argv(server, out, against, "--query", "funny glasses", "--label", "1")) == 3
     assert scrape.main(_argv(server, out, against, "--query", "glasses on forehead", "--label", "0")) == 0
     capsys.readouterr()
     after = _files(out)
@@ -252,11 +253,50 @@ def test_url_list_engine(server, tmp_path, capsys):
     url_file.write_text(f"# two URLs\n{host}/img/good3.jpg\n\n{host}/img/nowhere.jpg\n")
     out = tmp_path / "out"
     argv = ["--engine", "urls", "--query", str(url_file), "--label", "without_glasses", "--out", str(out),
-            "--min-interval", "0", "--retries", "0"]
+            "--min-interval", "0", "--retries", "0", "--no-test-sets"]
     assert scrape.main(argv) == 0
     assert "kept 1 new images (without_glasses 1)" in capsys.readouterr().out
     assert [row["source_url"] for row in scraped_manifest(out)] == [f"{host}/img/good3.jpg"]
     assert _rejects(out) == {"http_error": 1}
+
+
+def test_test_sets_are_duplicates_by_default(server, tmp_path, data_dir, capsys):
+    """An AFLW photo from MTFL's testing.txt is rejected without any --against: training on it
+    would leak the test set. Its LFW neighbour (training pool) is kept."""
+    test_photo = data_dir / "mtfl" / "AFLW" / "0001-image20056.jpg"
+    server.images["/test-set/aflw.jpg"] = test_photo.read_bytes()
+    server.pages["aflw photo"] = ["/test-set/aflw.jpg", "/img/good3.jpg"]
+    host = "http://%s:%d" % server.server_address
+    out = tmp_path / "out"
+    argv = ["--engine", "page", "--page-url", f"{host}/search?q={{query}}", "--out", str(out), "--min-side", "64",
+            "--min-interval", "0", "--retries", "0", "--query", "aflw photo", "--label", "1"]
+    assert scrape.main(argv) == 0
+    capsys.readouterr()
+    assert [row["source_url"] for row in scraped_manifest(out)] == [f"{host}/img/good3.jpg"]
+    with open(out / "rejects.csv", newline="") as handle:
+        (reject,) = list(csv.DictReader(handle))
+    assert reject["source_url"] == f"{host}/test-set/aflw.jpg" and reject["reason"] == "duplicate"
+    assert reject["detail"] == f"same picture as {test_photo}"
+
+
+def test_a_missing_test_set_named_on_the_command_line_exits_2(tmp_path, capsys):
+    argv = ["--engine", "urls", "--query", str(tmp_path / "urls.txt"), "--label", "1", "--out", str(tmp_path / "out"),
+            "--test-set", f"mtfl-test:{tmp_path / 'nowhere'}"]
+    (tmp_path / "urls.txt").write_text("")
+    assert scrape.main(argv) == 2
+    assert "--test-set" in capsys.readouterr().err
+
+
+def test_nothing_kept_exits_3_and_still_writes_both_csv_files(server, tmp_path, capsys):
+    host = "http://%s:%d" % server.server_address
+    out = tmp_path / "out"
+    argv = ["--engine", "page", "--page-url", f"{host}/search?q={{query}}", "--out", str(out), "--no-test-sets",
+            "--min-interval", "0", "--query", "no such thing", "--label", "0"]
+    assert scrape.main(argv) == 3
+    captured = capsys.readouterr()
+    assert "kept 0 new images" in captured.out and "nothing was kept" in captured.err
+    assert (out / "manifest.csv").read_text().strip() == ",".join(MANIFEST_FIELDS)
+    assert (out / "rejects.csv").read_text().strip() == ",".join(REJECT_FIELDS)
 
 
 def test_image_links_keeps_images_only_absolute_and_once():
