@@ -259,25 +259,32 @@ def details(serving: Serving, result, size: tuple[int, int], inference_ms: float
             "threshold": serving.classifier.threshold, "inference_ms": round(inference_ms, 2)}
 
 
-class AnswerHandler(UploadHandler):
-    endpoint = "/glass_no_glass/"
-
-    async def post(self) -> None:
-        (data, name), = self.images()
-        result, _, _ = await self.classify(data, name)
-        self.log_note = result.answer
-        self.write({"answer": result.answer})
-
-
-class PredictHandler(UploadHandler):
-    endpoint = "/api/v1/predict"
+class OnePhotoHandler(UploadHandler):
+    """One 'image' field, one answer, shaped by ``answer``."""
 
     async def post(self) -> None:
         (data, name), = self.images()
         result, size, inference_ms = await self.classify(data, name)
         self.log_note = result.answer
-        self.write({**details(self.serving, result, size, inference_ms),
-                    "time_ms": round(1000.0 * self.request.request_time(), 2)})
+        self.write(self.answer(result, size, inference_ms))
+
+    def answer(self, result, size: tuple[int, int], inference_ms: float) -> dict:
+        raise NotImplementedError
+
+
+class AnswerHandler(OnePhotoHandler):
+    endpoint = "/glass_no_glass/"
+
+    def answer(self, result, size, inference_ms) -> dict:
+        return {"answer": result.answer}
+
+
+class PredictHandler(OnePhotoHandler):
+    endpoint = "/api/v1/predict"
+
+    def answer(self, result, size, inference_ms) -> dict:
+        return {**details(self.serving, result, size, inference_ms),
+                "time_ms": round(1000.0 * self.request.request_time(), 2)}
 
 
 class BatchHandler(UploadHandler):
