@@ -61,8 +61,8 @@ DEFAULT_MAX_BODY_MB = 10.0  # uploads larger than this are answered with 413
 DEFAULT_MAX_MEGAPIXELS = 40.0  # images larger than this (read from the header) are answered with 413
 DEFAULT_DECODE_MEGAPIXELS = 48.0  # decoded at once per process: one image at the limit, and room for others
 DEFAULT_MAX_BATCH = 16  # images in one batch request
-# Processes: with one process, 8 clients got 0.49x the runtime's own throughput (the GIL); two
-# processes on two cores doubled it (issue 15). So: one process per core, one inference thread each.
+# Processes: with one process, 8 clients got 0.49x the runtime's own throughput (the GIL), with two
+# 716 req/s (issue 15's measurements). So: one process per core, one inference thread each.
 DEFAULT_THREADS = 1
 SHUTDOWN_GRACE_S = 30.0  # after SIGTERM, how long the requests in flight may take to finish
 CLIENT_TIMEOUT_S = 60.0  # idle keep-alive connections and slow uploads are dropped after this
