@@ -47,11 +47,16 @@ async def client(host: str, port: int, request: bytes, until: float, latencies: 
         writer.close()
 
 
+def upload_request(host: str, filename: str, image: bytes) -> bytes:
+    """The raw bytes of a POST of ``image`` to /glass_no_glass/."""
+    content_type, body = multipart({"image": (filename, image)})
+    return (f"POST /glass_no_glass/ HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
 async def load(url: str, jpeg: bytes, clients: int, seconds: float) -> dict:
     host, port = url.removeprefix("http://").split(":")
-    content_type, body = multipart({"image": ("photo.jpg", jpeg)})
-    request = (f"POST /glass_no_glass/ HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    request = upload_request(host, "photo.jpg", jpeg)
     latencies, errors = [], []
     start = time.perf_counter()
     outcomes = await asyncio.gather(*[client(host, int(port), request, start + seconds, latencies, errors)

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "deploy" / "rest_server" / "server.py"
 RUN_ON_FOLDER = ROOT / "deploy" / "run_on_folder.py"
 LIGHT_PYTHON = ROOT / ".venv-deploy" / "bin" / "python"
+SHIPPED_MODEL = ROOT / "models" / "glasses.json"  # the server tests need a model, not a freshly trained one
 # Real photos from ../shared/data/mtfl/testing.txt: glasses (label 1) and no glasses (label 2).
 MTFL_GLASSES = ("AFLW/0017-image27176.jpg", "AFLW/0020-image32413.jpg", "AFLW/0027-image37580.jpg")
 MTFL_NO_GLASSES = ("AFLW/0001-image20056.jpg", "AFLW/0004-image64929.jpg", "AFLW/0007-image60542.jpg")
@@ -35,9 +37,13 @@ def multipart(fields: dict[str, tuple[str | None, bytes]], boundary: str | None 
 
 
 class ServerProcess:
-    """deploy/rest_server/server.py on a free loopback port; its log lines are collected."""
+    """deploy/rest_server/server.py on a free loopback port (one process unless --processes is
+    given); its log lines are collected."""
 
     def __init__(self, model: Path, *args: str):
+        if "--processes" not in args:
+            args = (*args, "--processes", "1")
+        self.processes = int(args[args.index("--processes") + 1])
         self.proc = subprocess.Popen(
             [deploy_python(), str(SERVER), "--host", "127.0.0.1", "--port", "0", "--model", str(model), *args],
             cwd=ROOT, stderr=subprocess.PIPE, text=True)
@@ -52,11 +58,23 @@ class ServerProcess:
             match = re.search(r"listening on (http://[\d.]+:\d+)", line)
             if match and not self.url:
                 self.url = match.group(1)
+            if self.count("ready: model") >= self.processes:
                 self._ready.set()
         self._ready.set()
 
+    def count(self, words: str) -> int:
+        return sum(words in line for line in list(self.lines))
+
+    def wait_for(self, words: str, times: int = 1, timeout: float = 30.0) -> bool:
+        """Wait until ``times`` log lines hold ``words``; whether they came in time."""
+        deadline = time.monotonic() + timeout
+        while self.count(words) < times and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.count(words) >= times
+
     def wait_ready(self, timeout: float = 60.0) -> str:
-        if not self._ready.wait(timeout) or not self.url:
+        """The URL, once every process has loaded the model."""
+        if not self._ready.wait(timeout) or not self.url or self.count("ready: model") < self.processes:
             raise RuntimeError("the server did not start:\n" + "".join(self.lines))
         return self.url
 
@@ -79,3 +97,48 @@ def running_server(model: Path, *args: str):
         yield server
     finally:
         server.stop()
+
+
+async def raw_exchange(port: int, data: bytes, timeout: float = 3.0) -> bytes:
+    """Send bytes to 127.0.0.1:port on a fresh connection (asking to close it after the answer);
+    what comes back before the server closes it or ``timeout`` seconds of silence."""
+    import asyncio
+
+    from tornado.iostream import StreamClosedError
+    from tornado.tcpclient import TCPClient
+    data = data.replace(b" HTTP/1.1\r\n", b" HTTP/1.1\r\nConnection: close\r\n", 1)
+    stream = await TCPClient().connect("127.0.0.1", port)
+    received = bytearray()
+    try:
+        await stream.write(data)
+        while True:
+            received += await asyncio.wait_for(stream.read_bytes(65536, partial=True), timeout)
+    except (StreamClosedError, ConnectionError, TimeoutError):
+        return bytes(received)  # closed by the server (the answer, if any, is in), or still waiting
+    finally:
+        stream.close()
+
+
+def parse_answer(answer: bytes) -> tuple[int, dict, bytes]:
+    """(status, headers with lower-case names, body) of a raw HTTP answer."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split(" ", 2)[1]), headers, body
+
+
+def json_error(answer: bytes) -> tuple[int, dict, dict]:
+    """(status, headers, JSON body) of a raw HTTP answer."""
+    import json
+    status, headers, body = parse_answer(answer)
+    return status, headers, json.loads(body)
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A real, decodable PNG of width x height black pixels: tiny on the wire, huge once decoded."""
+    import io
+
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("L", (width, height)).save(buffer, "PNG", optimize=False, compress_level=9)
+    return buffer.getvalue()

@@ -16,16 +16,16 @@ import pytest
 from PIL import Image
 from tornado.testing import AsyncHTTPTestCase
 
-from deploy.rest_server.server import make_app, server_options
+from deploy.rest_server.server import make_app, make_serving, server_options
 from glasses_core import GlassesClassifier
-from serving import MTFL_GLASSES, MTFL_NO_GLASSES, ROOT, multipart, running_server
+from serving import MTFL_GLASSES, MTFL_NO_GLASSES, ROOT, SHIPPED_MODEL, multipart, running_server
 
 LIMIT = 200_000  # a small body limit keeps the 413 tests fast
 
 
 @pytest.fixture(scope="class")
-def classifier(request, tiny_model_json, data_dir):
-    request.cls.classifier = GlassesClassifier(tiny_model_json)
+def classifier(request, data_dir):
+    request.cls.classifier = GlassesClassifier(SHIPPED_MODEL)
     request.cls.photos = [data_dir / "mtfl" / p for p in MTFL_GLASSES[:1] + MTFL_NO_GLASSES[:1]]
 
 
@@ -34,7 +34,7 @@ class ThreadRecorder:
 
     def __init__(self, classifier: GlassesClassifier):
         self._classifier, self.threads = classifier, []
-        self.version, self.threshold = classifier.version, classifier.threshold
+        self.version, self.threshold, self.config = classifier.version, classifier.threshold, classifier.config
 
     def predict(self, image):
         self.threads.append(threading.current_thread())
@@ -45,7 +45,7 @@ class ThreadRecorder:
 class ServerTest(AsyncHTTPTestCase):
     def get_app(self):
         self.recorder = ThreadRecorder(self.classifier)
-        return make_app(self.recorder, max_body_bytes=LIMIT)
+        return make_app(make_serving(self.recorder, max_body_bytes=LIMIT))
 
     def get_httpserver_options(self):
         return server_options(LIMIT)
@@ -121,13 +121,25 @@ class ServerTest(AsyncHTTPTestCase):
         script = self.fetch("/static/app.js").body.decode()
         assert "/api/v1/predict" in script and "http" not in script.replace("HTTP ", "")
 
-    def test_one_log_line_a_request(self):
+    def test_one_log_line_a_request_with_its_request_id(self):
         with self.assertLogs(level="INFO") as logs:
-            self.post("/glass_no_glass/", {"image": ("a.jpg", self.photos[0].read_bytes())})
-            self.post("/glass_no_glass/", {"image": ("a.txt", b"not an image")})
+            first = self.post("/glass_no_glass/", {"image": ("a.jpg", self.photos[0].read_bytes())})
+            second = self.post("/glass_no_glass/", {"image": ("a.txt", b"not an image")})
         assert len(logs.records) == 2, logs.output
-        assert re.search(r"200 POST /glass_no_glass/ \(127.0.0.1\) [\d.]+ms (no_)?glass", logs.output[0])
-        assert "400 POST" in logs.output[1] and "a.txt" in logs.output[1]
+        first_id, second_id = first.headers["X-Request-Id"], second.headers["X-Request-Id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", first_id) and first_id != second_id
+        assert re.search(rf"200 POST /glass_no_glass/ \(127.0.0.1\) [\d.]+ms id={first_id} (no_)?glass",
+                         logs.output[0])
+        assert "400 POST" in logs.output[1] and "a.txt" in logs.output[1] and f"id={second_id}" in logs.output[1]
+
+    def test_a_plain_client_request_id_is_kept_and_others_replaced(self):
+        kept = self.fetch("/health", headers={"X-Request-Id": "client-42.a"})
+        assert kept.headers["X-Request-Id"] == "client-42.a"
+        for given in ("x" * 65, "bad id", "<script>"):
+            replaced = self.fetch("/health", headers={"X-Request-Id": given}).headers["X-Request-Id"]
+            assert re.fullmatch(r"[0-9a-f]{32}", replaced), given
+        error = self.fetch("/nothing", headers={"X-Request-Id": "e-1"})
+        assert error.code == 404 and error.headers["X-Request-Id"] == "e-1"
 
     # --- the errors --------------------------------------------------------------------------
 
@@ -199,9 +211,9 @@ def _slow_upload(url: str, photo: bytes) -> tuple[socket.socket, bytes]:
     return conn, body[1000:]
 
 
-def test_sigterm_finishes_the_requests_in_flight(tiny_model_json, data_dir):
+def test_sigterm_finishes_the_requests_in_flight(data_dir):
     photo = (data_dir / "mtfl" / MTFL_GLASSES[0]).read_bytes()
-    with running_server(tiny_model_json) as server:
+    with running_server(SHIPPED_MODEL) as server:
         conn, rest = _slow_upload(server.url, photo)
         time.sleep(0.3)  # the request has started
         server.proc.send_signal(signal.SIGTERM)
@@ -218,10 +230,10 @@ def test_sigterm_finishes_the_requests_in_flight(tiny_model_json, data_dir):
     assert any("200 POST /glass_no_glass/" in line for line in server.lines)
 
 
-def test_processes_share_the_port(tiny_model_json, data_dir):
+def test_processes_share_the_port(data_dir):
     from urllib.request import Request, urlopen
     content_type, body = multipart({"image": ("a.jpg", (data_dir / "mtfl" / MTFL_NO_GLASSES[0]).read_bytes())})
-    with running_server(tiny_model_json, "--processes", "2") as server:
+    with running_server(SHIPPED_MODEL, "--processes", "2") as server:
         for _ in range(4):
             request = Request(server.url + "/glass_no_glass/", data=body, headers={"Content-Type": content_type})
             with urlopen(request, timeout=20) as response:

@@ -1,19 +1,35 @@
 """The REST server: post a photo, hear whether someone in it wears glasses.
 
     python3 deploy/rest_server/server.py [--port 8888] [--host 0.0.0.0] [--model FILE]
-                                         [--max-body-mb 10] [--processes 1] [--threads N]
+        [--max-body-mb 10] [--max-megapixels 40] [--decode-megapixels 48] [--max-batch 16]
+        [--processes 0] [--threads 1] [--cors ORIGIN]
 
-    POST /glass_no_glass/  multipart field "image"  -> {"answer": "glass"} or {"answer": "no_glass"}
-    POST /api/v1/predict   the same input            -> answer, probability, each face's box and
-                                                        probability, model version, time taken
-    GET  /health                                     -> {"status": "ok", "model_version": ...}
-    GET  /                                           a web page: choose or drop a photo, see the
-                                                        answer and the face boxes drawn on it
+    POST /glass_no_glass/        multipart field "image" -> {"answer": "glass"} or {"answer": "no_glass"}
+    POST /api/v1/predict         the same input -> answer, probability, each face's box and probability,
+                                 image size, model version, threshold, time taken
+    POST /api/v1/predict/batch   several "image" fields -> {"results": [...]}, one per image, in order;
+                                 an image that fails gets {"index", "error"} and the others still answer
+    GET  /api/v1/model           version, labels, threshold, input shape and format, crop, limits
+    GET  /health                 liveness: {"status": "ok", "model_version": ...} as soon as it listens
+    GET  /ready                  readiness: 200 once the model is loaded; 503 while it loads, in shutdown
+    GET  /metrics                Prometheus: requests by endpoint and status, latency, in flight, model
+    GET  /openapi.json           the OpenAPI 3.1 description of all of these
+    GET  /                       a web page: choose or drop a photo, see the answer and the face boxes
 
-Every error is JSON, {"error": {"status": 400, "message": "..."}}: 400 for a body without an
-image or an image that cannot be read, 413 for a body over --max-body-mb, 404, 405.
-Inference runs in a thread pool so the event loop never blocks; SIGTERM stops accepting
-connections, lets the requests in flight finish, then exits. One log line a request.
+Every error is JSON, {"error": {"status": 400, "message": "..."}}, malformed HTTP included:
+400 malformed request or form, no 'image' field, unknown field or query parameter, more than one
+image where one is taken, an image that cannot be read; 404; 405 (with Allow); 413 body over
+--max-body-mb or image over --max-megapixels (read from its header, before decoding); 431 request
+headers over 64 KB (over 1 MB the connection is closed); 503 with Retry-After when not ready, in
+shutdown, or when the decode budget (--decode-megapixels, shared by the requests in flight) has
+no room within 10 s. Every answer carries X-Request-Id (the client's, when it sends a plain one of
+up to 64 characters), which the request's one log line repeats. Images over 4 megapixels are
+decoded in a lane of their own, so giant uploads cannot hold the threads ordinary photos use.
+
+Inference runs in thread pools so the event loop never blocks. With --processes N the parent
+restarts any child that dies and logs how it died. SIGTERM or SIGINT: /ready says 503, new
+connections are refused, the requests in flight finish (up to 30 s), then the server exits.
+Exit status: 0 after a clean stop; 1 when the model cannot be loaded, or a child failed.
 """
 from __future__ import annotations
 
@@ -23,317 +39,169 @@ import logging
 import os
 import signal
 import sys
-import time
 import traceback
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
-from tornado.httpserver import HTTPServer
-from tornado.httputil import HTTPInputError, parse_body_arguments
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
-from tornado.web import Application, HTTPError, RequestHandler, StaticFileHandler, stream_request_body
+from tornado.web import Application
 
-from glasses_core import GlassesClassifier, GlassesError, load_image
+from deploy.rest_server.handlers import (MB, AnswerHandler, BatchHandler, HealthHandler, Limits,
+                                         MetricsHandler, ModelHandler, NotFoundHandler, OpenApiHandler,
+                                         PageHandler, PredictHandler, ReadyHandler, Serving, log_request)
+from deploy.rest_server.http1 import JsonErrorsHTTPServer
+from deploy.rest_server.openapi import openapi_spec
+from deploy.rest_server.supervisor import Supervisor
+from glasses_core import GlassesClassifier, GlassesError
+from glasses_core.runtime import resolve_model
 
 DEFAULT_PORT = 8888
 DEFAULT_MAX_BODY_MB = 10.0  # uploads larger than this are answered with 413
-MB = 1024 * 1024
-# An over-limit body up to this size is read and thrown away so that the client, still sending,
-# gets the 413 instead of a reset connection; beyond it the connection is closed.
-DRAIN_LIMIT = 100 * MB
+DEFAULT_MAX_MEGAPIXELS = 40.0  # images larger than this (read from the header) are answered with 413
+DEFAULT_DECODE_MEGAPIXELS = 48.0  # decoded at once per process: one image at the limit, and room for others
+DEFAULT_MAX_BATCH = 16  # images in one batch request
+# Processes: with one process, 8 clients got 0.49x the runtime's own throughput (the GIL), with two
+# 716 req/s (issue 15's measurements). So: one process per core, one inference thread each.
+DEFAULT_THREADS = 1
 SHUTDOWN_GRACE_S = 30.0  # after SIGTERM, how long the requests in flight may take to finish
 CLIENT_TIMEOUT_S = 60.0  # idle keep-alive connections and slow uploads are dropped after this
 STATIC = Path(__file__).resolve().parent / "static"
 
 log = logging.getLogger("glasses.server")
-access_log = logging.getLogger("glasses.access")
 
 
-def http_error(status: int, message: str) -> HTTPError:
-    """An HTTPError whose message reaches the client; passed as an argument so '%' is safe."""
-    return HTTPError(status, "%s", message)
+def make_serving(classifier: GlassesClassifier | None = None, max_body_bytes: int = int(DEFAULT_MAX_BODY_MB * MB),
+                 max_pixels: int = int(DEFAULT_MAX_MEGAPIXELS * 1e6), max_batch: int = DEFAULT_MAX_BATCH,
+                 decode_pixels: int = int(DEFAULT_DECODE_MEGAPIXELS * 1e6), executor: Executor | None = None,
+                 large_executor: Executor | None = None) -> Serving:
+    """What the handlers share; ``classifier`` None: not ready until ``model_loaded``.
+    Executors None: the event loop's default thread pool."""
+    serving = Serving(Limits(max_body_bytes, max_pixels, max_batch), executor, large_executor, decode_pixels)
+    if classifier is not None:
+        serving.model_loaded(classifier)
+    return serving
 
 
-class InFlight:
-    """Counts the uploads being served, so that SIGTERM can wait for them."""
-
-    def __init__(self):
-        self.count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def started(self) -> None:
-        self.count += 1
-        self._idle.clear()
-
-    def ended(self) -> None:
-        self.count -= 1
-        if self.count == 0:
-            self._idle.set()
-
-    async def idle(self) -> None:
-        await self._idle.wait()
-
-
-class JsonErrors:
-    """Mixed into every handler: errors are JSON, and an HTTPError we raise is logged once,
-    by the access log line, instead of once more with a traceback."""
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        error = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(error, HTTPError) and error.log_message:
-            message = error.log_message % error.args
-        else:
-            message = self._reason  # unexpected exceptions: no internals leak to the client
-        if status_code == 405:
-            allowed = ", ".join(allowed_methods(self))
-            self.set_header("Allow", allowed)
-            message = f"{self.request.method[:20]} is not allowed here; use {allowed}"
-        self.log_note = message
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish({"error": {"status": status_code, "message": message}})
-
-    def log_exception(self, typ, value, tb) -> None:
-        if not isinstance(value, HTTPError):
-            super().log_exception(typ, value, tb)
-
-
-def allowed_methods(handler: RequestHandler) -> list[str]:
-    return [m for m in handler.SUPPORTED_METHODS
-            if getattr(type(handler), m.lower(), None) not in (None, RequestHandler._unimplemented_method)]
-
-
-@stream_request_body
-class UploadHandler(JsonErrors, RequestHandler):
-    """Receives a multipart upload with an "image" field, within the size limit, and
-    classifies it in the executor. Subclasses shape the answer."""
-    SUPPORTED_METHODS = ("POST",)
-
-    def initialize(self, classifier: GlassesClassifier, executor: Executor | None, in_flight: InFlight,
-                   max_body_bytes: int):
-        self.classifier, self.executor, self.in_flight = classifier, executor, in_flight
-        self.max_body_bytes = max_body_bytes
-        self._chunks, self._size, self._too_large, self._counted = [], 0, False, False
-
-    def prepare(self) -> None:
-        # Called once the headers are in, before any of the body is read (stream_request_body).
-        self.in_flight.started()
-        self._counted = True
-        self.request.connection.set_max_body_size(DRAIN_LIMIT)
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            if int(declared) > DRAIN_LIMIT or self.request.headers.get("Expect", "").lower() == "100-continue":
-                raise self._over_limit()  # the body is not read: the connection closes after this answer
-            self._too_large = True
-
-    def data_received(self, chunk: bytes) -> None:
-        self._size += len(chunk)
-        if self._size > self.max_body_bytes:
-            self._too_large, self._chunks = True, []
-        elif not self._too_large:
-            self._chunks.append(chunk)
-
-    async def classify(self):
-        """(PhotoResult, (height, width), milliseconds) for the uploaded image."""
-        if self._too_large:
-            raise self._over_limit()
-        data, name = self._image_field()
-        try:
-            return await IOLoop.current().run_in_executor(self.executor, predict, self.classifier, data, name)
-        except GlassesError as err:
-            raise http_error(400, str(err))
-
-    def _image_field(self) -> tuple[bytes, str]:
-        content_type = self.request.headers.get("Content-Type", "")
-        if not content_type.startswith("multipart/form-data"):
-            raise http_error(400, f"expected a multipart/form-data body with an 'image' field, "
-                                  f"got Content-Type {content_type[:100]!r}")
-        arguments, files = {}, {}
-        try:
-            parse_body_arguments(content_type, b"".join(self._chunks), arguments, files, self.request.headers)
-        except HTTPInputError as err:
-            raise http_error(400, str(err)[:300])
-        if files.get("image"):
-            upload = files["image"][0]
-            return upload.body, f"upload {upload.filename[:100]!r}"
-        if arguments.get("image"):
-            return arguments["image"][0], "upload 'image'"
-        raise http_error(400, f"no 'image' field in the form (fields: {sorted({*arguments, *files})[:10]})")
-
-    def _over_limit(self) -> HTTPError:
-        return http_error(413, f"body over the {self.max_body_bytes / MB:g} MB limit")
-
-    def on_finish(self) -> None:
-        self._uncount()
-
-    def on_connection_close(self) -> None:
-        super().on_connection_close()  # fails the pending body read, which ends this request
-        self._uncount()
-
-    def _uncount(self) -> None:
-        if self._counted:
-            self._counted = False
-            self.in_flight.ended()
-
-
-def predict(classifier: GlassesClassifier, data: bytes, name: str):
-    """Decode and classify in a worker thread; (result, (height, width), milliseconds)."""
-    start = time.perf_counter()
-    image = load_image(data, name)
-    result = classifier.predict(image)
-    return result, image.shape[:2], (time.perf_counter() - start) * 1000.0
-
-
-class AnswerHandler(UploadHandler):
-    async def post(self) -> None:
-        result, _, _ = await self.classify()
-        self.log_note = result.answer
-        self.write({"answer": result.answer})
-
-
-class PredictHandler(UploadHandler):
-    async def post(self) -> None:
-        result, (height, width), inference_ms = await self.classify()
-        self.log_note = result.answer
-        self.write({**result.to_dict(), "image_size": [width, height],
-                    "model_version": self.classifier.version, "threshold": self.classifier.threshold,
-                    "inference_ms": round(inference_ms, 2),
-                    "time_ms": round(1000.0 * self.request.request_time(), 2)})
-
-
-class HealthHandler(JsonErrors, RequestHandler):
-    SUPPORTED_METHODS = ("GET", "HEAD")
-
-    def initialize(self, classifier: GlassesClassifier):
-        self.classifier = classifier
-
-    def get(self) -> None:
-        self.write({"status": "ok", "model_version": self.classifier.version})
-
-    head = get
-
-
-class PageHandler(JsonErrors, StaticFileHandler):
-    """The web page and its script and style, all served from static/ (no CDN: works offline)."""
-
-
-class NotFoundHandler(JsonErrors, RequestHandler):
-    def prepare(self) -> None:
-        raise http_error(404, f"no such resource: {self.request.path[:200]}")
-
-
-def log_request(handler: RequestHandler) -> None:
-    """The one log line of a request: status, method, path, client, milliseconds, answer or error."""
-    status = handler.get_status()
-    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
-    note = getattr(handler, "log_note", "")
-    access_log.log(level, "%d %s %s (%s) %.1fms%s", status, handler.request.method,
-                   handler.request.uri[:200], handler.request.remote_ip,
-                   1000.0 * handler.request.request_time(), f" {note}" if note else "")
-
-
-def make_app(classifier: GlassesClassifier, max_body_bytes: int = int(DEFAULT_MAX_BODY_MB * MB),
-             executor: Executor | None = None, in_flight: InFlight | None = None) -> Application:
-    """The routes. ``executor`` runs inference (None: the event loop's default thread pool)."""
-    uploads = dict(classifier=classifier, executor=executor, in_flight=in_flight or InFlight(),
-                   max_body_bytes=max_body_bytes)
+def make_app(serving: Serving, cors_origin: str | None = None) -> Application:
+    """The routes; ``cors_origin``: the Access-Control-Allow-Origin to send (None: no CORS)."""
+    shared = dict(serving=serving)
     return Application([
-        (r"/glass_no_glass/?", AnswerHandler, uploads),
-        (r"/api/v1/predict/?", PredictHandler, uploads),
-        (r"/health", HealthHandler, dict(classifier=classifier)),
-        (r"/()", PageHandler, dict(path=STATIC, default_filename="index.html")),
-        (r"/static/(.+)", PageHandler, dict(path=STATIC)),
-    ], default_handler_class=NotFoundHandler, log_function=log_request)
+        (r"/glass_no_glass/?", AnswerHandler, shared),
+        (r"/api/v1/predict/batch/?", BatchHandler, shared),
+        (r"/api/v1/predict/?", PredictHandler, shared),
+        (r"/api/v1/model/?", ModelHandler, shared),
+        (r"/health", HealthHandler, shared),
+        (r"/ready", ReadyHandler, shared),
+        (r"/metrics", MetricsHandler, shared),
+        (r"/openapi.json", OpenApiHandler, dict(serving=serving, spec=openapi_spec())),
+        (r"/()", PageHandler, dict(serving=serving, path=STATIC, default_filename="index.html")),
+        (r"/static/(.+)", PageHandler, dict(serving=serving, path=STATIC)),
+    ], default_handler_class=NotFoundHandler, default_handler_args=shared, log_function=log_request,
+        cors_origin=cors_origin)
 
 
 def server_options(max_body_bytes: int) -> dict:
-    """HTTPServer settings. Bodies are capped at the upload limit (the upload handlers raise
-    their own connection's cap to DRAIN_LIMIT, see UploadHandler.prepare); slow clients are dropped."""
+    """HTTPServer settings. Bodies are capped at the upload limit (the upload handlers lift their
+    own connection's cap and count the bytes themselves); slow clients are dropped."""
     return dict(max_body_size=max_body_bytes, idle_connection_timeout=CLIENT_TIMEOUT_S,
                 body_timeout=CLIENT_TIMEOUT_S)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"(default {DEFAULT_PORT}; 0: any free port)")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
     parser.add_argument("--model", type=Path, default=None,
                         help="model .json (or .tflite with its .json beside it); default: the shipped model")
     parser.add_argument("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_MB,
                         help=f"largest upload in MB (default {DEFAULT_MAX_BODY_MB:g})")
-    parser.add_argument("--processes", type=int, default=1,
-                        help="server processes sharing the port (default 1; 0: one per core)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="inference threads per process (default 0: cores / processes)")
-    args = parser.parse_args(argv)
-    if not 0 < args.max_body_mb <= DRAIN_LIMIT / MB:
-        parser.error(f"--max-body-mb must be above 0 and at most {DRAIN_LIMIT // MB}")
-    if args.processes < 0 or args.threads < 0 or not 0 <= args.port < 65536:
-        parser.error("--processes and --threads must be 0 or more, --port between 0 and 65535")
+    parser.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_MEGAPIXELS,
+                        help=f"largest image, and largest batch, in megapixels (default {DEFAULT_MAX_MEGAPIXELS:g})")
+    parser.add_argument("--decode-megapixels", type=float, default=DEFAULT_DECODE_MEGAPIXELS,
+                        help="megapixels decoded at once per process, shared by the requests in flight "
+                             f"(default {DEFAULT_DECODE_MEGAPIXELS:g}; at least --max-megapixels)")
+    parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
+                        help=f"most images in one batch request (default {DEFAULT_MAX_BATCH})")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="server processes sharing the port (default 0: one per core)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"inference threads per process, besides the large-image lane (default {DEFAULT_THREADS})")
+    parser.add_argument("--cors", metavar="ORIGIN", default=None,
+                        help="allow browsers on ORIGIN (or '*') to call the API; default: CORS off")
+    return check_args(parser, parser.parse_args(argv))
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    if not 0 < args.max_body_mb <= 100:
+        parser.error("--max-body-mb must be above 0 and at most 100")
+    if not 0 < args.max_megapixels <= DEFAULT_MAX_MEGAPIXELS:
+        parser.error(f"--max-megapixels must be above 0 and at most {DEFAULT_MAX_MEGAPIXELS:g} (the decoder's limit)")
+    if args.decode_megapixels < args.max_megapixels:
+        parser.error("--decode-megapixels must be at least --max-megapixels")
+    if args.processes < 0 or args.threads < 1 or args.max_batch < 1 or not 0 <= args.port < 65536:
+        parser.error("--processes must be 0 or more, --threads and --max-batch 1 or more, --port 0 to 65535")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     args.processes = args.processes or cores
-    args.threads = args.threads or max(1, cores // args.processes)
     return args
 
 
-async def serve(args: argparse.Namespace, sockets, classifier: GlassesClassifier) -> None:
-    """Serve on ``sockets`` until SIGTERM or SIGINT, then finish the requests in flight."""
-    max_body = int(args.max_body_mb * MB)
-    executor = ThreadPoolExecutor(args.threads, thread_name_prefix="predict")
-    in_flight = InFlight()
-    server = HTTPServer(make_app(classifier, max_body, executor, in_flight), **server_options(max_body))
+def serving_from_args(args: argparse.Namespace) -> Serving:
+    return make_serving(None, int(args.max_body_mb * MB), int(args.max_megapixels * 1e6), args.max_batch,
+                        int(args.decode_megapixels * 1e6),
+                        ThreadPoolExecutor(args.threads, thread_name_prefix="predict"),
+                        ThreadPoolExecutor(1, thread_name_prefix="predict-large"))
+
+
+async def serve(args: argparse.Namespace, sockets) -> int:
+    """Serve on ``sockets``: listen, load the model, serve until SIGTERM or SIGINT, then finish
+    the requests in flight. 0 after a clean stop, 1 when the model cannot be loaded."""
+    serving = serving_from_args(args)
+    server = JsonErrorsHTTPServer(make_app(serving, args.cors), **server_options(serving.limits.max_body_bytes))
     server.add_sockets(sockets)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     host, port = sockets[0].getsockname()[:2]
-    log.info("listening on http://%s:%d (pid %d, model %s, %d inference threads)",
-             host, port, os.getpid(), classifier.version, args.threads)
-    await stop.wait()
-    log.info("stopping: finishing %d request(s) in flight", in_flight.count)
+    log.info("listening on http://%s:%d (pid %d, %d inference threads)", host, port, os.getpid(), args.threads)
+    status = await load_model(serving, args.model)
+    if status == 0:
+        await stop.wait()
+    await shut_down(server, serving)
+    return status
+
+
+async def load_model(serving: Serving, model: Path | None) -> int:
+    try:
+        classifier = await IOLoop.current().run_in_executor(serving.executor, GlassesClassifier, model)
+    except GlassesError as err:
+        log.error("cannot load the model: %s", err)
+        return 1
+    serving.model_loaded(classifier)
+    log.info("ready: model %s (pid %d)", classifier.version, os.getpid())
+    return 0
+
+
+async def shut_down(server: JsonErrorsHTTPServer, serving: Serving) -> None:
+    serving.stopping = True
+    log.info("stopping: finishing %d request(s) in flight", serving.in_flight.count)
     server.stop()
     try:
-        await asyncio.wait_for(in_flight.idle(), SHUTDOWN_GRACE_S)
+        await asyncio.wait_for(serving.in_flight.idle(), SHUTDOWN_GRACE_S)
     except TimeoutError:
-        log.warning("%d request(s) still running after %gs; closing", in_flight.count, SHUTDOWN_GRACE_S)
+        log.warning("%d request(s) still running after %gs; closing", serving.in_flight.count, SHUTDOWN_GRACE_S)
     await server.close_all_connections()
-    executor.shutdown(wait=True, cancel_futures=True)
+    for executor in (serving.executor, serving.large_executor):
+        executor.shutdown(wait=True, cancel_futures=True)
     log.info("stopped")
-
-
-def serve_forked(args: argparse.Namespace, sockets) -> int:
-    """Fork one server process per --processes; SIGTERM and SIGINT are passed on to them."""
-    children: list[int] = []
-
-    def forward(signum, frame):
-        for pid in children:
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:  # that child has already exited
-                pass
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for _ in range(args.processes):
-        pid = os.fork()
-        if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os._exit(run_child(args, sockets))
-        children.append(pid)
-    failed = 0
-    for pid in children:
-        _, status = os.waitpid(pid, 0)
-        failed += os.waitstatus_to_exitcode(status) != 0
-    return 1 if failed else 0
 
 
 def run_child(args: argparse.Namespace, sockets) -> int:
     # A forked child must end in os._exit, never unwind into the parent's code: report anything.
     try:
-        asyncio.run(serve(args, sockets, GlassesClassifier(args.model)))
-        return 0
+        return asyncio.run(serve(args, sockets))
     except BaseException:  # noqa: B036 -- logged with its traceback, then the child exits 1
         traceback.print_exc()
         return 1
@@ -343,16 +211,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
     try:
-        classifier = GlassesClassifier(args.model)  # fail here, not in every process
+        resolve_model(args.model)  # a missing model fails here, once, not in every process
     except GlassesError as err:
         log.error("cannot load the model: %s", err)
         return 1
     sockets = bind_sockets(args.port, args.host)
     if args.processes == 1:
-        asyncio.run(serve(args, sockets, classifier))
-        return 0
-    del classifier  # each process loads its own
-    return serve_forked(args, sockets)
+        return asyncio.run(serve(args, sockets))
+    return Supervisor(lambda: run_child(args, sockets), args.processes, sockets).run()
 
 
 if __name__ == "__main__":
