@@ -245,7 +245,8 @@ def render(image: np.ndarray, pose: FacePose, spec: GlassesSpec, rng: np.random.
 
 
 def _is_grey(pixels: np.ndarray) -> bool:
-    return int(np.ptp(pixels.astype(np.int16), axis=2).max(initial=0)) <= 8
+    """Black and white, or nearly (sepia, a faint colour cast, JPEG's colour noise)."""
+    return float(np.ptp(pixels.astype(np.int16), axis=2).mean()) <= 10
 
 
 def _box(shape, points: np.ndarray, margin: float):
@@ -300,7 +301,7 @@ def _glints(patch, lens_masks, u, v, centres, spec: GlassesSpec, rng, light: flo
     if spec.glint <= 0:
         return patch
     angle = rng.uniform(0.5, 1.1) * rng.choice([-1, 1])
-    bands = [(rng.uniform(-0.3, 0.3) * spec.lens_width, rng.uniform(0.015, 0.07) * spec.lens_width,
+    bands = [(rng.uniform(-0.3, 0.3) * spec.lens_width, rng.uniform(0.01, 0.05) * spec.lens_width,
               rng.uniform(0.4, 1.0)) for _ in range(int(rng.integers(1, 3)))]
     shine = np.zeros_like(u)
     for mask, cu, cv in zip(lens_masks, *centres):

@@ -113,7 +113,7 @@ def _clear_lens(rng: np.random.Generator) -> dict:
     alpha = rng.uniform(0.0, 0.06)
     return dict(tint_colour=_colour(rng, [(200, 220, 255), (255, 230, 200), (220, 220, 220)]),
                 tint_top=alpha, tint_bottom=alpha, magnification=rng.uniform(0.9, 1.05),
-                glint=rng.uniform(0.15, 0.5), shadow=rng.uniform(0.15, 0.4))
+                glint=rng.uniform(0.1, 0.4), shadow=rng.uniform(0.15, 0.4))
 
 
 def _common(rng: np.random.Generator, **design) -> GlassesSpec:
@@ -237,7 +237,7 @@ def pixel_shades(rng):
     """The "deal with it" 8-bit sunglasses of photo filters."""
     width = rng.uniform(0.85, 1.05)
     return _common(rng, shape="pixel", lens_width=width, lens_height=width * rng.uniform(0.4, 0.5),
-                   bridge=rng.uniform(0.1, 0.18), rim_width=rng.uniform(0.03, 0.05), frame_colour=(10, 10, 10),
+                   bridge=rng.uniform(0.04, 0.1), rim_width=rng.uniform(0.03, 0.05), frame_colour=(10, 10, 10),
                    tint_colour=(10, 10, 10), tint_top=1.0, tint_bottom=1.0, magnification=1.0, glint=0.0, gloss=0.0,
                    top_bar=True, temple_width=0.05, drop=rng.uniform(0.0, 0.08))
 

@@ -24,7 +24,7 @@ from research_and_train_nn.glasses_render import FacePose, glasses_parts, lowest
 from research_and_train_nn.glasses_styles import SAMPLERS, GlassesSpec
 
 EYE_CLEARANCE = 0.35  # forehead glasses end at least this far above the eye line...
-MAX_GAP = 0.6  # ...and at most this much further up (eye distances)
+MAX_GAP = 0.5  # ...and at most this much further up (eye distances)
 
 
 @dataclass(frozen=True)

@@ -134,3 +134,23 @@ def test_sources_are_training_identities_without_glasses(data_dir, landmarks):
     expected = [records[i] for i in train_idx if records[i].label == 0 and records[i].path in landmarks]
     assert len(sources) == len(expected) > 5000
     assert all(points == landmarks[r.path] for r, points in sources[:50])
+
+
+def test_synthesis_share_replaces_training_photos_only(data_dir, crop_cache):
+    """The opt-in setting: a share of the training photos without glasses become synthesised
+    crops, the same ones for the same seed; validation and the other photos stay as they were."""
+    from research_and_train_nn.synthetic_set import SOURCE
+    from research_and_train_nn.train import prepare_data
+    base = dict(datasets=(f"mtfl:{data_dir / 'mtfl'}",), max_train=40, test="")
+    plain_train, plain_val = prepare_data(TrainConfig(**base), crop_cache)
+    train, val = prepare_data(TrainConfig(**base, synthesis_share=0.5), crop_cache)
+    again, _ = prepare_data(TrainConfig(**base, synthesis_share=0.5), crop_cache)
+    assert np.array_equal(train.crops, again.crops) and train.records == again.records
+    assert [r.path for r in train.records] == [r.path for r in plain_train.records]
+    assert np.array_equal(val.crops, plain_val.crops) and val.records == plain_val.records
+    synthetic = np.array([r.source == SOURCE for r in train.records])
+    assert 5 <= synthetic.sum() <= 0.5 * len(train.records)
+    assert (plain_train.labels[synthetic] == 0).all() and train.labels[synthetic].sum() > 0
+    assert np.array_equal(train.crops[~synthetic], plain_train.crops[~synthetic])
+    assert all(np.abs(a.astype(int) - b).mean() > 1 for a, b in zip(train.crops[synthetic],
+                                                                   plain_train.crops[synthetic]))
