@@ -154,3 +154,14 @@ def test_synthesis_share_replaces_training_photos_only(data_dir, crop_cache):
     assert np.array_equal(train.crops[~synthetic], plain_train.crops[~synthetic])
     assert all(np.abs(a.astype(int) - b).mean() > 1 for a, b in zip(train.crops[synthetic],
                                                                    plain_train.crops[synthetic]))
+
+
+def test_contact_sheet_shows_every_style(data_dir, tmp_path):
+    from research_and_train_nn.make_synthesis_sheet import LABEL, MIN_EYE_DISTANCE, TILE, make_sheet, sheet_faces
+    faces = sheet_faces(data_dir / "mtfl", 20, seed=1)
+    assert all(eye_distance(points) >= MIN_EYE_DISTANCE for _, points in faces)
+    make_sheet(data_dir / "mtfl", tmp_path / "sheet.png", draws=1)
+    from PIL import Image
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB"))
+    assert sheet.shape == (18 + (len(STYLES) + 1) * TILE, LABEL + 3 * TILE, 3)
+    assert (sheet[18:, LABEL:].reshape(len(STYLES) + 1, TILE, -1).std(axis=(1, 2)) > 10).all()  # no blank row
