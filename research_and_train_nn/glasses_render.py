@@ -205,43 +205,60 @@ def reach_below(eye_distance: float) -> float:
     return SHADOW_OFFSET + pixels / eye_distance
 
 
-def render(image: np.ndarray, pose: FacePose, spec: GlassesSpec, rng: np.random.Generator) -> np.ndarray:
-    """``image`` (H, W, 3 uint8 RGB) with the glasses ``spec`` drawn at ``pose``; a new array."""
-    parts = glasses_parts(spec)
-    scale = pose.eye_distance
+@dataclass(frozen=True)
+class Drawing:
+    """The glasses projected into the photo: frame lines and bare lens edges as (points, closed,
+    width in pixels), lens outlines and lens centres, all in image pixels."""
+    lines: list
+    edges: list
+    lenses: list
+    centres: np.ndarray
+
+
+def project_glasses(spec: GlassesSpec, pose: FacePose) -> Drawing:
+    parts, scale = glasses_parts(spec), pose.eye_distance
     lines = [(pose.project(s.points), s.closed, s.width * scale) for s in visible_strokes(parts, pose)]
     edges = [(pose.project(s.points), s.closed, s.width * scale) for s in parts.edges]
-    lenses = [pose.project(lens) for lens in parts.lenses]
+    centres = [[side * (spec.bridge + spec.lens_width) / 2, spec.drop, FRAME_DEPTH] for side in (-1, 1)]
+    return Drawing(lines, edges, [pose.project(lens) for lens in parts.lenses], pose.project(np.array(centres)))
+
+
+def render(image: np.ndarray, pose: FacePose, spec: GlassesSpec, rng: np.random.Generator) -> np.ndarray:
+    """``image`` (H, W, 3 uint8 RGB) with the glasses ``spec`` drawn at ``pose``; a new array."""
+    drawing = project_glasses(spec, pose)
     softness = rng.uniform(0.0, MAX_SOFTNESS)
-    margin = max(w for _, _, w in lines) + (SHADOW_OFFSET + 4 * SHADOW_BLUR) * scale + 4 * softness + 3
-    box = _box(image.shape, np.vstack(lenses + [p for p, _, _ in lines]), margin)
+    margin = max(w for _, _, w in drawing.lines) + reach_below(pose.eye_distance) * pose.eye_distance
+    box = _box(image.shape, np.vstack(drawing.lenses + [p for p, _, _ in drawing.lines]), margin)
     if box is None:
         return image.copy()
-    canvas, (x0, y0, x1, y1) = Canvas(box), box
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    u, v = pose.face_coordinates(xs, ys)
-    patch = image[y0:y1, x0:x1].astype(np.float32)
-    light = float(np.clip(patch.mean() / 150.0, 0.35, 1.1))
-    lens_masks = [_soften(canvas.fill(lens), softness) for lens in lenses]
-    frame = _soften(canvas.stroke(lines), softness)
-    centres = pose.project(np.array([[side * (spec.bridge + spec.lens_width) / 2, spec.drop, FRAME_DEPTH]
-                                     for side in (-1, 1)]))
-    patch = _refract(patch, lens_masks, centres - [x0, y0], spec.magnification)
-    gradient = sum(mask * _down_lens(v, lens, pose) for mask, lens in zip(lens_masks, lenses))
-    alpha = np.clip(sum(lens_masks), 0, 1) * (spec.tint_top + (spec.tint_bottom - spec.tint_top) * gradient)
-    patch = _shadow(patch, np.maximum(frame, 0.6 * alpha), pose, spec)
-    patch = _tint(patch, alpha, gradient, spec, light)
-    patch = _glints(patch, lens_masks, u, v, pose.face_coordinates(*centres.T), spec, rng, light)
-    if edges:
-        patch = _screen(patch, _soften(canvas.stroke(edges), softness) * 0.45, 255 * light)
-    highlight = canvas.stroke([(p - pose.axes[1] * 0.3 * w, c, 0.35 * w) for p, c, w in lines])
-    patch = _paint_frame(patch, frame, highlight * frame, u, v, spec, rng, light)
+    x0, y0, x1, y1 = box
+    before = image[y0:y1, x0:x1].astype(np.float32)
+    patch = _composite(before, Canvas(box), drawing, pose, spec, rng, softness)
     if _is_grey(image[y0:y1, x0:x1]):  # a black-and-white photo shows grey glasses
-        before = image[y0:y1, x0:x1].astype(np.float32)
         patch = before + ((patch - before) @ LUMA)[..., None]  # only the change turns grey
     out = image.copy()
     out[y0:y1, x0:x1] = np.clip(np.round(patch), 0, 255).astype(np.uint8)
     return out
+
+
+def _composite(patch, canvas: Canvas, drawing: Drawing, pose: FacePose, spec: GlassesSpec, rng,
+               softness: float) -> np.ndarray:
+    """The box of the photo with the glasses drawn, layer by layer (see the module's docstring)."""
+    ys, xs = np.mgrid[canvas.y0:canvas.y0 + canvas.shape[0], canvas.x0:canvas.x0 + canvas.shape[1]]
+    u, v = pose.face_coordinates(xs.astype(np.float32), ys.astype(np.float32))
+    light = float(np.clip(patch.mean() / 150.0, 0.35, 1.1))
+    lens_masks = [_soften(canvas.fill(lens), softness) for lens in drawing.lenses]
+    frame = _soften(canvas.stroke(drawing.lines), softness)
+    patch = _refract(patch, lens_masks, drawing.centres - [canvas.x0, canvas.y0], spec.magnification)
+    gradient = sum(mask * _down_lens(v, lens, pose) for mask, lens in zip(lens_masks, drawing.lenses))
+    alpha = np.clip(sum(lens_masks), 0, 1) * (spec.tint_top + (spec.tint_bottom - spec.tint_top) * gradient)
+    patch = _shadow(patch, np.maximum(frame, 0.6 * alpha), pose, spec)
+    patch = _tint(patch, alpha, gradient, spec, light)
+    patch = _glints(patch, lens_masks, u, v, pose.face_coordinates(*drawing.centres.T), spec, rng, light)
+    if drawing.edges:
+        patch = _screen(patch, _soften(canvas.stroke(drawing.edges), softness) * 0.45, 255 * light)
+    highlight = canvas.stroke([(p - pose.axes[1] * 0.3 * w, c, 0.35 * w) for p, c, w in drawing.lines])
+    return _paint_frame(patch, frame, highlight * frame, u, v, spec, rng, light)
 
 
 def _is_grey(pixels: np.ndarray) -> bool:
