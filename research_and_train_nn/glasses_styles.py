@@ -194,13 +194,15 @@ def sunglasses(rng):
     metal = rng.uniform() < 0.35
     spec = _common(rng, roundness=rng.uniform(2.0, 6.0), rim_width=rng.uniform(0.015, 0.025) if metal
                    else rng.uniform(0.04, 0.08), frame_colour=_colour(rng, METAL if metal else PLASTIC),
-                   gloss=METAL_GLOSS if metal else 0.25, brow=1.0 if metal else rng.uniform(1.0, 1.4), temple_width=0.045)
+                   gloss=METAL_GLOSS if metal else 0.25, brow=1.0 if metal else rng.uniform(1.0, 1.4),
+                   temple_width=0.045)
     return dataclasses.replace(spec, lens_width=spec.lens_width * rng.uniform(1.0, 1.12), **lens)
 
 
 def oversized(rng):
     width = rng.uniform(1.05, 1.3)
-    return _common(rng, roundness=rng.uniform(2.0, 5.0), lens_width=width, lens_height=width * rng.uniform(0.7, 0.95),
+    return _common(rng, roundness=rng.uniform(2.0, 5.0), lens_width=width,
+                   lens_height=width * rng.uniform(0.7, 0.95),
                    bridge=rng.uniform(0.08, 0.16), rim_width=rng.uniform(0.05, 0.1),
                    frame_colour=_colour(rng, BRIGHT), drop=rng.uniform(0.05, 0.15),
                    pattern=_pick(rng, ["plain", "stripes", "dots"]), pattern_colour=_colour(rng, BRIGHT),
@@ -238,8 +240,8 @@ def pixel_shades(rng):
     width = rng.uniform(0.85, 1.05)
     return _common(rng, shape="pixel", lens_width=width, lens_height=width * rng.uniform(0.4, 0.5),
                    bridge=rng.uniform(0.04, 0.1), rim_width=rng.uniform(0.03, 0.05), frame_colour=(10, 10, 10),
-                   tint_colour=(10, 10, 10), tint_top=1.0, tint_bottom=1.0, magnification=1.0, glint=0.0, gloss=0.0,
-                   top_bar=True, temple_width=0.05, drop=rng.uniform(0.0, 0.08))
+                   tint_colour=(10, 10, 10), tint_top=1.0, tint_bottom=1.0, magnification=1.0, glint=0.0,
+                   gloss=0.0, top_bar=True, temple_width=0.05, drop=rng.uniform(0.0, 0.08))
 
 
 SAMPLERS: dict[str, Callable[[np.random.Generator], GlassesSpec]] = {

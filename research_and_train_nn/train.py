@@ -48,7 +48,7 @@ class TrainConfig:
     strength_end: float = 0.8  # ...rising linearly to this at the last
     shadows: float = 0.0  # probability of a brim shadow over the eyes at full strength (augment.py)
     label_smoothing: float = 0.0  # targets 0/1 become e/2 and 1 - e/2: keeps logits moderate
-    synthesis_share: float = 0.0  # share of annotated no-glasses training photos given drawn glasses (synthetic_set.py)
+    synthesis_share: float = 0.0  # share of MTFL no-glasses training photos given glasses (synthetic_set.py)
     patience: int = 10  # early stopping: epochs without a better validation PR-AUC
     class_weights: bool = True  # balance the ~90 % no-glasses majority in the loss
     stem_filters: int = 24
