@@ -65,13 +65,19 @@ def load_mtfl(root: str | Path, split: str = "train") -> list[Record]:
 
 def mtfl_eyes(root: str | Path, split: str = "train") -> dict[str, tuple]:
     """MTFL's annotated eye centres: path -> ((x, y) image-left eye, (x, y) image-right eye)."""
+    return {path: points[:2] for path, points in mtfl_landmarks(root, split).items()}
+
+
+def mtfl_landmarks(root: str | Path, split: str = "train") -> dict[str, tuple]:
+    """MTFL's five annotated points: path -> ((x, y) image-left eye, image-right eye, nose,
+    image-left mouth corner, image-right mouth corner)."""
     root = Path(root)
     label_file = root / {"train": "training.txt", "test": "testing.txt"}[split]
-    eyes = {}
+    landmarks = {}
     for _, parts in _rows(label_file, 15):
         v = [float(p) for p in parts[1:11]]
-        eyes[str(root / parts[0].replace("\\", "/"))] = ((v[0], v[5]), (v[1], v[6]))
-    return eyes
+        landmarks[str(root / parts[0].replace("\\", "/"))] = tuple((v[i], v[i + 5]) for i in range(5))
+    return landmarks
 
 
 def celeba_attributes(root: str | Path) -> dict[str, dict[str, bool]]:

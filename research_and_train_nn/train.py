@@ -48,6 +48,7 @@ class TrainConfig:
     strength_end: float = 0.8  # ...rising linearly to this at the last
     shadows: float = 0.0  # probability of a brim shadow over the eyes at full strength (augment.py)
     label_smoothing: float = 0.0  # targets 0/1 become e/2 and 1 - e/2: keeps logits moderate
+    synthesis_share: float = 0.0  # share of MTFL no-glasses training photos given glasses (synthetic_set.py)
     patience: int = 10  # early stopping: epochs without a better validation PR-AUC
     class_weights: bool = True  # balance the ~90 % no-glasses majority in the loss
     stem_filters: int = 24
@@ -78,6 +79,8 @@ FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
     ("strength_end", float, "augmentation strength at the last epoch"),
     ("shadows", float, "probability of a brim shadow over the eyes at full strength"),
     ("label_smoothing", float, "label smoothing of the loss"),
+    ("synthesis_share", float, "share of MTFL training photos without glasses replaced by synthesised "
+     "ones: glasses drawn on (label 1) or pushed up onto the head (label 0)"),
 )
 
 
@@ -140,6 +143,11 @@ def prepare_data(config: TrainConfig, cache: Path) -> tuple[CropSet, CropSet]:
         crops = make_crops([records[i] for i in index], config.crop, cache)
         print(f"{name}: {json.dumps(crops.summary())}")
         sets.append(crops.subset(np.flatnonzero(crops.ok)))
+    if config.synthesis_share:
+        from research_and_train_nn.synthetic_set import add_synthetic, annotated_landmarks
+        sets[0] = add_synthetic(sets[0], config.synthesis_share, config.seed, config.crop,
+                                annotated_landmarks(config.datasets))
+        print(f"train with synthesised glasses: {json.dumps(sets[0].summary())}")
     return sets[0], sets[1]
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from glasses_core import ConfigError
 from research_and_train_nn.datasets import (celeba_attributes, load, load_celeba, load_folder, load_meglass,
-                                            load_mtfl, mtfl_eyes)
+                                            load_mtfl, mtfl_eyes, mtfl_landmarks)
 from research_and_train_nn.splits import split_by_identity
 
 
@@ -25,6 +25,10 @@ def test_mtfl_eye_annotations(data_dir):
     eyes = mtfl_eyes(data_dir / "mtfl", "train")
     (lx, ly), (rx, ry) = eyes[str(data_dir / "mtfl" / "lfw_5590" / "Aaron_Eckhart_0001.jpg")]
     assert (lx, ly, rx, ry) == (107.25, 108.75, 147.75, 113.25)
+    points = mtfl_landmarks(data_dir / "mtfl", "train")
+    aaron = points[str(data_dir / "mtfl" / "lfw_5590" / "Aaron_Eckhart_0001.jpg")]
+    assert aaron[2] == (126.25, 143.75) and aaron[3:] == ((106.25, 158.75), (140.75, 162.75))  # nose, mouth
+    assert all(points[path][:2] == eye_pair for path, eye_pair in eyes.items())
 
 
 def test_celeba(data_dir):
