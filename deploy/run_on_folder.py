@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from glasses_core import GlassesClassifier, GlassesError, load_image
+from glasses_core import GlassesClassifier, GlassesError
 
 from deploy.escape import escape
 from deploy.folder_output import FORMATS, Output, Row
@@ -123,7 +123,7 @@ def probability(text: str) -> float:
 def classify_one(classifier: GlassesClassifier, path: Path) -> Row:
     """The photo's row; whatever goes wrong with this one file becomes its error."""
     try:
-        result = classifier.predict(load_image(path))
+        result = classifier.predict(path)
     except GlassesError as err:
         return Row(path, error=getattr(err, "reason", str(err)))
     except OSError as err:  # opening it: no permission, removed meanwhile, an I/O error

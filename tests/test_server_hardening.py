@@ -32,11 +32,11 @@ class HoldingClassifier:
         self.version, self.threshold, self.config = classifier.version, classifier.threshold, classifier.config
         self.release, self.holding = threading.Event(), threading.Event()
 
-    def predict(self, image):
-        if image.shape[0] * image.shape[1] > self.hold_over:
+    def predict(self, photo):
+        if photo.size[0] * photo.size[1] > self.hold_over:
             self.holding.set()
             assert self.release.wait(20), "never released"
-        return self._classifier.predict(image)
+        return self._classifier.predict(photo)
 
 
 class HardeningTest(AsyncHTTPTestCase):
@@ -193,7 +193,7 @@ class PixelLimitTest(HardeningTest):
     serving_options = dict(max_pixels=2_000_000)
 
     def test_an_image_over_the_pixel_limit_is_413_before_decoding(self):
-        with mock.patch.object(decode, "load_image", side_effect=AssertionError("decoded")):
+        with mock.patch.object(decode, "open_photo", side_effect=AssertionError("decoded")):
             response = self.post("/glass_no_glass/", {"image": ("big.png", blank_png(2000, 1001))})
         self.assert_json_error(response, 413, "big.png", "2.0 megapixels", "limit")
 

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 
 from PIL import Image
 
-from glasses_core import GlassesClassifier, load_image
+from glasses_core import GlassesClassifier, open_photo
 
 LARGE_PIXELS = 4_000_000  # above this an image is decoded in the large-image lane
 BUDGET_WAIT_S = 10.0  # how long an image may wait for room in the decode budget before a 503
@@ -73,6 +73,6 @@ class PixelBudget:
 def predict(classifier: GlassesClassifier, data: bytes, name: str):
     """Decode and classify, in a worker thread; (result, (height, width), milliseconds)."""
     start = time.perf_counter()
-    image = load_image(data, name)
-    result = classifier.predict(image)
-    return result, image.shape[:2], (time.perf_counter() - start) * 1000.0
+    photo = open_photo(data, name)  # decodes only the pixels the answer needs
+    result = classifier.predict(photo)
+    return result, (photo.size[1], photo.size[0]), (time.perf_counter() - start) * 1000.0
