@@ -3,7 +3,7 @@
 A JPEG decodes at 1/2, 1/4 or 1/8 of its size straight from its DCT coefficients (Pillow's
 draft mode), which costs a fraction of a full decode: a 12 MP phone photo's faces are found on
 an eighth of its pixels, and each face is cut from the coarsest decode that still holds it at
-the model's resolution. Other formats decode once at full size and are shrunk with a box filter.
+the model's resolution. Other formats (PNG, WebP, HEIC, ...) decode once at full size and are shrunk with a box filter.
 """
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from .errors import ImageLoadError
+
+register_heif_opener()  # HEIC/HEIF, what iPhones save: Pillow then opens them like any format
 
 MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompression bombs)
 SCALES = (8, 4, 2, 1)  # the reductions a JPEG decodes at directly (1/8 ... full size)

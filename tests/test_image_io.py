@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from glasses_core import ImageLoadError, load_image
+from glasses_core import ImageLoadError, load_image, open_photo
 from glasses_core.image_io import MAX_PIXELS
 
 
@@ -115,3 +115,55 @@ def test_missing_file_and_folder(tmp_path):
         load_image(tmp_path / "nope.jpg")
     with pytest.raises(ImageLoadError, match="no such file"):
         load_image(tmp_path)
+
+
+def test_jpeg_decodes_at_the_reduction_asked_for(photo):
+    big = photo.resize((2000, 2000), Image.BICUBIC)
+    opened = open_photo(encode(big, "JPEG", quality=90))
+    assert opened.size == (2000, 2000)
+    for scale, reduction in ((1.0, 1), (0.6, 1), (0.5, 2), (0.3, 2), (0.2, 4), (0.1, 8), (0.01, 8)):
+        pixels, got = opened.pixels(scale)
+        assert got == reduction and pixels.shape == (2000 // reduction, 2000 // reduction, 3)
+    # DCT-scaled pixels are the full image shrunk: close to a box filter of the full decode
+    full = open_photo(encode(big, "JPEG", quality=90), reduced_decode=False)
+    fast, slow = opened.pixels(0.125)[0].astype(int), full.pixels(0.125)[0].astype(int)
+    assert np.abs(fast - slow).mean() < 2.0
+
+
+def test_reduced_decode_keeps_exif_orientation(photo):
+    wide = photo.crop((0, 0, 250, 120)).resize((1000, 480))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    data = encode(wide, "JPEG", exif=exif.tobytes(), quality=95)
+    opened = open_photo(data)
+    assert opened.size == (480, 1000)
+    small, reduction = opened.pixels(0.25)
+    assert reduction == 4 and small.shape == (250, 120, 3)
+    np.testing.assert_allclose(small.astype(float).mean((0, 1)), load_image(data).astype(float).mean((0, 1)), atol=3)
+
+
+def test_every_source_kind_gives_the_same_photo(photo_path, photo):
+    pixels = load_image(photo_path)
+    for source in (photo_path, str(photo_path), photo_path.read_bytes(), Image.open(photo_path), pixels):
+        np.testing.assert_array_equal(open_photo(source).pixels(1.0)[0], pixels)
+
+
+def test_heic_photos_are_read(photo):
+    out = load_image(encode(photo, "HEIF", quality=90))
+    assert out.shape == (250, 250, 3)
+    assert np.abs(out.astype(int) - np.asarray(photo)).mean() < 3
+
+
+@pytest.mark.parametrize("bad", [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 3), np.float32),
+                                 np.zeros((10, 10, 4), np.uint8)])
+def test_arrays_must_be_rgb_uint8(bad):
+    with pytest.raises(ImageLoadError, match="uint8 RGB"):
+        open_photo(bad)
+
+
+def test_an_unreadable_file_is_an_image_load_error(tmp_path, photo_path, monkeypatch):
+    path = tmp_path / "locked.jpg"
+    path.write_bytes(photo_path.read_bytes())
+    monkeypatch.setattr(type(path), "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    with pytest.raises(ImageLoadError, match="cannot be read"):
+        open_photo(path)
