@@ -3,7 +3,7 @@
     .venv-deploy/bin/python benchmarks/bench_server.py [--model models/glasses.json]
         [--clients 8] [--seconds 30] [--server-args "--processes 2"]
 
-8 clients on loopback post a 640x480 JPEG (a real MTFL face, from bench_detect_crop.py) to /glass_no_glass/ as fast as
+8 clients on loopback post a 640x480 JPEG (a real MTFL face, from photos.py) to /glass_no_glass/ as fast as
 they can for 30 s, each on one keep-alive connection: requests per second, p50 and p99
 latency, errors (any answer but 200). Then the same JPEG bytes go through
 GlassesClassifier.predict in this process, from as many threads as the server has: the
@@ -25,8 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling bench_detect_crop.py
-from bench_detect_crop import photo_640x480  # noqa: E402  (one 640x480 benchmark photo for all)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling photos.py
+from photos import photo_640x480  # noqa: E402  (one 640x480 benchmark photo for all)
 from serving import multipart, running_server  # noqa: E402
 
 async def client(host: str, port: int, request: bytes, until: float, latencies: list, errors: list) -> None:

@@ -5,10 +5,11 @@
         [--skip-training] [--note "2-core dev machine"]
 
 Sections: the size of every export in models/; the classifier alone per crop for each TFLite
-variant with 1 and 2 threads; the full pipeline per photo by stage (decode, face detection,
-crop, classify) at 640x480 and 1920x1080; the folder runner's photos per second
-(bench_folder.py); the server's requests per second (bench_server.py); training throughput
-read from models/training_log.txt and models/history.csv. ``--quick`` shortens the folder and
+variant with 1 and 2 threads, and which is fastest here; the whole pipeline per photo at
+640x480, 1920x1080 and 12 MP against the networks' own invoke times (bench_pipeline.py, with
+a profile of predict() in profile_predict.txt); the folder runner's photos per second
+(bench_folder.py); the server's requests per second against the runtime in process
+(bench_server.py); training throughput read from models/training_log.txt and models/history.csv. ``--quick`` shortens the folder and
 server runs. Timings are medians and depend on the machine and what else runs on it: the JSON
 records the cores and the load average.
 """
@@ -31,11 +32,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling bench_*.py scripts
 import bench_folder  # noqa: E402
+import bench_pipeline  # noqa: E402
 import bench_server  # noqa: E402
-from bench_detect_crop import median_ms, photo_640x480  # noqa: E402
+from photos import median_ms, photo_640x480  # noqa: E402
 
-from glasses_core import Detectors, GlassesClassifier, crop_face, load_image  # noqa: E402
-from glasses_core.crop import usable_faces  # noqa: E402
+from glasses_core import GlassesClassifier  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -55,20 +56,10 @@ def model_sizes(models: Path) -> dict:
     return {p.name: kib(p) for p in exports}
 
 
-def photo_1920x1080() -> bytes:
-    """The same real photo as the 640x480 one, scaled to 1080 rows in a 1920x1080 frame."""
-    small = Image.open(io.BytesIO(photo_640x480()))
-    frame = Image.new("RGB", (1920, 1080), (90, 110, 120))
-    frame.paste(small.resize((1440, 1080), Image.LANCZOS), (240, 0))
-    buf = io.BytesIO()
-    frame.save(buf, format="JPEG", quality=90)
-    return buf.getvalue()
-
-
 def real_crop() -> np.ndarray:
     """The model input for the benchmark photo's face, (1, 64, 64, 3) uint8."""
     classifier = GlassesClassifier()
-    crops = classifier.crops(load_image(photo_640x480()))
+    crops = classifier.crops(photo_640x480())
     assert crops[0].face is not None, "benchmark photo has no face"
     return crops[0].pixels[None]
 
@@ -84,32 +75,13 @@ def classifier_latency(models: Path, runs: int) -> dict:
     return results
 
 
-def pipeline_stages(jpeg: bytes, classifier: GlassesClassifier, runs: int) -> dict:
-    """Median ms of each stage for one photo, single thread, as the runtime runs them."""
-    config = classifier.config.crop
-    detectors = Detectors(config)
-    image = load_image(jpeg)
-    faces = usable_faces(detectors.detect(image), config)
-    assert faces, "benchmark photo has no face"
-    crops = np.stack([crop_face(image, f, config).pixels for f in faces])
-    stages = {
-        "decode_ms": median_ms(lambda: load_image(jpeg), runs),
-        "detect_ms": median_ms(lambda: detectors.detect(image), runs),
-        "crop_ms": median_ms(lambda: [crop_face(image, f, config) for f in faces], runs),
-        "classify_ms": median_ms(lambda: classifier.predict_crops(crops), runs),
-    }
-    stages = {k: round(v, 3) for k, v in stages.items()}
-    stages["total_ms"] = round(sum(stages.values()), 3)
-    stages["predict_end_to_end_ms"] = round(median_ms(lambda: classifier.predict(jpeg), runs), 3)
-    stages.update(jpeg_bytes=len(jpeg), faces=len(faces))
-    return stages
+def pipeline(models: Path, runs: int, out: Path) -> dict:
+    return bench_pipeline.measure(models / "glasses.json", max(5, runs // 2), out / "profile_predict.txt")
 
 
-def pipeline(models: Path, runs: int) -> dict:
-    classifier = GlassesClassifier(model=models / "glasses.json")
-    return {"model": classifier.model_path.name,
-            "640x480": pipeline_stages(photo_640x480(), classifier, runs),
-            "1920x1080": pipeline_stages(photo_1920x1080(), classifier, runs)}
+def fastest(latency: dict) -> str:
+    """The TFLite variant with the lowest single-thread time per crop."""
+    return min((ms, key.split("_")[0]) for key, ms in latency.items() if key.endswith("_1_thread"))[1]
 
 
 def folder(models: Path, quick: bool) -> dict:
@@ -161,21 +133,37 @@ def rows(results: dict):
     for key, ms in results.get("classifier_ms_per_crop", {}).items():
         variant, threads = key.split("_")[:2]
         yield "classifier, 1 crop", f"{variant}, {threads} thread{'s' if threads != '1' else ''}", f"{ms:.3f} ms"
-    for size, stages in {k: v for k, v in results.get("pipeline", {}).items() if k != "model"}.items():
-        for stage in ("decode", "detect", "crop", "classify", "total"):
-            yield f"pipeline {size} ({results['pipeline']['model']})", stage, f"{stages[stage + '_ms']:.2f} ms"
-        yield f"pipeline {size} ({results['pipeline']['model']})", "predict() end to end", \
-            f"{stages['predict_end_to_end_ms']:.2f} ms"
+    if "classifier_ms_per_crop" in results:
+        yield "classifier, 1 crop", "fastest on this CPU (1 thread)", \
+            f"`glasses_{fastest(results['classifier_ms_per_crop'])}.tflite` (choose it with `--model`)"
+    if "pipeline" in results:
+        p = results["pipeline"]
+        net = p["networks_ms"]
+        yield "networks (invoke only)", "BlazeFace / face mesh / classifier", \
+            f"{net['blazeface_ms']:.2f} / {net['face_mesh_ms']:.2f} / {net['classifier_ms']:.3f} ms"
+        for size, row in p["photos"].items():
+            yield f"predict() {size} ({p['model']})", "end to end", \
+                f"{row['predict_ms']:.2f} ms ({row['mesh_passes']} mesh passes, decoded at 1/{', 1/'.join(map(str, row['reductions']))})"
+            yield f"predict() {size} ({p['model']})", "decode / detect / refine / crop / classify", \
+                " / ".join(f"{row[k + '_ms']:.2f}" for k in ("decode", "detect", "refine", "crop", "classify")) + " ms"
+            yield f"predict() {size} ({p['model']})", "with a full-size decode first (0.1.0's)", \
+                f"{row['predict_full_decode_ms']:.2f} ms"
+        for name, value in p["ratios"].items():
+            yield "ratios (one run)", name.replace("_", " "), f"{value:.2f}x"
     if "folder" in results:
         f = results["folder"]
         for key in ("in_process_1_thread", "runner_workers_1", "runner_workers_auto"):
             yield f"folder runner ({f['photos']} photos)", key.replace("_", " "), f"{f[key]} photos/s"
+        yield "ratios (one run)", "folder runner, workers auto vs 1 thread in process", \
+            f"{f['runner_workers_auto'] / f['in_process_1_thread']:.2f}x"
     if "server" in results:
         s = results["server"]
         yield "REST server", f"{s['clients']} clients, {s['server_threads']} threads", \
             f"{s['server']['per_second']} req/s (p50 {s['server']['p50_ms']} ms, p99 {s['server']['p99_ms']} ms, " \
             f"{s['server']['errors']} errors)"
         yield "REST server", "runtime in process, same threads", f"{s['in_process']['per_second']} photos/s"
+        yield "ratios (one run)", "REST server vs the runtime in process", \
+            f"{s['server']['per_second'] / s['in_process']['per_second']:.2f}x"
     if "training" in results:
         t = results["training"]
         yield "training (shipped model)", "crops per epoch", t["train_crops_per_epoch"]
@@ -190,7 +178,7 @@ def run(args) -> dict:
     results = {"machine": machine(args.note), "runs": args.runs, "quick": args.quick}
     steps = {"sizes": ("sizes_kib", lambda: model_sizes(args.models)),
              "latency": ("classifier_ms_per_crop", lambda: classifier_latency(args.models, args.runs)),
-             "pipeline": ("pipeline", lambda: pipeline(args.models, args.runs)),
+             "pipeline": ("pipeline", lambda: pipeline(args.models, args.runs, args.out)),
              "folder": ("folder", lambda: folder(args.models, args.quick)),
              "server": ("server", lambda: server(args.models, args.quick)),
              "training": ("training", lambda: training(args.models))}
@@ -223,8 +211,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    results = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
+    results = run(args)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
     (args.out / "results.md").write_text(table)

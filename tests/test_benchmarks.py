@@ -35,11 +35,15 @@ def test_writes_json_with_positive_numbers(results):
     assert set(data["classifier_ms_per_crop"]) == {f"{v}_{t}_thread" for v in ("int8", "float16", "float32")
                                                    for t in (1, 2)}
     assert all(v > 0 for v in data["classifier_ms_per_crop"].values())
-    for size in ("640x480", "1920x1080"):
-        stages = data["pipeline"][size]
-        for stage in ("decode", "detect", "crop", "classify", "total", "predict_end_to_end"):
-            assert stages[f"{stage}_ms"] > 0, (size, stage)
-        assert stages["faces"] == 1
+    pipeline = data["pipeline"]
+    assert set(pipeline["photos"]) == {"640x480", "1920x1080", "4032x3024"}
+    for size, row in pipeline["photos"].items():
+        for stage in ("decode", "detect", "refine", "crop", "classify", "predict", "predict_full_decode"):
+            assert row[f"{stage}_ms"] > 0, (size, stage)
+        assert row["faces"] == 1 and row["mesh_passes"] >= 1
+    assert pipeline["photos"]["4032x3024"]["reductions"] != [1]  # a 12 MP photo is never decoded at full size
+    assert all(v > 0 for v in pipeline["ratios"].values())
+    assert (results / "profile_predict.txt").read_text().count("=== predict()") == 3
     assert data["machine"]["cores"] >= 1 and data["runs"] == 5
 
 
@@ -54,7 +58,8 @@ def test_markdown_table_has_a_row_per_measurement(results):
     table = (results / "results.md").read_text()
     assert "| section | measurement | value |" in table
     assert "`glasses_int8.tflite`" in table and "| float32, 2 threads |" in table
-    assert table.count("| pipeline 1920x1080") == 6
+    assert table.count("| predict() 1920x1080") == 3 and "fastest on this CPU" in table
+    assert table.count("| ratios (one run) |") == 5
 
 
 def test_mlpackage_size_is_its_folder_total(run_all, tmp_path):

@@ -11,7 +11,7 @@ import time
 from serving import ROOT, SHIPPED_MODEL, blank_png, running_server
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_detect_crop import photo_640x480  # noqa: E402
+from photos import photo_640x480  # noqa: E402
 from bench_server import client, upload_request  # noqa: E402
 
 SECONDS = 8.0  # bounded: every client stops sending after this

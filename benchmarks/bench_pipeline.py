@@ -1,0 +1,161 @@
+"""What a photo costs, against what its networks cost, at 640x480, 1920x1080 and 12 MP.
+
+    .venv-deploy/bin/python benchmarks/bench_pipeline.py [--runs 100] [--json out.json]
+        [--profile benchmarks/profile_predict.txt]
+
+All in one run, single thread, medians (photos.py builds the photos):
+- the networks' own invoke times: BlazeFace short-range, the face mesh, the classifier;
+- ``GlassesClassifier.predict(jpeg_bytes)`` end to end per photo size, and the same with every
+  photo decoded at full size first (``open_photo(..., reduced_decode=False)``: 0.1.0's decode);
+- where predict() spends it: decode, whole-photo detection, refinement, crop, classify;
+- the ratios the speed issue asks for: predict() at 640x480 against the two networks every
+  photo needs (BlazeFace + classifier) and against every network predict() runs (the face-mesh
+  passes included); 1920x1080 and 12 MP against 640x480.
+With ``--profile``, a cProfile of predict() on each photo (top functions by own time).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling photos.py
+from photos import SIZES, benchmark_photo, median_ms  # noqa: E402
+
+from glasses_core import GlassesClassifier, crop_face, open_photo  # noqa: E402
+from glasses_core.face_mesh import FaceMesh  # noqa: E402
+from glasses_core.locate import usable_faces  # noqa: E402
+
+
+def invoke_ms(interpreter, runs: int) -> float:
+    return median_ms(interpreter.invoke, runs)
+
+
+def networks(classifier: GlassesClassifier, runs: int) -> dict:
+    """Median invoke ms of each network, its input already set (what no Python code can save)."""
+    detector = classifier._detectors._detector
+    mesh = FaceMesh()
+    classifier.predict_crops(np.zeros((1, classifier.config.crop.size, classifier.config.crop.size, 3), np.uint8))
+    return {"blazeface_ms": invoke_ms(detector._interpreter(), runs),
+            "face_mesh_ms": invoke_ms(mesh._interpreter(), runs),
+            "classifier_ms": invoke_ms(classifier._interpreter(), runs)}
+
+
+def mesh_passes(classifier: GlassesClassifier, jpeg: bytes) -> int:
+    """How many face-mesh passes predict() makes on this photo."""
+    refiner = getattr(classifier._detectors.refiner, "_mesh", None)
+    if refiner is None:
+        return 0
+    calls = []
+    original = refiner.landmarks
+    refiner.landmarks = lambda patch: calls.append(1) or original(patch)
+    try:
+        classifier.predict(jpeg)
+    finally:
+        refiner.landmarks = original
+    return len(calls)
+
+
+def stages(classifier: GlassesClassifier, jpeg: bytes, runs: int) -> dict:
+    """Median ms of each step predict() takes for one photo, each on a freshly opened photo."""
+    detectors, config = classifier._detectors, classifier.config.crop
+    opened = open_photo(jpeg)
+    faces = usable_faces(detectors.detect(opened), config)
+    refined = [detectors.refiner.refine(opened, f) for f in faces]
+    crops = np.stack([crop_face(opened, f, config).pixels for f in refined])
+    used = sorted(opened._views)  # the reductions this photo was decoded at
+
+    def decode():
+        photo = open_photo(jpeg)
+        for reduction in used:
+            photo.pixels(1 / reduction)
+
+    def warm():  # a photo with its decodes done, so the later steps time only themselves
+        photo = open_photo(jpeg)
+        decode_into(photo, used)
+        return photo
+    photo = warm()
+    return {"decode_ms": median_ms(decode, runs),
+            "reductions": used,
+            "detect_ms": median_ms(lambda: detectors.detect(photo), runs),
+            "refine_ms": median_ms(lambda: [detectors.refiner.refine(photo, f) for f in faces], runs),
+            "crop_ms": median_ms(lambda: [crop_face(photo, f, config) for f in refined], runs),
+            "classify_ms": median_ms(lambda: classifier.predict_crops(crops), runs),
+            "faces": len(faces)}
+
+
+def decode_into(photo, reductions) -> None:
+    for reduction in reductions:
+        photo.pixels(1 / reduction)
+
+
+def photo_row(classifier: GlassesClassifier, size: str, runs: int) -> dict:
+    jpeg = benchmark_photo(size)
+    row = {"jpeg_bytes": len(jpeg), "mesh_passes": mesh_passes(classifier, jpeg)}
+    row.update(stages(classifier, jpeg, runs))
+    row["predict_ms"] = median_ms(lambda: classifier.predict(jpeg), runs)
+    row["predict_full_decode_ms"] = median_ms(
+        lambda: classifier.predict(open_photo(jpeg, reduced_decode=False)), max(5, runs // 4))
+    return row
+
+
+def ratios(net: dict, photos: dict) -> dict:
+    two = net["blazeface_ms"] + net["classifier_ms"]
+    every = two + photos["640x480"]["mesh_passes"] * net["face_mesh_ms"]
+    base = photos["640x480"]["predict_ms"]
+    return {"640x480_vs_two_networks": base / two,
+            "640x480_vs_every_network_it_runs": base / every,
+            "1920x1080_vs_640x480": photos["1920x1080"]["predict_ms"] / base,
+            "4032x3024_vs_640x480": photos["4032x3024"]["predict_ms"] / base,
+            "4032x3024_full_decode_vs_fast": photos["4032x3024"]["predict_full_decode_ms"]
+            / photos["4032x3024"]["predict_ms"]}
+
+
+def profile(classifier: GlassesClassifier, out: Path, runs: int) -> None:
+    text = io.StringIO()
+    for size in SIZES:
+        jpeg = benchmark_photo(size)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(runs):
+            classifier.predict(jpeg)
+        profiler.disable()
+        text.write(f"=== predict() on the {size} photo, {runs} calls ===\n")
+        pstats.Stats(profiler, stream=text).strip_dirs().sort_stats("tottime").print_stats(18)
+    out.write_text(text.getvalue())
+
+
+def measure(model: Path | None = None, runs: int = 100, profile_to: Path | None = None) -> dict:
+    classifier = GlassesClassifier(model)
+    net = networks(classifier, runs * 2)
+    photos = {size: photo_row(classifier, size, runs) for size in SIZES}
+    results = {"model": classifier.model_path.name, "networks_ms": net, "photos": photos,
+               "ratios": ratios(net, photos)}
+    if profile_to is not None:
+        profile(classifier, profile_to, max(10, runs // 2))
+    return results
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="model .json (default: the shipped model)")
+    parser.add_argument("--runs", type=int, default=100, help="timed runs per measurement")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of predict() here")
+    args = parser.parse_args(argv)
+    results = measure(args.model, args.runs, args.profile)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()
