@@ -1,7 +1,8 @@
 """Crops for training and evaluation, computed once with the core's preprocessing and cached.
 
-The cache key is the image's content (sha256) plus the crop parameters, so moving a dataset or
-changing the crop never serves a stale crop. Photos where no face was found keep the core's
+The cache key is the image's content (sha256) plus the crop parameters and a digest of the
+preprocessing code, face models and decoding libraries, so moving a dataset or changing the
+crop never serves a stale crop. Photos where no face was found keep the core's
 fallback crop and are counted.
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -18,11 +20,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import glasses_core
 from glasses_core import CropConfig, Detectors, GlassesError, open_photo, preprocess
 from glasses_core.crop import PREPROCESS_VERSION
+from glasses_core.face_detect import model_dir
 from research_and_train_nn.datasets import Record, load
 
 DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "cache" / "crops"
+CORE = Path(glasses_core.__file__).resolve().parent
+FACE_MODELS = ("face_detection_short_range.tflite", "face_detection_full_range.tflite", "face_landmark.tflite")
 
 
 @dataclass
@@ -49,10 +55,23 @@ class CropSet:
                 "with_glasses": int(self.labels.sum())}
 
 
-def crop_key(config: CropConfig) -> str:
-    """Cache folder name: the crop parameters and the preprocessing code's version."""
-    text = json.dumps({**dataclasses.asdict(config), "version": PREPROCESS_VERSION}, sort_keys=True)
+def crop_key(config: CropConfig, core: Path = CORE) -> str:
+    """Cache folder name: the crop parameters and the preprocessing itself (preprocessing_digest)."""
+    text = json.dumps({**dataclasses.asdict(config), "version": PREPROCESS_VERSION,
+                       "code": preprocessing_digest(core)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def preprocessing_digest(core: Path = CORE) -> str:
+    """A digest of everything that makes a crop's pixels: the core package's source, the face
+    models it runs, and the versions of the libraries that decode and run them. Any change to
+    one of them gives a new cache folder, so no stale crop is ever trained or tested on."""
+    digest = hashlib.sha256()
+    for path in sorted(core.glob("*.py")) + [model_dir() / name for name in FACE_MODELS]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for package in ("pillow", "pillow-heif", "numpy", "ai-edge-litert"):
+        digest.update(f"{package}=={importlib.metadata.version(package)}".encode())
+    return digest.hexdigest()[:16]
 
 
 _worker = {}

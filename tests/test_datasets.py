@@ -103,3 +103,18 @@ def test_splits_are_identity_disjoint_and_deterministic(data_dir):
     assert (again == train).all()
     other, _ = split_by_identity(records, 0.15, seed=8)
     assert len(set(other) ^ set(train)) > 100
+
+
+def test_the_crop_cache_is_keyed_on_the_preprocessing_code(tmp_path):
+    """Editing any core source file (the crop, the decoder, ...) gives a new cache folder."""
+    import shutil
+
+    from glasses_core import CropConfig
+    from research_and_train_nn.prepare import CORE, crop_key
+    copy = tmp_path / "glasses_core"
+    shutil.copytree(CORE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert crop_key(CropConfig(), copy) == crop_key(CropConfig())
+    crop = copy / "geometry.py"
+    crop.write_text(crop.read_text().replace("Image.BILINEAR", "Image.BICUBIC", 1))
+    assert crop_key(CropConfig(), copy) != crop_key(CropConfig())
+    assert crop_key(CropConfig(scale=2.0)) != crop_key(CropConfig())
