@@ -2,8 +2,8 @@
 
 Everything lands in the run folder: ``train_config.json`` (this run's settings),
 ``config.json`` (the model's metadata: crop, threshold chosen on validation, labels),
-``model.keras`` (best epoch), ``checkpoint.keras`` (last epoch, for ``--resume``),
-``history.csv``, ``val_crops.npz``, ``train_crops.npz`` (int8 calibration sample) and
+``model.keras`` (best epoch), ``checkpoint-NNN.keras`` (after the last finished epoch, N),
+``state.json`` (what ``--resume`` trusts, see run_state.py), ``history.csv``, ``val_crops.npz``, ``train_crops.npz`` (int8 calibration sample) and
 ``evaluation_report.md`` / ``.json`` on the test set.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from glasses_core.config import from_dict  # noqa: E402
 from glasses_core.errors import GlassesError  # noqa: E402
 from research_and_train_nn.datasets import load  # noqa: E402
 from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops  # noqa: E402
+from research_and_train_nn.run_state import open_run, write_text_atomically  # noqa: E402
 from research_and_train_nn.splits import split_by_identity  # noqa: E402
 
 
@@ -90,7 +91,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     parser.add_argument("--dataset", action="append", metavar="KIND:PATH",
                         help="training pool (repeatable): mtfl:, celeba:, meglass:, folder:PATH")
     parser.add_argument("--test", metavar="KIND:PATH", help="test set ('' for none)")
-    parser.add_argument("--resume", action="store_true", help="continue from checkpoint.keras in --out")
+    parser.add_argument("--resume", action="store_true", help="continue after the last finished epoch in --out "
+                        "(as if never interrupted)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     for name, kind, text in FLAGS:
         parser.add_argument("--" + name.replace("_", "-"), type=kind,
@@ -162,13 +164,14 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
 
     from research_and_train_nn.fit import fit
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    state = open_run(out, resume)
+    write_text_atomically(out / "train_config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     keras.utils.set_random_seed(config.seed)
     train, val = prepare_data(config, cache)
     print(f"train {len(train.records)} crops ({int(train.labels.sum())} with glasses), "
           f"val {len(val.records)} ({int(val.labels.sum())} with glasses)")
     started = time.time()
-    model = fit(config, train, val, out, resume)
+    model = fit(config, train, val, out, state)
     probabilities = predict_probabilities(model, val.crops)
     threshold = choose_threshold(val.labels, probabilities)
     np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels,

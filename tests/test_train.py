@@ -19,7 +19,7 @@ def test_tiny_run_beats_chance_on_held_out_crops(tiny_run):
 
 
 def test_run_folder_has_everything(tiny_run):
-    for name in ("model.keras", "checkpoint.keras", "history.csv", "config.json",
+    for name in ("model.keras", "checkpoint-004.keras", "state.json", "history.csv", "config.json",
                  "train_config.json", "val_crops.npz", "train_crops.npz"):
         assert (tiny_run / name).is_file(), name
     with open(tiny_run / "history.csv") as handle:
