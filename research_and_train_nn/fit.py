@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -104,6 +105,25 @@ class EpochRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class Eta(keras.callbacks.Callback):
+    """After each epoch: how long it took and about how long the remaining epochs will take (at
+    the mean pace so far; early stopping may end the run sooner)."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs, self.durations = epochs, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.durations.append(time.monotonic() - self.started)
+        left = (self.epochs - epoch - 1) * float(np.mean(self.durations))
+        finish = time.strftime("%H:%M", time.localtime(time.time() + left))
+        print(f"epoch {epoch + 1}/{self.epochs} took {self.durations[-1]:.0f} s; "
+              f"about {left / 60:.1f} min left (done around {finish})", flush=True)
+
+
 def should_stop(history: list[dict], patience: int) -> bool:
     """Keras's EarlyStopping rule, from the history alone (so that a resumed run keeps counting):
     after the first epoch, stop at an epoch that is not the best when ``patience`` epochs have
@@ -111,9 +131,9 @@ def should_stop(history: list[dict], patience: int) -> bool:
     return len(history) > 1 and epochs_since_best(history) >= max(patience, 1)
 
 
-def fit(config, train, val, out: Path, state: RunState | None) -> keras.Model:
+def fit(config, train, val, out: Path, state: RunState | None, tensorboard: bool = False) -> keras.Model:
     """Train from ``state`` (run_state.open_run), recording every finished epoch; returns the best
-    model (by validation PR-AUC)."""
+    model (by validation PR-AUC). With ``tensorboard``, logs to ``out/tensorboard`` too."""
     if state:
         print(f"resuming after epoch {state.epochs_done} from {out / state.checkpoint}")
     model = keras.models.load_model(out / state.checkpoint) if state else build(config)
@@ -126,7 +146,9 @@ def fit(config, train, val, out: Path, state: RunState | None) -> keras.Model:
     # of 4,000 crops either way).
     data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.seed, config.shadows,
                           workers=1, use_multiprocessing=False)
-    callbacks = [Schedule(data, config), EpochRecorder(out, config.patience, state)]
+    callbacks = [Schedule(data, config), EpochRecorder(out, config.patience, state), Eta(config.epochs)]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(out / "tensorboard"))
     if len(done) < config.epochs and not should_stop(done, config.patience):
         model.fit(data, validation_data=(val.crops.astype(np.float32), val.labels.astype(np.float32)),
                   epochs=config.epochs, initial_epoch=len(done), callbacks=callbacks,

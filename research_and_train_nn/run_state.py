@@ -29,8 +29,8 @@ HISTORY = "history.csv"
 BEST = "model.keras"  # the best epoch's checkpoint, by validation PR-AUC
 
 
-class ResumeError(GlassesError):
-    """A run folder cannot be resumed (says why)."""
+class RunFolderError(GlassesError):
+    """A run folder cannot be used as asked (says why)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def open_run(out: Path, resume: bool) -> RunState | None:
     state = load_state(out) if resume else None
     if state is None:
         if resume and (out / "checkpoint.keras").is_file():
-            raise ResumeError(f"{out} was made before {STATE} existed and cannot be resumed "
+            raise RunFolderError(f"{out} was made before {STATE} existed and cannot be resumed "
                               "safely: train it again in a new folder")
         for stale in (out / STATE, out / HISTORY):
             stale.unlink(missing_ok=True)
@@ -94,6 +94,11 @@ def open_run(out: Path, resume: bool) -> RunState | None:
     commit_epoch(out, state)  # history.csv and the checkpoints back in line with state.json
     keep_best(out, state)
     return state
+
+
+def holds_a_run(out: Path) -> bool:
+    """Whether ``out`` holds (part of) a training run."""
+    return any((out / name).exists() for name in (STATE, HISTORY, BEST, "train_config.json", "config.json"))
 
 
 def record_epoch(out: Path, model, history: list[dict]) -> RunState:
@@ -179,7 +184,7 @@ def restore_random_states(model, states: dict) -> None:
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
     variables = _seed_generator_states(model)
     if len(variables) != len(states["seed_generators"]):
-        raise ResumeError(f"the model has {len(variables)} seed generators, the run state "
+        raise RunFolderError(f"the model has {len(variables)} seed generators, the run state "
                          f"{len(states['seed_generators'])}")
     for variable, value in zip(variables, states["seed_generators"]):
         variable.assign(np.array(value, dtype=variable.dtype))
