@@ -86,13 +86,12 @@ def open_run(out: Path, resume: bool) -> RunState | None:
     if state is None:
         if resume and (out / "checkpoint.keras").is_file():
             raise RunFolderError(f"{out} was made before {STATE} existed and cannot be resumed "
-                              "safely: train it again in a new folder")
+                                 "safely: train it again in a new folder")
         for stale in (out / STATE, out / HISTORY):
             stale.unlink(missing_ok=True)
         remove_unfinished(out, None)
         return None
-    commit_epoch(out, state)  # history.csv and the checkpoints back in line with state.json
-    keep_best(out, state)
+    commit_epoch(out, state)  # the folder back in line with state.json
     return state
 
 
@@ -107,16 +106,16 @@ def record_epoch(out: Path, model, history: list[dict]) -> RunState:
     save_model_atomically(model, out / checkpoint)
     state = RunState(history, checkpoint, capture_random_states(model))
     commit_epoch(out, state)
-    keep_best(out, state)
     return state
 
 
 def commit_epoch(out: Path, state: RunState) -> None:
-    """Record ``state`` as the run's finished epochs (its checkpoint is already written), then
-    delete the checkpoints it supersedes."""
+    """Record ``state`` as the run's finished epochs (its checkpoint is already written), delete
+    the checkpoints it supersedes and update the best model."""
     write_text_atomically(out / HISTORY, history_csv(state.history))
     write_text_atomically(out / STATE, json.dumps(asdict(state)) + "\n")
     remove_unfinished(out, state)
+    keep_best(out, state)
 
 
 def keep_best(out: Path, state: RunState) -> None:
