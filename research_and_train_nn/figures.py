@@ -57,3 +57,18 @@ def schedule_figure(history_rows: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def curves_figure(history_rows: list[dict], path: Path) -> None:
+    """Loss, PR-AUC and accuracy per epoch on training and validation crops, from a run's history."""
+    epochs = [int(r["epoch"]) + 1 for r in history_rows]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    for ax, metric in zip(axes, ("loss", "pr_auc", "accuracy")):
+        for prefix, label in (("", "training"), ("val_", "validation")):
+            ax.plot(epochs, [float(r[prefix + metric]) for r in history_rows], marker=".", label=label)
+        ax.set(xlabel="epoch", title=metric.replace("_", "-").replace("pr-auc", "PR-AUC"))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

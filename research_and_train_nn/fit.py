@@ -1,8 +1,8 @@
 """The Keras training loop: augmented batches, the LR/strength schedule, checkpoints, resume."""
 from __future__ import annotations
 
-import csv
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -11,6 +11,8 @@ import numpy as np
 from research_and_train_nn import schedule
 from research_and_train_nn.augment import augment_batch, build_augmentation
 from research_and_train_nn.model import make_model, multiply_adds
+from research_and_train_nn.run_state import (BEST, RunState, epochs_since_best, record_epoch,
+                                             restore_random_states)
 
 
 class AugmentedCrops(keras.utils.PyDataset):
@@ -81,25 +83,62 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
     return {c: float(len(labels) / (2 * max(counts[c], 1))) for c in (0, 1)}
 
 
-def _history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+class EpochRecorder(keras.callbacks.Callback):
+    """Records each finished epoch (run_state.py) and stops early after ``patience`` epochs
+    without a better validation PR-AUC. A resumed run first gets back the random states its
+    last finished epoch ended with."""
+
+    def __init__(self, out: Path, patience: int, state: RunState | None):
+        super().__init__()
+        self.out, self.patience, self.state = out, patience, state
+
+    def on_train_begin(self, logs=None):
+        if self.state:
+            restore_random_states(self.model, self.state.random_states)
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = [*(self.state.history if self.state else []),
+                   {"epoch": epoch, **{k: float(v) for k, v in logs.items()}}]
+        self.state = record_epoch(self.out, self.model, history)
+        if should_stop(history, self.patience):
+            print(f"early stopping: no better validation PR-AUC in the last {self.patience} epochs")
+            self.model.stop_training = True
 
 
-def fit(config, train, val, out: Path, resume: bool) -> keras.Model:
-    """Train with checkpoints each epoch; returns the best model (by validation PR-AUC)."""
-    checkpoint, best, history = out / "checkpoint.keras", out / "model.keras", out / "history.csv"
-    done = _history(history) if resume else []
-    if resume and checkpoint.is_file():
-        model = keras.models.load_model(checkpoint)
-        print(f"resuming after epoch {len(done)} from {checkpoint}")
-    else:
-        model, done = build(config), []
-        history.unlink(missing_ok=True)
+class Eta(keras.callbacks.Callback):
+    """After each epoch: how long it took and about how long the remaining epochs will take (at
+    the mean pace so far; early stopping may end the run sooner)."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs, self.durations = epochs, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.durations.append(time.monotonic() - self.started)
+        left = (self.epochs - epoch - 1) * float(np.mean(self.durations))
+        finish = time.strftime("%H:%M", time.localtime(time.time() + left))
+        print(f"epoch {epoch + 1}/{self.epochs} took {self.durations[-1]:.0f} s; "
+              f"about {left / 60:.1f} min left (done around {finish})", flush=True)
+
+
+def should_stop(history: list[dict], patience: int) -> bool:
+    """Keras's EarlyStopping rule, from the history alone (so that a resumed run keeps counting):
+    after the first epoch, stop at an epoch that is not the best when ``patience`` epochs have
+    passed since the best."""
+    return len(history) > 1 and epochs_since_best(history) >= max(patience, 1)
+
+
+def fit(config, train, val, out: Path, state: RunState | None, tensorboard: bool = False) -> keras.Model:
+    """Train from ``state`` (run_state.open_run), recording every finished epoch; returns the best
+    model (by validation PR-AUC). With ``tensorboard``, logs to ``out/tensorboard`` too."""
+    if state:
+        print(f"resuming after epoch {state.epochs_done} from {out / state.checkpoint}")
+    model = keras.models.load_model(out / state.checkpoint) if state else build(config)
     print(f"model: {model.count_params():,} parameters, {multiply_adds(model):,} multiply-adds per crop")
-    best_so_far = max((float(row["val_pr_auc"]) for row in done), default=None)
+    done = state.history if state else []
     # One worker: batches are made in order, in step with the schedule. With several, Keras's
     # enqueuer keeps submitting indices past the end of an epoch and hands what it made to the
     # next one, before Schedule has set that epoch's order and strength, so a run could depend
@@ -107,17 +146,12 @@ def fit(config, train, val, out: Path, resume: bool) -> keras.Model:
     # of 4,000 crops either way).
     data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.seed, config.shadows,
                           workers=1, use_multiprocessing=False)
-    callbacks = [
-        Schedule(data, config),
-        keras.callbacks.ModelCheckpoint(best, monitor="val_pr_auc", mode="max", save_best_only=True,
-                                        initial_value_threshold=best_so_far),
-        keras.callbacks.ModelCheckpoint(checkpoint),
-        keras.callbacks.EarlyStopping(monitor="val_pr_auc", mode="max", patience=config.patience),
-        keras.callbacks.CSVLogger(history, append=bool(done)),
-    ]
-    if len(done) < config.epochs:
+    callbacks = [Schedule(data, config), EpochRecorder(out, config.patience, state), Eta(config.epochs)]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(out / "tensorboard"))
+    if len(done) < config.epochs and not should_stop(done, config.patience):
         model.fit(data, validation_data=(val.crops.astype(np.float32), val.labels.astype(np.float32)),
                   epochs=config.epochs, initial_epoch=len(done), callbacks=callbacks,
                   class_weight=class_weights(train.labels) if config.class_weights else None,
                   verbose=1 if sys.stdout.isatty() else 2)  # progress bar on a terminal, a line per epoch in logs
-    return keras.models.load_model(best)
+    return keras.models.load_model(out / BEST)

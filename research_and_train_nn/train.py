@@ -2,8 +2,8 @@
 
 Everything lands in the run folder: ``train_config.json`` (this run's settings),
 ``config.json`` (the model's metadata: crop, threshold chosen on validation, labels),
-``model.keras`` (best epoch), ``checkpoint.keras`` (last epoch, for ``--resume``),
-``history.csv``, ``val_crops.npz``, ``train_crops.npz`` (int8 calibration sample) and
+``model.keras`` (best epoch), ``checkpoint-NNN.keras`` (after the last finished epoch, N),
+``state.json`` (what ``--resume`` trusts, see run_state.py), ``history.csv``, ``val_crops.npz``, ``train_crops.npz`` (int8 calibration sample) and
 ``evaluation_report.md`` / ``.json`` on the test set.
 """
 from __future__ import annotations
@@ -23,13 +23,29 @@ import numpy as np  # noqa: E402
 
 from glasses_core import CropConfig, ModelConfig  # noqa: E402
 from glasses_core.config import from_dict  # noqa: E402
-from glasses_core.errors import GlassesError  # noqa: E402
+from glasses_core.errors import ConfigError, GlassesError  # noqa: E402
 from research_and_train_nn.datasets import load  # noqa: E402
 from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops  # noqa: E402
+from research_and_train_nn.run_state import (RunFolderError, holds_a_run, load_state, open_run,  # noqa: E402
+                                             write_text_atomically)
 from research_and_train_nn.splits import split_by_identity  # noqa: E402
 
 
 CALIBRATION_SAMPLE = 1000  # training crops kept in the run folder for int8 calibration
+NEAR_CHANCE_AUC = 0.6  # a validation ROC-AUC below this gets a loud warning (chance is 0.5)
+OUTPUTS = {  # what a run folder holds, in the order train.py lists it at the end
+    "model.keras": "the model of the best epoch (by validation PR-AUC)",
+    "config.json": "the model's metadata: crop, threshold, labels, version",
+    "evaluation_report.md": "evaluation on the test set (also .json)",
+    "history.csv": "loss and metrics per epoch",
+    "curves.png": "history.csv drawn",
+    "tensorboard": "TensorBoard logs: tensorboard --logdir <run folder>/tensorboard",
+    "checkpoint-*.keras": "the model after the last finished epoch",
+    "state.json": "the finished epochs, for --resume",
+    "train_config.json": "this run's settings",
+    "val_crops.npz": "the validation crops (threshold, reports)",
+    "train_crops.npz": "a sample of training crops (int8 calibration)",
+}
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,11 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     parser.add_argument("--dataset", action="append", metavar="KIND:PATH",
                         help="training pool (repeatable): mtfl:, celeba:, meglass:, folder:PATH")
     parser.add_argument("--test", metavar="KIND:PATH", help="test set ('' for none)")
-    parser.add_argument("--resume", action="store_true", help="continue from checkpoint.keras in --out")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue after the last finished epoch in --out "
+                       "(as if never interrupted)")
+    again.add_argument("--overwrite", action="store_true", help="train a new run in --out even if it holds one")
+    parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to --out/tensorboard")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     for name, kind, text in FLAGS:
         parser.add_argument("--" + name.replace("_", "-"), type=kind,
@@ -132,12 +152,12 @@ def split_records(config: TrainConfig) -> tuple[list, np.ndarray, np.ndarray]:
     return records, train_idx, val_idx
 
 
-def prepare_data(config: TrainConfig, cache: Path) -> tuple[CropSet, CropSet]:
-    """Cropped training and validation sets (identity-disjoint); readable photos only.
+def prepare_data(config: TrainConfig, cache: Path, split: tuple) -> tuple[CropSet, CropSet]:
+    """Cropped training and validation sets of ``split_records(config)``; readable photos only.
 
     With ``max_train``, the records are sampled before cropping, so quick runs crop little.
     """
-    records, train_idx, val_idx = split_records(config)
+    records, train_idx, val_idx = split
     sets = []
     for name, index in (("train", train_idx), ("validation", val_idx)):
         crops = make_crops([records[i] for i in index], config.crop, cache)
@@ -164,20 +184,52 @@ def _sample(rng, index: np.ndarray, records, count: int, balanced: bool) -> np.n
                                    rng.choice(negatives, count - take, replace=False)]))
 
 
-def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFAULT_CACHE) -> Path:
-    """Train (or resume) a run in ``out``; returns the run folder."""
+def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFAULT_CACHE,
+        tensorboard: bool = False) -> Path:
+    """Train (or resume) a run in ``out``; returns the run folder. With ``tensorboard``, also
+    writes TensorBoard logs to ``out/tensorboard``."""
     import keras
 
+    from research_and_train_nn.figures import curves_figure
     from research_and_train_nn.fit import fit
+    if tensorboard:
+        require_tensorboard()
+    split = split_records(config)  # a missing dataset stops the run here, before its folder is made
+    if config.test:
+        load(config.test)  # and a missing test set too, rather than after hours of training
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    state = open_run(out, resume)
+    write_text_atomically(out / "train_config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     keras.utils.set_random_seed(config.seed)
-    train, val = prepare_data(config, cache)
+    train, val = prepare_data(config, cache, split)
     print(f"train {len(train.records)} crops ({int(train.labels.sum())} with glasses), "
           f"val {len(val.records)} ({int(val.labels.sum())} with glasses)")
     started = time.time()
-    model = fit(config, train, val, out, resume)
+    model = fit(config, train, val, out, state, tensorboard)
     probabilities = predict_probabilities(model, val.crops)
+    threshold = save_model_files(config, out, train, val, probabilities)
+    curves_figure(load_state(out).history, out / "curves.png")
+    print(f"training took {time.time() - started:.0f} s; threshold chosen on validation: {threshold:.4f}")
+    warn_if_near_chance(val.labels, probabilities)
+    if config.test:
+        from research_and_train_nn.evaluate import evaluate_run
+        evaluate_run(out, config.test, cache)
+    print_outputs(out)
+    return out
+
+
+def require_tensorboard() -> None:
+    try:
+        import tensorboard  # noqa: F401  (tf.summary writes scalars through it)
+    except ImportError:
+        raise ConfigError("--tensorboard needs the tensorboard package: "
+                          "pip install tensorboard==2.21.0") from None
+
+
+def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSet,
+                     probabilities: np.ndarray) -> float:
+    """``config.json`` with the threshold chosen on validation (returned), the validation crops
+    and the int8 calibration sample."""
     threshold = choose_threshold(val.labels, probabilities)
     np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels,
                         sources=np.array([r.source for r in val.records]),
@@ -187,11 +239,31 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,
                                description=f"trained on {', '.join(config.datasets)}")
     model_config.save(out / "config.json")
-    print(f"training took {time.time() - started:.0f} s; threshold chosen on validation: {threshold:.4f}")
-    if config.test:
-        from research_and_train_nn.evaluate import evaluate_run
-        evaluate_run(out, config.test, cache)
-    return out
+    return threshold
+
+
+def warn_if_near_chance(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
+    """Prints the validation ROC-AUC, with a loud warning on stderr when it is near chance;
+    returns it (None when validation holds only one class)."""
+    from sklearn.metrics import roc_auc_score
+    if len(set(labels.tolist())) < 2:
+        print("warning: the validation crops hold one class only; no ROC-AUC", file=sys.stderr)
+        return None
+    auc = float(roc_auc_score(labels, probabilities))
+    print(f"validation ROC-AUC: {auc:.4f}")
+    if auc < NEAR_CHANCE_AUC:
+        print(f"\n{'!' * 72}\nWARNING: validation ROC-AUC {auc:.3f} is near chance (0.5): this model "
+              f"barely tells glasses\nfrom no glasses. Train longer, on more crops, or check the labels.\n"
+              f"{'!' * 72}\n", file=sys.stderr)
+    return auc
+
+
+def print_outputs(out: Path) -> None:
+    """Where everything went: each file of the run folder that exists, with what it holds."""
+    print(f"\nrun folder: {out.resolve()}")
+    for pattern, meaning in OUTPUTS.items():
+        for path in sorted(out.glob(pattern)):
+            print(f"  {path.name:<22} {meaning}")
 
 
 def predict_probabilities(model, crops: np.ndarray) -> np.ndarray:
@@ -202,7 +274,10 @@ def predict_probabilities(model, crops: np.ndarray) -> np.ndarray:
 def main(argv=None) -> int:
     config, args = parse_args(argv)
     try:
-        run(config, args.out, args.resume, args.cache)
+        if not (args.resume or args.overwrite) and holds_a_run(args.out):
+            raise RunFolderError(f"{args.out} already holds a run: --resume to continue it, "
+                                 "--overwrite to train a new one in its place")
+        run(config, args.out, args.resume, args.cache, args.tensorboard)
     except GlassesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,10 +1,13 @@
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from research_and_train_nn.train import TrainConfig, choose_threshold, main, parse_args
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_tiny_run_beats_chance_on_held_out_crops(tiny_run):
@@ -19,7 +22,7 @@ def test_tiny_run_beats_chance_on_held_out_crops(tiny_run):
 
 
 def test_run_folder_has_everything(tiny_run):
-    for name in ("model.keras", "checkpoint.keras", "history.csv", "config.json",
+    for name in ("model.keras", "checkpoint-004.keras", "state.json", "history.csv", "config.json",
                  "train_config.json", "val_crops.npz", "train_crops.npz"):
         assert (tiny_run / name).is_file(), name
     with open(tiny_run / "history.csv") as handle:
@@ -76,3 +79,96 @@ def test_same_seed_same_run(data_dir, crop_cache, tmp_path):
     assert histories[0] == histories[1]
     with np.load(tmp_path / "a" / "val_crops.npz") as a, np.load(tmp_path / "b" / "val_crops.npz") as b:
         assert list(a["paths"]) == list(b["paths"]) and len(a["paths"]) == 48
+
+
+def readme_commands(section: str) -> list[list[str]]:
+    """The shell commands of the first code block after the README heading ``section``."""
+    import shlex
+    text = (ROOT / "README.md").read_text().split(f"## {section}\n", 1)[1]
+    block = text.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [shlex.split(line, comments=True) for line in block.replace("\\\n", " ").splitlines()]
+
+
+def test_the_readme_training_example_runs_as_written(monkeypatch):
+    """Every dataset the README's training commands name exists and loads (from the repo root,
+    where the README says to run them); the commands' flags parse. Not trained here: hours."""
+    from research_and_train_nn.datasets import load
+    monkeypatch.chdir(ROOT)
+    commands = [c for c in readme_commands("Train on your own data") if c and c[0] == "python3"]
+    specs = []
+    for command in commands:
+        script, arguments = command[1], command[2:]
+        if script.endswith("train.py"):
+            config, _ = parse_args(arguments)
+            specs += [*config.datasets, config.test]
+        else:
+            specs += [a for a in arguments if ":" in a]
+    assert len(commands) == 4 and "meglass:/data/MeGlass" not in specs
+    for spec in set(specs):
+        assert load(spec), spec
+
+
+def test_an_existing_run_is_refused_without_resume_or_overwrite(tiny_run, tmp_path, capsys):
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert main(["--out", str(run), "--max-train", "48", "--test", ""]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_a_missing_dataset_stops_before_the_run_folder_is_made(tmp_path, capsys):
+    assert main(["--out", str(tmp_path / "run"), "--dataset", f"meglass:{tmp_path / 'MeGlass'}", "--test", ""]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+@pytest.fixture
+def tiny_config_file(tmp_path, data_dir) -> Path:
+    """48 crops, 2 epochs, no test set: a run of seconds."""
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps({"datasets": [f"mtfl:{data_dir / 'mtfl'}"], "max_train": 48, "epochs": 2,
+                                "batch_size": 8, "test": ""}))
+    return path
+
+
+def test_overwrite_trains_a_new_run_and_says_where_everything_went(tiny_run, tmp_path, capsys, tiny_config_file,
+                                                                     crop_cache):
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    assert main(["--out", str(run), "--overwrite", "--config", str(tiny_config_file),
+                 "--cache", str(crop_cache)]) == 0
+    with open(run / "history.csv") as handle:
+        assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [0, 1]
+    assert [p.name for p in run.glob("checkpoint-*")] == ["checkpoint-002.keras"]  # the old run's are gone
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    output = capsys.readouterr().out
+    assert "epoch 1/2 took" in output and "min left (done around" in output
+    listing = output.split(f"run folder: {run.resolve()}\n", 1)[1]
+    for name in ("model.keras", "config.json", "curves.png", "checkpoint-002.keras", "state.json"):
+        assert f"  {name} " in listing, name
+
+
+def test_tensorboard_logs(tmp_path, tiny_config_file, crop_cache):
+    pytest.importorskip("tensorboard", reason="--tensorboard needs the tensorboard package")
+    assert main(["--out", str(tmp_path / "run"), "--tensorboard", "--epochs", "1", "--config",
+                 str(tiny_config_file), "--cache", str(crop_cache)]) == 0
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "run" / "tensorboard").rglob("*"))
+
+
+def test_tensorboard_without_its_package_stops_at_once(tmp_path, tiny_config_file, monkeypatch, capsys):
+    import sys
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # import tensorboard now raises ImportError
+    assert main(["--out", str(tmp_path / "run"), "--tensorboard", "--config", str(tiny_config_file)]) == 2
+    assert "pip install tensorboard" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_a_model_near_chance_gets_a_loud_warning(capsys):
+    from research_and_train_nn.train import warn_if_near_chance
+    labels = np.array([0, 1] * 200)
+    coin = np.random.default_rng(0).random(400)
+    assert abs(warn_if_near_chance(labels, coin) - 0.5) < 0.1
+    assert "WARNING: validation ROC-AUC" in capsys.readouterr().err
+    assert warn_if_near_chance(labels, labels * 0.6 + coin * 0.5) > 0.8
+    assert "WARNING" not in capsys.readouterr().err
