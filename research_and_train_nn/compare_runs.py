@@ -2,8 +2,8 @@
 
     python3 research_and_train_nn/compare_runs.py runs/r1 runs/r2 ... --out research_and_train_nn/reports/runs_v0.2
 
-For each run folder made by train.py: what it changed against the first run, its best
-validation PR-AUC, and at its own threshold (chosen on validation) the validation F1 overall
+For each run folder made by train.py: what it changed against the first run, its validation
+PR-AUC, and at its own threshold (chosen on validation) the validation F1 overall
 and per source, glasses under a hat (CelebA's Wearing_Hat), and a synthetic validation set:
 glasses drawn with the styles training never sees (synthesis.VALIDATION_STYLES), from the
 validation stream of seeds, onto validation photos without glasses (recall), and glasses
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from glasses_core import CropConfig, Detectors, ModelConfig, load_image, preprocess
 from research_and_train_nn.datasets import mtfl_landmarks
-from research_and_train_nn.evaluate import _per_source, _validation_crops, hard_cases, keras_probabilities, metrics
+from research_and_train_nn.evaluate import _per_source, _validation_crops, hard_cases, metrics
 from research_and_train_nn.synthesis import VALIDATION_STYLES, draw_forehead_glasses, draw_glasses, synthesis_rng
 
 SYNTHETIC_PHOTOS = 300  # validation photos without glasses that get glasses drawn on (and pushed up)
@@ -30,7 +31,7 @@ SEED = 2026  # the synthetic validation set's seed, the same for every run
 def synthetic_validation(val: dict, crop: CropConfig, count: int = SYNTHETIC_PHOTOS) -> dict:
     """Crops of validation MTFL photos without glasses: with held-out glasses (label 1) and
     with glasses on the forehead (label 0)."""
-    paths = [str(p) for p, s, y in zip(val["paths"], val["sources"], val["labels"]) if s == "mtfl" and y == 0]
+    paths = [str(p) for p, s, y in zip(val["paths"], val["sources"], val["labels"]) if s == "mtfl_train" and y == 0]
     landmarks = mtfl_landmarks(Path(paths[0]).parent.parent, "train")
     paths = [p for p in paths if p in landmarks][:count]
     detectors = Detectors(crop)
@@ -45,34 +46,39 @@ def synthetic_validation(val: dict, crop: CropConfig, count: int = SYNTHETIC_PHO
     return {"worn": np.stack(worn), "forehead": np.stack(pushed_up)}
 
 
-def best_val_pr_auc(run: Path) -> tuple[float, int]:
-    with open(run / "history.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return max(float(r["val_pr_auc"]) for r in rows), len(rows)
+def epochs_trained(history: Path) -> int:
+    with open(history, newline="") as f:
+        return len(list(csv.DictReader(f)))
 
 
 def changes(config: dict, base: dict) -> str:
-    diff = [f"{k}={config[k]}" for k in sorted(config) if k not in ("version",) and config.get(k) != base.get(k)
-            and k != "crop"]
+    diff = [f"{k}={config[k]}" for k in sorted(config) if k not in ("version", "crop") and config.get(k) != base.get(k)]
     diff += [f"crop.{k}={v}" for k, v in sorted(config["crop"].items()) if base["crop"].get(k) != v]
     return ", ".join(diff) or "(the base)"
 
 
-def score(run: Path, base: dict, synthetic_cache: dict) -> dict:
-    config = json.loads((run / "train_config.json").read_text())
-    model_config = ModelConfig.load(run / "config.json")
-    val = _validation_crops(run)
-    probabilities = keras_probabilities(run, val["crops"])
+def probabilities_of(model: Path, crops: np.ndarray) -> np.ndarray:
+    import keras
+
+    from research_and_train_nn.train import predict_probabilities
+    return predict_probabilities(keras.models.load_model(model, compile=False), crops)
+
+
+def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_run: Path, change: str,
+          synthetic_cache: dict) -> dict:
+    """One row: ``model`` (Keras) with ``model_config``'s crop and threshold, on ``val_run``'s
+    validation crops; ``folder`` holds its history.csv."""
+    val = _validation_crops(val_run)
+    probabilities = probabilities_of(model, val["crops"])
     t = model_config.threshold
-    key = json.dumps(config["crop"], sort_keys=True)
+    key = json.dumps(dataclasses.asdict(model_config.crop), sort_keys=True)
     if key not in synthetic_cache:
         synthetic_cache[key] = synthetic_validation(val, model_config.crop)
     synthetic = synthetic_cache[key]
-    worn = keras_probabilities(run, synthetic["worn"]) >= t
-    forehead = keras_probabilities(run, synthetic["forehead"]) >= t
+    worn = probabilities_of(model, synthetic["worn"]) >= t
+    forehead = probabilities_of(model, synthetic["forehead"]) >= t
     hats = hard_cases(val, probabilities, t).get("Wearing_Hat", {})
-    best, epochs = best_val_pr_auc(run)
-    return {"run": run.name, "changes": changes(config, base), "epochs": epochs, "best_val_pr_auc": best,
+    return {"run": name, "changes": change, "epochs": epochs_trained(folder / "history.csv"),
             "threshold": t, "overall": metrics(val["labels"], probabilities, t),
             "per_source": _per_source(val, probabilities, t),
             "hat_recall": 1 - hats["missed"] / hats["glasses"] if hats.get("glasses") else None,
@@ -80,22 +86,36 @@ def score(run: Path, base: dict, synthetic_cache: dict) -> dict:
             "synthetic_recall": float(worn.mean()), "synthetic_forehead_false_alarms": float(forehead.mean())}
 
 
+def score_run(run: Path, base: dict, synthetic_cache: dict) -> dict:
+    config = json.loads((run / "train_config.json").read_text())
+    return score(run.name, run, run / "model.keras", ModelConfig.load(run / "config.json"), run,
+                 changes(config, base), synthetic_cache)
+
+
+def score_shipped(models: Path, val_run: Path, synthetic_cache: dict) -> dict:
+    """The shipped model as it runs now (today's preprocessing) on the first run's validation
+    crops: the same identities its own run held out (same seed and datasets)."""
+    config = ModelConfig.load(models / "glasses.json")
+    return score(f"shipped {config.version}", models, models / "glasses.keras", config, val_run,
+                 "the shipped model, trained on 0.1.0's crops", synthetic_cache)
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["# Full training runs, scored on validation", "",
-             "`python3 research_and_train_nn/compare_runs.py " + " ".join(f"runs/{r['run']}" for r in rows)
-             + " --out ...`. Each run changes one thing against the first; every figure is on the "
+             "`python3 research_and_train_nn/compare_runs.py RUN ... --shipped models --out ...`: "
+             + ", ".join(r["run"] for r in rows) + ". Each run changes one thing against the first; every figure is on the "
              "validation photos (identities never trained on) at the run's own threshold, chosen on "
              "validation. Synthetic: glasses in styles training never sees, drawn on validation photos "
              "without glasses (recall), and glasses pushed up onto the forehead of the same photos "
              "(false alarms).", "",
-             "| run | change | epochs | best val PR-AUC | F1 | CelebA F1 | MTFL F1 | hat recall | hat false alarms | synthetic recall | forehead false alarms |",
+             "| run | change | epochs | PR-AUC | F1 | CelebA F1 | MTFL F1 | hat recall | hat false alarms | synthetic recall | forehead false alarms |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         src = r["per_source"]
         hat = "-" if r["hat_recall"] is None else f"{r['hat_recall']:.3f}"
-        lines.append(f"| {r['run']} | {r['changes']} | {r['epochs']} | {r['best_val_pr_auc']:.4f} | "
+        lines.append(f"| {r['run']} | {r['changes']} | {r['epochs']} | {r['overall']['pr_auc']:.4f} | "
                      f"{r['overall']['f1']:.4f} | {src.get('celeba', {}).get('f1', 0):.4f} | "
-                     f"{src.get('mtfl', {}).get('f1', 0):.4f} | {hat} | {r['hat_false_alarms']} | "
+                     f"{src.get('mtfl_train', {}).get('f1', 0):.4f} | {hat} | {r['hat_false_alarms']} | "
                      f"{r['synthetic_recall']:.3f} | {r['synthetic_forehead_false_alarms']:.3f} |")
     return "\n".join(lines) + "\n"
 
@@ -104,10 +124,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders made by train.py; the first is the base")
     parser.add_argument("--out", type=Path, required=True, help="folder for runs.md and runs.json")
+    parser.add_argument("--shipped", type=Path, help="also score the shipped model in this folder "
+                        "(glasses.keras, glasses.json) on the first run's validation crops")
     args = parser.parse_args(argv)
     base = json.loads((args.runs[0] / "train_config.json").read_text())
     cache: dict = {}
-    rows = [score(run, base, cache) for run in args.runs]
+    rows = [score_shipped(args.shipped, args.runs[0], cache)] if args.shipped else []
+    rows += [score_run(run, base, cache) for run in args.runs]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "runs.json").write_text(json.dumps(rows, indent=2) + "\n")
     (args.out / "runs.md").write_text(markdown(rows))
