@@ -36,7 +36,8 @@ class Tolerance:
 TOLERANCES = {
     "float32": Tolerance(max_difference=1e-4),
     "float16": Tolerance(max_difference=5e-3),
-    "int8": Tolerance(min_agreement=0.99, max_accuracy_change=0.005),
+    # max |ΔP| of the shipped int8 file: 0.147 over 2,956 validation crops (conversion_report.md): 2x
+    "int8": Tolerance(max_difference=0.3, min_agreement=0.99, max_accuracy_change=0.005),
 }
 
 

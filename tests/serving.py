@@ -142,3 +142,70 @@ def blank_png(width: int, height: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("L", (width, height)).save(buffer, "PNG", optimize=False, compress_level=9)
     return buffer.getvalue()
+
+
+def post_in_process(serving, uploads: list[tuple[str, bytes]], path: str = "/api/v1/predict") -> list:
+    """Serve ``make_app(serving)`` in this process on a free loopback port (tornado.testing's
+    bind_unused_port), post every upload (file name, bytes) as the ``image`` field all at once,
+    and return the responses in the uploads' order."""
+    import asyncio
+
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.httpserver import HTTPServer
+    from tornado.testing import bind_unused_port
+
+    from deploy.rest_server.server import make_app, server_options
+
+    async def exchange():
+        sock, port = bind_unused_port()
+        server = HTTPServer(make_app(serving), **server_options(serving.limits.max_body_bytes))
+        server.add_sockets([sock])
+        client = AsyncHTTPClient(force_instance=True, max_clients=max(1, len(uploads)))
+        try:
+            requests = []
+            for name, data in uploads:
+                content_type, body = multipart({"image": (name, data)})
+                requests.append(client.fetch(f"http://127.0.0.1:{port}{path}", method="POST", body=body,
+                                             headers={"Content-Type": content_type}, raise_error=False,
+                                             request_timeout=120))
+            return await asyncio.gather(*requests)
+        finally:
+            client.close()
+            server.stop()
+            await server.close_all_connections()
+
+    return asyncio.run(exchange())
+
+
+class FedInputs:
+    """Every input tensor the classifier's LiteRT interpreters are given, from any thread:
+    while in use (``with FedInputs() as fed:``), ``glasses_core.runtime.make_interpreter``
+    makes interpreters that note each ``set_tensor`` on their input before passing it on."""
+
+    def __init__(self):
+        self.tensors: list = []
+
+    def __enter__(self) -> "FedInputs":
+        import pytest
+
+        from glasses_core import runtime
+        self._patch = pytest.MonkeyPatch()
+        real = runtime.make_interpreter
+        self._patch.setattr(runtime, "make_interpreter", lambda *a, **k: _Noting(real(*a, **k), self.tensors))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._patch.undo()
+
+
+class _Noting:
+    def __init__(self, interpreter, tensors: list):
+        self._interpreter, self._tensors = interpreter, tensors
+
+    def __getattr__(self, name):
+        return getattr(self._interpreter, name)
+
+    def set_tensor(self, index, value) -> None:
+        if index == self._interpreter.get_input_details()[0]["index"]:
+            self._tensors.append(value.copy())
+        self._interpreter.set_tensor(index, value)

@@ -115,7 +115,8 @@ def test_int8_figures_and_verdict(converted):
     tolerance = TOLERANCES["int8"]
     assert int8["precision"] == "int8"
     assert int8["passed"] == (int8["agreement"] >= tolerance.min_agreement
-                              and abs(int8["accuracy_change"]) <= tolerance.max_accuracy_change)
+                              and abs(int8["accuracy_change"]) <= tolerance.max_accuracy_change
+                              and int8["max_difference"] <= tolerance.max_difference)
     assert int8["agreement"] >= 0.95 and abs(int8["accuracy_change"]) <= 0.03
     sizes = [converted[2]["exports"][f"tflite_{v}"]["size_bytes"] for v in ("int8", "float16", "float32")]
     assert sizes == sorted(sizes)
@@ -199,6 +200,7 @@ def test_a_fully_trained_model_meets_every_tolerance_int8_included(fine_tuned, c
         assert entry["passed"], (name, entry.get("failures"))
     int8 = report["exports"]["tflite_int8"]
     assert int8["agreement"] >= 0.99 and abs(int8["accuracy_change"]) <= 0.005
+    assert int8["max_difference"] <= TOLERANCES["int8"].max_difference
     assert status == 0 and report["default"] == "tflite_int8"
 
 

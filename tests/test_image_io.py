@@ -167,3 +167,19 @@ def test_an_unreadable_file_is_an_image_load_error(tmp_path, photo_path, monkeyp
     monkeypatch.setattr(type(path), "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
     with pytest.raises(ImageLoadError, match="cannot be read"):
         open_photo(path)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "HEIF"])
+def test_red_green_and_blue_come_out_where_they_were(photo, fmt):
+    """Pure red, green and blue blocks on a real photo keep their colour through every decode
+    path: full size, and a JPEG's reduced (DCT-scaled) decode."""
+    pixels = np.asarray(photo.resize((1000, 1000), Image.BICUBIC)).copy()
+    blocks = [((100, 100), (255, 0, 0)), ((100, 700), (0, 255, 0)), ((700, 100), (0, 0, 255))]  # 200 px squares
+    for (top, left), colour in blocks:
+        pixels[top:top + 200, left:left + 200] = colour
+    opened = open_photo(encode(Image.fromarray(pixels), fmt, quality=90))
+    for scale in (1.0, 0.125):
+        decoded, reduction = opened.pixels(scale)
+        for (top, left), colour in blocks:
+            middle = decoded[(top + 100) // reduction, (left + 100) // reduction]
+            assert np.abs(middle.astype(int) - colour).max() <= 12, (fmt, scale, colour, middle)

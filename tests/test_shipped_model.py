@@ -46,6 +46,8 @@ def test_every_shipped_export_meets_its_tolerance(validation):
     int8 = report["exports"]["glasses_int8.tflite"]
     assert int8["agreement"] >= TOLERANCES["int8"].min_agreement
     assert abs(int8["accuracy_change"]) <= TOLERANCES["int8"].max_accuracy_change
+    assert int8["max_difference"] <= TOLERANCES["int8"].max_difference
+    print(f"\nshipped int8 on {report['crops']} crops: max |ΔP| {int8['max_difference']:.3f}")
     assert report["keras_accuracy"] > 0.95  # really the trained model, on crops it can judge
 
 
