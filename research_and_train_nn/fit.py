@@ -69,6 +69,9 @@ class Schedule(keras.callbacks.Callback):
 def build(config) -> keras.Model:
     model = make_model(config.crop.size, config.stem_filters, dropout=config.dropout,
                        bn_momentum=config.bn_momentum)
+    if config.init_weights:
+        print(f"starting from the weights of {config.init_weights}")
+        model.set_weights(keras.models.load_model(config.init_weights, compile=False).get_weights())
     model.compile(optimizer=keras.optimizers.AdamW(config.peak_lr, weight_decay=config.weight_decay),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),

@@ -71,6 +71,7 @@ class TrainConfig:
     dropout: float = 0.2
     bn_momentum: float = 0.99  # batch-norm moving averages; ~0.9 for runs of a few dozen steps
     seed: int = 1337
+    init_weights: str = ""  # start from this .keras model's weights (fine-tuning); "" for random
     version: str = "0.1.0"
     crop: CropConfig = field(default_factory=CropConfig)
 
@@ -97,6 +98,7 @@ FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
     ("label_smoothing", float, "label smoothing of the loss"),
     ("synthesis_share", float, "share of MTFL training photos without glasses replaced by synthesised "
      "ones: glasses drawn on (label 1) or pushed up onto the head (label 0)"),
+    ("init_weights", str, "start from this .keras model's weights (fine-tuning; same architecture)"),
 )
 
 

@@ -172,3 +172,18 @@ def test_a_model_near_chance_gets_a_loud_warning(capsys):
     assert "WARNING: validation ROC-AUC" in capsys.readouterr().err
     assert warn_if_near_chance(labels, labels * 0.6 + coin * 0.5) > 0.8
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_init_weights_starts_from_the_given_model(tiny_run):
+    """Fine-tuning: the built model holds the given model's weights, not fresh random ones."""
+    import keras
+    import numpy as np
+
+    from research_and_train_nn.fit import build
+    from research_and_train_nn.train import TrainConfig
+    source = keras.models.load_model(tiny_run / "model.keras", compile=False)
+    tuned = build(TrainConfig(init_weights=str(tiny_run / "model.keras")))
+    fresh = build(TrainConfig())
+    for a, b in zip(source.get_weights(), tuned.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(source.get_weights(), fresh.get_weights()))
