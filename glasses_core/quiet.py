@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from .errors import GlassesError
 
 VERBOSE_ENV = "GLASSES_VERBOSE"
-_redirecting = threading.Lock()  # descriptor 2 is the process's: one redirection at a time
+_redirecting = threading.RLock()  # descriptor 2 is the process's: one thread redirects at a time (nested blocks in it may)
 
 
 def verbose() -> bool:
@@ -57,5 +57,5 @@ def quiet(keep=lambda line: False):
             os.close(saved)
             log.seek(0)
             lines = log.read().decode("utf-8", "replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in lines if failed or keep(line)))
-            sys.stderr.flush()
+            passed = "".join(line for line in lines if failed or keep(line))
+            os.write(2, passed.encode("utf-8", "replace"))  # to descriptor 2: an outer block's file

@@ -67,3 +67,21 @@ def test_quiet_passes_everything_on_when_the_block_fails(capfd):
             os.write(2, b"noise\n")
             raise ModelError("bad model")
     assert capfd.readouterr().err == ""
+
+
+def test_quiet_blocks_nest(capfd):
+    """convert_all runs quietly and LiteRT's interpreters are made quietly inside it: the
+    inner block must not wait for the outer one (it did, with a plain lock, for ever)."""
+    import threading
+
+    def nested():
+        with quiet():
+            with quiet(keep=lambda line: True):
+                os.write(2, b"inner\n")
+            os.write(2, b"outer\n")
+
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "nested quiet() blocks deadlocked"
+    assert capfd.readouterr().err == ""  # the inner line went to the outer block, which hides it
