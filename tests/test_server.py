@@ -35,6 +35,7 @@ class ThreadRecorder:
     def __init__(self, classifier: GlassesClassifier):
         self._classifier, self.threads = classifier, []
         self.version, self.threshold, self.config = classifier.version, classifier.threshold, classifier.config
+        self.model_id = classifier.model_id
 
     def predict(self, image):
         self.threads.append(threading.current_thread())
