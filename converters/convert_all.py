@@ -1,16 +1,22 @@
-"""One command: a trained run -> every export under models/, checked against Keras.
+"""One command: a trained run -> every export, checked against Keras, in the run's export/ folder.
 
 Writes ``<name>.keras`` (the Keras model every export is checked against, without its
 optimizer state: for fine-tuning and for re-checking the exports), the TFLite variants
-(each with its JSON), the Core ML files, the ONNX file, the parity report
-(``conversion_report.md`` and ``.json``) and ``<name>.json``: the config naming the TFLite
-variant deploy/ uses by default — the smallest that passed parity, so that int8 is chosen
-only when its answers and accuracy stay within tolerance.
+(each with its metadata inside it and in a JSON beside it), the Core ML files, the ONNX
+file, the parity report (``conversion_report.md`` and ``.json``) and ``<name>.json``: the
+config naming the TFLite variant deploy/ uses by default — the smallest that passed parity,
+so that int8 is chosen only when its answers and accuracy stay within tolerance. Every file
+carries the run's model id (version + weights digest).
 
-    python3 converters/convert_all.py RUN_DIR --out models/
+    python3 converters/convert_all.py RUN_DIR              # into RUN_DIR/export/
+    python3 converters/convert_all.py RUN_DIR --out DIR    # DIR must be empty, or --force
 
-Exit status: 0 when every export passed, 1 when one failed (the files and report are still
-written; no default is written when no TFLite export passed), 2 on a bad run folder.
+The shipped model in models/ is replaced only by converters/release.py, after its checks.
+
+Exit status: 0 when every export passed; 1 when one failed (the files and report are still
+written, the failures are named on stderr, and no failed file becomes the default: no
+``<name>.json`` is written when no TFLite export passed); 2 on a bad run folder, or an output
+folder that is not empty without --force.
 """
 from __future__ import annotations
 
@@ -20,19 +26,30 @@ import json
 import sys
 from pathlib import Path
 
+from glasses_core.config import model_id
 from glasses_core.errors import GlassesError
-from converters.parity import MIN_CROPS, TOLERANCES, check_parity, format_table
-from converters.runs import load_run
-from converters.to_coreml import Metadata, export_coreml
-from converters.to_onnx import export_onnx
-from converters.to_tflite import CALIBRATION_CROPS, VARIANTS, export_tflite
+from glasses_core.quiet import quiet, set_verbose
+from converters.metadata import Metadata
+from converters.parity import MIN_CROPS, format_table
+from converters.runs import EXPORT_DIR, add_output_arguments, output_problem
 
 
 def convert_all(run_dir: str | Path, out_dir: str | Path, name: str = "glasses",
-                metadata: Metadata = Metadata(), min_crops: int = MIN_CROPS) -> dict:
-    """Export, check and choose; returns the report (also written as JSON and Markdown)."""
+                metadata: Metadata = Metadata(), min_crops: int = MIN_CROPS, version: str = "") -> dict:
+    """Export, check and choose; returns the report (also written as JSON and Markdown).
+    ``version``: the release version to give the exports instead of the run's (release.py)."""
+    from converters.parity import TOLERANCES, check_parity  # these import TensorFlow: not for --help
+    from converters.runs import MODEL, load_run
+    from converters.to_coreml import export_coreml
+    from converters.to_onnx import export_onnx
+    from converters.to_tflite import CALIBRATION_CROPS, VARIANTS, export_tflite
+
     run, out_dir = load_run(run_dir), Path(out_dir)
+    if version:
+        run.config = dataclasses.replace(run.config, version=version,
+                                         model_id=model_id(version, Path(run_dir) / MODEL))
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").unlink(missing_ok=True)  # a default from an earlier conversion
     run.model.save(out_dir / f"{name}.keras")  # loaded without its optimizer: weights only
     exports = {f"tflite_{v}": p for v, p in
                export_tflite(run.model, run.config, out_dir, name, VARIANTS, run.calibration).items()}
@@ -40,7 +57,7 @@ def convert_all(run_dir: str | Path, out_dir: str | Path, name: str = "glasses",
                     export_coreml(run.model, run.config, out_dir, name, metadata).items()})
     exports["onnx"] = export_onnx(run.model, run.config, out_dir, name, metadata)
     report = check_parity(run.model, exports, run.crops, run.labels, run.config, min_crops)
-    report.update({"run": str(run_dir), "version": run.config.version,
+    report.update({"run": str(run_dir), "version": run.config.version, "model_id": run.config.identity,
                    "calibration": (f"{min(len(run.calibration), CALIBRATION_CROPS)} crops from "
                                    f"{run.calibration_source}"),
                    "tolerances": {k: dataclasses.asdict(v) for k, v in TOLERANCES.items()}})
@@ -67,7 +84,7 @@ def markdown(report: dict, name: str) -> str:
               "**No TFLite export passed: no default was written.**")
     lines = [
         "# Conversion report", "",
-        f"Run `{report['run']}` (version {report['version']}): {report['crops']} validation crops "
+        f"Run `{report['run']}` (model {report['model_id']}): {report['crops']} validation crops "
         f"({report['positives']} with glasses); Keras accuracy {report['keras_accuracy']:.2%} at "
         f"threshold {report['threshold']}. int8 calibrated on {report['calibration']}.", "",
         format_table(report), "",
@@ -77,29 +94,51 @@ def markdown(report: dict, name: str) -> str:
         "Core ML files are run by converters/coreml_numpy.py (their saved spec, in numpy) on "
         "every platform, and by Core ML itself on macOS; the ONNX file by onnxruntime.", "",
         f"Default: {chosen}", "",
-        "Reproduce: `python3 converters/convert_all.py RUN_DIR --out models/`", "",
+        "Reproduce: `python3 converters/convert_all.py RUN_DIR`", "",
     ]
     return "\n".join(lines)
 
 
+def summary(report: dict, out_dir: Path, name: str) -> list[str]:
+    """The closing lines: the default, and each failed export by name (for stderr)."""
+    failed = [f"  {key} ({Path(e['path']).name}): " + (e.get("error") or "; ".join(e["failures"]))
+              for key, e in report["exports"].items() if not e["passed"]]
+    lines = [f"{len(report['exports']) - len(failed)} of {len(report['exports'])} exports passed "
+             f"(model {report['model_id']}); written to {out_dir}"]
+    if failed:
+        lines += ["failed, never used as the default:", *failed]
+    default = report["default"]
+    lines.append(f"default: {Path(report['exports'][default]['path']).name}, named in "
+                 f"{out_dir / (name + '.json')}" if default else
+                 "no default: no TFLite export passed, so no " + name + ".json was written")
+    return lines
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz "
-                                        "(and train_crops.npz for int8 calibration)")
-    parser.add_argument("--out", default="models", help="output folder (default: models)")
-    parser.add_argument("--name", default="glasses", help="file name stem (default: glasses)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="Exit status: 0 every export passed, 1 one failed, "
+                                            "2 bad run folder or output folder.")
+    add_output_arguments(parser)
     parser.add_argument("--training-data", default=Metadata.training_data,
-                        help="what the model was trained on, for the Core ML metadata")
+                        help="what the model was trained on, for the exports' metadata")
     parser.add_argument("--min-crops", type=int, default=MIN_CROPS,
                         help=f"refuse to check parity on fewer validation crops (default: {MIN_CROPS})")
     args = parser.parse_args(argv)
+    set_verbose(args.verbose)
+    out_dir = args.out or args.run_dir / EXPORT_DIR
+    problem = output_problem(out_dir, args.force)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
-        report = convert_all(args.run_dir, args.out, args.name, Metadata(training_data=args.training_data),
-                             args.min_crops)
+        with quiet():
+            report = convert_all(args.run_dir, out_dir, args.name,
+                                 Metadata(training_data=args.training_data), args.min_crops)
     except (GlassesError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print((Path(args.out) / "conversion_report.md").read_text())
+    print((out_dir / "conversion_report.md").read_text())
+    print("\n".join(summary(report, out_dir, args.name)), file=sys.stderr)
     return 0 if report["passed"] else 1
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from glasses_core import GlassesClassifier, ModelConfig
 from glasses_core.errors import GlassesError
-from converters import coreml_numpy
+from glasses_core.quiet import quiet, set_verbose
 from converters.runs import load_run
 
 MIN_CROPS = 500  # fewer validation crops than this cannot show 99 % agreement convincingly
@@ -77,6 +77,7 @@ def runners(path: Path) -> list[tuple[str, object]]:
     if path.suffix == ".tflite":
         return [("LiteRT", lambda crops, positive: GlassesClassifier(path).predict_crops(crops))]
     if path.suffix in (".mlpackage", ".mlmodel"):
+        from converters import coreml_numpy  # imports coremltools: only when there is Core ML to run
         found = [("numpy executor", lambda crops, positive: coreml_numpy.run_coreml(path, crops, positive))]
         if sys.platform == "darwin":
             found.append(("Core ML", lambda crops, positive: coreml_predict(path, crops, positive)))
@@ -133,6 +134,7 @@ def precision_of(path: Path) -> str:
     if path.suffix == ".onnx":
         from converters.to_onnx import onnx_precision
         return onnx_precision(path)
+    from converters import coreml_numpy
     return coreml_numpy.precision(path)
 
 
@@ -192,11 +194,14 @@ def main(argv=None) -> int:
     parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz")
     parser.add_argument("exports", nargs="+", help=".tflite, .mlpackage, .mlmodel or .onnx files")
     parser.add_argument("--json", help="also write the report here")
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's and LiteRT's messages")
     args = parser.parse_args(argv)
+    set_verbose(args.verbose)
     try:
-        run = load_run(args.run_dir)
-        report = check_parity(run.model, {Path(p).name: p for p in args.exports}, run.crops,
-                              run.labels, run.config)
+        with quiet():
+            run = load_run(args.run_dir)
+            report = check_parity(run.model, {Path(p).name: p for p in args.exports}, run.crops,
+                                  run.labels, run.config)
     except (GlassesError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,12 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import ModelConfig
+from glasses_core.config import model_id
 from glasses_core.errors import GlassesError
+from glasses_core.quiet import quiet, set_verbose
 
 MODEL = "model.keras"  # the training model: raw RGB crops in, one logit out
 CONFIG = "config.json"  # its ModelConfig
 VAL_CROPS = "val_crops.npz"  # `crops` uint8 (N, size, size, 3) and `labels` (N,) of validation faces
 TRAIN_CROPS = "train_crops.npz"  # optional: `crops` of training faces, to calibrate int8
+EXPORT_DIR = "export"  # where the exports go by default, inside the run folder
 
 
 @dataclass
@@ -32,6 +36,7 @@ def load_run(run_dir: str | Path) -> Run:
     """Load a run folder: model.keras, config.json, val_crops.npz and, if there, train_crops.npz.
 
     Without train_crops.npz, int8 is calibrated on the validation crops (and the report says so).
+    A config without a model id (a run trained before ids) gets one from model.keras.
     """
     import keras
 
@@ -42,6 +47,8 @@ def load_run(run_dir: str | Path) -> Run:
                                f"{MODEL}, {CONFIG} and {VAL_CROPS})")
     model = keras.models.load_model(run_dir / MODEL, compile=False)
     config = ModelConfig.load(run_dir / CONFIG)
+    if not config.model_id:
+        config = dataclasses.replace(config, model_id=model_id(config.version, run_dir / MODEL))
     crops, labels = _crops(run_dir / VAL_CROPS, with_labels=True)
     calibration, source = crops, f"{VAL_CROPS} (the run has no {TRAIN_CROPS})"
     if (run_dir / TRAIN_CROPS).is_file():
@@ -64,18 +71,42 @@ def _crops(path: Path, with_labels: bool):
     return crops, labels
 
 
-def export_main(description: str, argv, export, add_arguments=lambda parser: None) -> int:
-    """The command line every single-format exporter shares: RUN_DIR, ``--out``, ``--name``
-    (plus ``add_arguments``'s). ``export(run, args)`` writes the files and returns the lines to
-    print; a bad run folder or export prints the error and gives exit status 2."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("run_dir", help="training run: model.keras, config.json, val_crops.npz")
-    parser.add_argument("--out", default="models", help="output folder (default: models)")
+def output_problem(out_dir: Path, force: bool) -> str | None:
+    """Why an export must not write into ``out_dir`` (None: it may)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        return f"{out_dir}: exists and is not a folder"
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        return f"{out_dir}: not empty; choose another --out, or --force to write over what is there"
+    return None
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """RUN_DIR, ``--out``, ``--force``, ``--name`` and ``--verbose``: what every exporter takes."""
+    parser.add_argument("run_dir", type=Path, help="training run: model.keras, config.json, "
+                                                   "val_crops.npz (and train_crops.npz for int8 calibration)")
+    parser.add_argument("--out", type=Path, help=f"output folder (default: RUN_DIR/{EXPORT_DIR})")
+    parser.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     parser.add_argument("--name", default="glasses", help="file name stem (default: glasses)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's, coremltools' and LiteRT's own messages")
+
+
+def export_main(description: str, argv, export, add_arguments=lambda parser: None) -> int:
+    """The command line every single-format exporter shares (``add_output_arguments``, plus
+    ``add_arguments``'s). ``export(run, args)`` writes the files into ``args.out`` and returns
+    the lines to print; a bad run folder, export or output folder gives exit status 2."""
+    parser = argparse.ArgumentParser(description=description)
+    add_output_arguments(parser)
     add_arguments(parser)
     args = parser.parse_args(argv)
+    set_verbose(args.verbose)
+    args.out = args.out or args.run_dir / EXPORT_DIR
+    problem = output_problem(args.out, args.force)
     try:
-        lines = export(load_run(args.run_dir), args)
+        if problem:
+            raise GlassesError(problem)
+        with quiet():
+            lines = export(load_run(args.run_dir), args)
     except GlassesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -22,6 +21,7 @@ from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError
 from research_and_train_nn.model import inference_model
 
+from converters.metadata import Metadata, crop_description, export_fields
 from converters.runs import export_main
 
 PROBABILITIES = "classLabel_probs"  # the probabilities output, named as Xcode's classifiers name it
@@ -30,16 +30,6 @@ PROBABILITIES = "classLabel_probs"  # the probabilities output, named as Xcode's
 # float16 and 3.46e-3 with it in float32 (limit 5e-3; models/conversion_report.md). It is
 # about a tenth of the multiply-adds.
 FLOAT32_LAYERS = ("stem",)
-
-
-@dataclass(frozen=True)
-class Metadata:
-    """What the Core ML files say about themselves (description and version come from the config)."""
-    author: str = "glasses-or-not contributors"
-    license: str = ("Code: MIT. The trained model inherits its training datasets' terms "
-                    "(MTFL: research use; CelebA: non-commercial research use)")
-    training_data: str = ("Face photographs with eyeglasses labels from MTFL (Zhang et al., ECCV 2014) "
-                          "and CelebA (Liu et al., ICCV 2015), research datasets")
 
 
 def rescaling_of(model: keras.Model) -> tuple[float, float]:
@@ -122,26 +112,13 @@ def describe(mlmodel, config: ModelConfig, metadata: Metadata) -> None:
     mlmodel.short_description = (f"Whether the face in a {config.crop.size}x{config.crop.size} crop "
                                  f"wears glasses ({yes!r}) or not ({no!r}).")
     mlmodel.version = config.version
-    mlmodel.user_defined_metadata.update({
-        "training_data": metadata.training_data,
-        "input_crop": crop_description(config),
-        "labels": f"{no},{yes}",
-        "threshold": f"{config.threshold}",  # classLabel is the argmax; apps may apply this instead
-        **({"run": config.description} if config.description else {}),
-    })
+    # classLabel is the argmax; apps may apply the threshold in these fields instead
+    mlmodel.user_defined_metadata.update(export_fields(config, metadata))
     mlmodel.input_description["image"] = crop_description(config)
     mlmodel.output_description["classLabel"] = (
         f"{yes!r} or {no!r}, whichever is more probable; the threshold chosen in training is "
         f"{config.threshold}: compare {PROBABILITIES}[{yes!r}] with it to use that instead")
     mlmodel.output_description[PROBABILITIES] = f"probability of each label, {no!r} and {yes!r}"
-
-
-def crop_description(config: ModelConfig) -> str:
-    crop = config.crop
-    return (f"{crop.size}x{crop.size} RGB face crop: a square {crop.scale} eye distances wide, centred "
-            f"between the eyes (moved down {crop.centre_shift} eye distances) and levelled so that the "
-            f"eyes are horizontal; made by glasses_core.preprocess with the crop settings in the "
-            f"model's JSON. Pixels 0-255; the image input scales them.")
 
 
 def export_coreml(model: keras.Model, config: ModelConfig, out_dir: str | Path, name: str = "glasses",

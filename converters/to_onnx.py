@@ -18,7 +18,7 @@ import numpy as np
 from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError
 from converters.runs import export_main
-from converters.to_coreml import Metadata, crop_description
+from converters.metadata import Metadata, crop_description, export_fields
 
 OPSET = 17  # onnxruntime 1.16+ and most mobile/web ONNX runtimes read it
 OUTPUT = "probability"
@@ -46,9 +46,7 @@ def export_onnx(model, config: ModelConfig, out_dir: str | Path, name: str = "gl
     no, yes = config.labels
     proto.doc_string = f"P({yes!r}) of a {size}x{size} face crop. Input: {crop_description(config)}"
     proto.model_version = _version_number(config.version)
-    fields = {"version": config.version, "author": metadata.author, "license": metadata.license,
-              "training_data": metadata.training_data, "labels": f"{no},{yes}",
-              "threshold": f"{config.threshold}", "input_crop": crop_description(config)}
+    fields = {"author": metadata.author, "license": metadata.license, **export_fields(config, metadata)}
     for key, value in fields.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value

@@ -1,8 +1,9 @@
 """Export the trained Keras model to TFLite: float32, float16 and full-integer int8.
 
-Every variant takes raw RGB crops (the rescaling is inside the model) and outputs P(glass).
-Each ``<name>_<variant>.tflite`` gets its ``<name>_<variant>.json`` (the ModelConfig naming
-it), so ``GlassesClassifier(model=that json)`` runs it.
+Every variant takes raw RGB crops (the rescaling is inside the model), named ``image``, and
+outputs P(glass), named ``probability``. Each ``<name>_<variant>.tflite`` carries its
+ModelConfig inside it (glasses_core/tflite_metadata.py), so the bare file is enough for
+``GlassesClassifier``, and gets the same ModelConfig as ``<name>_<variant>.json`` beside it.
 
     python3 converters/to_tflite.py RUN_DIR --out models/ [--variants float32 int8]
 """
@@ -17,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from glasses_core import ModelConfig
+from glasses_core.tflite_metadata import with_config
 from research_and_train_nn.model import inference_model
 
 from converters.runs import export_main
@@ -75,7 +77,8 @@ def _calibration(crops: np.ndarray):
 
 def export_tflite(model, config: ModelConfig, out_dir: str | Path, name: str = "glasses",
                   variants=VARIANTS, representative: np.ndarray | None = None) -> dict[str, Path]:
-    """Write ``<name>_<variant>.tflite`` and its ``.json`` for each variant; returns variant -> path.
+    """Write ``<name>_<variant>.tflite`` (its config inside) and its ``.json`` for each variant;
+    returns variant -> path.
 
     ``model`` is the training model (logit output); the sigmoid is added here.
     """
@@ -84,8 +87,9 @@ def export_tflite(model, config: ModelConfig, out_dir: str | Path, name: str = "
     paths = {}
     for variant in variants:
         path = out_dir / f"{name}_{variant}.tflite"
-        path.write_bytes(convert(model, config.crop.size, variant, representative))
-        dataclasses.replace(config, tflite=path.name).save(path.with_suffix(".json"))
+        described = dataclasses.replace(config, tflite=path.name)
+        path.write_bytes(with_config(convert(model, config.crop.size, variant, representative), described))
+        described.save(path.with_suffix(".json"))
         paths[variant] = path
     return paths
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from deploy.escape import escape
 
 FORMATS = ("text", "csv", "json")
-CSV_COLUMNS = ("path", "answer", "probability", "faces", "error")
+CSV_COLUMNS = ("path", "answer", "probability", "faces", "error", "model")
 
 
 @dataclass
@@ -33,10 +33,11 @@ class Row:
 
 
 class Output:
-    """Writes rows to a stream as they come: paths or tab-separated text, CSV, or a JSON list."""
+    """Writes rows to a stream as they come: paths or tab-separated text, CSV, or a JSON list.
+    CSV rows and JSON records name the model that gave the answer (``model``: its model id)."""
 
-    def __init__(self, fmt: str, every: bool, stream):
-        self.fmt, self.every, self.stream = fmt, every, stream
+    def __init__(self, fmt: str, every: bool, stream, model: str = ""):
+        self.fmt, self.every, self.stream, self.model = fmt, every, stream, model
         self.encoding = getattr(stream, "encoding", None) or "utf-8"
         self._count = 0
         if fmt == "csv":
@@ -49,10 +50,10 @@ class Output:
         path, error = escape(row.path, self.encoding), escape(row.error, self.encoding)
         if self.fmt == "csv":
             self._csv.writerow([path, row.answer, "" if row.probability is None else f"{row.probability:.6f}",
-                                "" if row.error else row.faces, error])
+                                "" if row.error else row.faces, error, self.model])
         elif self.fmt == "json":
             details = row.details or {"answer": None, "probability": None, "face_found": False, "faces": []}
-            record = {"path": path, **details, "error": error or None}
+            record = {"path": path, **details, "error": error or None, "model": self.model}
             self.stream.write(("," if self._count else "") + "\n  " + json.dumps(record))
         elif not self.every:
             print(path, file=self.stream)

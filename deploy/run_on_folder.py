@@ -95,7 +95,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     gather_to.add_argument("--copy-to", type=Path, metavar="DIR", help="copy the photos with glasses here")
     gather_to.add_argument("--move-to", type=Path, metavar="DIR", help="move the photos with glasses here")
     parser.add_argument("--model", type=Path, default=None,
-                        help="model .json (or .tflite with its .json beside it); default: the shipped model")
+                        help="model .json, or .tflite (its metadata inside it or in a .json beside it); "
+                             "default: the shipped model")
     parser.add_argument("--workers", type=int, default=0,
                         help=f"worker processes (default 0: one per core for {POOL_MIN_PHOTOS}+ photos)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -227,7 +228,7 @@ def main(argv=None) -> int:
         print(escape(f"error: {err}"), file=sys.stderr)
         return EXIT_NO_MODEL
     tally = Tally(skipped=len(found.skipped))
-    output = Output(args.format, args.all, sys.stdout)
+    output = Output(args.format, args.all, sys.stdout, classifier.model_id)
     try:
         if not found.photos:
             print("nothing to do: no photos in " + escape(", ".join(map(str, args.paths))), file=sys.stderr)

@@ -5,6 +5,7 @@ Every front end reads the same file, so none can preprocess differently from tra
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +35,15 @@ class ModelConfig:
     input_format: str = "RGB uint8 0-255, rescaled inside the model"
     labels: tuple[str, str] = ("no_glass", "glass")  # output index -> answer
     threshold: float = 0.5  # probability of "glass" at or above which the answer is "glass"
-    version: str = "0.0.0"
+    version: str = "0.0.0"  # the release version; clean (1.2.3) for a shipped model
+    model_id: str = ""  # which trained weights: "<version>+<sha256 of model.keras, 12 digits>"
     description: str = ""
     tflite: str = ""  # the TFLite file this metadata describes, relative to the JSON's folder
+
+    @property
+    def identity(self) -> str:
+        """What tells two models apart: the model id, or the version when there is none."""
+        return self.model_id or self.version
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
@@ -56,6 +63,16 @@ class ModelConfig:
         if "labels" in data and isinstance(data["labels"], list):
             data["labels"] = tuple(data["labels"])
         return from_dict(cls, {**data, "crop": crop}, source)
+
+
+DIGEST_DIGITS = 12  # hex digits of the weights' sha256 in a model id: plenty to tell runs apart
+
+
+def model_id(version: str, weights: str | Path) -> str:
+    """A trained model's identity: its version and the sha256 of its weights file (``model.keras``)."""
+    with open(weights, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return f"{version}+{digest[:DIGEST_DIGITS]}"
 
 
 def read_json(path: str | Path, missing: str) -> dict:

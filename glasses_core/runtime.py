@@ -1,6 +1,7 @@
 """The model runtime: photo -> faces -> crops -> LiteRT classifier -> answers. No TensorFlow."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from .errors import ModelError
 from .image_io import ImageSource, Photo, open_photo
 from .litert import make_interpreter
 from .locate import Detectors
+from .tflite_metadata import read_config
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "glasses.json"
 
@@ -43,25 +45,41 @@ class PhotoResult:
                           for f in self.faces]}
 
 
+MODEL_FILES = ("a model's .json (as models/glasses.json) or a .tflite file (with its metadata inside it, "
+               "or its .json beside it)")
+
+
 def resolve_model(model: str | Path | None) -> tuple[Path, ModelConfig]:
-    """(tflite path, its config) from a ``.json`` metadata file or a ``.tflite`` with one beside it."""
+    """(tflite path, its config) from a ``.json`` metadata file or a ``.tflite`` file: the
+    ``.json`` beside it when there is one, else the metadata stored inside it."""
     path = Path(model) if model is not None else DEFAULT_MODEL
-    meta = path if path.suffix == ".json" else path.with_suffix(".json")
-    config = ModelConfig.load(meta)
     if path.suffix == ".json":
+        config = ModelConfig.load(path)
         if not config.tflite:
-            raise ModelError(f"{meta}: no 'tflite' file named in the metadata")
-        path = meta.parent / config.tflite
+            raise ModelError(f"{path}: no 'tflite' file named in the metadata")
+        tflite = path.parent / config.tflite
+        if not tflite.is_file():
+            raise ModelError(f"{tflite}: model file not found")
+        return tflite, config
+    if path.suffix != ".tflite":
+        raise ModelError(f"{path}: the runtime takes {MODEL_FILES}; convert a training run's "
+                         f"model.keras with converters/convert_all.py RUN_DIR")
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
-    return path, config
+    if path.with_suffix(".json").is_file():
+        return path, ModelConfig.load(path.with_suffix(".json"))
+    config = read_config(path)
+    if config is None:
+        raise ModelError(f"{path}: no metadata: no {path.with_suffix('.json').name} beside it and none "
+                         f"inside it (converters/convert_all.py writes both)")
+    return path, dataclasses.replace(config, tflite=path.name)
 
 
 class GlassesClassifier:
     """Detects faces and says, for each, whether it wears glasses.
 
-    ``model``: a ``.json`` metadata file or a ``.tflite`` file with its ``.json`` beside it;
-    default: the shipped model. ``threshold`` overrides the one stored with the model.
+    ``model``: a ``.json`` metadata file or a ``.tflite`` file (its ``.json`` beside it, or
+    its metadata inside it); default: the shipped model. ``threshold`` overrides the one stored with the model.
     """
 
     def __init__(self, model: str | Path | None = None, threshold: float | None = None,
@@ -76,6 +94,12 @@ class GlassesClassifier:
     @property
     def version(self) -> str:
         return self.config.version
+
+    @property
+    def model_id(self) -> str:
+        """What tells this model from others: version plus weights digest (the version alone
+        for a model exported before model ids)."""
+        return self.config.identity
 
     def _interpreter(self):
         if getattr(self._local, "interpreter", None) is None:

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from glasses_core import CropConfig, ModelConfig  # noqa: E402
-from glasses_core.config import from_dict  # noqa: E402
+from glasses_core.config import from_dict, model_id  # noqa: E402
 from glasses_core.errors import ConfigError, GlassesError  # noqa: E402
 from research_and_train_nn.datasets import load  # noqa: E402
 from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops  # noqa: E402
@@ -239,6 +239,7 @@ def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSe
     sample = np.random.default_rng(config.seed).permutation(len(train.crops))[:CALIBRATION_SAMPLE]
     np.savez_compressed(out / "train_crops.npz", crops=train.crops[sample], labels=train.labels[sample])
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,
+                               model_id=model_id(config.version, out / "model.keras"),
                                description=f"trained on {', '.join(config.datasets)}")
     model_config.save(out / "config.json")
     return threshold

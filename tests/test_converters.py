@@ -20,12 +20,16 @@ import numpy as np
 import pytest
 
 from converters import coreml_numpy
-from converters.convert_all import choose_default
+from converters.convert_all import choose_default, summary
 from converters.convert_all import main as convert_all_main
+from converters.metadata import crop_description
+from converters.release import main as release_main
 from converters.parity import TOLERANCES, check_parity, format_table
 from converters.runs import load_run
 from glasses_core import GlassesClassifier, ModelConfig
+from glasses_core.config import model_id
 from glasses_core.errors import GlassesError
+from glasses_core.tflite_metadata import read_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = dict(stem_filters=16, blocks=((32, 2), (64, 2), (96, 2)), bn_momentum=0.9)
@@ -74,8 +78,8 @@ def small_run(tmp_path_factory, data_dir):
 @pytest.fixture(scope="module")
 def converted(small_run, tmp_path_factory):
     """convert_all's CLI on the small run: (output folder, exit status, report)."""
-    out = tmp_path_factory.mktemp("models")
-    status = convert_all_main([str(small_run), "--out", str(out)])
+    status = convert_all_main([str(small_run)])  # into the run folder: small_run/export
+    out = small_run / "export"
     return out, status, json.loads((out / "conversion_report.json").read_text())
 
 
@@ -150,7 +154,7 @@ def test_report_names_every_export(converted):
     text = (converted[0] / "conversion_report.md").read_text()
     for name in ("tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel", "onnx"):
         assert f"| {name} |" in text
-    assert "convert_all.py RUN_DIR --out models/" in text
+    assert "convert_all.py RUN_DIR`" in text
 
 
 def test_choose_default_refuses_failed_exports():
@@ -186,13 +190,12 @@ def fine_tuned(small_run, tmp_path_factory):
     model.save(run / "model.keras")
     config = ModelConfig.load(ROOT / "models" / "glasses.json")
     dataclasses.replace(config, tflite="", version="0.1.0-finetuned").save(run / "config.json")
-    out = tmp_path_factory.mktemp("fine_tuned_models")
-    status = convert_all_main([str(run), "--out", str(out)])
-    return status, json.loads((out / "conversion_report.json").read_text())
+    status = convert_all_main([str(run)])
+    return run, status, json.loads((run / "export" / "conversion_report.json").read_text())
 
 
 def test_a_fully_trained_model_meets_every_tolerance_int8_included(fine_tuned, capsys):
-    status, report = fine_tuned
+    _, status, report = fine_tuned
     with capsys.disabled():
         print("\nfine-tuned shipped model:\n" + format_table(report))
     assert report["crops"] == 500 and report["keras_accuracy"] > 0.9
@@ -466,3 +469,111 @@ def test_scripts_run_as_files():
                               cwd=str(ROOT))
         assert done.returncode == 0 and "usage" in done.stdout, done.stderr
 
+
+
+# ---------------------------------------------------------------- identity, metadata, output folder
+
+def test_every_file_carries_the_run_s_model_id(converted, small_run):
+    out, _, report = converted
+    expected = model_id("0.0.1-test", small_run / "model.keras")
+    assert report["model_id"] == expected and expected.startswith("0.0.1-test+")
+    for variant in ("float32", "float16", "int8"):
+        inside = read_config(out / f"glasses_{variant}.tflite")
+        assert inside == ModelConfig.load(out / f"glasses_{variant}.json")  # the bare file says it all
+        assert inside.model_id == expected and inside.tflite == f"glasses_{variant}.tflite"
+    assert GlassesClassifier(out / "glasses.json").model_id == expected
+    assert f"model {expected}" in (out / "conversion_report.md").read_text()
+
+
+def test_tflite_core_ml_and_onnx_say_the_same(converted):
+    import onnx
+    out = converted[0]
+    tflite = read_config(out / "glasses_float32.tflite")
+    expected = {"version": tflite.version, "model_id": tflite.model_id, "labels": ",".join(tflite.labels),
+                "threshold": str(tflite.threshold), "input_crop": crop_description(tflite)}
+    onnx_model = onnx.load(str(out / "glasses.onnx"))
+    onnx_fields = {p.key: p.value for p in onnx_model.metadata_props}
+    assert {k: onnx_fields[k] for k in expected} == expected
+    for kind in ("mlpackage", "mlmodel"):
+        meta = coreml_numpy.load_spec(out / f"glasses.{kind}").description.metadata
+        assert {k: meta.userDefined[k] for k in expected} == expected and meta.versionString == tflite.version
+    assert [o.name for o in onnx_model.graph.output] == ["probability"]
+    interpreter = GlassesClassifier(out / "glasses_float32.tflite")._interpreter()
+    assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["image"], "outputs": ["probability"]}}
+
+
+def test_convert_all_refuses_a_folder_that_is_not_empty(small_run, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "glasses.json").write_text("someone's model")
+    assert convert_all_main([str(small_run), "--out", str(out)]) == 2
+    assert "not empty; choose another --out, or --force" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["glasses.json"] and (out / "glasses.json").read_text() == "someone's model"
+    assert convert_all_main([str(small_run)]) == 2  # the run's export/ folder, written by `converted`
+
+
+def test_the_summary_names_failed_exports_and_never_makes_them_the_default(converted):
+    import copy
+    out, _, report = converted
+    report = copy.deepcopy(report)
+    for key in ("tflite_int8", "tflite_float16"):
+        report["exports"][key].update(passed=False, failures=["same answer on 50.00% < 99%"])
+    report["default"] = choose_default(report)
+    assert report["default"] == "tflite_float32"
+    lines = summary(report, out, "glasses")
+    assert lines[1] == "failed, never used as the default:"
+    assert "  tflite_int8 (glasses_int8.tflite): same answer on 50.00% < 99%" in lines
+    assert lines[-1].startswith("default: glasses_float32.tflite")
+    for key in ("tflite_float32",):
+        report["exports"][key]["passed"] = False
+    report["default"] = choose_default(report)
+    assert summary(report, out, "glasses")[-1].startswith("no default: no TFLite export passed")
+
+
+# ---------------------------------------------------------------- release.py
+
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def models_copy(tmp_path):
+    copy = tmp_path / "models"
+    shutil.copytree(ROOT / "models", copy)
+    return copy
+
+
+def test_release_refuses_a_model_worse_than_the_shipped_one(tiny_run, models_copy, capsys):
+    shipped, before = _digests(ROOT / "models"), _digests(models_copy)
+    assert release_main([str(tiny_run), "--version", "0.2.0", "--models", str(models_copy)]) == 1
+    err = capsys.readouterr().err
+    assert "refused: the Keras model is worse than the shipped model on the test set: f1" in err
+    assert f"models untouched: {models_copy}" in err
+    assert _digests(models_copy) == before and _digests(ROOT / "models") == shipped
+
+
+@pytest.mark.parametrize("version, why", [("0.1.0", "not newer than the shipped model's 0.1.0"),
+                                          ("v2", "a release version is three numbers")])
+def test_release_needs_a_new_clean_version(tiny_run, models_copy, capsys, version, why):
+    assert release_main([str(tiny_run), "--version", version, "--models", str(models_copy)]) == 2
+    assert why in capsys.readouterr().err
+
+
+def test_release_replaces_the_models_after_its_checks(fine_tuned, models_copy, capsys):
+    run = fine_tuned[0]
+    shipped = _digests(ROOT / "models")
+    readme = (models_copy / "README.md").read_text()
+    assert release_main([str(run), "--version", "0.2.0", "--models", str(models_copy), "--max-drop", "0.1"]) == 0
+    expected = model_id("0.2.0", run / "model.keras")
+    assert f"released {expected} into {models_copy}" in capsys.readouterr().err
+    config = ModelConfig.load(models_copy / "glasses.json")
+    assert (config.version, config.model_id) == ("0.2.0", expected)
+    assert read_config(models_copy / config.tflite).model_id == expected
+    assert GlassesClassifier(models_copy / "glasses.json").model_id == expected
+    evaluation = json.loads((models_copy / "evaluation_report.json").read_text())
+    assert evaluation["overall"]["images"] == 2995 and "glasses.json" in evaluation["exports"]
+    assert json.loads((models_copy / "conversion_report.json").read_text())["passed"]
+    assert (models_copy / "README.md").read_text() == readme
+    assert _digests(ROOT / "models") == shipped

@@ -93,7 +93,8 @@ def test_csv(capsys, folder, expected, model_json):
     code, out, _ = run(capsys, folder, "--model", model_json, "--all", "--format", "csv", "--recursive")
     assert code == INCOMPLETE
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["path", "answer", "probability", "faces", "error"]
+    assert list(rows[0]) == ["path", "answer", "probability", "faces", "error", "model"]
+    assert {r["model"] for r in rows} == {GlassesClassifier(model_json).model_id}
     by_path = {r["path"]: r for r in rows}
     assert set(by_path) == {*expected, str(folder / "broken.jpg")}
     assert by_path[str(folder / "broken.jpg")]["error"] and not by_path[str(folder / "broken.jpg")]["answer"]
@@ -111,7 +112,7 @@ def test_json(capsys, folder, expected, model_json):
     assert records[str(folder / "broken.jpg")]["error"]
     for path, result in top_level(expected, folder).items():
         assert {k: records[path][k] for k in ("answer", "probability", "face_found", "faces")} == result.to_dict()
-        assert records[path]["error"] is None
+        assert records[path]["error"] is None and records[path]["model"] == "0.1.0"  # the shipped model
     code, out, _ = run(capsys, folder, "--model", model_json, "--format", "json", "--threshold", "1")
     saturated = sorted(p for p, r in top_level(expected, folder).items() if r.probability >= 1.0)
     assert sorted(r["path"] for r in json.loads(out)) == saturated  # only p == 1.0 reaches threshold 1
@@ -404,7 +405,7 @@ def test_files_and_folders_in_any_mix(capsys, folder, expected, model_json, data
 
 
 @pytest.mark.parametrize("fmt, nothing", [("text", ""), ("json", "[]\n"),
-                                          ("csv", "path,answer,probability,faces,error\n")])
+                                          ("csv", "path,answer,probability,faces,error,model\n")])
 def test_nothing_to_do_says_so(capsys, tmp_path, model_json, fmt, nothing):
     (tmp_path / "notes.txt").write_text("not a photo\n")
     code, out, err = run(capsys, tmp_path, "--model", model_json, "--format", fmt)

@@ -35,6 +35,7 @@ class ThreadRecorder:
     def __init__(self, classifier: GlassesClassifier):
         self._classifier, self.threads = classifier, []
         self.version, self.threshold, self.config = classifier.version, classifier.threshold, classifier.config
+        self.model_id = classifier.model_id
 
     def predict(self, image):
         self.threads.append(threading.current_thread())
@@ -85,7 +86,7 @@ class ServerTest(AsyncHTTPTestCase):
         body = json.loads(response.body)
         expected = self.classifier.predict(photo).to_dict()
         assert {k: body[k] for k in expected} == expected
-        assert body["model_version"] == self.classifier.version
+        assert body["model_version"] == self.classifier.version and body["model_id"] == self.classifier.model_id
         assert body["image_size"] == list(Image.open(photo).size)
         assert 0 < body["inference_ms"] <= body["time_ms"]
         assert body["face_found"] and len(body["faces"][0]["box"]) == 4
@@ -106,7 +107,8 @@ class ServerTest(AsyncHTTPTestCase):
     def test_health(self):
         response = self.fetch("/health")
         assert response.code == 200
-        assert json.loads(response.body) == {"status": "ok", "model_version": self.classifier.version}
+        assert json.loads(response.body) == {"status": "ok", "model_version": self.classifier.version,
+                                             "model_id": self.classifier.model_id}
         assert self.fetch("/health", method="HEAD").code == 200
 
     def test_page_works_offline(self):

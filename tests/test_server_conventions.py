@@ -59,11 +59,12 @@ class ConventionsTest(ServingTestCase):
     def test_ready_says_no_while_loading_and_in_shutdown(self):
         self.serving.classifier = None  # as between listening and the model being loaded
         assert self.get_json("/ready", 503)["error"]["message"] == "not ready: the model is still loading"
-        assert self.get_json("/health") == {"status": "ok", "model_version": None}
+        assert self.get_json("/health") == {"status": "ok", "model_version": None, "model_id": None}
         response = self.post("/glass_no_glass/", [("a.jpg", self.photos[0])])
         assert response.code == 503 and response.headers["Retry-After"].isdigit()
         self.serving.model_loaded(self.classifier)
-        assert self.get_json("/ready") == {"status": "ready", "model_version": self.classifier.version}
+        assert self.get_json("/ready") == {"status": "ready", "model_version": self.classifier.version,
+                                           "model_id": self.classifier.model_id}
         self.serving.stopping = True
         assert "shutting down" in self.get_json("/ready", 503)["error"]["message"]
         assert self.post("/api/v1/predict", [("a.jpg", self.photos[0])]).code == 503
@@ -72,6 +73,7 @@ class ConventionsTest(ServingTestCase):
         info = self.get_json("/api/v1/model")
         config = self.classifier.config
         assert info["version"] == config.version and info["labels"] == ["no_glass", "glass"]
+        assert info["model_id"] == config.identity
         assert info["threshold"] == self.classifier.threshold
         assert info["input"]["shape"] == [1, config.crop.size, config.crop.size, 3]
         assert info["crop"] == dataclasses.asdict(config.crop)
@@ -95,7 +97,8 @@ class ConventionsTest(ServingTestCase):
         assert requests("other", "404") == 1
         assert samples[("glasses_http_request_duration_seconds_count", (("endpoint", "/glass_no_glass/"),))] == 2
         assert samples[("glasses_http_requests_in_flight", ())] == 1  # this very request
-        assert samples[("glasses_model_info", (("threshold", f"{self.classifier.threshold:g}"),
+        assert samples[("glasses_model_info", (("model_id", self.classifier.model_id),
+                                               ("threshold", f"{self.classifier.threshold:g}"),
                                                ("version", self.classifier.version)))] == 1
         assert samples[("glasses_decode_megapixels_in_use", ())] == 0
 

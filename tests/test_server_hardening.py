@@ -30,6 +30,7 @@ class HoldingClassifier:
     def __init__(self, classifier: GlassesClassifier, hold_over: int):
         self._classifier, self.hold_over = classifier, hold_over
         self.version, self.threshold, self.config = classifier.version, classifier.threshold, classifier.config
+        self.model_id = classifier.model_id
         self.release, self.holding = threading.Event(), threading.Event()
 
     def predict(self, photo):

@@ -78,7 +78,7 @@ class Serving:
 
     def model_loaded(self, classifier: GlassesClassifier) -> None:
         self.classifier = classifier
-        self.metrics.model_loaded(classifier.version, classifier.threshold)
+        self.metrics.model_loaded(classifier.version, classifier.model_id, classifier.threshold)
 
     @property
     def not_ready(self) -> str:
@@ -256,7 +256,7 @@ def details(serving: Serving, result, size: tuple[int, int], inference_ms: float
     """The full answer for one photo: faces, boxes, probabilities, image size, model, time."""
     height, width = size
     return {**result.to_dict(), "image_size": [width, height], "model_version": serving.classifier.version,
-            "threshold": serving.classifier.threshold, "inference_ms": round(inference_ms, 2)}
+            "model_id": serving.classifier.model_id, "threshold": serving.classifier.threshold, "inference_ms": round(inference_ms, 2)}
 
 
 class OnePhotoHandler(UploadHandler):
@@ -319,7 +319,8 @@ class HealthHandler(JsonHandler):
 
     def get(self) -> None:
         classifier = self.serving.classifier
-        self.write({"status": "ok", "model_version": classifier.version if classifier else None})
+        self.write({"status": "ok", "model_version": classifier.version if classifier else None,
+                    "model_id": classifier.model_id if classifier else None})
 
     head = get
 
@@ -331,7 +332,8 @@ class ReadyHandler(HealthHandler):
     def get(self) -> None:
         if self.serving.not_ready:
             raise http_error(503, f"not ready: {self.serving.not_ready}")
-        self.write({"status": "ready", "model_version": self.serving.classifier.version})
+        self.write({"status": "ready", "model_version": self.serving.classifier.version,
+                    "model_id": self.serving.classifier.model_id})
 
     head = get
 
@@ -345,7 +347,7 @@ class ModelHandler(HealthHandler):
             raise http_error(503, "the model is still loading")
         config = self.serving.classifier.config
         size = config.crop.size
-        self.write({"version": config.version, "labels": list(config.labels),
+        self.write({"version": config.version, "model_id": config.identity, "labels": list(config.labels),
                     "threshold": self.serving.classifier.threshold, "description": config.description,
                     "input": {"shape": [1, size, size, 3], "format": config.input_format},
                     "crop": dataclasses.asdict(config.crop),

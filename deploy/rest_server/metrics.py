@@ -31,8 +31,8 @@ class Metrics:
         self.model = Info("glasses_model", "The model being served", registry=registry)
         Info("glasses_process", "This server process", registry=registry).info({"pid": str(os.getpid())})
 
-    def model_loaded(self, version: str, threshold: float) -> None:
-        self.model.info({"version": version, "threshold": f"{threshold:g}"})
+    def model_loaded(self, version: str, model_id: str, threshold: float) -> None:
+        self.model.info({"version": version, "model_id": model_id, "threshold": f"{threshold:g}"})
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, method if method in METHODS else "other", str(status)).inc()

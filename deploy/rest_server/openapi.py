@@ -45,7 +45,8 @@ PREDICTION = {"type": "object", "properties": {
     "answer": {"type": "string", "enum": ["glass", "no_glass"]}, "probability": {"type": "number"},
     "face_found": {"type": "boolean"}, "faces": {"type": "array", "items": _ref("Face")},
     "image_size": {"type": "array", "items": {"type": "integer"}, "description": "width, height"},
-    "model_version": {"type": "string"}, "threshold": {"type": "number"}, "inference_ms": {"type": "number"},
+    "model_version": {"type": "string"}, "model_id": {"type": "string"}, "threshold": {"type": "number"},
+    "inference_ms": {"type": "number"},
     "time_ms": {"type": "number"}}}
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["status", "message"],
@@ -61,9 +62,11 @@ SCHEMAS = {
         "results": {"type": "array", "items": {"allOf": [BATCH_ITEM, _ref("Prediction")]}},
         "time_ms": {"type": "number"}}},
     "Health": {"type": "object", "required": ["status"], "properties": {
-        "status": {"type": "string"}, "model_version": {"type": ["string", "null"]}}},
+        "status": {"type": "string"}, "model_version": {"type": ["string", "null"]},
+        "model_id": {"type": ["string", "null"], "description": "version + weights digest"}}},
     "ModelInfo": {"type": "object", "required": ["version", "labels", "threshold", "input", "crop"], "properties": {
-        "version": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}},
+        "version": {"type": "string"}, "model_id": {"type": "string"},
+        "labels": {"type": "array", "items": {"type": "string"}},
         "threshold": {"type": "number"}, "description": {"type": "string"},
         "input": {"type": "object", "properties": {"shape": {"type": "array", "items": {"type": "integer"}},
                                                    "format": {"type": "string"}}},

@@ -180,7 +180,7 @@ async def load_model(serving: Serving, model: Path | None) -> int:
         log.error("cannot load the model: %s", err)
         return 1
     serving.model_loaded(classifier)
-    log.info("ready: model %s (pid %d)", classifier.version, os.getpid())
+    log.info("ready: model %s (pid %d)", classifier.model_id, os.getpid())
     return 0
 
 
