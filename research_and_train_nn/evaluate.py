@@ -16,6 +16,7 @@ import numpy as np
 
 from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError
+from glasses_core.quiet import quiet, set_verbose
 from research_and_train_nn.datasets import load
 from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops
 
@@ -214,8 +215,12 @@ def main(argv=None) -> int:
     parser.add_argument("--export", type=Path, action="append", default=[], metavar="MODEL",
                         help="also evaluate an exported model (.json or .tflite) through the serving "
                              "runtime, on the same crops (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="let TensorFlow's own notes through to stderr")
     args = parser.parse_args(argv)
+    set_verbose(args.verbose)
     try:
+        with quiet():  # TensorFlow's and absl's start-up notes (--verbose shows them)
+            import keras  # noqa: F401
         evaluate_run(args.run, args.test, args.cache, args.figures, args.out, tuple(args.export))
     except GlassesError as err:
         print(f"error: {err}", file=sys.stderr)

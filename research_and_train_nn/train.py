@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 from glasses_core import CropConfig, ModelConfig  # noqa: E402
 from glasses_core.config import from_dict, model_id  # noqa: E402
 from glasses_core.errors import ConfigError, GlassesError  # noqa: E402
+from glasses_core.quiet import quiet, set_verbose  # noqa: E402
 from research_and_train_nn.datasets import load  # noqa: E402
 from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops  # noqa: E402
 from research_and_train_nn.run_state import (RunFolderError, holds_a_run, load_state, open_run,  # noqa: E402
@@ -117,6 +118,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     again.add_argument("--overwrite", action="store_true", help="train a new run in --out even if it holds one")
     parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to --out/tensorboard")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
+    parser.add_argument("--verbose", action="store_true", help="let TensorFlow's own notes through to stderr")
     for name, kind, text in FLAGS:
         parser.add_argument("--" + name.replace("_", "-"), type=kind,
                             help=f"{text} (default {getattr(TrainConfig, name)})")
@@ -190,10 +192,11 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
         tensorboard: bool = False) -> Path:
     """Train (or resume) a run in ``out``; returns the run folder. With ``tensorboard``, also
     writes TensorBoard logs to ``out/tensorboard``."""
-    import keras
+    with quiet():  # TensorFlow's and absl's start-up notes on stderr (--verbose shows them)
+        import keras
 
+        from research_and_train_nn.fit import fit
     from research_and_train_nn.figures import curves_figure
-    from research_and_train_nn.fit import fit
     if tensorboard:
         require_tensorboard()
     split = split_records(config)  # a missing dataset stops the run here, before its folder is made
@@ -276,6 +279,7 @@ def predict_probabilities(model, crops: np.ndarray) -> np.ndarray:
 
 def main(argv=None) -> int:
     config, args = parse_args(argv)
+    set_verbose(args.verbose)
     try:
         if not (args.resume or args.overwrite) and holds_a_run(args.out):
             raise RunFolderError(f"{args.out} already holds a run: --resume to continue it, "

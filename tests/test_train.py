@@ -187,3 +187,24 @@ def test_init_weights_starts_from_the_given_model(tiny_run):
     for a, b in zip(source.get_weights(), tuned.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(source.get_weights(), fresh.get_weights()))
+
+
+def test_training_keeps_tensorflow_notes_off_stderr_unless_verbose(tmp_path, tiny_config_file, crop_cache):
+    """TensorFlow and absl write start-up notes to stderr from C++; train.py hides them."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    notes = ("oneDNN", "absl::InitializeLog", "XNNPACK")
+    errs = {}
+    for flags in ([], ["--verbose"]):
+        done = subprocess.run([sys.executable, str(root / "research_and_train_nn" / "train.py"), "--out",
+                               str(tmp_path / f"run{len(flags)}"), "--config", str(tiny_config_file), "--epochs", "1",
+                               "--cache", str(crop_cache), *flags], capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr
+        errs[bool(flags)] = done.stderr
+    assert not any(note in errs[False] for note in notes), errs[False]
+    assert any(note in errs[True] for note in notes)
