@@ -63,7 +63,8 @@ def test_experiment_notes_quote_their_reports():
         assert f"{sweep[name]['pr_auc']:.3f}" in notes, name
     hard = {name: m["hard_false_positives"] for name, m in sweep.items()}
     assert f"from {hard['base']} to {hard['brim shadows 0.5']}" in notes
-    hat = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["validation_hard_cases"]
+    shipped = json.loads((reports / "v0.1.0" / "evaluation_report.json").read_text())  # as it was then
+    hat = shipped["validation_hard_cases"]
     h, everyone = hat["Wearing_Hat"], hat["all CelebA"]
     assert (f"Of the {h['glasses']} validation photos with glasses and a hat, the model finds "
             f"{h['glasses'] - h['missed']} (recall {(h['glasses'] - h['missed']) / h['glasses']:.3f}"
@@ -71,10 +72,25 @@ def test_experiment_notes_quote_their_reports():
     assert f"{h['false_positives']} of the {h['no_glasses']} hat" in notes
     assert f"{everyone['false_positives']} of {everyone['no_glasses']:,} overall" in notes
     candidate = json.loads((reports / "candidate_80px" / "evaluation_report.json").read_text())
-    shipped = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
     f1 = [r["validation_per_source"][s]["f1"] for r in (candidate, shipped) for s in ("celeba", "mtfl_train")]
     assert "{:.4f} (CelebA) and {:.4f} (MTFL) against {:.4f} and {:.4f}".format(*f1) in notes
     study = (reports / "fallback_study.md").read_text()
     fallback = next(line for line in study.splitlines() if line.startswith("| fallback |"))
     assert f"{len(json.loads((reports / 'fallback_study.json').read_text())['photos'])} of" in fallback
     assert "| 0.35 |" in fallback and "0.35 eye distances" in notes
+
+
+def test_v0_2_notes_quote_the_runs_table_and_the_refine_study():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.2" / "runs.json").read_text())}
+    for name in ("shipped 0.1.0", "r1_refine", "r2_synthesis", "r3_80px", "r4_finetune"):
+        assert f"{runs[name]['overall']['f1']:.4f}" in notes, name
+    assert f"CelebA F1 {runs['r4_finetune']['per_source']['celeba']['f1']:.4f}" in notes
+    assert f"({runs['r4_finetune']['hat_recall']:.3f})" in notes
+    study = {r["refine"]: r for r in json.loads((reports / "refine_study.json").read_text())["rows"]}
+    assert f"error {study['mesh']['train_median']:.3f} eye distances" in notes
+    assert f"{study['none']['train_median']:.3f} for the whole-photo keypoints" in notes
+    assert f"movement {study['mesh']['move_median']:.3f} eye distances" in notes
+    test = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["overall"]
+    assert f"F1 {test['f1']:.4f}" in notes and f"ROC-AUC {test['roc_auc']:.4f}" in notes
