@@ -25,6 +25,7 @@ from glasses_core import CropConfig, ModelConfig  # noqa: E402
 from glasses_core.config import from_dict  # noqa: E402
 from glasses_core.errors import GlassesError  # noqa: E402
 from research_and_train_nn.datasets import load  # noqa: E402
+from research_and_train_nn.distribute import STRATEGIES, strategy_scope  # noqa: E402
 from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops  # noqa: E402
 from research_and_train_nn.splits import split_by_identity  # noqa: E402
 
@@ -95,6 +96,12 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     parser.add_argument("--test", metavar="KIND:PATH", help="test set ('' for none)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoint.keras in --out")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="none",
+                        help="tf.distribute: mirrored (this machine's GPUs, or --devices), multi-worker "
+                             "(TF_CONFIG names the machines; README 'Scale out'); default none")
+    parser.add_argument("--devices", type=lambda text: text.split(","), metavar="DEV,DEV",
+                        help="with --strategy mirrored: e.g. /gpu:0,/gpu:1 (default: every GPU); "
+                             "/cpu:0,/cpu:1 splits the CPU")
     for name, kind, text in FLAGS:
         parser.add_argument("--" + name.replace("_", "-"), type=kind,
                             help=f"{text} (default {getattr(TrainConfig, name)})")
@@ -202,7 +209,8 @@ def predict_probabilities(model, crops: np.ndarray) -> np.ndarray:
 def main(argv=None) -> int:
     config, args = parse_args(argv)
     try:
-        run(config, args.out, args.resume, args.cache)
+        with strategy_scope(args.strategy, args.devices):
+            run(config, args.out, args.resume, args.cache)
     except GlassesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
