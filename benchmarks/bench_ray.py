@@ -44,7 +44,8 @@ def time_ray_running(photos: list[Path], out: Path, model: Path | None) -> float
     listing = out.with_suffix(".txt")
     listing.write_text("".join(f"{photo}\n" for photo in photos))
     start = time.perf_counter()
-    score_on_ray.main(["--file-list", str(listing), "--out", str(out)] + (["--model", str(model)] if model else []))
+    model_args = ["--model", str(model)] if model else []
+    score_on_ray.main(["--file-list", str(listing), "--out", str(out)] + model_args)
     return time.perf_counter() - start
 
 

@@ -12,6 +12,9 @@ def test_ray_cache_is_byte_for_byte_the_local_one(local_ray, data_dir, tmp_path)
     on_ray = make_crops(records, CropConfig(), tmp_path / "ray", engine="ray")
     assert (local.crops == on_ray.crops).all()
     assert (local.face_found == on_ray.face_found).all() and (local.ok == on_ray.ok).all()
-    files = {p.relative_to(tmp_path / "local"): p.read_bytes() for p in (tmp_path / "local").rglob("*") if p.is_file()}
-    ray_files = {p.relative_to(tmp_path / "ray"): p.read_bytes() for p in (tmp_path / "ray").rglob("*") if p.is_file()}
-    assert len(files) > 300 and files == ray_files  # 300 crops and crop_config.json, same names, same bytes
+    local_files, ray_files = _files(tmp_path / "local"), _files(tmp_path / "ray")
+    assert len(local_files) > 300 and local_files == ray_files  # 300 crops and crop_config.json, same bytes
+
+
+def _files(folder) -> dict:
+    return {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*") if path.is_file()}

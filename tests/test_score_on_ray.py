@@ -61,7 +61,8 @@ def score(*args) -> int:
     return score_on_ray.main([str(a) for a in args] + ["--model", str(SHIPPED_MODEL)])
 
 
-def test_same_answers_as_the_folder_runner_and_one_error_row_per_bad_file(local_ray, folder, runner_rows, tmp_path):
+def test_same_answers_as_the_folder_runner_and_one_error_row_per_bad_file(local_ray, folder, runner_rows,
+                                                                          tmp_path):
     assert score(folder, "--out", tmp_path / "out", "--format", "csv") == EXIT_INCOMPLETE
     rows = read_rows(tmp_path / "out", "csv")
     assert sorted(row["path"] for row in rows) == sorted(runner_rows)  # each photo once, no text file
