@@ -82,7 +82,7 @@ def measure(count: int, model: Path | None) -> dict:
                "ray_running_photos_per_s": round(count / running, 1),
                # the photos beyond the first fifth over the time they added: the rate once started
                "ray_marginal_photos_per_s": round((count - count // 5) / max(running - fifth, 1e-9), 1),
-               "ray_fixed_seconds": round(running - (count // 5) * (running - fifth) / (count - count // 5), 2)}
+               "ray_fixed_seconds": round(running - count * (running - fifth) / (count - count // 5), 2)}
     for key in ("fresh_process", "running", "marginal"):
         results[f"ratio_{key}"] = round(results[f"ray_{key}_photos_per_s"] / results["runner_photos_per_s"], 3)
     results["scaling"] = scaling(results["ray_marginal_photos_per_s"], cores, 1000 * cpu / count)

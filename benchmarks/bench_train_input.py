@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def main(argv=None) -> dict:
 
 
 def markdown(r: dict, argv) -> str:
-    command = " ".join(["benchmarks/bench_train_input.py", *(argv or [])])
+    command = " ".join(["benchmarks/bench_train_input.py", *(sys.argv[1:] if argv is None else argv)])
     return f"""# Training input pipeline against the training step
 
 `.venv/bin/python {command}`: {r['crops']} real MTFL crops, batches of {r['batch_size']},
