@@ -121,10 +121,11 @@ def probability(text: str) -> float:
     return value
 
 
-def classify_one(classifier: GlassesClassifier, path: Path) -> Row:
-    """The photo's row; whatever goes wrong with this one file becomes its error."""
+def classify_one(classifier: GlassesClassifier, path: Path | str, read=None) -> Row:
+    """The photo's row; whatever goes wrong with this one file becomes its error. ``read``
+    (path -> bytes, raising OSError), when given, fetches the photo, from object storage say."""
     try:
-        result = classifier.predict(path)
+        result = classifier.predict(path) if read is None else classifier.predict(read(path), name=str(path))
     except GlassesError as err:
         return Row(path, error=getattr(err, "reason", str(err)))
     except OSError as err:  # opening it: no permission, removed meanwhile, an I/O error

@@ -8,32 +8,39 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from research_and_train_nn.distribute import multi_replica
+
 # (filters, stride) of each depthwise-separable block after the stem.
 DEFAULT_BLOCKS = ((48, 1), (64, 2), (64, 1), (128, 2), (128, 1), (192, 2), (192, 1))
 
 
 def make_model(input_size: int = 64, stem_filters: int = 24, blocks=DEFAULT_BLOCKS,
-               dropout: float = 0.2, bn_momentum: float = 0.99, name: str = "glasses_cnn") -> keras.Model:
+               dropout: float = 0.2, bn_momentum: float = 0.99, name: str = "glasses_cnn",
+               synchronized_bn: bool | None = None) -> keras.Model:
     """Stride-2 stem, depthwise-separable blocks with batch norm, global average pooling,
-    dropout and a single logit. A lower ``bn_momentum`` suits runs of only a few steps."""
+    dropout and a single logit. A lower ``bn_momentum`` suits runs of only a few steps.
+    ``synchronized_bn`` (default: when built under a tf.distribute strategy of several
+    replicas) takes batch statistics over the whole batch, not each replica's share."""
+    synchronized = multi_replica() if synchronized_bn is None else synchronized_bn
+    bn = {"momentum": bn_momentum, "synchronized": synchronized}
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    x = _conv_bn_relu(x, stem_filters, 3, 2, "stem", bn_momentum)
+    x = _conv_bn_relu(x, stem_filters, 3, 2, "stem", bn)
     for i, (filters, stride) in enumerate(blocks):
         x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
                                    name=f"block{i}_dw")(x)
-        x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{i}_dw_bn")(x)
+        x = layers.BatchNormalization(**bn, name=f"block{i}_dw_bn")(x)
         x = layers.ReLU(name=f"block{i}_dw_relu")(x)
-        x = _conv_bn_relu(x, filters, 1, 1, f"block{i}_pw", bn_momentum)
+        x = _conv_bn_relu(x, filters, 1, 1, f"block{i}_pw", bn)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     logits = layers.Dense(1, name="logit")(x)
     return keras.Model(inputs, logits, name=name)
 
 
-def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str, bn_momentum: float):
+def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str, bn: dict):
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(**bn, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

@@ -8,6 +8,7 @@ fallback crop and are counted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -106,22 +107,35 @@ def _crop_one(path: str):
     return crop.pixels, found, True
 
 
+ENGINES = ("local", "ray")  # a process pool on this machine, or Ray Data (prepare_on_ray.py)
+
+
 def make_crops(records: list[Record], config: CropConfig, cache_dir: Path = DEFAULT_CACHE,
-               workers: int | None = None, progress: bool = True) -> CropSet:
-    """Crop every record with the core's ``preprocess`` (the largest face), using the cache."""
+               workers: int | None = None, progress: bool = True, engine: str = "local") -> CropSet:
+    """Crop every record with the core's ``preprocess`` (the largest face), using the cache.
+    ``workers``: processes (local) or actors (ray; default one per CPU)."""
     cache = Path(cache_dir) / crop_key(config)
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "crop_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+    paths = [r.path for r in records]
+    if engine == "ray":
+        from research_and_train_nn.prepare_on_ray import crop_on_ray
+        return _crop_set(records, config, crop_on_ray(paths, config, cache, workers), progress=False)
+    if engine != "local":
+        raise ValueError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
     workers = workers or min(2, os.cpu_count() or 1)
-    size = config.size
-    crops = np.zeros((len(records), size, size, 3), dtype=np.uint8)
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config, str(cache))) as pool:
+        return _crop_set(records, config, pool.map(_crop_one, paths, chunksize=64), progress)
+
+
+def _crop_set(records: list[Record], config: CropConfig, results, progress: bool) -> CropSet:
+    """A CropSet from _crop_one's (crop, face_found, ok) of each record, in order."""
+    crops = np.zeros((len(records), config.size, config.size, 3), dtype=np.uint8)
     found = np.zeros(len(records), dtype=bool)
     ok = np.zeros(len(records), dtype=bool)
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config, str(cache))) as pool:
-        results = pool.map(_crop_one, [r.path for r in records], chunksize=64)
-        for i, (crop, face, good) in enumerate(_progress(results, len(records), progress)):
-            if good:
-                crops[i], found[i], ok[i] = crop, face, True
+    for i, (crop, face, good) in enumerate(_progress(results, len(records), progress)):
+        if good:
+            crops[i], found[i], ok[i] = crop, face, True
     return CropSet(records, crops, found, ok)
 
 
@@ -138,11 +152,24 @@ def main(argv=None):
     parser.add_argument("datasets", nargs="+", help="KIND:PATH, e.g. mtfl:../shared/data/mtfl "
                         "mtfl-test:../shared/data/mtfl celeba:../shared/data/celeba")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: 2)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes (default: 2), or with --engine ray actors (default: one per CPU)")
+    parser.add_argument("--engine", choices=ENGINES, default="local",
+                        help="local: a process pool; ray: Ray Data, on a local Ray or the cluster "
+                             "RAY_ADDRESS names (default: local)")
     args = parser.parse_args(argv)
-    for spec in args.datasets:
-        crop_set = make_crops(load(spec), CropConfig(), args.cache, args.workers)
-        print(spec, json.dumps(crop_set.summary()))
+    with _engine_session(args.engine):
+        for spec in args.datasets:
+            crop_set = make_crops(load(spec), CropConfig(), args.cache, args.workers, engine=args.engine)
+            print(spec, json.dumps(crop_set.summary()))
+
+
+def _engine_session(engine: str):
+    """One Ray session for all the datasets of a run (each make_crops would start its own)."""
+    if engine != "ray":
+        return contextlib.nullcontext()
+    from deploy.ray_session import ray_session
+    return ray_session()
 
 
 if __name__ == "__main__":

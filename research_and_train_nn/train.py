@@ -26,6 +26,7 @@ from glasses_core.config import from_dict, model_id  # noqa: E402
 from glasses_core.errors import ConfigError, GlassesError  # noqa: E402
 from glasses_core.quiet import quiet, set_verbose  # noqa: E402
 from research_and_train_nn.datasets import load  # noqa: E402
+from research_and_train_nn.distribute import STRATEGIES, strategy_scope  # noqa: E402
 from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops  # noqa: E402
 from research_and_train_nn.run_state import (RunFolderError, holds_a_run, load_state, open_run,  # noqa: E402
                                              write_text_atomically)
@@ -119,6 +120,12 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to --out/tensorboard")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     parser.add_argument("--verbose", action="store_true", help="let TensorFlow's own notes through to stderr")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="none",
+                        help="tf.distribute: mirrored (this machine's GPUs, or --devices), multi-worker "
+                             "(TF_CONFIG names the machines; README 'Scale out'); default none")
+    parser.add_argument("--devices", type=lambda text: text.split(","), metavar="DEV,DEV",
+                        help="with --strategy mirrored: e.g. /gpu:0,/gpu:1 (default: every GPU); "
+                             "/cpu:0,/cpu:1 splits the CPU")
     for name, kind, text in FLAGS:
         parser.add_argument("--" + name.replace("_", "-"), type=kind,
                             help=f"{text} (default {getattr(TrainConfig, name)})")
@@ -284,7 +291,8 @@ def main(argv=None) -> int:
         if not (args.resume or args.overwrite) and holds_a_run(args.out):
             raise RunFolderError(f"{args.out} already holds a run: --resume to continue it, "
                                  "--overwrite to train a new one in its place")
-        run(config, args.out, args.resume, args.cache, args.tensorboard)
+        with strategy_scope(args.strategy, args.devices):
+            run(config, args.out, args.resume, args.cache, args.tensorboard)
     except GlassesError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -68,3 +68,14 @@ def tiny_exports(tiny_run, tmp_path_factory):
 def tiny_model_json(tiny_exports):
     """Path of the tiny model's float32 metadata, usable as GlassesClassifier(model=...)."""
     return tiny_exports["float32"].with_suffix(".json")
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """A local Ray of 2 CPUs (CI's machine), its workers importing this checkout; stopped after."""
+    import ray
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning",
+             runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+    yield ray
+    ray.shutdown()

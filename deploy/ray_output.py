@@ -1,0 +1,108 @@
+"""What a Ray scoring run writes: the folder runner's columns plus each face's box and
+probability, as Parquet or CSV part files in one output folder (local or object storage).
+
+Columns: path, answer, probability, faces, error (as deploy/folder_output.py, paths and errors
+escaped the same way), face_boxes ([x0, y0, x1, y1] per face found, in photo pixels) and
+face_probabilities. Parquet holds the two face columns as lists, CSV as JSON text. An unread
+photo has an error and empty answer, probability and faces.
+
+A rerun reads the paths already written and scores only the others. A part file that a
+stopped run left unfinished (a Parquet file without its footer, a CSV file whose last line has
+no end) is removed, and its photos are scored again.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from deploy.escape import escape
+from deploy.folder_output import CSV_COLUMNS, Row
+from deploy.ray_inputs import is_uri
+
+FORMATS = ("parquet", "csv")
+COLUMNS = CSV_COLUMNS + ("face_boxes", "face_probabilities")
+FACE_LISTS = pa.list_(pa.list_(pa.float64())), pa.list_(pa.float64())
+
+
+def schema(fmt: str) -> pa.Schema:
+    """One schema for every part file, so that an all-error batch writes the same types."""
+    boxes, probabilities = FACE_LISTS if fmt == "parquet" else (pa.string(), pa.string())
+    return pa.schema([("path", pa.string()), ("answer", pa.string()), ("probability", pa.float64()),
+                      ("faces", pa.int32()), ("error", pa.string()),
+                      ("face_boxes", boxes), ("face_probabilities", probabilities)])
+
+
+def record(row: Row, fmt: str) -> dict:
+    """A row of the output table, from the folder runner's Row."""
+    faces = [face for face in (row.details or {}).get("faces", []) if face["box"] is not None]
+    boxes, probabilities = [face["box"] for face in faces], [face["probability"] for face in faces]
+    if fmt == "csv":
+        boxes, probabilities = json.dumps(boxes), json.dumps(probabilities)
+    ok = not row.error
+    return {"path": escape(row.path), "answer": row.answer if ok else None,
+            "probability": round(row.probability, 6) if ok else None, "faces": row.faces if ok else None,
+            "error": escape(row.error) if row.error else None,
+            "face_boxes": boxes if ok else None, "face_probabilities": probabilities if ok else None}
+
+
+def table(rows: list[Row], fmt: str) -> pa.Table:
+    return pa.Table.from_pylist([record(row, fmt) for row in rows], schema=schema(fmt))
+
+
+def output_folder(out: str) -> tuple[pafs.FileSystem, str]:
+    """(file system, folder inside it) of a local path or a URI."""
+    if is_uri(out):
+        return pafs.FileSystem.from_uri(out)
+    return pafs.LocalFileSystem(), str(Path(out).resolve())
+
+
+def written(out: str, fmt: str, removed: list[str]) -> dict[str, Row]:
+    """Rows already in ``out`` (path, answer, error), keyed by escaped path; the unfinished
+    part files removed on the way are appended to ``removed``."""
+    filesystem, folder = output_folder(out)
+    if filesystem.get_file_info(folder).type != pafs.FileType.Directory:
+        return {}
+    rows = {}
+    for info in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True)):
+        if info.type != pafs.FileType.File or not info.path.endswith("." + fmt):
+            continue
+        part = _read_part(filesystem, info.path, fmt)
+        if part is None:
+            filesystem.delete_file(info.path)
+            removed.append(info.path)
+            continue
+        for path, answer, error in zip(*(part[name].to_pylist() for name in ("path", "answer", "error"))):
+            rows[path] = Row(path, answer=answer or "", error=error or "")
+    return rows
+
+
+def _read_part(filesystem, path: str, fmt: str) -> pa.Table | None:
+    """The part file's path, answer and error columns, or None when it was left unfinished."""
+    columns = ["path", "answer", "error"]
+    if fmt == "parquet":
+        try:
+            return pq.read_table(path, columns=columns, filesystem=filesystem)
+        except (pa.ArrowInvalid, OSError):
+            return None
+    with filesystem.open_input_stream(path) as stream:
+        text = stream.read().decode("utf-8")
+    if text and not text.endswith("\n"):
+        return None
+    records = list(csv.DictReader(io.StringIO(text)))
+    return pa.table({name: [r[name] for r in records] for name in columns})
+
+
+def write(dataset, out: str, fmt: str, rows_per_file: int) -> None:
+    """Write ``dataset`` into ``out`` as new part files beside those already there."""
+    # Writing is I/O: no CPU is reserved for it, so it never waits for a scoring actor to stop.
+    options = {"min_rows_per_file": rows_per_file, "ray_remote_args": {"num_cpus": 0}}
+    if fmt == "parquet":
+        dataset.write_parquet(out, **options)
+    else:
+        dataset.write_csv(out, **options)

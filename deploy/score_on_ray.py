@@ -1,0 +1,147 @@
+"""Score photos on Ray Data, on this machine or a cluster: folders, globs, file lists or
+object-storage URIs in, Parquet or CSV part files out.
+
+    python3 deploy/score_on_ray.py photos/ --recursive --out answers/          # Parquet
+    python3 deploy/score_on_ray.py 'photos/**/*.jpg' --out answers/ --format csv
+    python3 deploy/score_on_ray.py --file-list paths.txt --out answers/
+    python3 deploy/score_on_ray.py s3://bucket/photos/ --out s3://bucket/answers/ --address auto
+
+Each photo's bytes are read and handed to GlassesClassifier.predict(bytes, name=path), the
+same runtime and preprocessing as every other tool, inside Ray Data actors: one per CPU, each
+holding a classifier whose LiteRT interpreters run on one thread. A photo that cannot be read
+or decoded becomes a row with its error; the job goes on. Running again with the same --out
+scores only the photos not yet written there. Needs the full environment (`ray[data]`).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+from glasses_core import GlassesClassifier, GlassesError
+
+from deploy import ray_output
+from deploy.escape import escape
+from deploy.folder_output import Row
+from deploy.ray_inputs import InputError, find_photos, read_bytes
+from deploy.ray_session import ray_session
+from deploy.run_on_folder import (EXIT_INCOMPLETE, EXIT_NO_MODEL, EXIT_OK, EXIT_USAGE, Tally,
+                                  classify_one, probability)
+
+BATCH = 16  # photos per actor call
+BLOCK = 64  # photos per Ray Data block: many blocks keep every actor busy
+ROWS_PER_FILE = 1000  # rows per output part file at least (the last ones may hold fewer)
+EPILOG = f"""\
+exit status:
+  {EXIT_OK}  every photo has its answer in --out (also when there was nothing left to do)
+  {EXIT_NO_MODEL}  the model could not be loaded
+  {EXIT_USAGE}  bad arguments, or a path that does not exist, a pattern that matches nothing,
+     a URI that cannot be listed, a file list that cannot be read
+  {EXIT_INCOMPLETE}  the run went to the end, but some photos could not be read (their rows say why)
+     or some entries could not be looked at (named on stderr)
+
+output: part files in --out, columns {", ".join(ray_output.COLUMNS)}
+(face_boxes: [x0, y0, x1, y1] of each face found; Parquet lists, JSON text in CSV). Paths and
+errors are escaped as the folder runner's. Start one run at a time for an --out."""
+
+
+class Scorer:
+    """Ray Data actor: a classifier (LiteRT on one thread), loaded once, scoring batches of paths."""
+
+    def __init__(self, model: Path | None, threshold: float | None, fmt: str):
+        self.classifier = GlassesClassifier(model, threshold, num_threads=1)
+        self.fmt = fmt
+
+    def __call__(self, batch: dict):
+        rows = [classify_one(self.classifier, str(path), read=read_bytes) for path in batch["path"]]
+        return ray_output.table(rows, self.fmt)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="folders, photos, glob patterns ('photos/**/*.jpg') or URIs (s3://, gs://, file://)")
+    parser.add_argument("--file-list", type=Path, action="append", default=[], metavar="FILE",
+                        help="a file of paths or URIs, one a line ('-': standard input); repeatable")
+    parser.add_argument("--out", required=True, help="output folder or URI (created; a rerun adds to it)")
+    parser.add_argument("--format", choices=ray_output.FORMATS, default="parquet", help="default: parquet")
+    parser.add_argument("--recursive", action="store_true", help="also look in subfolders")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model .json (or .tflite with its .json beside it); default: the shipped model")
+    parser.add_argument("--threshold", type=probability, default=None, help="default: the model's")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster to use ('auto', ray://HOST:10001); default: RAY_ADDRESS, "
+                             "else a local Ray started for this run")
+    parser.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
+    parser.add_argument("--actors", type=int, default=0, help="scoring actors (default 0: one per CPU)")
+    args = parser.parse_args(argv)
+    if not args.paths and not args.file_list:
+        parser.error("give photos, folders, patterns or URIs, or --file-list")
+    if args.actors < 0:
+        parser.error("--actors must be 0 (one per CPU) or more")
+    return args
+
+
+def score(photos: list[str], args, actors: int) -> None:
+    """Score ``photos`` on Ray Data and write their rows into ``args.out``."""
+    import ray
+    blocks = max(actors, math.ceil(len(photos) / BLOCK))
+    dataset = ray.data.from_items([{"path": photo} for photo in photos], override_num_blocks=blocks)
+    dataset = dataset.map_batches(Scorer, fn_constructor_args=(args.model, args.threshold, args.format),
+                                  batch_size=BATCH, batch_format="numpy", num_cpus=1,
+                                  compute=ray.data.ActorPoolStrategy(size=actors))
+    ray_output.write(dataset, args.out, args.format, ROWS_PER_FILE)
+
+
+def to_score(photos: list[str], args) -> list[str]:
+    """The photos not yet in the output; unfinished part files are removed (and named)."""
+    removed: list[str] = []
+    done = ray_output.written(args.out, args.format, removed)
+    for path in removed:
+        print(escape(f"{path}: removed, left unfinished by a stopped run; its photos are scored again"),
+              file=sys.stderr)
+    return [photo for photo in photos if escape(photo) not in done]
+
+
+def report(photos: list[str], args, tally: Tally) -> None:
+    """Counts the output rows of ``photos`` into ``tally`` and names the unread ones on stderr."""
+    rows = ray_output.written(args.out, args.format, [])
+    for photo in photos:
+        row = rows.get(escape(photo), Row(escape(photo), error="no row was written"))
+        tally.add(row)
+        if row.error:
+            print(f"{row.path}: {row.error}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    try:
+        found = find_photos(args.paths, args.file_list, args.recursive)
+    except InputError as err:
+        print(escape(f"error: {err}"), file=sys.stderr)
+        return EXIT_USAGE
+    for path, why in found.skipped:
+        print(escape(f"{path}: skipped: {why}"), file=sys.stderr)
+    try:
+        GlassesClassifier(args.model, args.threshold)  # fail here, not in every actor
+    except GlassesError as err:
+        print(escape(f"error: {err}"), file=sys.stderr)
+        return EXIT_NO_MODEL
+    pending = to_score(found.photos, args)
+    print(f"{len(found.photos)} photos, {len(found.photos) - len(pending)} already in {args.out}, "
+          f"{len(pending)} to score", file=sys.stderr)
+    if pending:
+        with ray_session(args.address, args.cpus) as cpus:
+            score(pending, args, args.actors or cpus)
+    tally = Tally(skipped=len(found.skipped))
+    report(found.photos, args, tally)
+    print(tally.line(time.monotonic() - started, None), file=sys.stderr)
+    return EXIT_OK if tally.complete else EXIT_INCOMPLETE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

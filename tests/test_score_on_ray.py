@@ -1,0 +1,123 @@
+"""deploy/score_on_ray.py on a local Ray (2 CPUs): the folder runner's answers for a folder of
+real photos and broken files, and reruns that score only what is missing."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from deploy import run_on_folder, score_on_ray
+from deploy.ray_inputs import find_photos, list_uri
+from serving import MTFL_GLASSES, MTFL_NO_GLASSES, SHIPPED_MODEL
+
+BAD_FILES = ("broken.jpg", "empty.jpg", "noise.png")  # truncated JPEG, 0 bytes, not an image
+EXIT_INCOMPLETE = 3
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, data_dir) -> Path:
+    """24 real photos (MTFL with and without glasses, CelebA), three bad files and a text file."""
+    root = tmp_path_factory.mktemp("ray_photos")
+    for name in MTFL_GLASSES + MTFL_NO_GLASSES:
+        shutil.copy(data_dir / "mtfl" / name, root / Path(name).name)
+    for number in range(40, 58):
+        name = f"{number:06d}.jpg"
+        shutil.copy(data_dir / "celeba" / "img_align_celeba" / name, root / name)
+    (root / "broken.jpg").write_bytes((data_dir / "mtfl" / MTFL_GLASSES[0]).read_bytes()[:1500])
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "noise.png").write_bytes(bytes(range(256)) * 8)
+    (root / "notes.txt").write_text("not a photo\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def runner_rows(folder) -> dict[str, dict]:
+    """The folder runner's CSV rows (--all --format csv), by path."""
+    out = folder.parent / "runner.csv"
+    with open(out, "w") as stream, pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", stream)
+        assert run_on_folder.main([str(folder), "--all", "--format", "csv", "--model", str(SHIPPED_MODEL),
+                                   "--workers", "1"]) == EXIT_INCOMPLETE
+    with open(out, newline="") as stream:
+        return {row["path"]: row for row in csv.DictReader(stream)}
+
+
+def read_rows(out: Path, fmt: str) -> list[dict]:
+    """Every row of the part files in ``out``."""
+    if fmt == "parquet":
+        return [row for part in sorted(out.glob("*.parquet")) for row in pq.read_table(part).to_pylist()]
+    rows = []
+    for part in sorted(out.glob("*.csv")):
+        with open(part, newline="") as stream:
+            rows += list(csv.DictReader(stream))
+    return rows
+
+
+def score(*args) -> int:
+    return score_on_ray.main([str(a) for a in args] + ["--model", str(SHIPPED_MODEL)])
+
+
+def test_same_answers_as_the_folder_runner_and_one_error_row_per_bad_file(local_ray, folder, runner_rows,
+                                                                          tmp_path):
+    assert score(folder, "--out", tmp_path / "out", "--format", "csv") == EXIT_INCOMPLETE
+    rows = read_rows(tmp_path / "out", "csv")
+    assert sorted(row["path"] for row in rows) == sorted(runner_rows)  # each photo once, no text file
+    errors = sorted(Path(row["path"]).name for row in rows if row["error"])
+    assert errors == sorted(BAD_FILES)
+    for row in rows:
+        expected = runner_rows[row["path"]]
+        assert row["answer"] == expected["answer"], row["path"]
+        if not row["error"]:
+            assert float(row["probability"]) == pytest.approx(float(expected["probability"]), abs=1.5e-6)
+            assert int(row["faces"]) == int(expected["faces"]) == len(json.loads(row["face_boxes"]))
+    assert {row["answer"] for row in rows if not row["error"]} == {"glass", "no_glass"}
+
+
+def test_a_rerun_scores_only_what_is_missing(local_ray, folder, runner_rows, tmp_path, capsys):
+    out = tmp_path / "out"
+    first_half = sorted(runner_rows)[:12]
+    (tmp_path / "list.txt").write_text("\n".join(first_half) + "\n")
+    assert score("--file-list", tmp_path / "list.txt", "--out", out) == 0
+    (first_part,) = out.glob("*.parquet")
+    written_first = first_part.read_bytes()
+    (out / "stopped_run.parquet").write_bytes(written_first[:200])  # a part file cut short by a kill
+    capsys.readouterr()
+    assert score(folder, "--out", out) == EXIT_INCOMPLETE
+    err = capsys.readouterr().err
+    assert f"{len(runner_rows)} photos, 12 already in {out}, {len(runner_rows) - 12} to score" in err
+    assert "stopped_run.parquet: removed" in err
+    assert first_part.read_bytes() == written_first  # what was written stays as it was
+    new_parts = [part for part in out.glob("*.parquet") if part != first_part]
+    new_paths = [row["path"] for part in new_parts for row in pq.read_table(part).to_pylist()]
+    assert sorted(new_paths) == sorted(set(runner_rows) - set(first_half))
+    rows = read_rows(out, "parquet")
+    assert sorted(row["path"] for row in rows) == sorted(runner_rows)
+    for row in rows:
+        assert row["answer"] == (runner_rows[row["path"]]["answer"] or None)
+        assert (row["face_boxes"] is None) == bool(row["error"])
+    capsys.readouterr()
+    assert score(folder, "--out", out) == EXIT_INCOMPLETE  # nothing left: no Ray started
+    assert f"{len(runner_rows)} to score" not in capsys.readouterr().err
+    assert len(list(out.glob("*.parquet"))) == 1 + len(new_parts)
+
+
+def test_globs_and_file_uris_name_the_same_photos(folder):
+    photos = sorted(str(p) for p in folder.iterdir() if p.suffix in (".jpg", ".png"))
+    assert sorted(find_photos([str(folder / "*.jpg"), str(folder / "*.png")], [], False).photos) == photos
+    assert list_uri(f"file://{folder}", False) == [f"file://{p}" for p in photos]
+    assert list_uri(f"file://{folder}/0*.jpg", False) == [f"file://{p}" for p in photos if Path(p).name[0] == "0"]
+
+
+def test_usage_errors_and_help(tmp_path, capsys):
+    assert score(tmp_path / "missing", "--out", tmp_path / "out") == 2
+    assert score(str(tmp_path / "*.jpg"), "--out", tmp_path / "out") == 2
+    assert "matches nothing" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        score_on_ray.main(["--help"])
+    assert stop.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "exit status" in help_text and "face_boxes" in help_text
