@@ -1,7 +1,7 @@
 """Load test of the REST server, and the runtime alone on the same photo, in one run.
 
     .venv-deploy/bin/python benchmarks/bench_server.py [--model models/glasses.json]
-        [--clients 8] [--seconds 30] [--server-args "--processes 2"]
+        [--clients 8] [--seconds 30] [--server-args "--processes 1 --threads 2"]
 
 8 clients on loopback post a 640x480 JPEG (a real MTFL face, from photos.py) to /glass_no_glass/ as fast as
 they can for 30 s, each on one keep-alive connection: requests per second, p50 and p99
@@ -103,7 +103,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--in-process-seconds", type=float, default=10.0)
-    parser.add_argument("--server-args", default="", help="more arguments for server.py, e.g. '--processes 2'")
+    parser.add_argument("--server-args", default="--processes 0",
+                        help="arguments for server.py (default: its own defaults, one process per core)")
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
     jpeg = photo_640x480()

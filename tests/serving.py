@@ -1,6 +1,7 @@
 """Helpers for the deploy tests: run the real scripts in the light environment, build uploads."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -43,7 +44,7 @@ class ServerProcess:
     def __init__(self, model: Path, *args: str):
         if "--processes" not in args:
             args = (*args, "--processes", "1")
-        self.processes = int(args[args.index("--processes") + 1])
+        self.processes = int(args[args.index("--processes") + 1]) or len(os.sched_getaffinity(0))  # 0: one per core
         self.proc = subprocess.Popen(
             [deploy_python(), str(SERVER), "--host", "127.0.0.1", "--port", "0", "--model", str(model), *args],
             cwd=ROOT, stderr=subprocess.PIPE, text=True)

@@ -38,6 +38,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 import traceback
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -215,10 +216,25 @@ def main(argv=None) -> int:
     except GlassesError as err:
         log.error("cannot load the model: %s", err)
         return 1
-    sockets = bind_sockets(args.port, args.host)
     if args.processes == 1:
-        return asyncio.run(serve(args, sockets))
-    return Supervisor(lambda: run_child(args, sockets), args.processes, sockets).run()
+        return asyncio.run(serve(args, bind_sockets(args.port, args.host)))
+    held = hold_port(args.port, args.host)
+    port = held[0].getsockname()[1]
+    return Supervisor(lambda: run_child(args, bind_sockets(port, args.host, reuse_port=True)),
+                      args.processes, held).run()
+
+
+def hold_port(port: int, host: str) -> list:
+    """The port for --processes N, held by the parent without accepting on it.
+
+    Each child then listens on a socket of its own with SO_REUSEPORT, so that the kernel spreads
+    new connections over the children. (On one shared listening socket, the child that wakes
+    first accepts every connection waiting: 8 keep-alive clients all landed on one process.)
+    The parent's sockets stop listening at once (shutdown), but stay bound, keeping the port."""
+    sockets = bind_sockets(port, host, reuse_port=True)
+    for sock in sockets:
+        sock.shutdown(socket.SHUT_RD)
+    return sockets
 
 
 if __name__ == "__main__":
