@@ -29,7 +29,8 @@ from glasses_core import GlassesClassifier, load_image  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DESCRIPTION_PHOTO = "0017-image27176.jpg"  # a frontal face with glasses
-STAGE_COLOURS = {"decode": "tab:gray", "detect": "tab:blue", "crop": "tab:orange", "classify": "tab:green"}
+STAGE_COLOURS = {"decode": "tab:gray", "detect": "tab:blue", "refine": "tab:purple", "crop": "tab:orange",
+                 "classify": "tab:green"}
 
 
 def description(classifier: GlassesClassifier, photo: Path, path: Path) -> None:
@@ -44,7 +45,8 @@ def description(classifier: GlassesClassifier, photo: Path, path: Path) -> None:
                       f"{classifier.config.crop.size}x{classifier.config.crop.size}", fontsize=9)
     axes[1].axis("off")
     _answer_panel(axes[2], classifier, probability)
-    fig.suptitle("glasses or not: load_image \u2192 FaceDetector \u2192 crop_face \u2192 GlassesClassifier",
+    fig.suptitle("glasses or not: open_photo \u2192 BlazeFace \u2192 face mesh (eyes) \u2192 crop_face "
+                 "\u2192 GlassesClassifier",
                  fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.94), w_pad=4)
     for before, after in zip(axes[:-1], axes[1:]):  # an arrow in each gap, once the layout is fixed
@@ -67,7 +69,7 @@ def _photo_panel(ax, image: np.ndarray, face, name: str) -> None:
     eyes = np.array([face.right_eye, face.left_eye])
     ax.scatter(eyes[:, 0], eyes[:, 1], s=30, c="red", edgecolors="white", linewidths=0.8, label="eyes")
     ax.set_title(f"1. {name} ({image.shape[1]}x{image.shape[0]}):\nBlazeFace box and keypoints "
-                 f"(score {face.score:.2f}; red: eyes)", fontsize=9)
+                 f"(score {face.score:.2f}; red: eyes from the face mesh)", fontsize=9)
 
 
 def _answer_panel(ax, classifier: GlassesClassifier, probability: float) -> None:
@@ -109,8 +111,9 @@ def model_summary(path: Path) -> None:
 
 def inference_time(results: dict, path: Path) -> None:
     """Stacked stage times per photo size, and the classifier alone per variant and threads."""
-    pipeline, latency = results["pipeline"], results["classifier_ms_per_crop"]
-    sizes = [k for k in pipeline if k != "model"]
+    model, pipeline = results["pipeline"]["model"], results["pipeline"]["photos"]
+    latency = results["classifier_ms_per_crop"]
+    sizes = list(pipeline)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.4, 1]})
     left = np.zeros(len(sizes))
     for stage, colour in STAGE_COLOURS.items():
@@ -120,7 +123,7 @@ def inference_time(results: dict, path: Path) -> None:
     for y, total in enumerate(left):
         a.text(total, y, f" {total:.1f} ms", va="center", fontsize=9)
     a.set(xlabel="ms per photo (median, 1 thread)", xlim=(0, left.max() * 1.2),
-          title=f"pipeline per JPEG photo ({pipeline.get('model', '')})")
+          title=f"predict() per JPEG photo, by stage ({model})")
     a.legend(fontsize=8, loc="lower right")
     names = list(latency)
     b.bar(range(len(names)), [latency[n] for n in names],

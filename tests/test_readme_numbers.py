@@ -40,7 +40,8 @@ def test_export_figures_match_the_conversion_report():
 def test_speed_rows_are_copied_from_the_benchmark_results():
     results = (ROOT / "benchmarks" / "results.md").read_text().splitlines()
     readme = (ROOT / "README.md").read_text().splitlines()
-    sections = ("| classifier,", "| pipeline", "| folder runner", "| REST server", "| training (")
+    sections = ("| classifier,", "| networks", "| predict()", "| ratios", "| folder runner", "| REST server",
+                "| training (")
     rows = [line for line in readme if line.startswith(sections)]
     assert len(rows) >= 5
     for row in rows:
