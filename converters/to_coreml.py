@@ -13,9 +13,12 @@ import shutil
 import sys
 from pathlib import Path
 
-import keras
-import tensorflow as tf
-from keras import layers
+from glasses_core.quiet import quiet
+
+with quiet():  # TensorFlow's and coremltools' start-up notes (GLASSES_VERBOSE=1 shows them)
+    import keras
+    import tensorflow as tf
+    from keras import layers
 
 from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError

@@ -15,9 +15,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 from glasses_core import ModelConfig
+from glasses_core.quiet import quiet
+
+with quiet():  # TensorFlow's start-up notes (GLASSES_VERBOSE=1 shows them)
+    import tensorflow as tf
 from glasses_core.tflite_metadata import with_config
 from research_and_train_nn.model import inference_model
 

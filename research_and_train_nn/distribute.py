@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from glasses_core.quiet import quiet
+
 STRATEGIES = ("none", "mirrored", "multi-worker")
 
 
 def make_strategy(name: str, devices: list[str] | None = None):
     """The tf.distribute strategy called ``name`` (None for "none")."""
-    import tensorflow as tf
     if name == "none":
         return None
+    with quiet():  # TensorFlow's start-up notes (--verbose shows them)
+        import tensorflow as tf
     if name == "mirrored":
         _split_cpu(devices or [])
         return tf.distribute.MirroredStrategy(devices=devices or None)

@@ -545,16 +545,20 @@ def models_copy(tmp_path):
     return copy
 
 
+SHIPPED_VERSION = ModelConfig.load(ROOT / "models" / "glasses.json").version
+NEXT_VERSION = "{}.{}.0".format(SHIPPED_VERSION.split(".")[0], int(SHIPPED_VERSION.split(".")[1]) + 1)
+
+
 def test_release_refuses_a_model_worse_than_the_shipped_one(tiny_run, models_copy, capsys):
     shipped, before = _digests(ROOT / "models"), _digests(models_copy)
-    assert release_main([str(tiny_run), "--version", "0.2.0", "--models", str(models_copy)]) == 1
+    assert release_main([str(tiny_run), "--version", NEXT_VERSION, "--models", str(models_copy)]) == 1
     err = capsys.readouterr().err
     assert "refused: the Keras model is worse than the shipped model on the test set: f1" in err
     assert f"models untouched: {models_copy}" in err
     assert _digests(models_copy) == before and _digests(ROOT / "models") == shipped
 
 
-@pytest.mark.parametrize("version, why", [("0.1.0", "not newer than the shipped model's 0.1.0"),
+@pytest.mark.parametrize("version, why", [(SHIPPED_VERSION, f"not newer than the shipped model's {SHIPPED_VERSION}"),
                                           ("v2", "a release version is three numbers")])
 def test_release_needs_a_new_clean_version(tiny_run, models_copy, capsys, version, why):
     assert release_main([str(tiny_run), "--version", version, "--models", str(models_copy)]) == 2
@@ -565,11 +569,11 @@ def test_release_replaces_the_models_after_its_checks(fine_tuned, models_copy, c
     run = fine_tuned[0]
     shipped = _digests(ROOT / "models")
     readme = (models_copy / "README.md").read_text()
-    assert release_main([str(run), "--version", "0.2.0", "--models", str(models_copy), "--max-drop", "0.1"]) == 0
-    expected = model_id("0.2.0", run / "model.keras")
+    assert release_main([str(run), "--version", NEXT_VERSION, "--models", str(models_copy), "--max-drop", "0.1"]) == 0
+    expected = model_id(NEXT_VERSION, run / "model.keras")
     assert f"released {expected} into {models_copy}" in capsys.readouterr().err
     config = ModelConfig.load(models_copy / "glasses.json")
-    assert (config.version, config.model_id) == ("0.2.0", expected)
+    assert (config.version, config.model_id) == (NEXT_VERSION, expected)
     assert read_config(models_copy / config.tflite).model_id == expected
     assert GlassesClassifier(models_copy / "glasses.json").model_id == expected
     evaluation = json.loads((models_copy / "evaluation_report.json").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,10 +83,23 @@ def test_a_json_beside_the_file_wins(bare_tflite, tmp_path):
     assert resolve_model(model) == (model, edited)
 
 
+def without_config(model: bytes) -> bytes:
+    """A TFLite flatbuffer with our metadata entry taken out, as files exported before it were."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    from glasses_core.tflite_metadata import CONFIG_ENTRY
+    unpacked = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
+    unpacked.metadata = [m for m in unpacked.metadata or [] if m.name != CONFIG_ENTRY.encode()]
+    builder = flatbuffers.Builder(len(model))
+    builder.Finish(unpacked.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def test_a_tflite_without_metadata_says_what_is_missing(tmp_path):
     model = tmp_path / "old.tflite"
-    model.write_bytes((MODELS / "glasses_int8.tflite").read_bytes())  # exported before configs inside
-    assert read_config(model) is None
+    model.write_bytes(without_config((MODELS / "glasses_int8.tflite").read_bytes()))
+    assert read_config(MODELS / "glasses_int8.tflite") is not None and read_config(model) is None
     with pytest.raises(ModelError, match=r"old.tflite: no metadata: no old.json beside it and none inside it"):
         resolve_model(model)
 
@@ -129,4 +143,6 @@ def test_model_id_is_the_version_and_the_weights_digest(tmp_path):
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     assert model_id("0.2.0", weights) == f"0.2.0+{digest[:12]}"
     assert ModelConfig(version="0.2.0", model_id="0.2.0+abc").identity == "0.2.0+abc"
-    assert ModelConfig.load(MODELS / "glasses.json").identity == "0.1.0"  # the shipped release, as it was
+    shipped = ModelConfig.load(MODELS / "glasses.json")  # the shipped release: its run's model.keras digest
+    assert shipped.identity == shipped.model_id and re.fullmatch(rf"{re.escape(shipped.version)}\+[0-9a-f]{{12}}",
+                                                                   shipped.identity)

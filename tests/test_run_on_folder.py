@@ -20,6 +20,8 @@ from deploy.progress import TextBar
 from glasses_core import GlassesClassifier
 from serving import MTFL_GLASSES, MTFL_NO_GLASSES, ROOT, RUN_ON_FOLDER, deploy_python
 
+SHIPPED_ID = GlassesClassifier().model_id
+
 CELEBA_SUB = ("000053.jpg", "000001.jpg")  # CelebA: the first wears glasses, the second does not
 INCOMPLETE = 3  # exit status when some files could not be read (broken.jpg in the folder below)
 
@@ -112,7 +114,7 @@ def test_json(capsys, folder, expected, model_json):
     assert records[str(folder / "broken.jpg")]["error"]
     for path, result in top_level(expected, folder).items():
         assert {k: records[path][k] for k in ("answer", "probability", "face_found", "faces")} == result.to_dict()
-        assert records[path]["error"] is None and records[path]["model"] == "0.1.0"  # the shipped model
+        assert records[path]["error"] is None and records[path]["model"] == SHIPPED_ID  # the shipped model
     code, out, _ = run(capsys, folder, "--model", model_json, "--format", "json", "--threshold", "1")
     saturated = sorted(p for p, r in top_level(expected, folder).items() if r.probability >= 1.0)
     assert sorted(r["path"] for r in json.loads(out)) == saturated  # only p == 1.0 reaches threshold 1

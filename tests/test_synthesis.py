@@ -140,11 +140,12 @@ def test_synthesis_share_replaces_training_photos_only(data_dir, crop_cache):
     """The opt-in setting: a share of the training photos without glasses become synthesised
     crops, the same ones for the same seed; validation and the other photos stay as they were."""
     from research_and_train_nn.synthetic_set import SOURCE
-    from research_and_train_nn.train import prepare_data
+    from research_and_train_nn.train import prepare_data, split_records
     base = dict(datasets=(f"mtfl:{data_dir / 'mtfl'}",), max_train=40, test="")
-    plain_train, plain_val = prepare_data(TrainConfig(**base), crop_cache)
-    train, val = prepare_data(TrainConfig(**base, synthesis_share=0.5), crop_cache)
-    again, _ = prepare_data(TrainConfig(**base, synthesis_share=0.5), crop_cache)
+    split = split_records(TrainConfig(**base))
+    plain_train, plain_val = prepare_data(TrainConfig(**base), crop_cache, split)
+    train, val = prepare_data(TrainConfig(**base, synthesis_share=0.5), crop_cache, split)
+    again, _ = prepare_data(TrainConfig(**base, synthesis_share=0.5), crop_cache, split)
     assert np.array_equal(train.crops, again.crops) and train.records == again.records
     assert [r.path for r in train.records] == [r.path for r in plain_train.records]
     assert np.array_equal(val.crops, plain_val.crops) and val.records == plain_val.records
