@@ -1,0 +1,50 @@
+"""Issue 12: decoding at reduced size does not change the answers.
+
+The fast path (``open_photo``: JPEGs decoded at 1/2, 1/4 or 1/8 straight from the DCT) against
+the full-size path (``open_photo(..., reduced_decode=False)``: every photo decoded at full size,
+then box-reduced), on real AFLW test faces: the photos as they are (the face mesh may read the
+larger ones at 1/2), placed in 1280x960 frames, and at a fifth of 12 MP phone frames (read at
+1/2 to 1/8). The limits are about twice the spread measured when this test was written.
+"""
+import numpy as np
+import pytest
+
+from glasses_core import GlassesClassifier, open_photo
+from research_and_train_nn.placements import aflw_faces, face_at, placements
+
+FACES = 20
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return GlassesClassifier()
+
+
+@pytest.fixture(scope="module")
+def faces(data_dir):
+    return aflw_faces(data_dir / "mtfl", FACES)
+
+
+def test_the_fast_path_gives_the_same_crops_and_answers(classifier, faces):
+    pixel, worst, eye, probability, reduced = [], [], [], [], 0
+    for i, (face, eyes) in enumerate(faces):
+        for placement in placements(face, eyes, faces[(i + 1) % len(faces)][0]):
+            if not placement.name.startswith(("alone", "a fifth", "middle")):
+                continue
+            fast_photo = open_photo(placement.jpeg)
+            fast = face_at(classifier.crops(fast_photo), placement.eyes)
+            full = face_at(classifier.crops(open_photo(placement.jpeg, reduced_decode=False)), placement.eyes)
+            reduced += max(fast_photo._views) > 1  # decoded at 1/2 or less somewhere
+            difference = np.abs(fast.pixels.astype(int) - full.pixels)
+            pixel.append(difference.mean())
+            worst.append(difference.mean())
+            eye.append(np.abs(np.subtract(fast.face.right_eye, full.face.right_eye)).max()
+                       / np.linalg.norm(placement.eyes[1] - placement.eyes[0]))
+            p = classifier.predict_crops(np.stack([fast.pixels, full.pixels]))
+            probability.append(abs(float(p[0] - p[1])))
+    print(f"fast vs full-size decode over {len(pixel)} placed faces: mean pixel difference {np.mean(pixel):.2f}, "
+          f"worst crop {max(worst):.2f}, eyes {max(eye):.4f} eye distances, probability {max(probability):.4f}")
+    assert reduced >= 2 * FACES  # the placed faces took the fast path
+    assert np.mean(pixel) <= 1.5 and max(worst) <= 9.0
+    assert max(eye) <= 0.02
+    assert max(probability) <= 0.05
