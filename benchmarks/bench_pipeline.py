@@ -71,17 +71,8 @@ def stages(classifier: GlassesClassifier, jpeg: bytes, runs: int) -> dict:
     crops = np.stack([crop_face(opened, f, config).pixels for f in refined])
     used = sorted(opened._views)  # the reductions this photo was decoded at
 
-    def decode():
-        photo = open_photo(jpeg)
-        for reduction in used:
-            photo.pixels(1 / reduction)
-
-    def warm():  # a photo with its decodes done, so the later steps time only themselves
-        photo = open_photo(jpeg)
-        decode_into(photo, used)
-        return photo
-    photo = warm()
-    return {"decode_ms": median_ms(decode, runs),
+    photo = decode_into(open_photo(jpeg), used)  # decoded already: the later steps time only themselves
+    return {"decode_ms": median_ms(lambda: decode_into(open_photo(jpeg), used), runs),
             "reductions": used,
             "detect_ms": median_ms(lambda: detectors.detect(photo), runs),
             "refine_ms": median_ms(lambda: [detectors.refiner.refine(photo, f) for f in faces], runs),
@@ -90,9 +81,11 @@ def stages(classifier: GlassesClassifier, jpeg: bytes, runs: int) -> dict:
             "faces": len(faces)}
 
 
-def decode_into(photo, reductions) -> None:
+def decode_into(photo, reductions):
+    """``photo`` with its pixels decoded at each of ``reductions``."""
     for reduction in reductions:
         photo.pixels(1 / reduction)
+    return photo
 
 
 def photo_row(classifier: GlassesClassifier, size: str, runs: int) -> dict:
