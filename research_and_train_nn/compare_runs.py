@@ -57,26 +57,23 @@ def changes(config: dict, base: dict) -> str:
     return ", ".join(diff) or "(the base)"
 
 
-def probabilities_of(model: Path, crops: np.ndarray) -> np.ndarray:
-    import keras
-
-    from research_and_train_nn.train import predict_probabilities
-    return predict_probabilities(keras.models.load_model(model, compile=False), crops)
-
-
 def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_run: Path, change: str,
           synthetic_cache: dict) -> dict:
     """One row: ``model`` (Keras) with ``model_config``'s crop and threshold, on ``val_run``'s
     validation crops; ``folder`` holds its history.csv."""
+    import keras
+
+    from research_and_train_nn.train import predict_probabilities
+    network = keras.models.load_model(model, compile=False)  # once, for the three sets of crops
     val = _validation_crops(val_run)
-    probabilities = probabilities_of(model, val["crops"])
+    probabilities = predict_probabilities(network, val["crops"])
     t = model_config.threshold
     key = json.dumps(dataclasses.asdict(model_config.crop), sort_keys=True)
     if key not in synthetic_cache:
         synthetic_cache[key] = synthetic_validation(val, model_config.crop)
     synthetic = synthetic_cache[key]
-    worn = probabilities_of(model, synthetic["worn"]) >= t
-    forehead = probabilities_of(model, synthetic["forehead"]) >= t
+    worn = predict_probabilities(network, synthetic["worn"]) >= t
+    forehead = predict_probabilities(network, synthetic["forehead"]) >= t
     hats = hard_cases(val, probabilities, t).get("Wearing_Hat", {})
     return {"run": name, "changes": change, "epochs": epochs_trained(folder / "history.csv"),
             "threshold": t, "overall": metrics(val["labels"], probabilities, t),

@@ -81,3 +81,21 @@ def eye_error(crop, eyes: np.ndarray, scale: float, centre_shift: float) -> floa
     y = 0.5 - centre_shift / scale
     promised = np.array([[0.5 - 0.5 / scale, y], [0.5 + 0.5 / scale, y]])
     return float(np.linalg.norm(crop.geometry.to_crop(eyes) - promised, axis=1).max())
+
+
+def placed_crops(classifier, faces):
+    """For each face placed elsewhere: (the face alone, the placement, the face's crop in its own
+    photo, the crop found in the placement); either crop is None when the face was not found
+    (the placement is not looked at when the face alone was not found)."""
+    for i, (face, eyes) in enumerate(faces):
+        alone, *placed = placements(face, eyes, faces[(i + 1) % len(faces)][0])
+        base = face_at(classifier.crops(alone.jpeg), alone.eyes)
+        for placement in placed:
+            found = face_at(classifier.crops(placement.jpeg), placement.eyes) if base is not None else None
+            yield alone, placement, base, found
+
+
+def probability(classifier, crop) -> float:
+    """The classifier's probability of glasses for one crop, alone in its batch."""
+    return float(classifier.predict_crops(crop.pixels[None])[0])
+

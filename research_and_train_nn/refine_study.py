@@ -27,7 +27,7 @@ from glasses_core import CropConfig, GlassesClassifier, open_photo
 from glasses_core.face_detect import FaceDetector
 from glasses_core.locate import Detectors, find_faces
 from research_and_train_nn.datasets import mtfl_eyes
-from research_and_train_nn.placements import aflw_faces, face_at, placements
+from research_and_train_nn.placements import aflw_faces, placed_crops, probability
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 REFINERS = ("none", "detector", "mesh")
@@ -53,25 +53,18 @@ def eye_errors(paths: list[str], annotated: dict, detectors: Detectors, config: 
 def consistency(faces, classifier: GlassesClassifier):
     """Per placement: eye movement from the face alone (eye distances) and |probability change|."""
     moves, changes, missed = [], [], 0
-    for i, (face, eyes) in enumerate(faces):
-        alone, *placed = placements(face, eyes, faces[(i + 1) % len(faces)][0])
-        base = face_at(classifier.crops(alone.jpeg), alone.eyes)
-        if base is None:
-            missed += len(placed)
+    for alone, placement, base, found in placed_crops(classifier, faces):
+        if base is None or found is None:
+            missed += 1
             continue
-        base_p = float(classifier.predict_crops(base.pixels[None])[0])
+        eye_distance = np.linalg.norm(alone.eyes[1] - alone.eyes[0])
+        offset = (placement.eyes - alone.eyes).mean(0)
+        scale = np.linalg.norm(placement.eyes[1] - placement.eyes[0]) / eye_distance
+        back = (np.array([found.face.right_eye, found.face.left_eye]) - offset - alone.eyes.mean(0)) / scale \
+            + alone.eyes.mean(0)
         base_eyes = np.array([base.face.right_eye, base.face.left_eye])
-        for placement in placed:
-            found = face_at(classifier.crops(placement.jpeg), placement.eyes)
-            if found is None:
-                missed += 1
-                continue
-            offset = (placement.eyes - alone.eyes).mean(0)
-            scale = np.linalg.norm(placement.eyes[1] - placement.eyes[0]) / np.linalg.norm(eyes[1] - eyes[0])
-            back = (np.array([found.face.right_eye, found.face.left_eye]) - offset - alone.eyes.mean(0)) / scale \
-                + alone.eyes.mean(0)
-            moves.append(np.linalg.norm(back - base_eyes, axis=1).max() / np.linalg.norm(eyes[1] - eyes[0]))
-            changes.append(abs(float(classifier.predict_crops(found.pixels[None])[0]) - base_p))
+        moves.append(np.linalg.norm(back - base_eyes, axis=1).max() / eye_distance)
+        changes.append(abs(probability(classifier, found) - probability(classifier, base)))
     return np.array(moves), np.array(changes), missed
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from glasses_core import DEFAULT_MODEL, GlassesClassifier, ModelConfig
-from research_and_train_nn.placements import aflw_faces, eye_error, face_at, placements
+from research_and_train_nn.placements import aflw_faces, eye_error, placed_crops, probability
 
 FACES = 60  # half of them with glasses
 MAX_PROBABILITY_MOVE = 0.05
@@ -21,21 +21,14 @@ def measured(data_dir):
     """(placement, eye error in crop sides, |probability - the face alone's|) per placed face."""
     classifier = GlassesClassifier()
     crop = classifier.config.crop
-    faces = aflw_faces(data_dir / "mtfl", FACES)
     rows = []
-    for i, (face, eyes) in enumerate(faces):
-        alone, *placed = placements(face, eyes, faces[(i + 1) % len(faces)][0])
-        alone_crop = face_at(classifier.crops(alone.jpeg), alone.eyes)
-        assert alone_crop is not None, f"face {i} not found in its own photo"
-        alone_p = float(classifier.predict_crops(alone_crop.pixels[None])[0])
-        for placement in placed:
-            found = face_at(classifier.crops(placement.jpeg), placement.eyes)
-            if found is None:
-                rows.append((placement.name, np.inf, np.inf))
-                continue
-            p = float(classifier.predict_crops(found.pixels[None])[0])
-            rows.append((placement.name, eye_error(found, placement.eyes, crop.scale, crop.centre_shift),
-                         abs(p - alone_p)))
+    for _, placement, alone, found in placed_crops(classifier, aflw_faces(data_dir / "mtfl", FACES)):
+        assert alone is not None, f"a face was not found in its own photo ({placement.name})"
+        if found is None:
+            rows.append((placement.name, np.inf, np.inf))
+            continue
+        rows.append((placement.name, eye_error(found, placement.eyes, crop.scale, crop.centre_shift),
+                     abs(probability(classifier, found) - probability(classifier, alone))))
     return rows
 
 
