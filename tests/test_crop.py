@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from glasses_core import CropConfig, Detectors, crop_face, load_image, preprocess
+from glasses_core import CropConfig, Detectors, crop_face, load_image, open_photo, preprocess
 from glasses_core.crop import CropGeometry, cut, eye_geometry
 from glasses_core.face_detect import make_face
 from markers import found, paint, promised
@@ -187,3 +187,22 @@ def test_large_faces_are_shrunk_without_aliasing(detected):
     small = crop_face(image, face, CONFIG).pixels.astype(int)
     large = crop_face(big, scaled, CONFIG).pixels.astype(int)
     assert np.abs(small - large).mean() < 8
+
+
+def test_a_face_is_cut_from_the_coarsest_decode_that_holds_it(data_dir):
+    """A face's crop (64 px) needs no more than the decode that holds its square at 64 px:
+    a 1/4 decode for a 300 px square, a full one for a 100 px square; the pixels are the same
+    crop as from the full-size decode, give or take resampling."""
+    photo_path = data_dir / "mtfl" / "lfw_5590" / "Aaron_Eckhart_0001.jpg"
+    big = Image.open(photo_path).convert("RGB").resize((1000, 1000))
+    buffer = io.BytesIO()
+    big.save(buffer, "JPEG", quality=95)
+    config = CropConfig()
+    for eye_distance, reduction in ((125.0, 4), (41.7, 1)):
+        face = make_face((300, 300, 700, 700), [(500 - eye_distance / 2, 450), (500 + eye_distance / 2, 450)]
+                         + [(500, 550)] * 4, 0.9)
+        photo = open_photo(buffer.getvalue())
+        fast = crop_face(photo, face, config)
+        assert sorted(photo._views) == [reduction]
+        full = crop_face(open_photo(buffer.getvalue(), reduced_decode=False), face, config)
+        assert np.abs(fast.pixels.astype(int) - full.pixels).mean() < 3

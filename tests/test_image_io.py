@@ -183,3 +183,115 @@ def test_red_green_and_blue_come_out_where_they_were(photo, fmt):
         for (top, left), colour in blocks:
             middle = decoded[(top + 100) // reduction, (left + 100) // reduction]
             assert np.abs(middle.astype(int) - colour).max() <= 12, (fmt, scale, colour, middle)
+
+
+def test_a_bad_array_is_named_in_its_error():
+    with pytest.raises(ImageLoadError, match=r"^frame 7: expected an \(H, W, 3\) uint8 RGB array, got float32 \(4, 4, 3\)$"):
+        open_photo(np.zeros((4, 4, 3), np.float32), name="frame 7")
+
+
+def test_each_kind_of_bad_input_says_what_is_wrong(tmp_path, photo_path):
+    cases = [
+        (b"", "<bytes>: empty input (0 bytes)"),
+        (tmp_path / "nothing.jpg", f"{tmp_path / 'nothing.jpg'}: no such file"),
+        (b"GIF89a but not really", "<bytes>: not a recognised image format"),
+        (photo_path.read_bytes()[:2000], "<bytes>: not a readable image ("),
+        (big_png_header(8000, 6000), "<bytes>: 8000x6000 is over the 40 megapixel limit"),
+        (12345, "12345: not an image source: int"),
+    ]
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    cases.append((empty, f"{empty}: empty file (0 bytes)"))
+    for source, message in cases:
+        with pytest.raises(ImageLoadError) as caught:
+            load_image(source, name=None if not isinstance(source, int) else "12345")
+        assert str(caught.value).startswith(message), (str(caught.value), message)
+
+
+def test_a_file_that_cannot_be_read_says_why(tmp_path, photo_path, monkeypatch):
+    path = tmp_path / "locked.jpg"
+    path.write_bytes(photo_path.read_bytes())
+    monkeypatch.setattr(type(path), "read_bytes", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    with pytest.raises(ImageLoadError, match=r"locked.jpg: cannot be read \(Permission denied\)$"):
+        open_photo(path)
+
+
+@pytest.mark.parametrize("mode, values, expected", [
+    ("I", [0, 100, 255], [0, 100, 255]),  # 32-bit integers within 0..255 are taken as they are
+    ("I", [0, 1000, 65535], [0, 4, 255]),  # larger ones as 16-bit
+    ("I;16", [0, 257, 65535], [0, 1, 255]),
+    ("I;16", [0, 100, 255], [0, 0, 1]),  # a dark 16-bit image is still 16-bit
+    ("F", [0.0, 127.6, 255.0], [0, 128, 255]),  # rounded, not truncated
+])
+def test_deep_greyscale_is_scaled_and_rounded(mode, values, expected):
+    array = np.array([values * 4] * 3, dtype={"I": np.int32, "I;16": np.uint16, "F": np.float32}[mode])
+    out = open_photo(Image.fromarray(array, mode) if mode != "I;16" else Image.fromarray(array)).pixels()[0]
+    assert out.shape == (3, 12, 3)
+    assert out[0, :3, 0].tolist() == expected and (out[..., 0] == out[..., 2]).all()
+
+
+def test_a_palette_image_s_transparent_colour_becomes_white():
+    im = Image.new("P", (8, 8), 1)
+    im.putpalette([10, 20, 30, 200, 0, 0] + [0] * 762)
+    im.paste(0, (0, 0, 4, 8))  # left half: colour 0, declared transparent
+    im.info["transparency"] = 0
+    out = load_image(encode(im, "PNG", transparency=0))
+    assert (out[:, :4] == 255).all() and (out[:, 4:] == (200, 0, 0)).all()
+    assert (open_photo(im.convert("RGBA")).pixels()[0][:, :4] == 255).all()
+
+
+def test_a_greyscale_jpeg_also_decodes_reduced(photo):
+    grey = photo.convert("L").resize((1600, 1600))
+    opened = open_photo(encode(grey, "JPEG", quality=90))
+    pixels, reduction = opened.pixels(0.25)
+    assert reduction == 4 and pixels.shape == (400, 400, 3)
+    assert (pixels[..., 0] == pixels[..., 1]).all()
+
+
+@pytest.mark.parametrize("mode, order", [("I;16", "<"), ("I;16L", "<"), ("I;16B", ">"), ("I;16N", "=")])
+def test_every_16_bit_layout_is_scaled_not_clipped(mode, order):
+    values = np.array([[0, 257, 32896, 65535]], dtype=np.dtype(order + "u2"))
+    im = Image.frombytes(mode, (4, 1), values.tobytes())
+    out = open_photo(im).pixels()[0]
+    assert out[0, :, 0].tolist() == [0, 1, 128, 255]
+
+
+def test_an_upright_photo_is_not_copied_and_a_mirrored_one_is_turned(photo):
+    from glasses_core.image_io import _upright
+    upright = Image.open(io.BytesIO(encode(photo, "PNG")))
+    assert _upright(upright) is upright  # no EXIF orientation: nothing to do
+    marked = np.asarray(photo).copy()
+    marked[:20, :20] = (255, 0, 0)  # a red corner, top left as stored
+    exif = Image.Exif()
+    exif[0x0112] = 2  # stored mirrored: flip left-right to display
+    out = load_image(encode(Image.fromarray(marked), "PNG", exif=exif.tobytes()))
+    assert (out[:20, -20:] == (255, 0, 0)).all() and not (out[:20, :20] == (255, 0, 0)).all()
+    exif[0x0112] = 1
+    same = load_image(encode(Image.fromarray(marked), "PNG", exif=exif.tobytes()))
+    np.testing.assert_array_equal(same, marked)
+
+
+def test_16_bit_levels_map_to_the_nearest_8_bit_level():
+    levels = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    out = open_photo(Image.fromarray(levels)).pixels()[0][..., 0].astype(np.int64)
+    expected = np.floor(levels.astype(np.float64) * 255 / 65535 + 0.5)
+    np.testing.assert_array_equal(out, expected)  # e.g. 51272 -> 200 (199.502), not 199
+
+
+@pytest.mark.parametrize("mode, values, expected", [
+    ("I", [0, 256, -1000, 255], [0, 1, 0, 1]),  # over 255 somewhere: taken as 16-bit; negatives are 0
+    ("F", [-10.0, 0.0, 70000.0, 65535.0], [0, 0, 255, 255]),  # out of range is clipped, never wrapped
+])
+def test_deep_greyscale_out_of_range_is_clipped(mode, values, expected):
+    array = np.array([values], dtype=np.int32 if mode == "I" else np.float32)
+    assert open_photo(Image.fromarray(array, mode)).pixels()[0][0, :, 0].tolist() == expected
+
+
+@pytest.mark.parametrize("mode", ["LA", "PA", "RGBA"])
+def test_every_mode_with_alpha_is_laid_on_white(mode):
+    im = Image.new("RGBA", (4, 2), (20, 20, 20, 255)).convert(mode)
+    alpha = Image.new("L", (4, 2), 255)
+    alpha.paste(0, (0, 0, 2, 2))  # the left half transparent
+    im.putalpha(alpha)
+    out = open_photo(im).pixels()[0]
+    assert (out[:, :2] == 255).all() and (out[:, 2:] < 40).all()

@@ -1,33 +1,54 @@
 """Mutation testing of glasses_core/ and converters/parity.py with mutmut, on a fast test subset.
 
-Copies the repository to a temporary folder (as planted.py does), writes mutmut's settings
-there, runs ``mutmut run`` and writes the counts and every surviving mutant's diff to
-tests/mutation/mutmut_report.md. Not run in CI: it takes about an hour on 2 cores. mutmut is
-pinned in requirements.txt; the tests are those of SUBSET (about a minute in all), and mutmut
-runs for each mutant only those that reach the mutated function.
+Copies the repository to a folder (as planted.py does), writes mutmut's settings there, runs
+``mutmut run`` and writes tests/mutation/mutmut_report.md: the counts per module and every
+mutant not killed, with its diff and the reason it cannot be killed where one is given in
+tests/mutation/equivalent/<module>.txt (``mutant name: reason``, one per line). A mutant whose
+tests ran out of time counts as killed (mutmut's "timeout": the tests noticed something).
+Not run in CI: about 40 minutes on 2 idle cores. mutmut is pinned in requirements.txt; the tests
+are SUBSET's (about a minute in all), and mutmut runs for each mutant only those that reach the
+mutated function.
 
-    python3 tests/mutation/run_mutmut.py [--max-children 2] [--keep DIR]
+    python3 tests/mutation/run_mutmut.py [--max-children 2] [--keep DIR] [--resume] [NAME_PATTERN ...]
+
+``--keep DIR --resume`` goes on from an earlier run kept in DIR: the mutants it killed stay
+killed, and the others are tried again with the working tree's current tests (refused if the
+mutated sources differ from the working tree's).
 """
 from __future__ import annotations
 
 import argparse
+import filecmp
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from fnmatch import fnmatch
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from planted import copy_repository  # noqa: E402
+from planted import ROOT, copy_repository  # noqa: E402
 
 SOURCES = ("glasses_core/", "converters/parity.py")
-SUBSET = ("tests/test_crop.py", "tests/test_runtime.py", "tests/test_image_io.py", "tests/test_face_detect.py",
-          "tests/test_same_preprocessing.py", "tests/test_parity.py")
+SUBSET = ("tests/test_crop.py", "tests/test_geometry.py", "tests/test_golden_crops.py", "tests/test_locate.py",
+          "tests/test_face_detect.py", "tests/test_image_io.py", "tests/test_runtime.py", "tests/test_config.py",
+          "tests/test_tflite_metadata.py", "tests/test_same_preprocessing.py", "tests/test_parity.py")
 ALSO_COPY = ("models/", "research_and_train_nn/", "deploy/", "converters/", "data_scraper/")
-REPORT = Path(__file__).resolve().parent / "mutmut_report.md"
+HERE = Path(__file__).resolve().parent
+REPORT = HERE / "mutmut_report.md"
+EXPLAINED = HERE / "equivalent"
+DETECTED = {"killed", "timeout"}
+# mutmut's fork server loads TensorFlow (test_parity.py's Keras tests) before it forks, and its
+# children then hang: converters/parity.py's verdicts come from the first pass, with the tests
+# of that time, and were not tried again with today's test_parity.py (see the report's note).
+NOT_RECHECKED = ("**not rechecked by mutmut**: tried with an earlier test_parity.py; mutmut's children "
+                 "hang on today's (TensorFlow loaded before the fork)")
+TARGET = 0.85  # issue 16: at least this share of glasses_core/'s mutants killed
 
 
 def settings() -> str:
@@ -47,41 +68,117 @@ def mutmut(repo: Path, *args: str, check: bool = True) -> str:
     return done.stdout
 
 
+def verdicts(repo: Path) -> dict[str, str]:
+    """mutmut's verdict on every mutant of the run in ``repo``."""
+    return dict(line.strip().rsplit(": ", 1) for line in mutmut(repo, "results", "--all", "true").splitlines()
+                if ": " in line)
+
+
+def explanations() -> dict[str, str]:
+    """Mutant name -> why no test can kill it, from EXPLAINED/*.txt."""
+    found = {}
+    for path in sorted(EXPLAINED.glob("*.txt")):
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                name, reason = line.split(": ", 1)
+                found[name.strip()] = reason.strip()
+    return found
+
+
+def resume(repo: Path) -> list[str]:
+    """Bring a kept run's tests up to date; the names of the mutants it did not kill."""
+    changed = [s for s in SOURCES for a, b in _pairs(ROOT / s, repo / s) if not filecmp.cmp(a, b, shallow=False)]
+    if changed:
+        raise SystemExit(f"cannot resume: {sorted(set(changed))} changed since that run; start a new one")
+    shutil.copytree(ROOT / "tests", repo / "tests", dirs_exist_ok=True)
+    (repo / "setup.cfg").write_text(settings())
+    return [name for name, verdict in verdicts(repo).items() if verdict not in DETECTED]
+
+
+def _pairs(a: Path, b: Path):
+    if a.is_file():
+        yield a, b
+    else:
+        for path in sorted(a.rglob("*.py")):
+            yield path, b / path.relative_to(a)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temporary folder)")
+    parser.add_argument("--resume", action="store_true", help="go on from the run kept in --keep DIR")
     parser.add_argument("names", nargs="*", help="only mutants matching these patterns, such as "
                                                   "'glasses_core.geometry*' (default: all)")
     args = parser.parse_args(argv)
+    if args.resume and not (args.keep and (args.keep / "repo" / "mutants").is_dir()):
+        parser.error("--resume needs --keep DIR holding an earlier run")
     with tempfile.TemporaryDirectory(prefix="mutmut-") as tmp:
         work = args.keep or Path(tmp)
-        repo = copy_repository(work)
-        (repo / "shared").symlink_to(work / "shared")  # the tests run in repo/mutants: ../shared from there
-        (repo / "setup.cfg").write_text(settings())
         started = time.monotonic()
-        mutmut(repo, "run", "--max-children", str(args.max_children), *args.names, check=False)
-        note = f"{(time.monotonic() - started) / 60:.0f} min with {args.max_children} children"
+        if args.resume:
+            repo = work / "repo"
+            again = [n for n in resume(repo) if not args.names or any(fnmatch(n, p) for p in args.names)]
+            print(f"trying again {len(again)} mutants not killed before")
+            if again:
+                mutmut(repo, "run", "--max-children", str(args.max_children), *again, check=False)
+        else:
+            repo = copy_repository(work)
+            (repo / "shared").symlink_to(work / "shared")  # the tests run in repo/mutants: ../shared from there
+            (repo / "setup.cfg").write_text(settings())
+            mutmut(repo, "run", "--max-children", str(args.max_children), *args.names, check=False)
+        note = (f"{(time.monotonic() - started) / 60:.0f} min with {args.max_children} children"
+                f"{', resumed' if args.resume else ''}")
         REPORT.write_text(summarise(repo, args.names, note))
-    print(REPORT.read_text())
+    print(REPORT.read_text()[:3000])
     return 0
 
 
+def module_of(name: str) -> str:
+    """'glasses_core.locate' of 'glasses_core.locate.x__starts__mutmut_1' (or of '...xǁClassǁmethod...')."""
+    return re.split(r"\.x[_ǁ]", name, maxsplit=1)[0]
+
+
 def summarise(repo: Path, names: list[str], note: str) -> str:
-    """The report: mutmut's verdict on every mutant matching ``names``, the diff of each not killed."""
-    verdicts = dict(line.strip().rsplit(": ", 1) for line in mutmut(repo, "results", "--all", "true").splitlines()
-                    if ": " in line)
-    verdicts = {k: v for k, v in verdicts.items() if not names or any(fnmatch(k, n) for n in names)}
-    counts = Counter(verdicts.values())
-    killed, total = counts.get("killed", 0), len(verdicts)
-    body = "\n".join(f"### `{name}` ({verdict})\n\n```diff\n{mutmut(repo, 'show', name, check=False).strip()}\n```\n"
-                     for name, verdict in verdicts.items() if verdict != "killed")
+    """The report: counts per module, then the diff of every mutant not killed, with its reason."""
+    found = {k: v for k, v in verdicts(repo).items() if not names or any(fnmatch(k, n) for n in names)}
+    reasons = explanations()
+    per_module: dict[str, Counter] = defaultdict(Counter)
+    for name, verdict in found.items():
+        kind = "killed" if verdict in DETECTED else "explained" if name in reasons else "unexplained"
+        per_module[module_of(name)][kind] += 1
+    rows = ["| module | mutants | killed | not killed, explained | not killed, unexplained |", "|---|---|---|---|---|"]
+    for module, c in sorted(per_module.items()):
+        rows.append(f"| `{module}` | {sum(c.values())} | {c['killed']} | {c['explained']} | {c['unexplained']} |")
+    core = Counter()
+    for module, c in per_module.items():
+        if module.startswith("glasses_core."):
+            core.update(c)
+    core_total = max(sum(core.values()), 1)
+    stale = sorted(n for n in reasons if n in found and found[n] in DETECTED)
+    body = []
+    for name, verdict in found.items():
+        if verdict in DETECTED:
+            continue
+        diff = "\n".join(line for line in mutmut(repo, "show", name, check=False).splitlines()
+                         if line.startswith(("-", "+")) and not line.startswith(("---", "+++")))
+        why = reasons.get(name, "**UNEXPLAINED**" if name.startswith("glasses_core.") else NOT_RECHECKED)
+        body.append(f"### `{name}` ({verdict})\n\n{why}\n\n```diff\n{diff}\n```\n")
+    counts = Counter(found.values())
     return (f"# Mutation testing: mutmut on {', '.join(f'`{s}`' for s in SOURCES)}\n\n"
             f"Written by `python3 tests/mutation/run_mutmut.py` ({note}"
             f"{'; only ' + ', '.join(f'`{n}`' for n in names) if names else ''}). "
-            f"Tests: {', '.join(f'`{t}`' for t in SUBSET)}.\n\n"
-            f"**{killed} of {total} mutants killed ({100 * killed / max(total, 1):.1f} %).** "
-            f"{', '.join(f'{v}: {n}' for v, n in sorted(counts.items()))}.\n\n## Not killed\n\n{body or 'None.'}\n")
+            f"Tests: {', '.join(f'`{t}`' for t in SUBSET)}. mutmut's verdicts: "
+            f"{', '.join(f'{v} {n}' for v, n in sorted(counts.items()))} (a timeout counts as killed).\n\n"
+            f"**glasses_core/: {core['killed']} of {sum(core.values())} mutants killed "
+            f"({100 * core['killed'] / core_total:.1f} %; target {100 * TARGET:.0f} %); "
+            f"{core['explained']} not killed, each explained below; {core['unexplained']} unexplained.**\n\n"
+            + "\n".join(rows) + "\n\n"
+            "Reasons come from `tests/mutation/equivalent/<module>.txt`. Most are equivalent mutants "
+            "(no behaviour changes) or change only speed (LiteRT thread counts); the few that change "
+            "numbers too little for any test to tell are said so, with what was measured.\n\n"
+            + (f"Reasons given for mutants now killed (stale): {', '.join(stale)}.\n\n" if stale else "")
+            + "## Not killed\n\n" + ("\n".join(body) or "None.\n"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,360 @@
+"""locate.py's logic on its own: where tiles go, which detections are kept, how regions are
+measured, and when the tiled search runs, with a stand-in detector that "finds" painted squares
+(so every expected box is known exactly); the refiners on real MTFL faces."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from glasses_core import CropConfig, Detectors
+from glasses_core.errors import ConfigError
+from glasses_core.face_detect import VARIANTS, make_face
+from glasses_core.geometry import CropGeometry
+from glasses_core.image_io import open_photo
+from glasses_core.locate import (MESH_SETTLED, _settled, _shared, _starts, find_faces, keep_whole_faces,
+                                 region_of, region_pixels, scaled, shifted, usable_faces)
+from research_and_train_nn.datasets import mtfl_eyes
+
+
+def square_face(box, score=0.9):
+    """A detection with BlazeFace's six keypoints placed on a box the way a frontal face has them."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    points = [(x0 + f * w, y0 + g * h) for f, g in
+              ((0.3, 0.4), (0.7, 0.4), (0.5, 0.6), (0.5, 0.8), (0.05, 0.45), (0.95, 0.45))]
+    return make_face(box, points, score)
+
+
+# ---- tiles and duplicate detections -------------------------------------------------------
+
+@pytest.mark.parametrize("length, tile, starts", [
+    (50, 100, [0]), (100, 100, [0]),  # no room for a second tile
+    (300, 100, [0, 67, 133, 200]),  # steps of at most two thirds of a tile, the last one flush
+    (301, 100, [0, 50, 100, 151, 201]),
+    (1000, 333, [0, 167, 334, 500, 667]),
+])
+def test_tile_starts_overlap_by_a_third_and_end_flush(length, tile, starts):
+    assert _starts(length, tile) == starts
+    assert all(b - a <= tile * 2 / 3 + 0.5 for a, b in zip(starts, starts[1:]))  # rounded to pixels
+
+
+def test_shared_is_the_intersection_over_the_smaller_box():
+    a = square_face((0, 0, 10, 10))
+    assert _shared(a, square_face((5, 5, 25, 25))) == pytest.approx(25 / 100)
+    assert _shared(square_face((5, 5, 25, 25)), a) == pytest.approx(25 / 100)
+    assert _shared(a, square_face((2, 3, 6, 8))) == pytest.approx(1.0)  # one inside the other
+    assert _shared(a, square_face((20, 0, 30, 10))) == 0.0  # beside it: rows overlap, columns not
+    assert _shared(a, square_face((0, 20, 10, 30))) == 0.0  # below it: columns overlap, rows not
+    assert _shared(a, square_face((20, 20, 30, 30))) == 0.0
+    # the measure has no unit: the same boxes a hundred times smaller share as much
+    small = lambda box: square_face(tuple(v / 100 for v in box))  # noqa: E731
+    assert _shared(small((0, 0, 10, 10)), small((5, 5, 25, 25))) == pytest.approx(0.25)
+
+
+def test_each_face_is_kept_once_the_most_confident_detection_of_it():
+    face = square_face((100, 100, 200, 200), score=0.95)
+    again = square_face((104, 98, 204, 198), score=0.7)  # the same face found in another tile
+    cut_half = square_face((100, 100, 150, 200), score=0.6)  # cut by a tile's edge
+    other = square_face((300, 100, 400, 200), score=0.8)
+    kept = keep_whole_faces([again, cut_half, other, face])
+    assert kept == [face, other]
+    # half of the smaller box shared is still two faces (the limit is "more than half")
+    beside = square_face((150, 100, 250, 200), score=0.5)
+    assert keep_whole_faces([beside, face]) == [face, beside]
+
+
+def test_faces_with_eyes_closer_than_the_minimum_are_dropped():
+    config = CropConfig(min_eye_distance=4.0)
+    wide = make_face((0, 0, 10, 10), [(1, 1), (5, 4)] + [(0, 0)] * 4, 0.9)  # eyes exactly 5 apart
+    exact = make_face((0, 0, 10, 10), [(1, 1), (5, 1)] + [(0, 0)] * 4, 0.9)  # exactly 4 apart
+    close = make_face((0, 0, 10, 10), [(1, 1), (4.9, 1)] + [(0, 0)] * 4, 0.9)
+    assert usable_faces([wide, exact, close], config) == [wide, exact]
+
+
+def test_a_face_found_in_a_shrunk_tile_comes_back_in_the_photo_s_pixels():
+    face = square_face((10, 20, 50, 70), score=0.8)
+    moved = scaled(shifted(face, 100, 200), 4)
+    assert moved.box == (440.0, 880.0, 600.0, 1080.0)
+    np.testing.assert_allclose(moved.keypoints, (np.asarray(face.keypoints) + [100, 200]) * 4)
+    assert moved.right_eye == moved.keypoints[0] and moved.left_eye == moved.keypoints[1]
+    assert moved.score == 0.8
+    assert isinstance(moved.box[0], float)
+
+
+# ---- regions ------------------------------------------------------------------------------
+
+def test_a_region_is_a_square_around_the_box_levelled_by_the_eyes():
+    tall = region_of((10, 20, 50, 100), (20, 40), (40, 50), 1.5)
+    assert tall.centre == (30.0, 60.0)
+    assert tall.side == pytest.approx(1.5 * 80)  # the longer side of the box
+    assert tall.angle == pytest.approx(math.atan2(10, 20))
+    wide = region_of((10, 20, 110, 60), (40, 40), (80, 30), 2.0)
+    assert wide.side == pytest.approx(200.0)
+    assert wide.angle == pytest.approx(math.atan2(-10, 40))
+    assert region_of((5, 5, 5.2, 5.1), (5, 5), (6, 5), 2.0).side == pytest.approx(2.0)  # never below a pixel
+    assert region_of((0, 0, 10, 10), (-3, 0), (-1, 0), 1.0).angle == pytest.approx(0.0)  # eyes left of the origin
+
+
+def test_a_region_settles_when_it_moves_and_grows_by_less_than_two_percent():
+    a = CropGeometry((100.0, 100.0), 100.0, 0.0)
+    limit = MESH_SETTLED * a.side
+    assert _settled(a, CropGeometry((100.0 + 0.9 * limit, 100.0), 100.0 + 0.9 * limit, 0.3))
+    assert not _settled(a, CropGeometry((100.0 + limit, 100.0), 100.0, 0.0))  # moved exactly the limit
+    assert not _settled(a, CropGeometry((100.0, 100.0), 100.0 + limit, 0.0))  # grew exactly the limit
+    assert not _settled(a, CropGeometry((100.0, 100.0), 100.0 - 1.1 * limit, 0.0))
+    assert not _settled(a, CropGeometry((100.0 + 1.1 * limit, 100.0), 100.0, 0.0))
+    big = CropGeometry((1000.0, 1000.0), 1000.0, 0.0)  # the limit follows the region's size
+    assert _settled(big, CropGeometry((1015.0, 1000.0), 1015.0, 0.0))
+    assert not _settled(big, CropGeometry((1025.0, 1000.0), 1000.0, 0.0))
+
+
+def jpeg_photo(width: int, height: int):
+    """A JPEG photo (so that it decodes at reduced sizes) whose pixels say where they are."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    pixels = np.stack([xs * 255 // width, ys * 255 // height, np.full_like(xs, 90)], -1).astype(np.uint8)
+    import io
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=95)
+    return open_photo(buffer.getvalue())
+
+
+@pytest.mark.parametrize("side, detail, reduction", [(400, 1.0, 4), (400, 0.5, 8), (800, 1.0, 8), (150, 1.0, 1),
+                                                     (300, 1.0, 2)])
+def test_a_region_is_cut_from_the_coarsest_decode_that_holds_it(side, detail, reduction):
+    photo = jpeg_photo(1600, 1200)
+    region = CropGeometry((800.0, 600.0), float(side), 0.0)
+    patch = region_pixels(photo, region, 100, detail)
+    assert patch.shape == (100, 100, 3)
+    assert sorted(photo._views) == [reduction]
+    # and it is the region: red follows x, green follows y across it
+    assert abs(patch[50, 0, 0] - (800 - side / 2) * 255 / 1600) < 4
+    assert abs(patch[50, -1, 0] - (800 + side / 2) * 255 / 1600) < 4
+    assert abs(patch[-1, 50, 1] - (600 + side / 2) * 255 / 1200) < 4
+
+
+def test_region_pixels_holds_the_region_at_its_size_by_default():
+    photo = jpeg_photo(1600, 1200)
+    region_pixels(photo, CropGeometry((800.0, 600.0), 400.0, 0.0), 100)
+    assert sorted(photo._views) == [4]
+
+
+# ---- when the tiled search runs: a stand-in detector that finds painted squares -----------
+
+MARKERS = (100, 150, 200, 250)  # red values of the painted "faces"; the background is (0, 60, 0)
+
+
+class SquareFinder:
+    """Stands in for BlazeFace: each painted square in the view it is given is a face, found
+    with less confidence when a view's edge cuts it or when it is tiny. Records the shape of
+    every view."""
+    variant = VARIANTS["short"]
+
+    def __init__(self):
+        self.views = []
+
+    def detect(self, view):
+        self.views.append(view.shape)
+        faces = []
+        for red in MARKERS:
+            ys, xs = np.nonzero((view[..., 0] == red) & (view[..., 1] == 0))
+            if len(xs):
+                box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+                cut = box[0] == 0 or box[1] == 0 or box[2] == view.shape[1] or box[3] == view.shape[0]
+                tiny = box[2] - box[0] < 16
+                faces.append(square_face(box, score=0.6 if cut else 0.7 if tiny else 0.9))
+        return faces
+
+
+def painted(width, height, squares):
+    """An RGB array photo with squares (x, y, side) painted in MARKERS' colours."""
+    image = np.zeros((height, width, 3), np.uint8)
+    image[..., 1] = 60
+    for red, (x, y, side) in zip(MARKERS, squares):
+        image[y:y + side, x:x + side] = (red, 0, 0)
+    return image
+
+
+def detectors_with_finder(detector="auto"):
+    detectors = Detectors(CropConfig(detector=detector, refine="none"))
+    detectors._detector = SquareFinder()
+    return detectors, detectors._detector
+
+
+def boxes(faces):
+    return sorted(tuple(round(v) for v in f.box) for f in faces)
+
+
+def test_a_large_face_is_found_on_the_small_copy_alone():
+    detectors, finder = detectors_with_finder()
+    faces = detectors.detect(painted(1000, 600, [(200, 100, 150)]))  # 150 px: 15 % of the longer side
+    assert finder.views == [(300, 500, 3)]  # the coarsest copy at least 256 px long (1/2)
+    assert boxes(faces) == [(200, 100, 350, 250)]
+
+
+def test_only_small_faces_make_it_look_again_in_tiles():
+    detectors, finder = detectors_with_finder()
+    squares = [(200, 100, 148), (600, 300, 60)]  # the larger one just under 15 % of 1000 px
+    faces = detectors.detect(painted(1000, 600, squares))
+    # tiles a third of the photo wide, each read at twice the detector's input (256 px here at
+    # full size: 333 px), overlapping by a third: 5 across, 3 down
+    assert finder.views == [(300, 500, 3)] + [(333, 333, 3)] * 15
+    assert boxes(faces) == [(200, 100, 348, 248), (600, 300, 660, 360)]
+
+
+@pytest.mark.parametrize("size, squares, whole, tile, count", [
+    # 2400 px: the whole photo at 1/8 (300 px); tiles 800 px wide read at 1/2 (400 px), 2 x 4
+    ((2400, 1200), [(1000, 500, 80), (2200, 40, 100)], (150, 300, 3), 400, 8),
+    # 3600 px: the whole photo at 1/8; tiles 1200 px wide read at 1/4 (300 px, 1/2 would be 600), 2 x 4
+    ((3600, 1800), [(1000, 500, 120), (3300, 40, 120)], (225, 450, 3), 300, 8),
+])
+def test_tiles_come_from_a_reduced_decode_and_faces_back_in_full_pixels(size, squares, whole, tile, count):
+    detectors, finder = detectors_with_finder()
+    faces = detectors.detect(painted(*size, squares))
+    assert finder.views == [whole] + [(tile, tile, 3)] * count
+    assert boxes(faces) == [(x, y, x + side, y + side) for x, y, side in squares]
+
+
+def test_no_face_at_all_also_looks_in_tiles():
+    detectors, finder = detectors_with_finder()
+    assert detectors.detect(painted(384, 300, [])) == []
+    assert len(finder.views) > 1  # 384 px: tiles of 128 px, the detector's input, are still worth it
+
+
+def test_photos_too_small_for_tiles_and_fixed_detectors_look_once():
+    detectors, finder = detectors_with_finder()
+    detectors.detect(painted(380, 300, []))  # tiles would be narrower than the detector's input
+    assert len(finder.views) == 1
+    short, finder = detectors_with_finder("short")
+    faces = short.detect(painted(1000, 600, [(600, 300, 60)]))
+    assert len(finder.views) == 1 and len(faces) == 1
+
+
+def test_detectors_refuse_unknown_settings_by_name():
+    with pytest.raises(ConfigError, match="unknown detector 'medium'; choose short, full or auto"):
+        Detectors(CropConfig(detector="medium"))
+    with pytest.raises(ConfigError, match=r"unknown refine 'landmarks'; choose one of \['detector', 'mesh', 'none'\]"):
+        Detectors(CropConfig(refine="landmarks"))
+
+
+@pytest.mark.parametrize("detector, size", [("short", 128), ("auto", 128), ("full", 192)])
+def test_each_detector_setting_runs_its_model(detector, size):
+    assert Detectors(CropConfig(detector=detector))._detector.variant.input_size == size
+
+
+# ---- the refiners on real faces ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mtfl_faces(data_dir):
+    """Eight annotated faces of MTFL's test set (image, right eye, left eye)."""
+    eyes = mtfl_eyes(data_dir / "mtfl", "test")
+    return [(Image.open(path).convert("RGB"), *(np.asarray(e, np.float64) for e in eyes[path]))
+            for path in sorted(eyes)[::60][:8]]
+
+
+def _turned(image, points, degrees):
+    """The image rotated about its centre (expanded) and the points with it."""
+    out = image.rotate(degrees, resample=Image.BICUBIC, expand=True)
+    a = math.radians(degrees)
+    rot = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])  # PIL turns anticlockwise
+    return np.asarray(out), [np.array(out.size) / 2.0 + rot @ (p - np.array(image.size) / 2.0) for p in points]
+
+
+@pytest.mark.parametrize("refine, turned_limit", [("mesh", 0.035), ("detector", 0.08)])
+def test_refined_eyes_follow_the_face_when_the_photo_turns(mtfl_faces, refine, turned_limit):
+    """Eyes measured on MTFL faces lie near the annotated eyes, and those measured on the photo
+    turned 35 and -20 degrees are the upright photo's eyes turned with it (the region each
+    refiner reads is levelled by the eyes). Errors in eye distances; limits about twice the
+    measured medians (mesh 0.017, detector 0.041 turned; 0.08 against the annotations, whose
+    eye centres are placed differently)."""
+    config = CropConfig(refine=refine)
+    detectors = Detectors(config)
+    annotated, turned = [], []
+    for image, right, left in mtfl_faces:
+        face = find_faces(open_photo(np.asarray(image)), detectors, config)[0]
+        eyes = [np.asarray(face.right_eye), np.asarray(face.left_eye)]
+        distance = np.linalg.norm(left - right)
+        annotated.append(max(np.linalg.norm(eyes[0] - right), np.linalg.norm(eyes[1] - left)) / distance)
+        for degrees in (35, -20):
+            pixels, expected = _turned(image, eyes, degrees)
+            found = find_faces(open_photo(pixels), detectors, config)[0]
+            turned.append(max(math.dist(found.right_eye, expected[0]),
+                              math.dist(found.left_eye, expected[1])) / distance)
+    print(f"{refine}: annotated median {np.median(annotated):.3f} max {max(annotated):.3f}; "
+          f"turned median {np.median(turned):.3f} max {max(turned):.3f}")
+    assert np.median(annotated) < 0.12 and max(annotated) < 0.25
+    assert np.median(turned) < turned_limit and max(turned) < 0.2
+
+
+def test_refiners_replace_the_eyes_and_keep_the_rest_of_the_face(mtfl_faces):
+    photo = open_photo(np.asarray(mtfl_faces[0][0]))
+    first = Detectors(CropConfig(refine="none")).detect(photo)[0]
+    for refine in ("mesh", "detector"):
+        refined = Detectors(CropConfig(refine=refine)).refiner.refine(photo, first)
+        assert refined.box == first.box and refined.score == first.score
+        assert len(refined.keypoints) == 6
+        assert refined.keypoints[:2] == (refined.right_eye, refined.left_eye)
+        assert refined.right_eye != first.right_eye
+        if refine == "mesh":  # the mesh gives the eyes only; the nose, mouth and ears stay
+            assert refined.keypoints[2:] == first.keypoints[2:]
+        else:  # a second BlazeFace pass gives all six
+            assert refined.keypoints[2:] != first.keypoints[2:]
+    assert Detectors(CropConfig(refine="none")).refiner.refine(photo, first) is first
+
+
+def test_the_detector_refiner_keeps_the_first_eyes_when_it_finds_no_face_near_the_centre():
+    blank = open_photo(np.full((400, 400, 3), 128, np.uint8))
+    first = square_face((150, 150, 250, 250))
+    assert Detectors(CropConfig(refine="detector")).refiner.refine(blank, first) == first
+
+
+def detector_refiner_with_finder():
+    detectors = Detectors(CropConfig(refine="detector"))
+    detectors.refiner._detector = SquareFinder()
+    return detectors.refiner
+
+
+# The face's box (136, 136, 264, 264): the refiner reads the 256 px square around it at 128 px
+# (half size), and takes the detection nearest the middle, if it is within a quarter of the
+# region's side (32 of its 128 px, 64 image pixels).
+FIRST = square_face((136, 136, 264, 264))
+
+
+@pytest.mark.parametrize("squares, chosen", [
+    ([(214, 180, 40), (170, 180, 40)], 1),  # centres 34 px right of the middle and 10 px left: the nearer one
+    ([(244, 180, 40)], 0),  # 64 image px right (exactly the limit): still this face
+    ([(180, 244, 40)], 0),  # 64 px below
+    ([(130, 200, 40)], 0),  # 50 px left and 20 down: within the limit
+])
+def test_the_detector_refiner_takes_the_detection_nearest_the_middle(squares, chosen):
+    refiner = detector_refiner_with_finder()
+    refined = refiner.refine(open_photo(painted(400, 400, squares)), FIRST)
+    x, y, side = squares[chosen]
+    expected = square_face((x, y, x + side, y + side))
+    np.testing.assert_allclose(refined.keypoints, expected.keypoints, atol=2.5)
+    assert refined.box == FIRST.box and refined.score == FIRST.score
+
+
+@pytest.mark.parametrize("squares", [[(248, 180, 40)], [(180, 248, 40)], [(120, 120, 16)], []])
+def test_the_detector_refiner_keeps_the_first_eyes_without_a_detection_near_the_middle(squares):
+    """68 px right or below (over the limit), a face far to the top left, or none at all."""
+    refiner = detector_refiner_with_finder()
+    assert refiner.refine(open_photo(painted(400, 400, squares)), FIRST) == FIRST
+
+
+def test_the_mesh_reads_its_region_at_half_its_input_from_the_coarsest_decode(mtfl_faces):
+    """A 290 px face in a 1600 px JPEG: the whole-photo pass and the mesh's 450 px region (read
+    at 96 px or more for its 192 px input) both come from the 1/4 decode; nothing finer."""
+    import io
+    face = mtfl_faces[0][0].resize((400, 400))
+    canvas = Image.new("RGB", (1600, 1200), (90, 110, 100))
+    canvas.paste(face, (500, 300))
+    buffer = io.BytesIO()
+    canvas.save(buffer, "JPEG", quality=92)
+    photo = open_photo(buffer.getvalue())
+    detectors = Detectors(CropConfig())
+    faces = find_faces(photo, detectors, CropConfig())
+    assert len(faces) == 1 and 200 < faces[0].box[2] - faces[0].box[0] < 400
+    assert sorted(photo._views) == [4]
