@@ -338,7 +338,7 @@ class FakeInterpreter:
 def fake_litert(monkeypatch):
     import ai_edge_litert.interpreter
     monkeypatch.setattr(ai_edge_litert.interpreter, "Interpreter", FakeInterpreter)
-    monkeypatch.delenv(VERBOSE_ENV, raising=False)
+    monkeypatch.setenv(VERBOSE_ENV, "0")  # not verbose, whatever the caller's environment
     FakeInterpreter.made, FakeInterpreter.fail = [], None
     return FakeInterpreter
 
