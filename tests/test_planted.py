@@ -26,3 +26,30 @@ def test_the_report_names_every_planted_bug_and_none_survived():
     for bug in planted.PLANTED:
         assert f"| `{bug.name}` |" in text
     assert "SURVIVED" not in text
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: the campaign's last pass is unfinished: some image_io.py "
+                   "survivors have no reason yet, and parity.py was not retried (see the report)")
+def test_the_mutation_report_meets_its_target_and_explains_every_survivor():
+    """tests/mutation/mutmut_report.md (written by run_mutmut.py, too slow for CI): at least 85 %
+    of glasses_core/'s mutants killed, and every mutant not killed given a reason."""
+    import re
+    import run_mutmut
+    text = run_mutmut.REPORT.read_text()
+    found = re.search(r"\*\*glasses_core/: (\d+) of (\d+) mutants killed .*?; (\d+) unexplained\.\*\*", text)
+    assert found, "the report has no glasses_core/ summary line"
+    killed, total, unexplained = map(int, found.groups())
+    assert total > 1000 and killed / total >= run_mutmut.TARGET
+    assert unexplained == 0 and "**UNEXPLAINED**" not in text
+    assert "(stale)" not in text
+    assert "Tests: " + ", ".join(f"`{t}`" for t in run_mutmut.SUBSET) in text  # made with today's subset
+
+
+def test_every_reason_names_a_mutant_and_says_why():
+    import run_mutmut
+    for path in sorted(run_mutmut.EXPLAINED.glob("*.txt")):
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                name, _, reason = line.partition(": ")
+                assert name.startswith(path.stem + ".x") and "__mutmut_" in name, line
+                assert len(reason.split()) >= 5, line
