@@ -3,6 +3,7 @@ measured, and when the tiled search runs, with a stand-in detector that "finds" 
 (so every expected box is known exactly); the refiners on real MTFL faces."""
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -111,14 +112,18 @@ def test_a_region_settles_when_it_moves_and_grows_by_less_than_two_percent():
     assert not _settled(big, CropGeometry((1025.0, 1000.0), 1000.0, 0.0))
 
 
+def as_jpeg(image: Image.Image):
+    """The image encoded as a JPEG and opened (so that it decodes at reduced sizes)."""
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95)
+    return open_photo(buffer.getvalue())
+
+
 def jpeg_photo(width: int, height: int):
-    """A JPEG photo (so that it decodes at reduced sizes) whose pixels say where they are."""
+    """A JPEG photo whose pixels say where they are."""
     ys, xs = np.mgrid[0:height, 0:width]
     pixels = np.stack([xs * 255 // width, ys * 255 // height, np.full_like(xs, 90)], -1).astype(np.uint8)
-    import io
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "JPEG", quality=95)
-    return open_photo(buffer.getvalue())
+    return as_jpeg(Image.fromarray(pixels))
 
 
 @pytest.mark.parametrize("side, detail, reduction", [(400, 1.0, 4), (400, 0.5, 8), (800, 1.0, 8), (150, 1.0, 1),
@@ -347,13 +352,9 @@ def test_the_detector_refiner_keeps_the_first_eyes_without_a_detection_near_the_
 def test_the_mesh_reads_its_region_at_half_its_input_from_the_coarsest_decode(mtfl_faces):
     """A 290 px face in a 1600 px JPEG: the whole-photo pass and the mesh's 450 px region (read
     at 96 px or more for its 192 px input) both come from the 1/4 decode; nothing finer."""
-    import io
-    face = mtfl_faces[0][0].resize((400, 400))
     canvas = Image.new("RGB", (1600, 1200), (90, 110, 100))
-    canvas.paste(face, (500, 300))
-    buffer = io.BytesIO()
-    canvas.save(buffer, "JPEG", quality=92)
-    photo = open_photo(buffer.getvalue())
+    canvas.paste(mtfl_faces[0][0].resize((400, 400)), (500, 300))
+    photo = as_jpeg(canvas)
     detectors = Detectors(CropConfig())
     faces = find_faces(photo, detectors, CropConfig())
     assert len(faces) == 1 and 200 < faces[0].box[2] - faces[0].box[0] < 400

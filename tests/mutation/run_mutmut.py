@@ -6,9 +6,9 @@ mutant not killed, with its diff and the reason it cannot be killed where one is
 tests/mutation/equivalent/<module>.txt (``mutant name: reason``, one per line). A mutant whose
 tests ran out of time counts as killed (mutmut's "timeout": the tests noticed something), unless
 it has a reason there.
-Not run in CI: about 40 minutes on 2 idle cores. mutmut is pinned in requirements.txt; the tests
-are SUBSET's (about a minute in all), and mutmut runs for each mutant only those that reach the
-mutated function.
+Not run in CI: the first full run took 85 minutes here, on 2 cores shared with other work.
+mutmut is pinned in requirements.txt; the tests are SUBSET's (about a minute in all), and
+mutmut runs for each mutant only those that reach the mutated function.
 
     python3 tests/mutation/run_mutmut.py [--max-children 2] [--keep DIR] [--resume] [NAME_PATTERN ...]
 
