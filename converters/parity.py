@@ -180,13 +180,18 @@ def format_table(report: dict) -> str:
         size = f"{e['size_bytes'] / 1024:.1f} KiB"
         if "error" in e:
             rows.append(f"| {name} | {e.get('precision', '?')} | {size} | | | | | | {e['runner']} | "
-                        f"**no**: {e['error']} |")
+                        f"**no**: {_cell(e['error'])} |")
             continue
-        verdict = "yes" if e["passed"] else "**no**: " + "; ".join(e["failures"])
+        verdict = "yes" if e["passed"] else "**no**: " + _cell("; ".join(e["failures"]))
         rows.append(f"| {name} | {e['precision']} | {size} | {e['max_difference']:.2e} | "
                     f"{e['mean_difference']:.2e} | {e['agreement']:.2%} | {e['accuracy']:.2%} | "
                     f"{e['accuracy_change'] * 100:+.2f} pt | {e['runner']} | {verdict} |")
     return "\n".join(rows)
+
+
+def _cell(text: str) -> str:
+    """Text as one Markdown table cell: its | escaped (as in "max |ΔP|"), its lines joined."""
+    return str(text).replace("\n", " ").replace("|", "\\|")
 
 
 def main(argv=None) -> int:

@@ -164,7 +164,8 @@ def _to_rgb_array(im: Image.Image) -> np.ndarray:
         top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
         arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(arr[:, :, None], 3, axis=2)
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        # alpha, or a transparent colour (GIF's, PNG's tRNS in palette, RGB or greyscale images)
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, im)

@@ -183,3 +183,74 @@ def test_weighted_nms_averages_overlapping_detections_by_score():
     np.testing.assert_allclose(merged[0][0], (0.6 * boxes[0] + 0.9 * boxes[1]) / 1.5)
     np.testing.assert_allclose(merged[0][1], np.full((6, 2), (0.6 * 2 + 0.9 * 4) / 1.5))
     np.testing.assert_allclose(merged[1][0], boxes[2])
+
+
+@pytest.mark.parametrize("width, height, pad", [(200, 100, (0, 32)), (100, 200, (32, 0))])
+def test_the_letterbox_centres_the_photo_on_black_in_minus_one_to_one(short_detector, width, height, pad):
+    white = np.full((height, width, 3), 255, np.uint8)
+    tensor, scale, offset = short_detector._letterbox(white)
+    assert tensor.shape == (1, 128, 128, 3) and tensor.dtype == np.float32
+    assert scale.tolist() == [0.64, 0.64] and offset.tolist() == list(pad)
+    inside = np.zeros((128, 128), bool)
+    inside[pad[1]:128 - pad[1], pad[0]:128 - pad[0]] = True
+    assert (tensor[0][inside] == 1.0).all()  # white is exactly 1
+    assert (tensor[0][~inside] == -1.0).all()  # the padding is black, exactly -1
+
+
+@pytest.mark.parametrize("width, height", [(1000, 1), (1, 1000)])
+def test_a_line_of_pixels_keeps_one_row_or_column_in_the_letterbox(short_detector, width, height):
+    line = np.full((height, width, 3), 255, np.uint8)
+    tensor, scale, offset = short_detector._letterbox(line)
+    assert (tensor[0] == 1.0).all(axis=-1).sum() == 128  # 128 pixels long, 1 wide (not 0, not 2)
+    thin = 1 if height == 1 else 0  # the one-pixel side: (x, y) order
+    assert scale[thin] == 1.0 and offset[thin] == 63
+
+
+def decoded(detector, rows: dict[int, list[float]], logits: dict[int, float]):
+    """detector._decode on made-up model outputs: raw rows and logits for a few anchors, the
+    others empty and hopeless (logit -1000); the letterbox left the image as it was."""
+    raw = np.zeros((len(detector._anchors), 16), np.float32)
+    scores = np.full(len(detector._anchors), -1000.0, np.float32)
+    for index, row in rows.items():
+        raw[index] = row
+    for index, logit in logits.items():
+        scores[index] = logit
+    return detector._decode(raw, scores, np.array([1.0, 1.0]), np.array([0.0, 0.0]))
+
+
+def test_decoding_gives_boxes_and_keypoints_around_the_anchor_in_input_pixels(short_detector):
+    index = 300
+    anchor = short_detector._anchors[index] * 128  # the anchor's centre in input pixels
+    points = [v for k in range(6) for v in (k - 3.0, 2.0 * k)]  # six keypoints, offsets from the anchor
+    faces = decoded(short_detector, {index: [4.0, -2.0, 20.0, 10.0] + points}, {index: 3.0})
+    assert len(faces) == 1
+    face = faces[0]
+    cx, cy = anchor + (4.0, -2.0)
+    np.testing.assert_allclose(face.box, (cx - 10, cy - 5, cx + 10, cy + 5), atol=1e-4)  # 20 wide, 10 high
+    np.testing.assert_allclose(face.keypoints, anchor + np.reshape(points, (6, 2)), atol=1e-4)
+    assert face.right_eye == face.keypoints[0] and face.left_eye == face.keypoints[1]
+    assert face.score == pytest.approx(1 / (1 + np.exp(-3.0)))
+
+
+def test_a_detection_scoring_exactly_the_minimum_is_kept(short_detector):
+    assert short_detector.min_score == 0.5
+    assert len(decoded(short_detector, {10: [0, 0, 8, 8] + [0] * 12}, {10: 0.0})) == 1  # sigmoid(0) = 0.5
+    assert decoded(short_detector, {10: [0, 0, 8, 8] + [0] * 12}, {10: -1e-3}) == []
+
+
+def test_extreme_logits_decode_without_floating_point_trouble(short_detector):
+    # MediaPipe clips logits to +-100 before the sigmoid: no overflow or underflow warnings
+    with np.errstate(all="raise"):
+        faces = decoded(short_detector, {10: [0, 0, 8, 8] + [0] * 12, 500: [0, 0, 8, 8] + [0] * 12},
+                        {10: 1e4, 500: 1e4})
+        assert decoded(short_detector, {}, {}) == []
+    assert [face.score for face in faces] == [1.0, 1.0]
+
+
+def test_detections_overlapping_exactly_at_the_threshold_are_kept_apart():
+    # MediaPipe merges a detection into a better one only when their IoU is above the threshold
+    boxes = np.array([[0, 0, 3, 1], [1, 0, 4, 1]], np.float64)  # IoU 2 / 4
+    points = np.zeros((2, 6, 2))
+    assert _iou(boxes[0], boxes)[1] == 0.5
+    assert len(weighted_nms(boxes, points, np.array([0.9, 0.8]), 0.5)) == 2
+    assert len(weighted_nms(boxes, points, np.array([0.9, 0.8]), 0.49)) == 1

@@ -1,5 +1,5 @@
 """The crop's pixels, bit for bit: cut() on real photos with fixed geometries against committed
-golden crops. The OpenCV reference (test_same_preprocessing.py) bounds how far the crop may be
+golden crops, and the face detector's input (its letterbox) for a real photo against a golden one. The OpenCV reference (test_same_preprocessing.py) bounds how far the crop may be
 from an independent one; this catches any change at all, so that a change to the model's input
 is always deliberate: regenerate the golden files with
 
@@ -20,6 +20,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from glasses_core.face_detect import FaceDetector  # noqa: E402
 from glasses_core.geometry import CropGeometry, cut  # noqa: E402
 from glasses_core.image_io import load_image  # noqa: E402
 
@@ -35,6 +36,11 @@ CASES = {
     "aflw_eyes": ("mtfl/AFLW/0001-image20056.jpg", (120.3, 101.7), 71.5, 8.5),
     "celeba_small": ("celeba/img_align_celeba/000001.jpg", (44.5, 52.0), 40.0, -3.0),
 }
+
+# A photo large enough that the shrink to the detector's 128 px first box-reduces it (by 2 for
+# reducing_gap 3), and not square, so that it is padded on one side.
+DETECTOR_PHOTO = "meglass/samples/8049225@N08_identity_4@8226921695_0.jpg"
+DETECTOR_GOLDEN = "detector_input_meglass.png"
 
 
 def crop(name: str) -> np.ndarray:
@@ -53,6 +59,23 @@ def test_crops_are_the_golden_crops(name):
                             "if the change is deliberate, see this module's docstring")
 
 
+def detector_input() -> np.ndarray:
+    """BlazeFace's (128, 128, 3) float input for DETECTOR_PHOTO, in [-1, 1]."""
+    tensor, _, _ = FaceDetector()._letterbox(load_image(DATA / DETECTOR_PHOTO))
+    return tensor[0]
+
+
+def test_the_detector_input_is_the_golden_one():
+    # stored as 8-bit levels: the input is level / 127.5 - 1, so the levels give it back exactly
+    golden = np.asarray(Image.open(GOLDEN / DETECTOR_GOLDEN), np.float32) / 127.5 - 1.0
+    made = detector_input()
+    assert made.shape == golden.shape == (128, 128, 3) and made.dtype == np.float32
+    differing = int(np.any(made != golden, axis=-1).sum())
+    assert differing == 0, (f"{differing} of 128 * 128 detector input pixels differ from the golden one "
+                            f"(largest difference {float(np.abs(made - golden).max()):.4f}): "
+                            "if the change is deliberate, see this module's docstring")
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         sys.exit(__doc__)
@@ -60,3 +83,6 @@ if __name__ == "__main__":
     for case in sorted(CASES):
         Image.fromarray(crop(case)).save(GOLDEN / f"{case}.png", optimize=True)
         print(f"wrote {GOLDEN / case}.png")
+    levels = np.rint((detector_input().astype(np.float64) + 1.0) * 127.5).astype(np.uint8)
+    Image.fromarray(levels).save(GOLDEN / DETECTOR_GOLDEN, optimize=True)
+    print(f"wrote {GOLDEN / DETECTOR_GOLDEN}")

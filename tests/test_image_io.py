@@ -295,3 +295,59 @@ def test_every_mode_with_alpha_is_laid_on_white(mode):
     im.putalpha(alpha)
     out = open_photo(im).pixels()[0]
     assert (out[:, :2] == 255).all() and (out[:, 2:] < 40).all()
+
+
+def test_a_photo_s_size_is_width_then_height(photo):
+    wide = encode(photo.resize((60, 40)), "JPEG")
+    assert open_photo(wide).size == (60, 40) and load_image(wide).shape == (40, 60, 3)
+
+
+def test_the_pixel_limit_lets_a_photo_of_exactly_that_many_pixels_in(monkeypatch):
+    import glasses_core.image_io as image_io
+    monkeypatch.setattr(image_io, "MAX_PIXELS", 100 * 50)
+    assert open_photo(encode(Image.new("RGB", (100, 50)), "PNG")).size == (100, 50)
+    with pytest.raises(ImageLoadError, match="101x50 is over"):
+        open_photo(encode(Image.new("RGB", (101, 50)), "PNG"))
+
+
+def dct_scaled(data: bytes, reduction: int) -> np.ndarray:
+    """Pillow's own reduced JPEG decode (libjpeg's DCT scaling), the reference for the fast path."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft(im.mode, (-(-im.size[0] // reduction), -(-im.size[1] // reduction)))
+        return np.asarray(im.convert("RGB"))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_reduced_jpegs_are_dct_scaled_unless_asked_for_the_full_decode(photo, mode):
+    from glasses_core.image_io import Photo
+    data = encode(photo.convert(mode).resize((1000, 700)), "JPEG", quality=90)
+    fast, slow = dct_scaled(data, 4), np.asarray(Image.open(io.BytesIO(data)).convert("RGB").reduce(4))
+    assert fast.shape == slow.shape == (175, 250, 3) and (fast != slow).any()  # the two paths differ
+    np.testing.assert_array_equal(open_photo(data).pixels(0.25)[0], fast)
+    np.testing.assert_array_equal(Photo(data, "photo").pixels(0.25)[0], fast)  # the default is the fast path
+    np.testing.assert_array_equal(open_photo(data, reduced_decode=False).pixels(0.25)[0], slow)
+
+
+def test_a_portrait_jpeg_decodes_reduced_to_its_own_shape(photo):
+    tall = encode(photo.resize((480, 1600)), "JPEG", quality=90)
+    pixels, reduction = open_photo(tall).pixels(0.25)
+    assert reduction == 4 and pixels.shape == (400, 120, 3)
+    np.testing.assert_array_equal(pixels, dct_scaled(tall, 4))
+
+
+def test_arrays_and_pil_images_are_labelled_for_messages(photo):
+    assert open_photo(np.zeros((4, 4, 3), np.uint8)).label == "<array>"
+    assert open_photo(photo).label == "<PIL image>"
+    assert open_photo(photo, name="frame 3").label == "frame 3"
+    with pytest.raises(ImageLoadError, match=r"^<array>: expected an \(H, W, 3\) uint8 RGB array"):
+        open_photo(np.zeros((4, 4), np.uint8))
+
+
+@pytest.mark.parametrize("mode, colour, other", [("RGB", (10, 20, 30), (200, 0, 0)), ("L", 10, 200)])
+def test_an_rgb_or_greyscale_png_s_transparent_colour_becomes_white(mode, colour, other):
+    im = Image.new(mode, (8, 8), other)
+    im.paste(colour, (0, 0, 4, 8))  # left half: the colour declared transparent (PNG tRNS)
+    data = encode(im, "PNG", transparency=colour)
+    assert "transparency" in Image.open(io.BytesIO(data)).info
+    out = load_image(data)
+    assert (out[:, :4] == 255).all() and (out[:, 4:] == np.broadcast_to(other, 3)).all()

@@ -135,6 +135,19 @@ def test_the_table_says_which_passed_and_why_not():
                             "accuracy moved -1.10 points, limit ±0.5 |")
 
 
+def test_a_failure_or_error_with_a_bar_or_a_new_line_stays_in_its_cell():
+    pushed = REFERENCE.copy()
+    pushed[0] += 0.3  # max |ΔP| 0.3: its failure names "max |ΔP|"
+    report = {"exports": {"moved": verdict("glasses_float16.tflite", pushed),
+                          "broken": {"runner": "LiteRT", "size_bytes": 2048, "precision": "int8", "passed": False,
+                                     "error": "op | not supported\nat node 3"}}}
+    rows = format_table(report).splitlines()
+    cells = [re.split(r"(?<!\\)\|", row)[1:-1] for row in rows]
+    assert {len(c) for c in cells} == {10}  # every row has the header's ten columns
+    assert "max \\|ΔP\\| 3.00e-01 >" in cells[2][9]
+    assert cells[3][9] == " **no**: op \\| not supported at node 3 "
+
+
 def test_failures_read_every_limit():
     tolerance = TOLERANCES["int8"]
     entry = {"max_difference": 0.31, "agreement": 0.5, "accuracy_change": 0.01}

@@ -10,15 +10,21 @@ Not run in CI: the first full run took 85 minutes here, on 2 cores shared with o
 mutmut is pinned in requirements.txt; the tests are SUBSET's (about a minute in all), and
 mutmut runs for each mutant only those that reach the mutated function.
 
-    python3 tests/mutation/run_mutmut.py [--max-children 2] [--keep DIR] [--resume] [NAME_PATTERN ...]
+    python3 tests/mutation/run_mutmut.py [--max-children 2] [--keep DIR [--resume | --report]] [NAME_PATTERN ...]
 
+``--keep DIR --report`` only writes the report again (after editing the reasons).
 ``--keep DIR --resume`` goes on from an earlier run kept in DIR: the mutants it killed stay
-killed, and the others are tried again with the working tree's current tests (refused if the
-mutated sources differ from the working tree's).
+killed, and the others are tried again with the working tree's current tests and sources; every
+mutant of a function whose source changed since is tried afresh.
+
+Each mutant's tests run in a child forked from a server that has only collected the tests
+(mutmut's ``process_isolation = forkserver``): test_parity.py's Keras tests load TensorFlow,
+whose threads do not survive a fork, so it must be loaded after the fork, not before.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import filecmp
 import json
 import os
@@ -44,11 +50,6 @@ HERE = Path(__file__).resolve().parent
 REPORT = HERE / "mutmut_report.md"
 EXPLAINED = HERE / "equivalent"
 DETECTED = {"killed", "timeout"}
-# mutmut's fork server loads TensorFlow (test_parity.py's Keras tests) before it forks, and its
-# children then hang: converters/parity.py's verdicts come from the first pass, with the tests
-# of that time, and were not tried again with today's test_parity.py (see the report's note).
-NOT_RECHECKED = ("**not rechecked by mutmut**: tried with an earlier test_parity.py; mutmut's children "
-                 "hang on today's (TensorFlow loaded before the fork)")
 TARGET = 0.85  # issue 16: at least this share of glasses_core/'s mutants killed
 
 
@@ -56,7 +57,8 @@ def settings() -> str:
     lines = lambda values: "".join(f"\n    {v}" for v in values)  # noqa: E731
     return (f"[mutmut]\nsource_paths ={lines(SOURCES)}\nalso_copy ={lines(ALSO_COPY)}\n"
             f"pytest_add_cli_args_test_selection ={lines(SUBSET)}\n"
-            "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -q\n")
+            "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -q\n"
+            "process_isolation = forkserver\n")
 
 
 def mutmut(repo: Path, *args: str, check: bool = True) -> str:
@@ -87,13 +89,33 @@ def explanations() -> dict[str, str]:
 
 
 def resume(repo: Path) -> list[str]:
-    """Bring a kept run's tests up to date; the names of the mutants it did not kill."""
-    changed = [s for s in SOURCES for a, b in _pairs(ROOT / s, repo / s) if not filecmp.cmp(a, b, shallow=False)]
-    if changed:
-        raise SystemExit(f"cannot resume: {sorted(set(changed))} changed since that run; start a new one")
+    """Bring a kept run's tests and sources up to date. Returns what to try again: the names of
+    the mutants it did not kill, and a pattern for every function whose source changed."""
+    again = [name for name, verdict in verdicts(repo).items() if verdict not in DETECTED]
+    for new, old in (pair for s in SOURCES for pair in _pairs(ROOT / s, repo / s)):
+        if not filecmp.cmp(new, old, shallow=False):
+            module = ".".join(new.relative_to(ROOT).with_suffix("").parts)
+            again += [f"{module}.{mangled}__mutmut_*" for mangled in changed_functions(old, new)]
+            shutil.copy2(new, old)
     shutil.copytree(ROOT / "tests", repo / "tests", dirs_exist_ok=True)
     (repo / "setup.cfg").write_text(settings())
-    return [name for name, verdict in verdicts(repo).items() if verdict not in DETECTED]
+    return again
+
+
+def changed_functions(old: Path, new: Path) -> list[str]:
+    """mutmut's names (x_f, xǁClassǁmethod) of the functions whose source differs between two
+    versions of a module, or that only the new one has."""
+    def functions(path: Path) -> dict[str, str]:
+        found = {}
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found[f"x_{node.name}"] = ast.dump(node)
+            elif isinstance(node, ast.ClassDef):
+                found.update({f"xǁ{node.name}ǁ{item.name}": ast.dump(item) for item in node.body
+                              if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))})
+        return found
+    before, after = functions(old), functions(new)
+    return sorted(name for name, tree in after.items() if before.get(name) != tree)
 
 
 def _pairs(a: Path, b: Path):
@@ -109,28 +131,35 @@ def main(argv=None) -> int:
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temporary folder)")
     parser.add_argument("--resume", action="store_true", help="go on from the run kept in --keep DIR")
+    parser.add_argument("--report", action="store_true", help="only write the report again from the run kept "
+                                                              "in --keep DIR (after editing the reasons)")
     parser.add_argument("names", nargs="*", help="only mutants matching these patterns, such as "
                                                   "'glasses_core.geometry*' (default: all)")
     args = parser.parse_args(argv)
-    if args.resume and not (args.keep and (args.keep / "repo" / "mutants").is_dir()):
-        parser.error("--resume needs --keep DIR holding an earlier run")
+    if (args.resume or args.report) and not (args.keep and (args.keep / "repo" / "mutants").is_dir()):
+        parser.error("--resume and --report need --keep DIR holding an earlier run")
     with tempfile.TemporaryDirectory(prefix="mutmut-") as tmp:
         work = args.keep or Path(tmp)
         started = time.monotonic()
+        repo = work / "repo"
         if args.resume:
-            repo = work / "repo"
             again = [n for n in resume(repo) if not args.names or any(fnmatch(n, p) for p in args.names)]
-            print(f"trying again {len(again)} mutants not killed before")
+            print(f"trying again {len(again)} mutants not killed before, or functions changed since: "
+                  + ", ".join(n for n in again if n.endswith("*")))
             if again:
                 mutmut(repo, "run", "--max-children", str(args.max_children), *again, check=False)
-        else:
+        elif not args.report:
             repo = copy_repository(work)
             (repo / "shared").symlink_to(work / "shared")  # the tests run in repo/mutants: ../shared from there
             (repo / "setup.cfg").write_text(settings())
             mutmut(repo, "run", "--max-children", str(args.max_children), *args.names, check=False)
-        note = (f"{(time.monotonic() - started) / 60:.0f} min with {args.max_children} children"
-                f"{', resumed' if args.resume else ''}")
-        REPORT.write_text(summarise(repo, args.names, note))
+        log = work / "passes.json"
+        passes = json.loads(log.read_text()) if log.is_file() and (args.resume or args.report) else []
+        if not args.report:
+            passes.append({"pass": "resumed" if args.resume else "first", "children": args.max_children,
+                           "minutes": round((time.monotonic() - started) / 60)})
+            log.write_text(json.dumps(passes, indent=1))
+        REPORT.write_text(summarise(repo, args.names, passes))
     print(REPORT.read_text()[:3000])
     return 0
 
@@ -148,7 +177,18 @@ def kind_of(name: str, verdict: str, reasons: dict[str, str]) -> str:
     return "explained" if name in reasons else "unexplained"
 
 
-def summarise(repo: Path, names: list[str], note: str) -> str:
+def describe(passes: list[dict]) -> str:
+    """'a first pass of 85 min, then 2 resumed passes (35, 23 min), with 2 children'"""
+    if not passes:
+        return "passes not recorded"
+    first, again = passes[0], passes[1:]
+    return (f"a {first['pass']} pass of {first['minutes']} min"
+            + (f", then {len(again)} resumed pass{'es' if len(again) > 1 else ''} "
+               f"({', '.join(str(p['minutes']) for p in again)} min)" if again else "")
+            + f", with {first['children']} children")
+
+
+def summarise(repo: Path, names: list[str], passes: list[dict]) -> str:
     """The report: counts per module, then the diff of every mutant not killed, with its reason."""
     found = {k: v for k, v in verdicts(repo).items() if not names or any(fnmatch(k, n) for n in names)}
     reasons = explanations()
@@ -170,11 +210,11 @@ def summarise(repo: Path, names: list[str], note: str) -> str:
             continue
         diff = "\n".join(line for line in mutmut(repo, "show", name, check=False).splitlines()
                          if line.startswith(("-", "+")) and not line.startswith(("---", "+++")))
-        why = reasons.get(name, "**UNEXPLAINED**" if name.startswith("glasses_core.") else NOT_RECHECKED)
+        why = reasons.get(name, "**UNEXPLAINED**")
         body.append(f"### `{name}` ({verdict})\n\n{why}\n\n```diff\n{diff}\n```\n")
     counts = Counter(found.values())
     return (f"# Mutation testing: mutmut on {', '.join(f'`{s}`' for s in SOURCES)}\n\n"
-            f"Written by `python3 tests/mutation/run_mutmut.py` ({note}"
+            f"Written by `python3 tests/mutation/run_mutmut.py` ({describe(passes)}"
             f"{'; only ' + ', '.join(f'`{n}`' for n in names) if names else ''}). "
             f"Tests: {', '.join(f'`{t}`' for t in SUBSET)}. mutmut's verdicts: "
             f"{', '.join(f'{v} {n}' for v, n in sorted(counts.items()))} (a timeout counts as killed, unless the "
@@ -187,8 +227,6 @@ def summarise(repo: Path, names: list[str], note: str) -> str:
             "(no behaviour changes) or change only speed (LiteRT thread counts); the few that change "
             "numbers too little for any test to tell are said so, with what was measured.\n\n"
             + (f"Reasons given for mutants now killed (stale): {', '.join(stale)}.\n\n" if stale else "")
-            + (f"`converters/parity.py`: {NOT_RECHECKED.replace('**', '')}. Its table row above counts "
-               "those as unexplained.\n\n" if any(NOT_RECHECKED in part for part in body) else "")
             + "## Not killed\n\n" + ("\n".join(body) or "None.\n"))
 
 
