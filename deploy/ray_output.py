@@ -100,7 +100,7 @@ def _read_part(filesystem, path: str, fmt: str) -> pa.Table | None:
 
 def write(dataset, out: str, fmt: str, rows_per_file: int) -> None:
     """Write ``dataset`` into ``out`` as new part files beside those already there."""
-    # Writing is I/O: no CPU is reserved for it, so it never waits for a scoring actor to stop.
+    # Writing is I/O: no CPU is reserved for it, so it never waits for a scoring task to end.
     options = {"min_rows_per_file": rows_per_file, "ray_remote_args": {"num_cpus": 0}}
     if fmt == "parquet":
         dataset.write_parquet(out, **options)

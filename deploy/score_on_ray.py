@@ -7,8 +7,9 @@ object-storage URIs in, Parquet or CSV part files out.
     python3 deploy/score_on_ray.py s3://bucket/photos/ --out s3://bucket/answers/ --address auto
 
 Each photo's bytes are read and handed to GlassesClassifier.predict(bytes, name=path), the
-same runtime and preprocessing as every other tool, inside Ray Data actors: one per CPU, each
-holding a classifier whose LiteRT interpreters run on one thread. A photo that cannot be read
+same runtime and preprocessing as every other tool, in Ray Data tasks (deploy/ray_scoring.py):
+one per CPU at a time, each worker process holding a classifier whose LiteRT interpreters run on
+one thread, loaded on its first batch and kept for the next. A photo that cannot be read
 or decoded becomes a row with its error; the job goes on. Running again with the same --out
 scores only the photos not yet written there. Needs the full environment (`ray[data]`).
 """
@@ -25,13 +26,13 @@ from glasses_core import GlassesClassifier, GlassesError
 from deploy import ray_output
 from deploy.escape import escape
 from deploy.folder_output import Row
-from deploy.ray_inputs import InputError, find_photos, read_bytes
+from deploy.ray_inputs import InputError, find_photos
+from deploy.ray_scoring import score_batch
 from deploy.ray_session import ray_session
-from deploy.run_on_folder import (EXIT_INCOMPLETE, EXIT_NO_MODEL, EXIT_OK, EXIT_USAGE, Tally,
-                                  classify_one, probability)
+from deploy.run_on_folder import EXIT_INCOMPLETE, EXIT_NO_MODEL, EXIT_OK, EXIT_USAGE, Tally, probability
 
-BATCH = 16  # photos per actor call
-BLOCK = 64  # photos per Ray Data block: many blocks keep every actor busy
+BATCH = 32  # photos per call of score_batch
+BLOCK = 128  # photos per Ray Data block (one task); benchmarks/ray_results.md compares 64
 ROWS_PER_FILE = 1000  # rows per output part file at least (the last ones may hold fewer)
 EPILOG = f"""\
 exit status:
@@ -45,18 +46,6 @@ exit status:
 output: part files in --out, columns {", ".join(ray_output.COLUMNS)}
 (face_boxes: [x0, y0, x1, y1] of each face found; Parquet lists, JSON text in CSV). Paths and
 errors are escaped as the folder runner's. Start one run at a time for an --out."""
-
-
-class Scorer:
-    """Ray Data actor: a classifier (LiteRT on one thread), loaded once, scoring batches of paths."""
-
-    def __init__(self, model: Path | None, threshold: float | None, fmt: str):
-        self.classifier = GlassesClassifier(model, threshold, num_threads=1)
-        self.fmt = fmt
-
-    def __call__(self, batch: dict):
-        rows = [classify_one(self.classifier, str(path), read=read_bytes) for path in batch["path"]]
-        return ray_output.table(rows, self.fmt)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -76,23 +65,25 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Ray cluster to use ('auto', ray://HOST:10001); default: RAY_ADDRESS, "
                              "else a local Ray started for this run")
     parser.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
-    parser.add_argument("--actors", type=int, default=0, help="scoring actors (default 0: one per CPU)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="photos scored at once, at most (default 0: one per CPU of the Ray)")
     args = parser.parse_args(argv)
     if not args.paths and not args.file_list:
         parser.error("give photos, folders, patterns or URIs, or --file-list")
-    if args.actors < 0:
-        parser.error("--actors must be 0 (one per CPU) or more")
+    if args.workers < 0:
+        parser.error("--workers must be 0 (one per CPU) or more")
     return args
 
 
-def score(photos: list[str], args, actors: int) -> None:
+def score(photos: list[str], args, workers: int) -> None:
     """Score ``photos`` on Ray Data and write their rows into ``args.out``."""
     import ray
-    blocks = max(actors, math.ceil(len(photos) / BLOCK))
+    blocks = max(workers, math.ceil(len(photos) / BLOCK))
     dataset = ray.data.from_items([{"path": photo} for photo in photos], override_num_blocks=blocks)
-    dataset = dataset.map_batches(Scorer, fn_constructor_args=(args.model, args.threshold, args.format),
+    dataset = dataset.map_batches(score_batch, fn_kwargs={"model": args.model, "threshold": args.threshold,
+                                                          "fmt": args.format},
                                   batch_size=BATCH, batch_format="numpy", num_cpus=1,
-                                  compute=ray.data.ActorPoolStrategy(size=actors))
+                                  compute=ray.data.TaskPoolStrategy(size=workers))
     ray_output.write(dataset, args.out, args.format, ROWS_PER_FILE)
 
 
@@ -127,7 +118,7 @@ def main(argv=None) -> int:
     for path, why in found.skipped:
         print(escape(f"{path}: skipped: {why}"), file=sys.stderr)
     try:
-        GlassesClassifier(args.model, args.threshold)  # fail here, not in every actor
+        GlassesClassifier(args.model, args.threshold)  # fail here, not in every worker
     except GlassesError as err:
         print(escape(f"error: {err}"), file=sys.stderr)
         return EXIT_NO_MODEL
@@ -136,7 +127,7 @@ def main(argv=None) -> int:
           f"{len(pending)} to score", file=sys.stderr)
     if pending:
         with ray_session(args.address, args.cpus) as cpus:
-            score(pending, args, args.actors or cpus)
+            score(pending, args, args.workers or cpus)
     tally = Tally(skipped=len(found.skipped))
     report(found.photos, args, tally)
     print(tally.line(time.monotonic() - started, None), file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -121,3 +122,20 @@ def test_usage_errors_and_help(tmp_path, capsys):
     assert stop.value.code == 0
     help_text = capsys.readouterr().out
     assert "exit status" in help_text and "face_boxes" in help_text
+
+
+
+def test_each_worker_process_loads_the_classifier_once_and_again_when_the_file_changes(tmp_path):
+    from deploy import ray_scoring
+    # Ray pickles score_batch by reference, so that a worker's classifier outlives a task, only
+    # because it lives in an importable module, not in the script run as __main__
+    assert ray_scoring.score_batch.__module__ == "deploy.ray_scoring"
+    model = tmp_path / "glasses_int8.tflite"  # its metadata inside
+    shutil.copy(SHIPPED_MODEL.parent / model.name, model)
+    first = ray_scoring.classifier(model, None)
+    assert ray_scoring.classifier(model, None) is first  # kept for the next batch
+    other = ray_scoring.classifier(model, 0.5)
+    assert other is not first and other.threshold == 0.5
+    stat = model.stat()
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a new file under the same name
+    assert ray_scoring.classifier(model, None) is not first
