@@ -8,7 +8,9 @@ photo has an error and empty answer, probability and faces.
 
 A rerun reads the paths already written and scores only the others. A part file that a
 stopped run left unfinished (a Parquet file without its footer, a CSV file whose last line has
-no end) is removed, and its photos are scored again.
+no end) is removed, and its photos are scored again. With --retry-errors, the error rows of the
+photos asked for are first removed from their part files (each rewritten whole, then moved over
+the old one), and those photos are scored again.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -80,6 +84,46 @@ def written(out: str, fmt: str, removed: list[str]) -> dict[str, Row]:
         for path, answer, error in zip(*(part[name].to_pylist() for name in ("path", "answer", "error"))):
             rows[path] = Row(path, answer=answer or "", error=error or "")
     return rows
+
+
+def drop_error_rows(out: str, fmt: str, paths: set[str]) -> int:
+    """Remove the error rows of ``paths`` (escaped, as written) from the part files in ``out``;
+    a part file left empty is deleted. Returns how many rows were removed."""
+    filesystem, folder = output_folder(out)
+    if not paths or filesystem.get_file_info(folder).type != pafs.FileType.Directory:
+        return 0
+    removed = 0
+    for info in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True)):
+        if info.type != pafs.FileType.File or not info.path.endswith("." + fmt):
+            continue
+        table = _read_whole_part(filesystem, info.path, fmt)
+        drop = pc.and_(pc.is_in(table["path"], pa.array(sorted(paths))), pc.is_valid(table["error"]))
+        dropped = pc.sum(drop).as_py() or 0
+        if not dropped:
+            continue
+        removed += dropped
+        if dropped == table.num_rows:
+            filesystem.delete_file(info.path)
+            continue
+        kept = table.filter(pc.invert(drop))
+        temporary = info.path + ".rewriting"  # not a part file: a rerun ignores it if this stops here
+        with filesystem.open_output_stream(temporary) as stream:
+            if fmt == "parquet":
+                pq.write_table(kept, stream)
+            else:
+                pacsv.write_csv(kept, stream)
+        filesystem.move(temporary, info.path)
+    return removed
+
+
+def _read_whole_part(filesystem, path: str, fmt: str) -> pa.Table:
+    """Every column of a finished part file, with the output's types."""
+    with filesystem.open_input_file(path) as stream:
+        if fmt == "parquet":
+            return pq.read_table(stream).cast(schema(fmt))
+        types = schema(fmt)
+        options = pacsv.ConvertOptions(column_types={f.name: f.type for f in types}, strings_can_be_null=True)
+        return pacsv.read_csv(stream, convert_options=options).select(types.names).cast(types)
 
 
 def _read_part(filesystem, path: str, fmt: str) -> pa.Table | None:

@@ -58,6 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="output folder or URI (created; a rerun adds to it)")
     parser.add_argument("--format", choices=ray_output.FORMATS, default="parquet", help="default: parquet")
     parser.add_argument("--recursive", action="store_true", help="also look in subfolders")
+    parser.add_argument("--retry-errors", action="store_true",
+                        help="also score again the photos whose rows in --out are errors (a file that "
+                             "could not be read then); their error rows are removed first")
     parser.add_argument("--model", type=Path, default=None,
                         help="model .json (or .tflite with its .json beside it); default: the shipped model")
     parser.add_argument("--threshold", type=probability, default=None, help="default: the model's")
@@ -78,7 +81,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def score(photos: list[str], args, workers: int) -> None:
     """Score ``photos`` on Ray Data and write their rows into ``args.out``."""
     import ray
-    blocks = max(workers, math.ceil(len(photos) / BLOCK))
+    blocks = min(len(photos), max(workers, math.ceil(len(photos) / BLOCK)))  # no empty block
+    workers = min(workers, blocks)
     dataset = ray.data.from_items([{"path": photo} for photo in photos], override_num_blocks=blocks)
     dataset = dataset.map_batches(score_batch, fn_kwargs={"model": args.model, "threshold": args.threshold,
                                                           "fmt": args.format},
@@ -88,12 +92,18 @@ def score(photos: list[str], args, workers: int) -> None:
 
 
 def to_score(photos: list[str], args) -> list[str]:
-    """The photos not yet in the output; unfinished part files are removed (and named)."""
+    """The photos not yet in the output (with --retry-errors, also those whose row is an error:
+    those rows are removed); unfinished part files are removed (and named)."""
     removed: list[str] = []
     done = ray_output.written(args.out, args.format, removed)
     for path in removed:
         print(escape(f"{path}: removed, left unfinished by a stopped run; its photos are scored again"),
               file=sys.stderr)
+    if args.retry_errors:
+        failed = {escape(photo) for photo in photos if escape(photo) in done and done[escape(photo)].error}
+        dropped = ray_output.drop_error_rows(args.out, args.format, failed)
+        print(f"{dropped} error rows removed from {args.out}: their photos are scored again", file=sys.stderr)
+        done = {path: row for path, row in done.items() if path not in failed}
     return [photo for photo in photos if escape(photo) not in done]
 
 

@@ -139,3 +139,30 @@ def test_each_worker_process_loads_the_classifier_once_and_again_when_the_file_c
     stat = model.stat()
     os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a new file under the same name
     assert ray_scoring.classifier(model, None) is not first
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_retry_errors_scores_failed_photos_again_and_keeps_one_row_each(local_ray, folder, runner_rows, tmp_path,
+                                                                        fmt, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    good = [Path(shutil.copy(p, photos / p.name)) for p in
+            sorted(p for p in folder.iterdir() if p.suffix == ".jpg" and p.name not in BAD_FILES)[:3]]
+    late = photos / "late.jpg"
+    late.write_bytes(b"still being copied")  # not an image yet: an error row
+    out = tmp_path / "out"
+    assert score(photos, "--out", out, "--format", fmt) == EXIT_INCOMPLETE
+    first = {row["path"]: row for row in read_rows(out, fmt)}
+    assert first[str(late)]["error"] and len(first) == 4
+    shutil.copy(good[0], late)  # the file is whole now
+    assert score(photos, "--out", out, "--format", fmt) == EXIT_INCOMPLETE  # without the flag: kept as it was
+    assert len(read_rows(out, fmt)) == 4
+    capsys.readouterr()
+    assert score(photos, "--out", out, "--format", fmt, "--retry-errors") == 0
+    assert "1 error rows removed" in capsys.readouterr().err
+    rows = read_rows(out, fmt)
+    assert sorted(row["path"] for row in rows) == sorted(first)  # one row a photo
+    again = {row["path"]: row for row in rows}
+    assert not again[str(late)]["error"] and again[str(late)]["answer"] == first[str(good[0])]["answer"]
+    for photo in good:  # the other rows as they were, read back with the same types
+        assert again[str(photo)] == first[str(photo)]
