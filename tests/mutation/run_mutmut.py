@@ -141,18 +141,28 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="mutmut-") as tmp:
         work = args.keep or Path(tmp)
         started = time.monotonic()
-        repo = work / "repo"
+        repo, output = work / "repo", ""
         if args.resume:
             again = [n for n in resume(repo) if not args.names or any(fnmatch(n, p) for p in args.names)]
             print(f"trying again {len(again)} mutants not killed before, or functions changed since: "
                   + ", ".join(n for n in again if n.endswith("*")))
             if again:
-                mutmut(repo, "run", "--max-children", str(args.max_children), *again, check=False)
+                output = mutmut(repo, "run", "--max-children", str(args.max_children), *again, check=False)
         elif not args.report:
             repo = copy_repository(work)
             (repo / "shared").symlink_to(work / "shared")  # the tests run in repo/mutants: ../shared from there
             (repo / "setup.cfg").write_text(settings())
-            mutmut(repo, "run", "--max-children", str(args.max_children), *args.names, check=False)
+            # mutants/ must exist when mutmut starts: Python caches "no such folder" for a path on
+            # PYTHONPATH, and the tests would then import the original code (the editable install's)
+            (repo / "mutants").mkdir()
+            output = mutmut(repo, "run", "--max-children", str(args.max_children), *args.names, check=False)
+        unchecked = [n for n, v in verdicts(repo).items() if v == "not checked"
+                     and (not args.names or any(fnmatch(n, p) for p in args.names))]
+        if unchecked and not args.report:  # mutmut stopped before testing them: say why, keep the report
+            print(output.replace("\r", "\n")[-3000:], file=sys.stderr)
+            print(f"mutmut left {len(unchecked)} mutants unchecked (its output above); the report is "
+                  "not rewritten", file=sys.stderr)
+            return 1
         log = work / "passes.json"
         passes = json.loads(log.read_text()) if log.is_file() and (args.resume or args.report) else []
         if not args.report:
