@@ -95,3 +95,10 @@ def test_v0_2_notes_quote_the_runs_table_and_the_refine_study():
     assert f"movement {study['mesh']['move_median']:.3f} eye distances" in notes
     test = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["overall"]
     assert f"F1 {test['f1']:.4f}" in notes and f"ROC-AUC {test['roc_auc']:.4f}" in notes
+
+
+def test_the_fast_path_sentence_quotes_its_report():
+    r = json.loads((ROOT / "benchmarks" / "fast_path_f1.json").read_text())
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert (f"on all {r['photos']} AFLW test photos, F1 through the int8 model is {r['f1_fast']:.4f} from the fast "
+            f"path and {r['f1_full']:.4f} from a full-size decode, with {r['answers_changed']} answers changed") in text
