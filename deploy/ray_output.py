@@ -127,12 +127,14 @@ def _read_whole_part(filesystem, path: str, fmt: str) -> pa.Table:
 
 
 def _read_part(filesystem, path: str, fmt: str) -> pa.Table | None:
-    """The part file's path, answer and error columns, or None when it was left unfinished."""
+    """The part file's path, answer and error columns, or None when it was left unfinished. A
+    file that cannot be read (OSError: no permission, the storage failing) raises: only a file
+    that was read and is not whole may be removed."""
     columns = ["path", "answer", "error"]
     if fmt == "parquet":
         try:
             return pq.read_table(path, columns=columns, filesystem=filesystem)
-        except (pa.ArrowInvalid, OSError):
+        except pa.ArrowInvalid:  # no footer: the writer stopped before the end
             return None
     with filesystem.open_input_stream(path) as stream:
         text = stream.read().decode("utf-8")

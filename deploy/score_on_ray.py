@@ -39,7 +39,8 @@ exit status:
   {EXIT_OK}  every photo has its answer in --out (also when there was nothing left to do)
   {EXIT_NO_MODEL}  the model could not be loaded
   {EXIT_USAGE}  bad arguments, or a path that does not exist, a pattern that matches nothing,
-     a URI that cannot be listed, a file list that cannot be read
+     a URI that cannot be listed, a file list that cannot be read, an --out whose part files
+     cannot be read
   {EXIT_INCOMPLETE}  the run went to the end, but some photos could not be read (their rows say why)
      or some entries could not be looked at (named on stderr)
 
@@ -132,7 +133,12 @@ def main(argv=None) -> int:
     except GlassesError as err:
         print(escape(f"error: {err}"), file=sys.stderr)
         return EXIT_NO_MODEL
-    pending = to_score(found.photos, args)
+    try:
+        pending = to_score(found.photos, args)
+    except OSError as err:
+        print(escape(f"error: cannot read what {args.out} already holds ({err}); nothing was removed"),
+              file=sys.stderr)
+        return EXIT_USAGE
     print(f"{len(found.photos)} photos, {len(found.photos) - len(pending)} already in {args.out}, "
           f"{len(pending)} to score", file=sys.stderr)
     if pending:

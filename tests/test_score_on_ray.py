@@ -166,3 +166,21 @@ def test_retry_errors_scores_failed_photos_again_and_keeps_one_row_each(local_ra
     assert not again[str(late)]["error"] and again[str(late)]["answer"] == first[str(good[0])]["answer"]
     for photo in good:  # the other rows as they were, read back with the same types
         assert again[str(photo)] == first[str(photo)]
+
+
+def test_a_part_file_that_cannot_be_read_is_never_removed(local_ray, folder, runner_rows, tmp_path, capsys,
+                                                          monkeypatch):
+    out = tmp_path / "out"
+    (tmp_path / "list.txt").write_text(sorted(runner_rows)[0] + "\n")
+    assert score("--file-list", tmp_path / "list.txt", "--out", out) == 0
+    (part,) = out.glob("*.parquet")
+    written = part.read_bytes()
+
+    def storage_failing(*args, **kwargs):
+        raise OSError("When reading information for key: AWS Error NETWORK_CONNECTION")
+    monkeypatch.setattr(pq, "read_table", storage_failing)
+    capsys.readouterr()
+    assert score(folder, "--out", out) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot read what {out} already holds (When reading" in err and "nothing was removed" in err
+    assert part.read_bytes() == written  # a finished part file, kept whatever the storage does
