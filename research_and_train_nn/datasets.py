@@ -5,6 +5,7 @@ Label policy (the whole project): 1 = glasses worn over the eyes, 0 = not.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,18 +14,36 @@ from glasses_core.errors import ConfigError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
+# Where the project's own commands say the data is: a photo without a known person is split by
+# its place under this folder (see Record.group), wherever the data really lies.
+SPLIT_DATA_ROOT = "../shared/data"
+
+
 @dataclass(frozen=True)
 class Record:
-    """One labelled photo. ``identity`` is None when the dataset does not know the person."""
+    """One labelled photo. ``identity`` is None when the dataset does not know the person;
+    ``key`` is the photo's path inside the dataset, led by the dataset folder's name
+    (``mtfl/net_7876/1144_0_0.jpg``), None when unknown."""
     path: str
     label: int
     identity: str | None
     source: str
+    key: str | None = None
 
     @property
     def group(self) -> str:
-        """Key for identity-disjoint splits: the person, or the photo itself when unknown."""
-        return f"{self.source}:{self.identity}" if self.identity is not None else f"photo:{self.path}"
+        """Key for identity-disjoint splits: the person, or the photo itself when unknown. A
+        photo is named by its ``key`` under SPLIT_DATA_ROOT, so the split is the same wherever
+        the data lies and however its path is written, and is the one every run since 0.1.0
+        had with the data at ../shared/data (they named photos by the path as given)."""
+        if self.identity is not None:
+            return f"{self.source}:{self.identity}"
+        return f"photo:{SPLIT_DATA_ROOT}/{self.key}" if self.key is not None else f"photo:{self.path}"
+
+
+def _name(root: Path) -> str:
+    """The dataset folder's own name, also for "." (the name of the folder it stands for)."""
+    return Path(os.path.abspath(root)).name
 
 
 def load_meglass(root: str | Path) -> list[Record]:
@@ -38,7 +57,7 @@ def load_meglass(root: str | Path) -> list[Record]:
     for line_no, parts in _rows(root / "meta.txt", 2):
         name, label = parts
         records.append(Record(str(images / name), _label(label, {"1": 1, "0": 0}, root / "meta.txt", line_no),
-                              "@".join(name.split("@")[:2]), "meglass"))
+                              "@".join(name.split("@")[:2]), "meglass", f"{_name(root)}/{images.name}/{name}"))
     return records
 
 
@@ -59,7 +78,7 @@ def load_mtfl(root: str | Path, split: str = "train") -> list[Record]:
         identity = None
         if rel.startswith("lfw_5590/"):
             identity = Path(rel).stem.rsplit("_", 1)[0]
-        records.append(Record(str(root / rel), label, identity, f"mtfl_{split}"))
+        records.append(Record(str(root / rel), label, identity, f"mtfl_{split}", f"{_name(root)}/{rel}"))
     return records
 
 
@@ -112,7 +131,8 @@ def load_celeba(root: str | Path) -> list[Record]:
         identities[parts[0]] = parts[1]
     images = root / "img_align_celeba"
     present = {p.name for p in images.iterdir()} if images.is_dir() else set()
-    return [Record(str(images / name), int(attrs["Eyeglasses"]), identities.get(name), "celeba")
+    return [Record(str(images / name), int(attrs["Eyeglasses"]), identities.get(name), "celeba",
+                   f"{_name(root)}/{images.name}/{name}")
             for name, attrs in attributes.items() if name in present]
 
 
@@ -131,8 +151,8 @@ def load_folder(root: str | Path, source: str | None = None) -> list[Record]:
     for sub, label in FOLDER_LABELS.items():
         folder = root / sub
         if folder.is_dir():
-            records += [Record(str(p), label, None, source) for p in sorted(folder.rglob("*"))
-                        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+            records += [Record(str(p), label, None, source, f"{_name(root)}/{p.relative_to(root).as_posix()}")
+                        for p in sorted(folder.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     if not records:
         raise ConfigError(f"{root}: no images in with_glasses/ + without_glasses/ (or 1/ + 0/)")
     return records

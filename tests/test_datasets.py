@@ -1,5 +1,7 @@
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from glasses_core import ConfigError
@@ -103,6 +105,21 @@ def test_splits_are_identity_disjoint_and_deterministic(data_dir):
     assert (again == train).all()
     other, _ = split_by_identity(records, 0.15, seed=8)
     assert len(set(other) ^ set(train)) > 100
+
+
+def test_the_split_does_not_depend_on_where_the_data_lies(data_dir, tmp_path, monkeypatch):
+    """Photos without a known person are split by their place in the dataset, so the same data
+    given by another path (absolute, relative, through a link, a copy elsewhere) splits alike,
+    and as every run since 0.1.0 split it, given as ../shared/data/... from the repository."""
+    link = tmp_path / "elsewhere" / "mtfl"
+    link.parent.mkdir()
+    link.symlink_to(data_dir / "mtfl")
+    monkeypatch.chdir(tmp_path)
+    splits = [split_by_identity(load_mtfl(root), 0.1, seed=42)[1]
+              for root in (data_dir / "mtfl", link, Path(os.path.relpath(data_dir / "mtfl")))]
+    assert all(np.array_equal(split, splits[0]) for split in splits[1:])
+    web_photo = next(r for r in load_mtfl(link) if "net_7876/1144_0_0.jpg" in r.path)
+    assert web_photo.identity is None and web_photo.group == "photo:../shared/data/mtfl/net_7876/1144_0_0.jpg"
 
 
 def test_the_crop_cache_is_keyed_on_the_preprocessing_code(tmp_path):
