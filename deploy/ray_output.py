@@ -14,8 +14,6 @@ the old one), and those photos are scored again.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -70,16 +68,12 @@ def written(out: str, fmt: str, removed: list[str]) -> dict[str, Row]:
     """Rows already in ``out`` (path, answer, error), keyed by escaped path; the unfinished
     part files removed on the way are appended to ``removed``."""
     filesystem, folder = output_folder(out)
-    if filesystem.get_file_info(folder).type != pafs.FileType.Directory:
-        return {}
     rows = {}
-    for info in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True)):
-        if info.type != pafs.FileType.File or not info.path.endswith("." + fmt):
-            continue
-        part = _read_part(filesystem, info.path, fmt)
+    for part_path in _parts(filesystem, folder, fmt):
+        part = _read_part(filesystem, part_path, fmt, ["path", "answer", "error"])
         if part is None:
-            filesystem.delete_file(info.path)
-            removed.append(info.path)
+            filesystem.delete_file(part_path)
+            removed.append(part_path)
             continue
         for path, answer, error in zip(*(part[name].to_pylist() for name in ("path", "answer", "error"))):
             rows[path] = Row(path, answer=answer or "", error=error or "")
@@ -89,59 +83,62 @@ def written(out: str, fmt: str, removed: list[str]) -> dict[str, Row]:
 def drop_error_rows(out: str, fmt: str, paths: set[str]) -> int:
     """Remove the error rows of ``paths`` (escaped, as written) from the part files in ``out``;
     a part file left empty is deleted. Returns how many rows were removed."""
-    filesystem, folder = output_folder(out)
-    if not paths or filesystem.get_file_info(folder).type != pafs.FileType.Directory:
+    if not paths:
         return 0
+    filesystem, folder = output_folder(out)
     removed = 0
-    for info in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True)):
-        if info.type != pafs.FileType.File or not info.path.endswith("." + fmt):
+    for part_path in _parts(filesystem, folder, fmt):
+        table = _read_part(filesystem, part_path, fmt)
+        if table is None:  # left unfinished: written() removes it
             continue
-        table = _read_whole_part(filesystem, info.path, fmt)
         drop = pc.and_(pc.is_in(table["path"], pa.array(sorted(paths))), pc.is_valid(table["error"]))
         dropped = pc.sum(drop).as_py() or 0
         if not dropped:
             continue
         removed += dropped
         if dropped == table.num_rows:
-            filesystem.delete_file(info.path)
+            filesystem.delete_file(part_path)
             continue
         kept = table.filter(pc.invert(drop))
-        temporary = info.path + ".rewriting"  # not a part file: a rerun ignores it if this stops here
+        temporary = part_path + ".rewriting"  # not a part file: a rerun ignores it if this stops here
         with filesystem.open_output_stream(temporary) as stream:
             if fmt == "parquet":
                 pq.write_table(kept, stream)
             else:
                 pacsv.write_csv(kept, stream)
-        filesystem.move(temporary, info.path)
+        filesystem.move(temporary, part_path)
     return removed
 
 
-def _read_whole_part(filesystem, path: str, fmt: str) -> pa.Table:
-    """Every column of a finished part file, with the output's types."""
-    with filesystem.open_input_file(path) as stream:
-        if fmt == "parquet":
-            return pq.read_table(stream).cast(schema(fmt))
-        types = schema(fmt)
-        options = pacsv.ConvertOptions(column_types={f.name: f.type for f in types}, strings_can_be_null=True)
-        return pacsv.read_csv(stream, convert_options=options).select(types.names).cast(types)
+def _parts(filesystem, folder: str, fmt: str) -> list[str]:
+    """The part files in ``folder`` and below (none when there is no such folder)."""
+    if filesystem.get_file_info(folder).type != pafs.FileType.Directory:
+        return []
+    return [info.path for info in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True))
+            if info.type == pafs.FileType.File and info.path.endswith("." + fmt)]
 
 
-def _read_part(filesystem, path: str, fmt: str) -> pa.Table | None:
-    """The part file's path, answer and error columns, or None when it was left unfinished. A
-    file that cannot be read (OSError: no permission, the storage failing) raises: only a file
-    that was read and is not whole may be removed."""
-    columns = ["path", "answer", "error"]
+def _read_part(filesystem, path: str, fmt: str, columns: list[str] | None = None) -> pa.Table | None:
+    """The part file's ``columns`` (default: all) with the output's types, or None when it was
+    left unfinished. A file that cannot be read (OSError: no permission, the storage failing)
+    raises: only a file that was read and is not whole may be removed."""
+    types = schema(fmt)
+    columns = columns or types.names
+    wanted = pa.schema([types.field(name) for name in columns])
     if fmt == "parquet":
         try:
-            return pq.read_table(path, columns=columns, filesystem=filesystem)
+            return pq.read_table(path, columns=columns, filesystem=filesystem).cast(wanted)
         except pa.ArrowInvalid:  # no footer: the writer stopped before the end
             return None
     with filesystem.open_input_stream(path) as stream:
-        text = stream.read().decode("utf-8")
-    if text and not text.endswith("\n"):
+        data = stream.read()
+    if not data:
+        return wanted.empty_table()
+    if not data.endswith(b"\n"):  # the last line has no end: the writer stopped in it
         return None
-    records = list(csv.DictReader(io.StringIO(text)))
-    return pa.table({name: [r[name] for r in records] for name in columns})
+    options = pacsv.ConvertOptions(column_types={f.name: f.type for f in types}, strings_can_be_null=True,
+                                   include_columns=columns)
+    return pacsv.read_csv(pa.BufferReader(data), convert_options=options).cast(wanted)
 
 
 def write(dataset, out: str, fmt: str, rows_per_file: int) -> None:
