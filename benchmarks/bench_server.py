@@ -1,7 +1,7 @@
 """Load test of the REST server, and the runtime alone on the same photo, in one run.
 
     .venv-deploy/bin/python benchmarks/bench_server.py [--model models/glasses.json]
-        [--clients 8] [--seconds 30] [--server-args "--processes 1 --threads 2"]
+        [--clients 8] [--seconds 30] [--server-args "--processes 2 --threads 1"]
 
 8 clients on loopback post a 640x480 JPEG (a real MTFL face, from photos.py) to /glass_no_glass/ as fast as
 they can for 30 s, each on one keep-alive connection: requests per second, p50 and p99
@@ -97,6 +97,14 @@ def summary(latencies: list[float], elapsed: float, errors: list) -> dict:
             "first_errors": [str(e)[:200] for e in errors[:3]]}
 
 
+def inference_threads(line: str) -> int:
+    """Photos a server process classifies at once, from its "listening on ... (pid P, N inference
+    threads)" line; one when it classifies on its event loop's thread. The runtime in process gets
+    as many threads as the server's processes have in all."""
+    lanes = line.rsplit("(", 1)[1]
+    return int(lanes.split(", ")[1].split()[0]) if "inference threads" in lanes else 1
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "glasses.json")
@@ -111,8 +119,7 @@ def main(argv=None) -> dict:
     with running_server(args.model, *shlex.split(args.server_args)) as server:
         asyncio.run(load(server.url, jpeg, 1, 2.0))  # warm-up: interpreters in every thread
         served = asyncio.run(load(server.url, jpeg, args.clients, args.seconds))
-        # every server process logs "... N inference threads)": the runtime gets as many in all
-        threads = sum(int(line.split(", ")[-1].split()[0]) for line in server.lines if "inference threads" in line)
+        threads = sum(inference_threads(line) for line in server.lines if "listening on" in line)
     runtime = in_process(args.model, jpeg, threads, args.in_process_seconds)
     results = {"cores": cores, "load_average_1min": round(os.getloadavg()[0], 2), "clients": args.clients,
                "jpeg_bytes": len(jpeg), "server_threads": threads, "server_args": args.server_args,

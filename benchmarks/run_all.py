@@ -8,8 +8,8 @@ Sections: the size of every export in models/; the classifier alone per crop for
 variant with 1 and 2 threads, and which is fastest here; the whole pipeline per photo at
 640x480, 1920x1080 and 12 MP against the networks' own invoke times (bench_pipeline.py, with
 a profile of predict() in profile_predict.txt); the folder runner's photos per second
-(bench_folder.py); the server's requests per second against the runtime in process
-(bench_server.py); training throughput read from models/training_log.txt and models/history.csv. ``--quick`` shortens the folder and
+(bench_folder.py); the server's requests per second against the runtime in process, as it
+starts by default and with --threads 1 (bench_server.py); training throughput read from models/training_log.txt and models/history.csv. ``--quick`` shortens the folder and
 server runs. Timings are medians and depend on the machine and what else runs on it: the JSON
 records the cores and the load average.
 """
@@ -85,12 +85,19 @@ def fastest(latency: dict) -> str:
 
 
 def folder(models: Path, quick: bool) -> dict:
-    return bench_folder.main(["--model", str(models / "glasses.json"), "--photos", "200" if quick else "1000"])
+    size = ["--photos", "200", "--rounds", "1"] if quick else ["--photos", "1000"]
+    return bench_folder.main(["--model", str(models / "glasses.json"), *size])
+
+
+SERVER_SETTINGS = {"default": "--processes 0", "threads_1": "--processes 0 --threads 1"}
 
 
 def server(models: Path, quick: bool) -> dict:
+    """The server as it starts by default (one process per core, photos classified on each event
+    loop's thread), then with one inference thread per process, each against the runtime in process."""
     seconds = ["--seconds", "5", "--in-process-seconds", "3"] if quick else []
-    return bench_server.main(["--model", str(models / "glasses.json"), *seconds])
+    return {name: bench_server.main(["--model", str(models / "glasses.json"), "--server-args", settings, *seconds])
+            for name, settings in SERVER_SETTINGS.items()}
 
 
 def training(models: Path) -> dict:
@@ -156,13 +163,13 @@ def rows(results: dict):
             yield f"folder runner ({f['photos']} photos)", key.replace("_", " "), f"{f[key]} photos/s"
         yield "ratios (one run)", "folder runner, workers auto vs 1 thread in process", \
             f"{f['runner_workers_auto'] / f['in_process_1_thread']:.2f}x"
-    if "server" in results:
-        s = results["server"]
-        yield "REST server", f"{s['clients']} clients, {s['server_threads']} threads", \
+    for name, s in results.get("server", {}).items():
+        how = f"`{s['server_args']}`" + (" (the default)" if name == "default" else "")
+        yield "REST server", f"{s['clients']} clients, {how}", \
             f"{s['server']['per_second']} req/s (p50 {s['server']['p50_ms']} ms, p99 {s['server']['p99_ms']} ms, " \
             f"{s['server']['errors']} errors)"
-        yield "REST server", "runtime in process, same threads", f"{s['in_process']['per_second']} photos/s"
-        yield "ratios (one run)", "REST server vs the runtime in process", \
+        yield "REST server", f"runtime in process, {s['server_threads']} threads", f"{s['in_process']['per_second']} photos/s"
+        yield "ratios (one run)", f"REST server {how} vs the runtime in process", \
             f"{s['server']['per_second'] / s['in_process']['per_second']:.2f}x"
     if "training" in results:
         t = results["training"]
@@ -222,4 +229,4 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     # A server run with failed requests is written down, then fails the command, as bench_server.py does.
-    sys.exit(1 if main().get("server", {}).get("server", {}).get("errors") else 0)
+    sys.exit(1 if any(s["server"]["errors"] for s in main().get("server", {}).values()) else 0)

@@ -16,6 +16,7 @@ import pyarrow as pa
 from glasses_core import GlassesClassifier
 
 from deploy import ray_output
+from deploy.memory import keep_freed_memory
 from deploy.ray_inputs import read_bytes
 from deploy.run_on_folder import classify_one
 
@@ -27,6 +28,7 @@ def classifier(model: Path | None, threshold: float | None) -> GlassesClassifier
     file changed since (same path, new contents) is loaded again."""
     key = (str(model), Path(model).stat().st_mtime_ns if model else None, threshold)
     if key not in _classifiers:
+        keep_freed_memory()  # this worker process classifies photo after photo from now on
         _classifiers[key] = GlassesClassifier(model, threshold, num_threads=1)
     return _classifiers[key]
 

@@ -28,6 +28,7 @@ from glasses_core import GlassesClassifier, GlassesError
 from deploy.escape import escape
 from deploy.folder_output import FORMATS, Output, Row
 from deploy.gather import GatherError, gather
+from deploy.memory import keep_freed_memory
 from deploy.photo_scan import Photo, input_problem, scan
 from deploy.progress import progress_bar
 
@@ -147,6 +148,7 @@ _worker_classifier: GlassesClassifier | None = None
 
 def _start_worker(model: Path, threshold: float | None) -> None:
     global _worker_classifier
+    keep_freed_memory()  # a spawned worker does not inherit the parent's setting
     _worker_classifier = GlassesClassifier(model, threshold)
 
 
@@ -219,6 +221,7 @@ def answer_all(args, classifier: GlassesClassifier, photos: list[Photo], tally: 
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
+    keep_freed_memory()
     destination = args.copy_to or args.move_to
     found = scan(args.paths, args.recursive, exclude=destination)
     for path, why in found.skipped:

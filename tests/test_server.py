@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -100,9 +101,24 @@ class ServerTest(AsyncHTTPTestCase):
         assert body["face_found"] is False and body["faces"][0]["box"] is None
         assert body["image_size"] == [160, 120]
 
-    def test_inference_runs_off_the_event_loop(self):
+    def test_without_threads_photos_are_classified_on_the_event_loop_and_large_ones_off_it(self):
+        # make_serving without an executor: server.py --threads 0, the default
         self.post("/glass_no_glass/", {"image": ("a.jpg", self.photos[0].read_bytes())})
-        assert self.recorder.threads and threading.main_thread() not in self.recorder.threads
+        assert self.recorder.threads == [threading.main_thread()]
+        large = io.BytesIO()
+        Image.new("RGB", (2100, 2000), (128, 128, 128)).save(large, "PNG")  # 4.2 MP: the large-image lane
+        assert self.post("/glass_no_glass/", {"image": ("large.png", large.getvalue())}).code == 200
+        assert len(self.recorder.threads) == 2 and self.recorder.threads[1] is not threading.main_thread()
+
+    def test_with_threads_inference_runs_off_the_event_loop(self):
+        pool = ThreadPoolExecutor(1)
+        self._app = make_app(make_serving(self.recorder, max_body_bytes=LIMIT, executor=pool))
+        self.http_server.request_callback = self._app
+        try:
+            self.post("/glass_no_glass/", {"image": ("a.jpg", self.photos[0].read_bytes())})
+        finally:
+            pool.shutdown()
+        assert len(self.recorder.threads) == 1 and self.recorder.threads[0] is not threading.main_thread()
 
     def test_health(self):
         response = self.fetch("/health")

@@ -58,3 +58,29 @@ def test_giant_pngs_under_load_cause_no_errors_and_flat_memory():
     assert latencies and giant_latencies, report
     assert max(samples) - baseline < MAX_GROWTH_MB, report
     assert max(samples[2 * third:]) <= max(samples[:third]) + FLAT_MARGIN_MB, report
+
+
+def minor_faults(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[7])  # minflt, the 10th field
+
+
+def test_requests_reuse_freed_memory_instead_of_faulting_in_fresh_pages():
+    """server.py keeps glibc's malloc from handing freed memory back after each request: before,
+    a 640x480 photo cost about 680 page faults a request (and 9 % of the CPU in the kernel)."""
+    with running_server(SHIPPED_MODEL, "--processes", "1") as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        request = upload_request(host, "photo.jpg", photo_640x480())
+
+        def serve(seconds: float) -> list:
+            latencies, errors = [], []
+            asyncio.run(client(host, int(port), request, time.perf_counter() + seconds, latencies, errors))
+            assert not errors, errors
+            return latencies
+
+        serve(1.0)  # warm-up: interpreters, caches
+        before = minor_faults(server.proc.pid)
+        answered = len(serve(2.0))
+        per_request = (minor_faults(server.proc.pid) - before) / answered
+    print(f"{answered} requests, {per_request:.1f} page faults a request")
+    assert answered >= 10 and per_request < 60

@@ -71,7 +71,8 @@ class PixelBudget:
 
 
 def predict(classifier: GlassesClassifier, data: bytes, name: str):
-    """Decode and classify, in a worker thread; (result, (height, width), milliseconds)."""
+    """Decode and classify (in a worker thread, or on the event loop's with --threads 0);
+    (result, (height, width), milliseconds)."""
     start = time.perf_counter()
     photo = open_photo(data, name)  # decodes only the pixels the answer needs
     result = classifier.predict(photo)

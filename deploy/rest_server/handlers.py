@@ -65,7 +65,11 @@ class InFlight:
 
 class Serving:
     """What every handler shares: the model (None while it loads), the decode lanes and budget,
-    the counts and metrics, and whether the server is stopping."""
+    the counts and metrics, and whether the server is stopping.
+
+    ``executor``: the threads that decode and classify ordinary photos; None: the event loop's
+    own thread does, between its other work (``--threads 0``). ``large_executor``: the lane of
+    images over LARGE_PIXELS; None: the event loop's default thread pool."""
 
     def __init__(self, limits: Limits, executor: Executor | None, large_executor: Executor | None,
                  decode_pixels: int):
@@ -169,7 +173,7 @@ def image_name(filename: str | None) -> str:
 @stream_request_body
 class UploadHandler(JsonHandler):
     """Reads a multipart upload with 'image' fields as it arrives, within the size limit; each
-    image is checked by its header, then decoded and classified in a worker thread under the
+    image is checked by its header, then decoded and classified (see Serving) under the
     decode budget. Subclasses shape the answer."""
     SUPPORTED_METHODS = ("POST", "OPTIONS")
     max_images = 1
@@ -239,10 +243,15 @@ class UploadHandler(JsonHandler):
         if pixels > allowance:
             raise http_error(413, f"{name}: {pixels / 1e6:.1f} megapixels, over the "
                                   f"{allowance / 1e6:g} megapixel limit of this request")
-        lane = self.serving.large_executor if pixels > LARGE_PIXELS else self.serving.executor
         try:
             async with self.serving.budget.hold(pixels):
-                return await IOLoop.current().run_in_executor(lane, predict, self.serving.classifier, data, name)
+                if pixels > LARGE_PIXELS:  # the large-image lane (None: the event loop's default pool)
+                    return await IOLoop.current().run_in_executor(self.serving.large_executor, predict,
+                                                                  self.serving.classifier, data, name)
+                if self.serving.executor is None:  # --threads 0: on this, the event loop's, thread
+                    return predict(self.serving.classifier, data, name)
+                return await IOLoop.current().run_in_executor(self.serving.executor, predict,
+                                                              self.serving.classifier, data, name)
         except BudgetBusy as err:
             raise http_error(503, str(err))
         except GlassesError as err:

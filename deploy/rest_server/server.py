@@ -2,7 +2,7 @@
 
     python3 deploy/rest_server/server.py [--port 8888] [--host 0.0.0.0] [--model FILE]
         [--max-body-mb 10] [--max-megapixels 40] [--decode-megapixels 48] [--max-batch 16]
-        [--processes 0] [--threads 1] [--cors ORIGIN]
+        [--processes 0] [--threads 0] [--cors ORIGIN]
 
     POST /glass_no_glass/        multipart field "image" -> {"answer": "glass"} or {"answer": "no_glass"}
     POST /api/v1/predict         the same input -> answer, probability, each face's box and probability,
@@ -26,7 +26,9 @@ no room within 10 s. Every answer carries X-Request-Id (the client's, when it se
 up to 64 characters), which the request's one log line repeats. Images over 4 megapixels are
 decoded in a lane of their own, so giant uploads cannot hold the threads ordinary photos use.
 
-Inference runs in thread pools so the event loop never blocks. With --processes N the parent
+Each process classifies ordinary photos on its event loop's own thread (--threads 0, the default:
+with one process per core this serves the most requests; other requests wait for at most the photo
+being classified), or in N threads with --threads N (the loop then never waits). With --processes N the parent
 restarts any child that dies and logs how it died. SIGTERM or SIGINT: /ready says 503, new
 connections are refused, the requests in flight finish (up to 30 s), then the server exits.
 Exit status: 0 after a clean stop; 1 when the model cannot be loaded, or a child failed.
@@ -48,6 +50,7 @@ from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
+from deploy.memory import keep_freed_memory
 from deploy.rest_server.handlers import (MB, AnswerHandler, BatchHandler, HealthHandler, Limits,
                                          MetricsHandler, ModelHandler, NotFoundHandler, OpenApiHandler,
                                          PageHandler, PredictHandler, ReadyHandler, Serving, log_request)
@@ -63,8 +66,10 @@ DEFAULT_MAX_MEGAPIXELS = 40.0  # images larger than this (read from the header) 
 DEFAULT_DECODE_MEGAPIXELS = 48.0  # decoded at once per process: one image at the limit, and room for others
 DEFAULT_MAX_BATCH = 16  # images in one batch request
 # Processes: with one process, 8 clients got 0.49x the runtime's own throughput (the GIL), with two
-# 716 req/s (issue 15's measurements). So: one process per core, one inference thread each.
-DEFAULT_THREADS = 1
+# 716 req/s (issue 15's measurements). So: one process per core. Threads: handing each photo to an
+# inference thread and back costs a thread switch, a wake-up of the loop and the GIL passed back and
+# forth; on the loop's own thread the same server answers more (benchmarks/results.md, "--threads").
+DEFAULT_THREADS = 0
 SHUTDOWN_GRACE_S = 30.0  # after SIGTERM, how long the requests in flight may take to finish
 CLIENT_TIMEOUT_S = 60.0  # idle keep-alive connections and slow uploads are dropped after this
 STATIC = Path(__file__).resolve().parent / "static"
@@ -129,7 +134,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=0,
                         help="server processes sharing the port (default 0: one per core)")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help=f"inference threads per process, besides the large-image lane (default {DEFAULT_THREADS})")
+                        help="inference threads per process, besides the large-image lane; 0: the event "
+                             f"loop's own thread (default {DEFAULT_THREADS}: fastest with one process per core)")
     parser.add_argument("--cors", metavar="ORIGIN", default=None,
                         help="allow browsers on ORIGIN (or '*') to call the API; default: CORS off")
     return check_args(parser, parser.parse_args(argv))
@@ -142,8 +148,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
         parser.error(f"--max-megapixels must be above 0 and at most {DEFAULT_MAX_MEGAPIXELS:g} (the decoder's limit)")
     if args.decode_megapixels < args.max_megapixels:
         parser.error("--decode-megapixels must be at least --max-megapixels")
-    if args.processes < 0 or args.threads < 1 or args.max_batch < 1 or not 0 <= args.port < 65536:
-        parser.error("--processes must be 0 or more, --threads and --max-batch 1 or more, --port 0 to 65535")
+    if args.processes < 0 or args.threads < 0 or args.max_batch < 1 or not 0 <= args.port < 65536:
+        parser.error("--processes and --threads must be 0 or more, --max-batch 1 or more, --port 0 to 65535")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     args.processes = args.processes or cores
     return args
@@ -152,7 +158,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
 def serving_from_args(args: argparse.Namespace) -> Serving:
     return make_serving(None, int(args.max_body_mb * MB), int(args.max_megapixels * 1e6), args.max_batch,
                         int(args.decode_megapixels * 1e6),
-                        ThreadPoolExecutor(args.threads, thread_name_prefix="predict"),
+                        ThreadPoolExecutor(args.threads, thread_name_prefix="predict") if args.threads else None,
                         ThreadPoolExecutor(1, thread_name_prefix="predict-large"))
 
 
@@ -166,12 +172,17 @@ async def serve(args: argparse.Namespace, sockets) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     host, port = sockets[0].getsockname()[:2]
-    log.info("listening on http://%s:%d (pid %d, %d inference threads)", host, port, os.getpid(), args.threads)
+    log.info("listening on http://%s:%d (pid %d, %s)", host, port, os.getpid(), inference_lanes(args.threads))
     status = await load_model(serving, args.model)
     if status == 0:
         await stop.wait()
     await shut_down(server, serving)
     return status
+
+
+def inference_lanes(threads: int) -> str:
+    """How a process classifies ordinary photos, as its start-up line says (bench_server.py reads it)."""
+    return f"{threads} inference threads" if threads else "inference on the event loop thread"
 
 
 async def load_model(serving: Serving, model: Path | None) -> int:
@@ -195,7 +206,8 @@ async def shut_down(server: JsonErrorsHTTPServer, serving: Serving) -> None:
         log.warning("%d request(s) still running after %gs; closing", serving.in_flight.count, SHUTDOWN_GRACE_S)
     await server.close_all_connections()
     for executor in (serving.executor, serving.large_executor):
-        executor.shutdown(wait=True, cancel_futures=True)
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
     log.info("stopped")
 
 
@@ -211,6 +223,7 @@ def run_child(args: argparse.Namespace, sockets) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
+    keep_freed_memory()  # before the children are forked: they inherit it (deploy/memory.py)
     try:
         resolve_model(args.model)  # a missing model fails here, once, not in every process
     except GlassesError as err:
