@@ -133,25 +133,27 @@ class MeshRefiner:
     the region around the mesh's own landmarks (as MediaPipe's tracking does) until that region
     settles: the eyes then no longer depend on where the whole-photo pass put the box."""
 
-    def __init__(self, config: CropConfig, num_threads: int = 1):
+    def __init__(self, config: CropConfig, num_threads: int = 1, passes: int = MESH_PASSES,
+                 settled: float = MESH_SETTLED):
         self._mesh = FaceMesh(num_threads)
+        self.passes, self.settled = passes, settled  # other values: refine_passes_study.py
 
     def refine(self, photo: Photo, face: Face) -> Face:
         region = region_of(face.box, face.right_eye, face.left_eye, MESH_ROI_SCALE)
-        for _ in range(MESH_PASSES):
+        for _ in range(self.passes):
             points = region.to_image(self._mesh.landmarks(region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)))
             eyes = eye_centres(points)
             previous, region = region, region_of((*points.min(0), *points.max(0)), eyes[0], eyes[1],
                                                  MESH_ROI_SCALE)
-            if _settled(previous, region):
+            if _settled(previous, region, self.settled):
                 break
         return make_face(face.box, np.concatenate([eyes, np.asarray(face.keypoints)[2:]]), face.score)
 
 
-def _settled(a: CropGeometry, b: CropGeometry) -> bool:
-    """Whether two regions differ by less than MESH_SETTLED of their side in centre and size."""
-    return (math.dist(a.centre, b.centre) < MESH_SETTLED * a.side
-            and abs(a.side - b.side) < MESH_SETTLED * a.side)
+def _settled(a: CropGeometry, b: CropGeometry, within: float = MESH_SETTLED) -> bool:
+    """Whether two regions differ by less than ``within`` of their side in centre and size."""
+    return (math.dist(a.centre, b.centre) < within * a.side
+            and abs(a.side - b.side) < within * a.side)
 
 
 class DetectorRefiner:

@@ -1,14 +1,18 @@
-"""Which second look at each face gives the crop its eyes: none, BlazeFace again, or the face mesh?
+"""Which second look at each face gives the crop its eyes: none, BlazeFace again, or the face mesh,
+and how many face-mesh passes?
 
     python3 research_and_train_nn/refine_study.py --out research_and_train_nn/reports
 
-For each ``CropConfig.refine`` choice, on real annotated eyes:
+For each ``CropConfig.refine`` choice, and for the face mesh with fewer or more passes than
+locate.py's (MESH_PASSES at most, stopping once the region settles within MESH_SETTLED), on
+real annotated eyes:
 - accuracy: the worse eye's distance from MTFL's annotation, in eye distances, on 300 training
   photos (LFW and web) and 300 AFLW test photos, each photo as it is;
 - consistency: 60 AFLW faces placed in other photos (placements.py): how far each eye moves from
   where it was found in the face's own photo (in eye distances), faces missed, and how often
   the shipped model's probability moves by more than 0.05;
-- cost: time of the refinement per face, against one BlazeFace invoke in the same run.
+- cost: face-mesh passes per face, and time of the refinement per face against one BlazeFace
+  invoke in the same run (run it on a quiet machine).
 Writes refine_study.md and refine_study.json.
 """
 from __future__ import annotations
@@ -25,12 +29,15 @@ import numpy as np
 
 from glasses_core import CropConfig, GlassesClassifier, open_photo
 from glasses_core.face_detect import FaceDetector
-from glasses_core.locate import Detectors, find_faces
+from glasses_core.locate import MESH_PASSES, MESH_SETTLED, Detectors, MeshRefiner
 from research_and_train_nn.datasets import mtfl_eyes
 from research_and_train_nn.placements import aflw_faces, placed_crops, probability
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-REFINERS = ("none", "detector", "mesh")
+# (row name, CropConfig.refine, mesh passes at most, settled within): the product's mesh is "mesh"
+VARIANTS = (("none", "none", None, None), ("detector", "detector", None, None),
+            ("mesh", "mesh", MESH_PASSES, MESH_SETTLED), ("mesh, 1 pass", "mesh", 1, 0.0),
+            ("mesh, 2 passes", "mesh", 2, 0.0), ("mesh, up to 8 passes, settled 0.01", "mesh", 8, 0.01))
 
 
 def eye_errors(paths: list[str], annotated: dict, detectors: Detectors, config: CropConfig):
@@ -79,15 +86,31 @@ def invoke_ms() -> float:
     return statistics.median(times) * 1000
 
 
-def study(refine: str, samples: dict, faces) -> dict:
+class CountedMesh:
+    """A face mesh that counts its passes."""
+
+    def __init__(self, mesh):
+        self.mesh, self.calls = mesh, 0
+
+    def landmarks(self, patch):
+        self.calls += 1
+        return self.mesh.landmarks(patch)
+
+
+def study(name: str, refine: str, passes: int | None, settled: float | None, samples: dict, faces) -> dict:
     config = dataclasses.replace(CropConfig(), refine=refine)
     detectors = Detectors(config)
-    row = {"refine": refine}
+    counted = None
+    if passes is not None:
+        detectors.refiner = MeshRefiner(config, 1, passes, settled)
+        counted = detectors.refiner._mesh = CountedMesh(detectors.refiner._mesh)
+    row = {"refine": name}
     seconds = []
     for split, (paths, annotated) in samples.items():
         errors, spent = eye_errors(paths, annotated, detectors, config)
         seconds += spent
         row[f"{split}_median"], row[f"{split}_p95"] = float(np.median(errors)), float(np.percentile(errors, 95))
+    row["mesh_passes_per_face"] = counted.calls / len(seconds) if counted else 0.0
     classifier = GlassesClassifier()
     classifier.config = dataclasses.replace(classifier.config, crop=config)
     classifier._detectors = detectors
@@ -105,12 +128,12 @@ def report(rows: list[dict], invoke: float) -> str:
              "'moves' is how far an eye moves when the face is placed in another photo, against the "
              "face in its own photo; 'P moves > 0.05' counts placements where the shipped model's "
              f"probability moves by more than 0.05. One BlazeFace invoke took {invoke:.2f} ms in this run.", "",
-             "| refine | LFW/web median | p95 | AFLW median | p95 | moves median | p95 | missed | P moves > 0.05 | ms per face | x BlazeFace invoke |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| refine | LFW/web median | p95 | AFLW median | p95 | moves median | p95 | missed | P moves > 0.05 | mesh passes per face | ms per face | x BlazeFace invoke |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['refine']} | {r['train_median']:.4f} | {r['train_p95']:.4f} | {r['test_median']:.4f} | "
                      f"{r['test_p95']:.4f} | {r['move_median']:.4f} | {r['move_p95']:.4f} | {r['missed']} of {r['placed']} | "
-                     f"{r['changed']} | {r['refine_ms']:.2f} | {r['refine_ms'] / invoke:.1f} |")
+                     f"{r['changed']} | {r['mesh_passes_per_face']:.2f} | {r['refine_ms']:.2f} | {r['refine_ms'] / invoke:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -125,7 +148,7 @@ def main(argv=None):
         paths = sorted(annotated)[:: len(annotated) // args.photos][: args.photos]
         samples[split] = (paths, annotated)
     faces = aflw_faces(DATA / "mtfl", 60)
-    rows = [study(refine, samples, faces) for refine in REFINERS]
+    rows = [study(*variant, samples, faces) for variant in VARIANTS]
     invoke = invoke_ms()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "refine_study.json").write_text(json.dumps({"blazeface_invoke_ms": invoke, "rows": rows}, indent=2) + "\n")

@@ -359,3 +359,27 @@ def test_the_mesh_reads_its_region_at_half_its_input_from_the_coarsest_decode(mt
     faces = find_faces(photo, detectors, CropConfig())
     assert len(faces) == 1 and 200 < faces[0].box[2] - faces[0].box[0] < 400
     assert sorted(photo._views) == [4]
+
+
+def test_the_mesh_makes_at_most_its_passes_and_stops_once_settled(mtfl_faces):
+    """MeshRefiner(passes, settled): never more passes than asked; with nothing counting as
+    settled it makes them all, and the default (MESH_PASSES, MESH_SETTLED) stops before on
+    at least one real face."""
+    from glasses_core.locate import MESH_PASSES, MeshRefiner
+    config = CropConfig()
+    detectors = Detectors(config)
+
+    def passes(refiner, photo, face):
+        calls, landmarks = [], refiner._mesh.landmarks
+        refiner._mesh.landmarks = lambda patch: calls.append(patch) or landmarks(patch)
+        refiner.refine(photo, face)
+        return len(calls)
+
+    counts = []
+    for image, _, _ in mtfl_faces:
+        photo = open_photo(np.asarray(image))
+        face = detectors.detect(photo)[0]
+        assert passes(MeshRefiner(config, passes=1), photo, face) == 1
+        assert passes(MeshRefiner(config, passes=3, settled=0.0), photo, face) == 3
+        counts.append(passes(MeshRefiner(config), photo, face))
+    assert all(1 <= n <= MESH_PASSES for n in counts) and min(counts) < MESH_PASSES, counts

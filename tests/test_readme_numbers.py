@@ -94,6 +94,12 @@ def test_v0_2_notes_quote_the_runs_table_and_the_refine_study():
     assert f"error {study['mesh']['train_median']:.3f} eye distances" in notes
     assert f"{study['none']['train_median']:.3f} for the whole-photo keypoints" in notes
     assert f"movement {study['mesh']['move_median']:.3f} eye distances" in notes
+    one, two, eight = (study[f"mesh, {n}"] for n in ("1 pass", "2 passes", "up to 8 passes, settled 0.01"))
+    assert (f"{study['mesh']['mesh_passes_per_face']:.2f} passes a face" in notes
+            and f"(median {one['move_median']:.4f} eye distances against {study['mesh']['move_median']:.4f})" in notes)
+    assert f"moves {one['changed']} placements' probabilities by more than 0.05, against {study['mesh']['changed']}" in notes
+    assert f"Exactly two passes moved {two['changed']}, but lost {two['missed']} faces" in notes
+    assert f"moved {eight['changed']} and cost {eight['mesh_passes_per_face']:.2f} passes" in notes
     test = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["overall"]
     assert f"F1 {test['f1']:.4f}" in notes and f"ROC-AUC {test['roc_auc']:.4f}" in notes
 
