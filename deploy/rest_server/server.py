@@ -82,7 +82,8 @@ def make_serving(classifier: GlassesClassifier | None = None, max_body_bytes: in
                  decode_pixels: int = int(DEFAULT_DECODE_MEGAPIXELS * 1e6), executor: Executor | None = None,
                  large_executor: Executor | None = None) -> Serving:
     """What the handlers share; ``classifier`` None: not ready until ``model_loaded``.
-    Executors None: the event loop's default thread pool."""
+    ``executor`` None: ordinary photos are classified on the event loop's thread (--threads 0);
+    ``large_executor`` None: large images go to the event loop's default thread pool."""
     serving = Serving(Limits(max_body_bytes, max_pixels, max_batch), executor, large_executor, decode_pixels)
     if classifier is not None:
         serving.model_loaded(classifier)
