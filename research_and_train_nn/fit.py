@@ -147,7 +147,7 @@ def fit(config, train, val, out: Path, state: RunState | None, tensorboard: bool
     # next one, before Schedule has set that epoch's order and strength, so a run could depend
     # on thread timing. On this 2-core machine two workers were no faster (about 26 s per epoch
     # of 4,000 crops either way).
-    data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.seed, config.shadows,
+    data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.run_seed, config.shadows,
                           workers=1, use_multiprocessing=False)
     callbacks = [Schedule(data, config), EpochRecorder(out, config.patience, state), Eta(config.epochs)]
     if tensorboard:

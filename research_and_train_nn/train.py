@@ -73,9 +73,16 @@ class TrainConfig:
     dropout: float = 0.2
     bn_momentum: float = 0.99  # batch-norm moving averages; ~0.9 for runs of a few dozen steps
     seed: int = 1337
+    train_seed: int = 0  # seed of the weights, batch order and augmentation; 0: ``seed``. The split
+    #                      stays ``seed``'s, so runs that differ only here compare on the same photos
     init_weights: str = ""  # start from this .keras model's weights (fine-tuning); "" for random
     version: str = "0.1.0"
     crop: CropConfig = field(default_factory=CropConfig)
+
+    @property
+    def run_seed(self) -> int:
+        """The seed of everything random in training but the split (``train_seed``, else ``seed``)."""
+        return self.train_seed or self.seed
 
     @classmethod
     def from_dict(cls, data: dict, source: str) -> "TrainConfig":
@@ -91,6 +98,8 @@ FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
     ("batch_size", int, "crops per batch"),
     ("max_train", int, "use at most this many training crops, 0 = all (quick runs)"),
     ("seed", int, "seed of the split, the sampling and the augmentation"),
+    ("train_seed", int, "another seed for the weights, batch order and augmentation only, keeping the "
+     "split and the validation photos (repeat a run to see the spread between seeds); 0: --seed"),
     ("patience", int, "early stopping: epochs without a better validation PR-AUC"),
     ("peak_lr", float, "AdamW learning rate after the 1-epoch warm-up"),
     ("val_fraction", float, "share of identities held out for validation"),
@@ -212,7 +221,7 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
     out.mkdir(parents=True, exist_ok=True)
     state = open_run(out, resume)
     write_text_atomically(out / "train_config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.run_seed)
     train, val = prepare_data(config, cache, split)
     print(f"train {len(train.records)} crops ({int(train.labels.sum())} with glasses), "
           f"val {len(val.records)} ({int(val.labels.sum())} with glasses)")

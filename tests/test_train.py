@@ -67,18 +67,23 @@ def test_config_file_and_flags(tmp_path):
     assert TrainConfig().test.startswith("mtfl-test:")
 
 
-def test_same_seed_same_run(data_dir, crop_cache, tmp_path):
-    """Batches are augmented in the training thread, in order: two runs are bit-for-bit equal."""
+def test_same_seed_same_run_and_another_train_seed_another_run_on_the_same_photos(data_dir, crop_cache, tmp_path):
+    """Batches are augmented in the training thread, in order: two runs are bit-for-bit equal.
+    A third with another ``train_seed`` trains differently on the same split (the same
+    training and validation photos), so that repeats measure the spread between seeds."""
+    import dataclasses
+
     from research_and_train_nn.train import run
     config = TrainConfig(datasets=(f"mtfl:{data_dir / 'mtfl'}",), max_train=48, epochs=2, batch_size=8,
                          bn_momentum=0.9, test="", strength_start=0.5, strength_end=1.0, shadows=0.5)
     histories = []
-    for name in ("a", "b"):
-        run(config, tmp_path / name, cache=crop_cache)
+    for name, settings in (("a", config), ("b", config), ("c", dataclasses.replace(config, train_seed=7))):
+        run(settings, tmp_path / name, cache=crop_cache)
         histories.append((tmp_path / name / "history.csv").read_text())
-    assert histories[0] == histories[1]
-    with np.load(tmp_path / "a" / "val_crops.npz") as a, np.load(tmp_path / "b" / "val_crops.npz") as b:
-        assert list(a["paths"]) == list(b["paths"]) and len(a["paths"]) == 48
+    assert histories[0] == histories[1] and histories[2] != histories[0]
+    crops = [np.load(tmp_path / name / "val_crops.npz") for name in "abc"]
+    assert list(crops[0]["paths"]) == list(crops[1]["paths"]) == list(crops[2]["paths"])
+    assert len(crops[0]["paths"]) == 48
 
 
 def readme_commands(section: str) -> list[list[str]]:
