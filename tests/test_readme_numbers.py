@@ -86,7 +86,8 @@ def test_v0_2_notes_quote_the_runs_table_and_the_refine_study():
     notes = " ".join((reports / "README.md").read_text().split())
     runs = {r["run"]: r for r in json.loads((reports / "runs_v0.2" / "runs.json").read_text())}
     for name in ("shipped 0.1.0", "r1_refine", "r2_synthesis", "r3_80px", "r4_finetune", "r6_finetune_80px",
-                 "r7_finetune_shadows", "r8_finetune_no_class_weights"):
+                 "r7_finetune_shadows", "r8_finetune_no_class_weights", "r4b_finetune_seed2",
+                 "r8b_finetune_no_class_weights_seed2"):
         assert f"{runs[name]['overall']['f1']:.4f}" in notes, name
     assert f"CelebA F1 {runs['r4_finetune']['per_source']['celeba']['f1']:.4f}" in notes
     assert f"({runs['r4_finetune']['hat_recall']:.3f})" in notes
