@@ -20,7 +20,7 @@ from .locate import Detectors, find_faces, usable_faces
 
 # Bump whenever preprocess() can give different pixels for the same inputs: training caches
 # crops under this version, so no stale crop is ever trained on.
-PREPROCESS_VERSION = 4  # 4: a transparent colour (tRNS) of RGB and greyscale PNGs is laid on white
+PREPROCESS_VERSION = 5  # 5: a JPEG whose sides are not multiples of a reduction decodes at that reduction
 
 __all__ = ["PREPROCESS_VERSION", "CropGeometry", "FaceCrop", "Detectors", "cut", "eye_geometry",
            "fallback_geometry", "crop_face", "preprocess", "usable_faces"]

@@ -66,14 +66,33 @@ class Photo:
         return self._views[reduction], reduction
 
     def _decode(self, reduction: int) -> np.ndarray:
-        if not self._jpeg and reduction > 1:
+        if self._jpeg and reduction > 1:
+            scaled = self._dct_scaled(reduction)
+            if scaled is not None:
+                return scaled
+        if reduction > 1:  # not a JPEG, or one Pillow would not scale by exactly ``reduction``
             full, _ = self.pixels(1.0)
             return np.asarray(Image.fromarray(full).reduce(reduction))
         with self._opened() as im:
-            if reduction > 1:
-                raw = im.size
-                im.draft(im.mode, (math.ceil(raw[0] / reduction), math.ceil(raw[1] / reduction)))
             im.seek(0)  # first frame of an animation
+            im.load()
+            return _to_rgb_array(_upright(im))
+
+    def _dct_scaled(self, reduction: int) -> np.ndarray | None:
+        """The JPEG decoded at 1/reduction from its DCT coefficients, or None when Pillow's
+        decoder will not scale it by exactly that.
+
+        Pillow's draft() takes the largest scale s with s <= min(width // w, height // h) for
+        the (w, h) it is asked for, so it is asked for the sizes rounded down: rounded up, any
+        side that is not a multiple of ``reduction`` got a smaller scale (a 650-pixel-wide photo
+        asked for 1/4 decoded at 1/2), and every coordinate taken from it was off by that factor.
+        """
+        with self._opened() as im:
+            width, height = im.size
+            im.draft(im.mode, (max(1, width // reduction), max(1, height // reduction)))
+            if im.size != (math.ceil(width / reduction), math.ceil(height / reduction)):
+                return None  # too small to scale that far, or a JPEG Pillow does not scale
+            im.seek(0)
             im.load()
             return _to_rgb_array(_upright(im))
 

@@ -48,3 +48,24 @@ def test_the_fast_path_gives_the_same_crops_and_answers(classifier, faces):
     assert np.mean(pixel) <= 1.5 and max(worst) <= 9.0
     assert max(eye) <= 0.02
     assert max(probability) <= 0.05
+
+
+@pytest.mark.parametrize("canvas", [(1921, 1081), (650, 400), (4031, 3023)])
+def test_a_photo_of_any_size_gives_the_face_the_full_decode_gives(classifier, faces, canvas):
+    """Photos whose sides are not multiples of 8 (crops, edits, web images): the fast path must
+    find each face where the full decode does. Pillow used to decode them at a coarser reduction
+    than asked for, and the crop was cut from the wrong part of the photo."""
+    from PIL import Image
+
+    from research_and_train_nn.placements import jpeg
+    for face, eyes in faces[::5]:
+        scale = canvas[1] / 3 / face.height  # the face a third of the photo's height
+        frame = Image.new("RGB", canvas, (128, 128, 128))
+        corner = (canvas[0] - round(face.width * scale) - 1, canvas[1] // 3)
+        frame.paste(face.resize((round(face.width * scale), round(face.height * scale)), Image.BICUBIC), corner)
+        data, placed_eyes = jpeg(frame), eyes * scale + np.array(corner)
+        fast = face_at(classifier.crops(open_photo(data)), placed_eyes)
+        full = face_at(classifier.crops(open_photo(data, reduced_decode=False)), placed_eyes)
+        assert fast is not None and full is not None
+        assert np.linalg.norm(np.array(fast.geometry.centre) - full.geometry.centre) < 0.05 * full.geometry.side
+        assert abs(classifier.predict_crops(fast.pixels[None])[0] - classifier.predict_crops(full.pixels[None])[0]) < 0.1

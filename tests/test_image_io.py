@@ -130,6 +130,25 @@ def test_jpeg_decodes_at_the_reduction_asked_for(photo):
     assert np.abs(fast - slow).mean() < 2.0
 
 
+@pytest.mark.parametrize("size", [(650, 400), (641, 481), (1921, 1081), (89, 109), (5, 3)])
+def test_a_jpeg_whose_sides_are_not_multiples_decodes_at_exactly_the_reduction(photo, size):
+    """Pillow's draft() took 650 // ceil(650 / 4) = 3 and decoded a 650-pixel-wide photo at 1/2
+    when 1/4 was asked for: every coordinate taken from it was off by 2 and the crop showed
+    another part of the photo. Each reduction must hold the whole photo at 1/reduction, with
+    its content where the full decode has it."""
+    image = photo.resize(size, Image.BICUBIC)
+    data = encode(image, "JPEG", quality=95)
+    full = open_photo(data, reduced_decode=False).pixels(1.0)[0].astype(np.float64)
+    opened = open_photo(data)
+    for reduction in (2, 4, 8):
+        pixels, got = opened.pixels(1.0 / reduction)
+        width, height = -(-size[0] // reduction), -(-size[1] // reduction)
+        assert got == reduction and pixels.shape == (height, width, 3), (reduction, pixels.shape)
+        if min(size) >= 8 * reduction:  # the content lines up with the full decode's, box-shrunk
+            shrunk = np.asarray(Image.fromarray(full.astype(np.uint8)).reduce(reduction), np.float64)
+            assert np.abs(pixels.astype(np.float64) - shrunk)[1:-1, 1:-1].mean() < 6, reduction
+
+
 def test_reduced_decode_keeps_exif_orientation(photo):
     wide = photo.crop((0, 0, 250, 120)).resize((1000, 480))
     exif = Image.Exif()
