@@ -136,7 +136,7 @@ class MeshRefiner:
     def __init__(self, config: CropConfig, num_threads: int = 1, passes: int = MESH_PASSES,
                  settled: float = MESH_SETTLED):
         self._mesh = FaceMesh(num_threads)
-        self.passes, self.settled = passes, settled  # other values: refine_passes_study.py
+        self.passes, self.settled = passes, settled  # other values: research_and_train_nn/refine_study.py
 
     def refine(self, photo: Photo, face: Face) -> Face:
         region = region_of(face.box, face.right_eye, face.left_eye, MESH_ROI_SCALE)

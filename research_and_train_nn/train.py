@@ -97,7 +97,8 @@ FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
     ("epochs", int, "epochs to train; the schedule spans them all"),
     ("batch_size", int, "crops per batch"),
     ("max_train", int, "use at most this many training crops, 0 = all (quick runs)"),
-    ("seed", int, "seed of the split, the sampling and the augmentation"),
+    ("seed", int, "seed of the split and the sampling, and of the weights, batch order and "
+     "augmentation unless --train-seed is given"),
     ("train_seed", int, "another seed for the weights, batch order and augmentation only, keeping the "
      "split and the validation photos (repeat a run to see the spread between seeds); 0: --seed"),
     ("patience", int, "early stopping: epochs without a better validation PR-AUC"),

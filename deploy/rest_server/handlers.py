@@ -243,15 +243,13 @@ class UploadHandler(JsonHandler):
         if pixels > allowance:
             raise http_error(413, f"{name}: {pixels / 1e6:.1f} megapixels, over the "
                                   f"{allowance / 1e6:g} megapixel limit of this request")
+        large = pixels > LARGE_PIXELS
         try:
             async with self.serving.budget.hold(pixels):
-                if pixels > LARGE_PIXELS:  # the large-image lane (None: the event loop's default pool)
-                    return await IOLoop.current().run_in_executor(self.serving.large_executor, predict,
-                                                                  self.serving.classifier, data, name)
-                if self.serving.executor is None:  # --threads 0: on this, the event loop's, thread
+                if not large and self.serving.executor is None:  # --threads 0: on the event loop's thread
                     return predict(self.serving.classifier, data, name)
-                return await IOLoop.current().run_in_executor(self.serving.executor, predict,
-                                                              self.serving.classifier, data, name)
+                lane = self.serving.large_executor if large else self.serving.executor
+                return await IOLoop.current().run_in_executor(lane, predict, self.serving.classifier, data, name)
         except BudgetBusy as err:
             raise http_error(503, str(err))
         except GlassesError as err:
