@@ -84,7 +84,7 @@ def stages(classifier: GlassesClassifier, jpeg: bytes, runs: int) -> dict:
 def decode_into(photo, reductions):
     """``photo`` with its pixels decoded at each of ``reductions``."""
     for reduction in reductions:
-        photo.pixels(1 / reduction)
+        photo.image(1 / reduction)
     return photo
 
 

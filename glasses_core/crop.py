@@ -59,7 +59,7 @@ def crop_face(photo: Photo | np.ndarray, face: Face | None, config: CropConfig) 
         geometry = fallback_geometry(photo.size[1], photo.size[0], config)
     else:
         geometry = eye_geometry(face.right_eye, face.left_eye, config)
-    view, reduction = photo.pixels(config.size / max(geometry.side, 1e-9))
+    view, reduction = photo.image(config.size / max(geometry.side, 1e-9))
     return FaceCrop(pixels=cut(view, geometry.reduced(reduction), config.size), face=face,
                     geometry=geometry)
 

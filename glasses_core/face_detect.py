@@ -102,8 +102,9 @@ class FaceDetector:
             self._local.interpreter = make_interpreter(self._path, self._num_threads)
         return self._local.interpreter
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Faces in an (H, W, 3) uint8 RGB image, most confident first, in its pixels."""
+    def detect(self, image: np.ndarray | Image.Image) -> list[Face]:
+        """Faces in an RGB image ((H, W, 3) uint8 array or Pillow image), most confident first,
+        in its pixels."""
         tensor, scale, pad = self._letterbox(image)
         interpreter = self._interpreter()
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
@@ -113,15 +114,15 @@ class FaceDetector:
         raw = interpreter.get_tensor(outputs[1]["index"])[0]
         return self._decode(raw, scores, scale, pad)
 
-    def _letterbox(self, image: np.ndarray):
+    def _letterbox(self, image: np.ndarray | Image.Image):
         """Shrink to fit the model's square input (keeping the aspect ratio), pad the rest
         black, scale to [-1, 1]. Returns the tensor and the (x, y) scale and padding that map
         input pixels back to the image's: image = (input - pad) / scale."""
-        height, width = image.shape[:2]
+        pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
+        width, height = pil.size
         size = self.variant.input_size
         fit = size / max(height, width)
         new_w, new_h = max(1, round(width * fit)), max(1, round(height * fit))
-        pil = Image.fromarray(image)
         if (new_w, new_h) != (width, height):
             pil = pil.resize((new_w, new_h), Image.BILINEAR, reducing_gap=3.0)
         pad = ((size - new_w) // 2, (size - new_h) // 2)

@@ -34,13 +34,14 @@ class CropGeometry:
         return np.stack([cos * d[:, 0] + sin * d[:, 1], -sin * d[:, 0] + cos * d[:, 1]], axis=1) / self.side + 0.5
 
 
-def cut(image: np.ndarray, geometry: CropGeometry, size: int) -> np.ndarray:
-    """Cut a rotated square out of an RGB uint8 image and resize it to size x size pixels.
+def cut(image: np.ndarray | Image.Image, geometry: CropGeometry, size: int) -> np.ndarray:
+    """Cut a rotated square out of an RGB image (uint8 array or Pillow image) and resize it to
+    size x size pixels.
 
     Large faces are first shrunk with a box filter so the final resize never aliases;
     pixels outside the image are black.
     """
-    pil = Image.fromarray(image)
+    pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
     reduce = max(1, int(geometry.side // (4 * size)))
     if reduce > 1:
         pil = pil.reduce(reduce)

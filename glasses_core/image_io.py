@@ -31,21 +31,29 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
 
 
 class Photo:
-    """An image opened for decoding: ``size`` is its upright full-resolution (width, height), and
-    ``pixels(scale)`` the RGB pixels at the coarsest available reduction that keeps at least
-    ``scale`` of them. Every coordinate the core reports is in full-resolution pixels.
+    """An image opened for decoding: ``size`` is its upright full-resolution (width, height);
+    ``image(scale)`` is the RGB image at the coarsest available reduction that keeps at least
+    ``scale`` of its pixels, and ``pixels(scale)`` the same as a numpy array. Every coordinate
+    the core reports is in full-resolution pixels.
 
     ``reduced_decode=False`` decodes every image at full size first (the slow reference path).
     """
 
     def __init__(self, data: bytes | None, label: str, reduced_decode: bool = True,
-                 image: np.ndarray | None = None):
+                 image: np.ndarray | Image.Image | None = None):
         self.label = label
         self._data = data
-        self._views: dict[int, np.ndarray] = {}
+        # Decoded views by reduction, kept as Pillow images: cutting and shrinking work on them
+        # directly, and a numpy copy is made only when one is asked for (``pixels``).
+        self._views: dict[int, Image.Image] = {}
+        self._arrays: dict[int, np.ndarray] = {}
         if image is not None:
-            self._views[1] = image
-            self.size = (image.shape[1], image.shape[0])
+            if isinstance(image, Image.Image):
+                self._views[1] = image
+                self.size = image.size
+            else:
+                self._arrays[1] = image
+                self.size = (image.shape[1], image.shape[0])
             self._jpeg = False
             return
         with self._opened() as im:
@@ -57,28 +65,36 @@ class Photo:
             self.size = (height, width) if transposed else (width, height)
             self._jpeg = reduced_decode and im.format == "JPEG" and im.mode in ("RGB", "L")
 
-    def pixels(self, scale: float = 1.0) -> tuple[np.ndarray, int]:
-        """(pixels, reduction): the image shrunk by an integer ``reduction`` in SCALES, the
+    def image(self, scale: float = 1.0) -> tuple[Image.Image, int]:
+        """(RGB image, reduction): the image shrunk by an integer ``reduction`` in SCALES, the
         largest one with 1 / reduction >= ``scale``."""
-        reduction = next(r for r in SCALES if 1.0 / r >= min(scale, 1.0) - 1e-9)
+        reduction = _reduction(scale)
         if reduction not in self._views:
             self._views[reduction] = self._decode(reduction)
         return self._views[reduction], reduction
 
-    def _decode(self, reduction: int) -> np.ndarray:
+    def pixels(self, scale: float = 1.0) -> tuple[np.ndarray, int]:
+        """(pixels, reduction): ``image(scale)`` as an (H, W, 3) uint8 RGB array."""
+        reduction = _reduction(scale)
+        if reduction not in self._arrays:
+            self._arrays[reduction] = np.array(self.image(scale)[0], dtype=np.uint8)
+        return self._arrays[reduction], reduction
+
+    def _decode(self, reduction: int) -> Image.Image:
         if self._jpeg and reduction > 1:
             scaled = self._dct_scaled(reduction)
             if scaled is not None:
                 return scaled
         if reduction > 1:  # not a JPEG, or one Pillow would not scale by exactly ``reduction``
-            full, _ = self.pixels(1.0)
-            return np.asarray(Image.fromarray(full).reduce(reduction))
+            return self.image(1.0)[0].reduce(reduction)
+        if self._data is None:  # made from an array
+            return Image.fromarray(self._arrays[1])
         with self._opened() as im:
             im.seek(0)  # first frame of an animation
             im.load()
-            return _to_rgb_array(_upright(im))
+            return _to_rgb_image(_upright(im))
 
-    def _dct_scaled(self, reduction: int) -> np.ndarray | None:
+    def _dct_scaled(self, reduction: int) -> Image.Image | None:
         """The JPEG decoded at 1/reduction from its DCT coefficients, or None when Pillow's
         decoder will not scale it by exactly that.
 
@@ -94,7 +110,7 @@ class Photo:
                 return None  # too small to scale that far, or a JPEG Pillow does not scale
             im.seek(0)
             im.load()
-            return _to_rgb_array(_upright(im))
+            return _to_rgb_image(_upright(im))
 
     @contextlib.contextmanager
     def _opened(self):
@@ -117,6 +133,11 @@ class Photo:
             raise ImageLoadError(self.label, f"not a readable image ({err})") from err
 
 
+def _reduction(scale: float) -> int:
+    """The largest reduction in SCALES that keeps at least ``scale`` of the pixels."""
+    return next(r for r in SCALES if 1.0 / r >= min(scale, 1.0) - 1e-9)
+
+
 def open_photo(source, name: str | None = None, reduced_decode: bool = True) -> Photo:
     """A Photo from a path, encoded bytes, a PIL image or an (H, W, 3) uint8 RGB array.
 
@@ -128,7 +149,9 @@ def open_photo(source, name: str | None = None, reduced_decode: bool = True) -> 
     if isinstance(source, np.ndarray):
         return Photo(None, name or "<array>", image=_checked_array(source, name or "<array>"))
     if isinstance(source, Image.Image):
-        return Photo(None, name or "<PIL image>", image=_to_rgb_array(_upright(source)))
+        upright = _to_rgb_image(_upright(source))
+        # a copy: the caller's image may change after this (_upright and _to_rgb_image may return it)
+        return Photo(None, name or "<PIL image>", image=upright.copy() if upright is source else upright)
     label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "<bytes>")
     return Photo(_read(source, label), label, reduced_decode)
 
@@ -176,16 +199,17 @@ def _upright(im: Image.Image) -> Image.Image:
     return ImageOps.exif_transpose(im)
 
 
-def _to_rgb_array(im: Image.Image) -> np.ndarray:
+def _to_rgb_image(im: Image.Image) -> Image.Image:
+    """The image in RGB mode (itself when it is RGB already)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         # 16-bit and float greyscale: Pillow's convert("RGB") clips instead of scaling.
         arr = np.asarray(im, dtype=np.float64)
         top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
         arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(arr[:, :, None], 3, axis=2)
+        return Image.fromarray(np.repeat(arr[:, :, None], 3, axis=2))
     if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
         # alpha, or a transparent colour (GIF's, PNG's tRNS in palette, RGB or greyscale images)
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, im)
-    return np.array(im if im.mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
+    return im if im.mode == "RGB" else im.convert("RGB")

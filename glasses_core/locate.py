@@ -57,7 +57,7 @@ class Detectors:
         keypoints as the detector gives them (not refined)."""
         photo = open_photo(photo)
         longer = max(photo.size)
-        view, reduction = photo.pixels(DETECT_SIDE / longer)
+        view, reduction = photo.image(DETECT_SIDE / longer)
         faces = [scaled(face, reduction) for face in self._detector.detect(view)]
         if self._tiled and longer / self.TILES >= self.MIN_TILE and \
                 (not faces or max(f.box[2] - f.box[0] for f in faces) < self.SMALL_FACE * longer):
@@ -66,12 +66,13 @@ class Detectors:
 
     def _detect_in_tiles(self, photo: Photo) -> list[Face]:
         side = max(photo.size) / self.TILES
-        view, reduction = photo.pixels(2 * self._detector.variant.input_size / side)
+        view, reduction = photo.image(2 * self._detector.variant.input_size / side)
         tile = int(round(side / reduction))
+        width, height = view.size
         faces = []
-        for y in _starts(view.shape[0], tile):
-            for x in _starts(view.shape[1], tile):
-                for face in self._detector.detect(view[y:y + tile, x:x + tile]):
+        for y in _starts(height, tile):
+            for x in _starts(width, tile):
+                for face in self._detector.detect(view.crop((x, y, min(x + tile, width), min(y + tile, height)))):
                     faces.append(scaled(shifted(face, x, y), reduction))
         return faces
 
@@ -124,7 +125,7 @@ def region_of(box, right_eye, left_eye, scale: float) -> CropGeometry:
 def region_pixels(photo: Photo, region: CropGeometry, size: int, detail: float = 1.0) -> np.ndarray:
     """The region as size x size pixels, cut from the coarsest decode that holds it at
     ``detail * size`` pixels or more."""
-    view, reduction = photo.pixels(detail * size / region.side)
+    view, reduction = photo.image(detail * size / region.side)
     return cut(view, region.reduced(reduction), size)
 
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from glasses_core.face_detect import FaceDetector  # noqa: E402
 from glasses_core.geometry import CropGeometry, cut  # noqa: E402
-from glasses_core.image_io import load_image  # noqa: E402
+from glasses_core.image_io import load_image, open_photo  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -65,6 +65,15 @@ def detector_input() -> np.ndarray:
     return tensor[0]
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cut_from_the_decoded_pillow_image_is_the_golden_crop(name):
+    """What preprocessing cuts from (Photo.image, no numpy copy) gives the same pixels."""
+    path, centre, side, degrees = CASES[name]
+    view, reduction = open_photo(DATA / path, reduced_decode=False).image(1.0)
+    made = cut(view, CropGeometry(centre, side, math.radians(degrees)), SIZE)
+    assert reduction == 1 and np.array_equal(made, np.asarray(Image.open(GOLDEN / f"{name}.png")))
+
+
 def test_the_detector_input_is_the_golden_one():
     # stored as 8-bit levels: the input is level / 127.5 - 1, so the levels give it back exactly
     golden = np.asarray(Image.open(GOLDEN / DETECTOR_GOLDEN), np.float32) / 127.5 - 1.0
@@ -74,6 +83,8 @@ def test_the_detector_input_is_the_golden_one():
     assert differing == 0, (f"{differing} of 128 * 128 detector input pixels differ from the golden one "
                             f"(largest difference {float(np.abs(made - golden).max()):.4f}): "
                             "if the change is deliberate, see this module's docstring")
+    from_pillow, _, _ = FaceDetector()._letterbox(open_photo(DATA / DETECTOR_PHOTO).image(1.0)[0])
+    assert np.array_equal(from_pillow[0], made)  # what detection reads (Photo.image, no numpy copy)
 
 
 if __name__ == "__main__":

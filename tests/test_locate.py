@@ -161,6 +161,7 @@ class SquareFinder:
         self.views = []
 
     def detect(self, view):
+        view = np.asarray(view)  # an array or a Pillow image, as FaceDetector.detect takes
         self.views.append(view.shape)
         faces = []
         for red in MARKERS:
