@@ -105,6 +105,19 @@ def test_v0_2_notes_quote_the_runs_table_and_the_refine_study():
     assert f"F1 {test['f1']:.4f}" in notes and f"ROC-AUC {test['roc_auc']:.4f}" in notes
 
 
+def test_error_overlap_notes_quote_their_report():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    r = json.loads((reports / "error_overlap" / "error_overlap.json").read_text())
+    errors = [run["errors"] for run in r["per_run"]]
+    first, last = r["ensembles"][0], r["ensembles"][-1]
+    assert f"They make {min(errors)} to {max(errors)} errors each; {r['shared_errors']} of them every run makes, " \
+           f"{r['errors_of_any_run']} some run makes" in notes
+    assert (f"PR-AUC {last['pr_auc']:.4f} and F1 {last['f1']:.4f} against r4's {first['pr_auc']:.4f} and "
+            f"{first['f1']:.4f}") in notes
+    assert r["per_run"][0]["run"] == "r4_finetune" and max(e["f1"] for e in r["ensembles"]) - first["f1"] < 0.009
+
+
 def test_the_fast_path_sentence_quotes_its_report():
     r = json.loads((ROOT / "benchmarks" / "fast_path_f1.json").read_text())
     text = " ".join((ROOT / "README.md").read_text().split())

@@ -1,0 +1,136 @@
+"""Are the validation errors left the models' own, or the data's? Ensembles and shared errors.
+
+    python3 research_and_train_nn/error_overlap.py runs/r4_finetune runs/r4b_finetune_seed2 ... \
+        --out research_and_train_nn/reports/error_overlap
+
+For full training runs scored on the same validation crops (the same split: the same ``seed``
+and datasets), each at its own F1-best threshold on validation:
+- how many errors each run makes, how many every run makes (shared), and how many any run makes;
+- the ensemble of the first k runs (their logits averaged), k = 1 .. n: PR-AUC and F1 at its own
+  best threshold. If the runs erred independently, averaging would remove errors;
+- a contact sheet of the shared errors (label and file name under each crop), to look at.
+The test set is never read. Writes error_overlap.md, error_overlap.json and shared_errors.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from sklearn.metrics import average_precision_score, precision_recall_curve
+
+from research_and_train_nn.evaluate import _validation_crops
+
+TILE = 128  # contact-sheet tile side; crops are scaled up to it
+COLUMNS = 8
+
+
+def best_f1(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
+    """(F1, threshold) at the threshold that maximises F1 (as train.choose_threshold picks it)."""
+    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    best = int(np.argmax(f1[:-1]))
+    return float(f1[best]), float(thresholds[best])
+
+
+def logits(probabilities: np.ndarray) -> np.ndarray:
+    p = np.clip(probabilities, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+def run_probabilities(runs: list[Path], crops: np.ndarray) -> np.ndarray:
+    """(runs, crops) validation probabilities of each run's model.keras."""
+    import keras
+
+    from research_and_train_nn.train import predict_probabilities
+    return np.stack([predict_probabilities(keras.models.load_model(run / "model.keras", compile=False), crops)
+                     for run in runs])
+
+
+def study(runs: list[Path]) -> tuple[dict, np.ndarray]:
+    val = _validation_crops(runs[0])
+    for run in runs[1:]:
+        with np.load(run / "val_crops.npz") as other:
+            if not np.array_equal(other["labels"], val["labels"]) or not np.array_equal(other["paths"], val["paths"]):
+                raise SystemExit(f"{run} was validated on other photos than {runs[0]}: use runs of one split")
+    labels = val["labels"]
+    probabilities = run_probabilities(runs, val["crops"])
+    wrong = []
+    per_run = []
+    for run, p in zip(runs, probabilities):
+        f1, threshold = best_f1(labels, p)
+        errors = (p >= threshold).astype(int) != labels
+        wrong.append(errors)
+        per_run.append({"run": run.name, "pr_auc": float(average_precision_score(labels, p)), "f1": f1,
+                        "errors": int(errors.sum()), "false_alarms": int((errors & (labels == 0)).sum()),
+                        "misses": int((errors & (labels == 1)).sum())})
+    wrong = np.stack(wrong)
+    shared = wrong.all(axis=0)
+    ensembles = []
+    for k in range(1, len(runs) + 1):
+        p = 1.0 / (1.0 + np.exp(-logits(probabilities[:k]).mean(axis=0)))
+        f1, _ = best_f1(labels, p)
+        ensembles.append({"runs": k, "pr_auc": float(average_precision_score(labels, p)), "f1": f1})
+    sources = val["sources"]
+    report = {"validation_photos": int(len(labels)), "with_glasses": int(labels.sum()), "per_run": per_run,
+              "shared_errors": int(shared.sum()), "errors_of_any_run": int(wrong.any(axis=0).sum()),
+              "shared_by_source": {str(s): {"false_alarms": int((shared & (sources == s) & (labels == 0)).sum()),
+                                            "misses": int((shared & (sources == s) & (labels == 1)).sum())}
+                                   for s in sorted(set(sources.tolist()))},
+              "ensembles": ensembles,
+              "shared": [{"path": str(val["paths"][i]), "label": int(labels[i]),
+                          "mean_probability": float(probabilities[:, i].mean())} for i in np.flatnonzero(shared)]}
+    return report, val["crops"][shared]
+
+
+def contact_sheet(crops: np.ndarray, shared: list[dict]) -> Image.Image:
+    rows = max(1, -(-len(crops) // COLUMNS))
+    sheet = Image.new("RGB", (COLUMNS * TILE, rows * (TILE + 28)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for k, (crop, item) in enumerate(zip(crops, shared)):
+        x, y = (k % COLUMNS) * TILE, (k // COLUMNS) * (TILE + 28)
+        sheet.paste(Image.fromarray(crop).resize((TILE, TILE), Image.BILINEAR), (x, y))
+        label = "glasses" if item["label"] else "no glasses"
+        draw.text((x + 3, y + TILE + 1), f"label: {label}  p={item['mean_probability']:.2f}", fill="black")
+        draw.text((x + 3, y + TILE + 14), Path(item["path"]).name[:20], fill="black")
+    return sheet
+
+
+def markdown(report: dict, runs: list[Path]) -> str:
+    lines = ["# Validation errors: the models' own, or the data's?", "",
+             "`python3 research_and_train_nn/error_overlap.py " + " ".join(str(r) for r in runs)
+             + " --out ...`: each run at its own F1-best threshold on the same "
+             f"{report['validation_photos']} validation photos ({report['with_glasses']} with glasses). "
+             "The test set is not read.", "",
+             "| run | PR-AUC | F1 | errors | false alarms | misses |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['run']} | {r['pr_auc']:.4f} | {r['f1']:.4f} | {r['errors']} | {r['false_alarms']} | "
+              f"{r['misses']} |" for r in report["per_run"]]
+    lines += ["", f"Errors every run makes: **{report['shared_errors']}**; errors of any run: "
+              f"{report['errors_of_any_run']}. Shared, by source: "
+              + ", ".join(f"{s} {v['false_alarms']} false alarms and {v['misses']} misses"
+                          for s, v in report["shared_by_source"].items()) + ".", "",
+              "Ensembles of the first k runs (logits averaged), each at its own best threshold:", "",
+              "| runs | PR-AUC | F1 |", "|---|---|---|"]
+    lines += [f"| {e['runs']} | {e['pr_auc']:.4f} | {e['f1']:.4f} |" for e in report["ensembles"]]
+    lines += ["", "The shared errors: `shared_errors.png` (label, mean probability of the runs, file).", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="run folders made by train.py on one split")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the report and the contact sheet")
+    args = parser.parse_args(argv)
+    report, crops = study(args.runs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "error_overlap.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / "error_overlap.md").write_text(markdown(report, args.runs))
+    contact_sheet(crops, report["shared"]).save(args.out / "shared_errors.png", optimize=True)
+    print(markdown(report, args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
