@@ -9,18 +9,18 @@ Reads every image format Pillow reads (by extension, or by content for files wit
 one); other files and hidden files are skipped quietly. A photo that cannot be read gets an
 error row (and a line on stderr) and the run goes on; entries that cannot be looked at
 (dangling or looping links, FIFOs, unreadable folders, ...) are named on stderr
-(deploy/photo_scan.py). A summary line closes every run on stderr. Large runs are split over
-a pool of processes, each with its own classifier.
+(deploy/photo_scan.py). A summary line closes every run on stderr. Large runs are shared
+between this process and a pool of others, each with its own classifier; the photos a worker
+process held when it died are classified again (deploy/worker_pool.py).
 """
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from glasses_core import GlassesClassifier, GlassesError
@@ -31,6 +31,7 @@ from deploy.gather import GatherError, gather
 from deploy.memory import keep_freed_memory
 from deploy.photo_scan import Photo, input_problem, scan
 from deploy.progress import progress_bar
+from deploy.worker_pool import Workers, shared_in_order
 
 BATCH = 8  # photos per task sent to a worker process: fewer round trips
 POOL_MIN_PHOTOS = 200  # below this, starting worker processes (~0.3 s each) costs more than it saves
@@ -99,7 +100,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="model .json, or .tflite (its metadata inside it or in a .json beside it); "
                              "default: the shipped model")
     parser.add_argument("--workers", type=int, default=0,
-                        help=f"worker processes (default 0: one per core for {POOL_MIN_PHOTOS}+ photos)")
+                        help=f"processes that classify, this one included (default 0: one per core "
+                             f"for {POOL_MIN_PHOTOS}+ photos)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: on a terminal, for long runs)")
     args = parser.parse_intermixed_args(argv)  # paths may come after options: DIR --all a.jpg
@@ -156,22 +158,23 @@ def _classify_in_worker(paths: list[Path]) -> list[Row]:
     return classify_batch(_worker_classifier, paths)
 
 
-def classify_all(classifier: GlassesClassifier, model: Path | None, photos: list[Path], workers: int):
-    """Rows for every photo, in order, batch by batch; ``workers`` > 1 uses a process pool
-    whose workers each load ``model`` (None: the shipped one) with the classifier's threshold."""
+def classify_all(classifier: GlassesClassifier, model: Path | None, photos: list[Path], workers: int,
+                 warn=lambda text: print(text, file=sys.stderr)):
+    """Rows for every photo, in order, batch by batch, from ``workers`` processes: this one and,
+    when ``workers`` > 1, a pool of ``workers - 1`` that each load ``model`` (None: the shipped
+    one) with the classifier's threshold (deploy/worker_pool.py: the photos a dying worker
+    held are classified again; ``warn`` says when one died)."""
     batches = [photos[i:i + BATCH] for i in range(0, len(photos), BATCH)]
     if workers <= 1:
         for batch in batches:
             yield classify_batch(classifier, batch)
         return
-    # spawn, not fork: the parent may hold LiteRT interpreters (and, under pytest, TensorFlow's threads).
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker,
-                               initargs=(model, classifier.threshold))
+    pool = Workers(workers - 1, _start_worker, (model, classifier.threshold), warn)
     try:
-        yield from pool.map(_classify_in_worker, batches)
+        yield from shared_in_order(batches, partial(classify_batch, classifier), pool, _classify_in_worker,
+                                   lambda path, reason: Row(path, error=reason))
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.close()
 
 
 def worker_count(requested: int, photos: int) -> int:
@@ -200,7 +203,8 @@ def answer_all(args, classifier: GlassesClassifier, photos: list[Photo], tally: 
     pending = iter(photos)
     workers = worker_count(args.workers, len(photos))
     try:
-        for rows in classify_all(classifier, args.model, [photo.path for photo in photos], workers):
+        warn = lambda text: bar.write(escape(text), file=sys.stderr)  # noqa: E731
+        for rows in classify_all(classifier, args.model, [photo.path for photo in photos], workers, warn):
             for row, photo in zip(rows, pending):
                 tally.add(row)
                 if row.error:
