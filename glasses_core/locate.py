@@ -142,13 +142,17 @@ class MeshRefiner:
     def refine(self, photo: Photo, face: Face) -> Face:
         region = region_of(face.box, face.right_eye, face.left_eye, MESH_ROI_SCALE)
         for _ in range(self.passes):
-            points = region.to_image(self._mesh.landmarks(region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)))
-            eyes = eye_centres(points)
+            points, eyes = self.look(photo, region)
             previous, region = region, region_of((*points.min(0), *points.max(0)), eyes[0], eyes[1],
                                                  MESH_ROI_SCALE)
             if _settled(previous, region, self.settled):
                 break
         return make_face(face.box, np.concatenate([eyes, np.asarray(face.keypoints)[2:]]), face.score)
+
+    def look(self, photo: Photo, region: CropGeometry) -> tuple[np.ndarray, np.ndarray]:
+        """One pass: the mesh's landmarks on ``region``, in the photo's pixels, and the eye centres."""
+        points = region.to_image(self._mesh.landmarks(region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)))
+        return points, eye_centres(points)
 
 
 def _settled(a: CropGeometry, b: CropGeometry, within: float = MESH_SETTLED) -> bool:

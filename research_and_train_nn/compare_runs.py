@@ -7,7 +7,9 @@ PR-AUC, and at its own threshold (chosen on validation) the validation F1 overal
 and per source, glasses under a hat (CelebA's Wearing_Hat), and a synthetic validation set:
 glasses drawn with the styles training never sees (synthesis.VALIDATION_STYLES), from the
 validation stream of seeds, onto validation photos without glasses (recall), and glasses
-pushed up onto the forehead of the same photos (false alarms). Writes runs.md and runs.json.
+pushed up onto the forehead of the same photos (false alarms); and 60 validation faces placed
+in 5 other photos each (placements.py): how many of the 300 placed faces' probabilities move by
+more than 0.05 from the face alone's. Writes runs.md and runs.json.
 """
 from __future__ import annotations
 
@@ -20,12 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import CropConfig, Detectors, ModelConfig, load_image, preprocess
-from research_and_train_nn.datasets import mtfl_landmarks
+from research_and_train_nn.datasets import mtfl_eyes, mtfl_landmarks
 from research_and_train_nn.evaluate import _per_source, _validation_crops, hard_cases, metrics
+from research_and_train_nn.placements import placed_crops, spread_faces
 from research_and_train_nn.synthesis import VALIDATION_STYLES, draw_forehead_glasses, draw_glasses, synthesis_rng
 
 SYNTHETIC_PHOTOS = 300  # validation photos without glasses that get glasses drawn on (and pushed up)
 SEED = 2026  # the synthetic validation set's seed, the same for every run
+PLACED_FACES = 60  # validation faces placed in other photos, half with glasses
+MAX_MOVE = 0.05  # the face-in-any-photo test's limit on a probability's move
 
 
 def synthetic_validation(val: dict, crop: CropConfig, count: int = SYNTHETIC_PHOTOS) -> dict:
@@ -44,6 +49,20 @@ def synthetic_validation(val: dict, crop: CropConfig, count: int = SYNTHETIC_PHO
             drawn, _ = draw(image, points[0], points[1], rng, style=style, nose=points[2])
             out.append(preprocess(drawn, detectors, crop)[0].pixels)
     return {"worn": np.stack(worn), "forehead": np.stack(pushed_up)}
+
+
+def placement_validation(val: dict, crop: CropConfig, count: int = PLACED_FACES) -> dict:
+    """Crops of validation MTFL faces alone and placed in other photos (placements.py): pairs
+    (alone, placed) of crops, the placed one missing (None) when the face was not found."""
+    photos = [(str(p), int(y)) for p, s, y in zip(val["paths"], val["sources"], val["labels"]) if s == "mtfl_train"]
+    eyes = mtfl_eyes(Path(photos[0][0]).parent.parent, "train")
+    detectors = Detectors(crop)
+    pairs = [(base, found) for _, _, base, found in
+             placed_crops(lambda jpeg: preprocess(jpeg, detectors, crop), spread_faces(photos, eyes, count))
+             if base is not None]
+    return {"alone": np.stack([b.pixels for b, _ in pairs]),
+            "placed": np.stack([f.pixels if f is not None else b.pixels for b, f in pairs]),
+            "missed": sum(f is None for _, f in pairs)}
 
 
 def epochs_trained(history: Path) -> int:
@@ -72,6 +91,10 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
     if key not in synthetic_cache:
         synthetic_cache[key] = synthetic_validation(val, model_config.crop)
     synthetic = synthetic_cache[key]
+    if "placed " + key not in synthetic_cache:
+        synthetic_cache["placed " + key] = placement_validation(val, model_config.crop)
+    placed = synthetic_cache["placed " + key]
+    moves = np.abs(predict_probabilities(network, placed["placed"]) - predict_probabilities(network, placed["alone"]))
     worn = predict_probabilities(network, synthetic["worn"]) >= t
     forehead = predict_probabilities(network, synthetic["forehead"]) >= t
     hats = hard_cases(val, probabilities, t).get("Wearing_Hat", {})
@@ -80,7 +103,9 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
             "per_source": _per_source(val, probabilities, t),
             "hat_recall": 1 - hats["missed"] / hats["glasses"] if hats.get("glasses") else None,
             "hat_false_alarms": f"{hats.get('false_positives')} of {hats.get('no_glasses')}",
-            "synthetic_recall": float(worn.mean()), "synthetic_forehead_false_alarms": float(forehead.mean())}
+            "synthetic_recall": float(worn.mean()), "synthetic_forehead_false_alarms": float(forehead.mean()),
+            "placements": len(moves), "placements_missed": placed["missed"],
+            "placements_moved": int((moves > MAX_MOVE).sum()), "placement_max_move": float(moves.max())}
 
 
 def score_run(run: Path, base: dict, synthetic_cache: dict) -> dict:
@@ -104,16 +129,20 @@ def markdown(rows: list[dict]) -> str:
              "validation photos (identities never trained on) at the run's own threshold, chosen on "
              "validation. Synthetic: glasses in styles training never sees, drawn on validation photos "
              "without glasses (recall), and glasses pushed up onto the forehead of the same photos "
-             "(false alarms).", "",
-             "| run | change | epochs | PR-AUC | F1 | CelebA F1 | MTFL F1 | hat recall | hat false alarms | synthetic recall | forehead false alarms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"(false alarms). Placed: {PLACED_FACES} validation faces, each in 5 other photos "
+             f"(placements.py); how many placed faces' probabilities moved by more than {MAX_MOVE} from "
+             "the face alone's, and the largest move.", "",
+             "| run | change | epochs | PR-AUC | F1 | CelebA F1 | MTFL F1 | hat recall | hat false alarms | "
+             "synthetic recall | forehead false alarms | placed, moved > 0.05 | largest move |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         src = r["per_source"]
         hat = "-" if r["hat_recall"] is None else f"{r['hat_recall']:.3f}"
         lines.append(f"| {r['run']} | {r['changes']} | {r['epochs']} | {r['overall']['pr_auc']:.4f} | "
                      f"{r['overall']['f1']:.4f} | {src.get('celeba', {}).get('f1', 0):.4f} | "
                      f"{src.get('mtfl_train', {}).get('f1', 0):.4f} | {hat} | {r['hat_false_alarms']} | "
-                     f"{r['synthetic_recall']:.3f} | {r['synthetic_forehead_false_alarms']:.3f} |")
+                     f"{r['synthetic_recall']:.3f} | {r['synthetic_forehead_false_alarms']:.3f} | "
+                     f"{r['placements_moved']} of {r['placements']} | {r['placement_max_move']:.3f} |")
     return "\n".join(lines) + "\n"
 
 

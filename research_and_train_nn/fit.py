@@ -10,6 +10,7 @@ import numpy as np
 
 from research_and_train_nn import schedule
 from research_and_train_nn.augment import augment_batch, build_augmentation
+from research_and_train_nn.consistency import ConsistentBinaryCrossentropy, jittered
 from research_and_train_nn.model import make_model, multiply_adds
 from research_and_train_nn.run_state import (BEST, RunState, epochs_since_best, record_epoch,
                                              restore_random_states)
@@ -19,13 +20,14 @@ class AugmentedCrops(keras.utils.PyDataset):
     """Shuffled, augmented training batches; ``strength`` is set by the schedule each epoch.
 
     Each batch draws its augmentation from a seed of (run seed, epoch, batch), so a run is
-    repeatable; ``shadows`` is the brim-shadow probability at full strength (augment.py).
+    repeatable; ``shadows`` is the brim-shadow probability at full strength (augment.py). With
+    ``pairs``, each batch is followed by its crops moved a little (consistency.py).
     """
 
     def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
-                 shadows: float = 0.0, **kwargs):
+                 shadows: float = 0.0, pairs: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.shadows = shadows
+        self.shadows, self.pairs = shadows, pairs
         self.crops, self.labels = crops, labels.astype(np.float32)
         self.batch_size, self.seed = batch_size, seed
         self.epoch, self.strength = 0, 0.0
@@ -41,9 +43,29 @@ class AugmentedCrops(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         pipeline = build_augmentation(self.strength, self.shadows)
-        pipeline.set_random_seed(int(np.random.default_rng([self.seed, self.epoch, index]).integers(2**31)))
-        images = augment_batch(pipeline, self.crops[rows]).astype(np.float32)
-        return images, self.labels[rows]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        pipeline.set_random_seed(int(rng.integers(2**31)))
+        images, labels = augment_batch(pipeline, self.crops[rows]), self.labels[rows]
+        if self.pairs:
+            images = np.concatenate([images, jittered(images, int(rng.integers(2**31)))])
+            labels = np.concatenate([labels, labels])
+        return images.astype(np.float32), labels
+
+
+class PairedCopies(keras.utils.PyDataset):
+    """Validation batches for a consistency run: each crop twice, so that the loss's pairs are
+    the same crop (no consistency term) and every metric is what it is on the crops alone."""
+
+    def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.crops, self.labels, self.batch_size = crops.astype(np.float32), labels.astype(np.float32), batch_size
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.crops) / self.batch_size))
+
+    def __getitem__(self, index: int):
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return np.concatenate([self.crops[rows]] * 2), np.concatenate([self.labels[rows]] * 2)
 
 
 class Schedule(keras.callbacks.Callback):
@@ -73,7 +95,9 @@ def build(config) -> keras.Model:
         print(f"starting from the weights of {config.init_weights}")
         model.set_weights(keras.models.load_model(config.init_weights, compile=False).get_weights())
     model.compile(optimizer=keras.optimizers.AdamW(config.peak_lr, weight_decay=config.weight_decay),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
+                  loss=ConsistentBinaryCrossentropy(config.consistency, config.label_smoothing)
+                  if config.consistency else
+                  keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
                            keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc")],
                   jit_compile=False)  # XLA made training steps 5x slower on this CPU
@@ -148,12 +172,14 @@ def fit(config, train, val, out: Path, state: RunState | None, tensorboard: bool
     # on thread timing. On this 2-core machine two workers were no faster (about 26 s per epoch
     # of 4,000 crops either way).
     data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.run_seed, config.shadows,
-                          workers=1, use_multiprocessing=False)
+                          pairs=config.consistency > 0, workers=1, use_multiprocessing=False)
+    validation = PairedCopies(val.crops, val.labels, 256) if config.consistency else \
+        (val.crops.astype(np.float32), val.labels.astype(np.float32))
     callbacks = [Schedule(data, config), EpochRecorder(out, config.patience, state), Eta(config.epochs)]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(out / "tensorboard"))
     if len(done) < config.epochs and not should_stop(done, config.patience):
-        model.fit(data, validation_data=(val.crops.astype(np.float32), val.labels.astype(np.float32)),
+        model.fit(data, validation_data=validation,
                   epochs=config.epochs, initial_epoch=len(done), callbacks=callbacks,
                   class_weight=class_weights(train.labels) if config.class_weights else None,
                   verbose=1 if sys.stdout.isatty() else 2)  # progress bar on a terminal, a line per epoch in logs

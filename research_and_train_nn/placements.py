@@ -1,8 +1,8 @@
 """Real faces placed in other photos: the same face at other sizes, positions and company.
 
-Used by the face-in-any-photo test and the refinement study: a face's answer must depend on
-the face, not on the rest of the photo. Faces are MTFL's AFLW test photos with annotated eyes;
-every placement is encoded as a JPEG, as users send photos.
+Used by the face-in-any-photo test and the refinement study (MTFL's AFLW test photos, with
+annotated eyes) and by compare_runs.py (validation photos): a face's answer must depend on the
+face, not on the rest of the photo. Every placement is encoded as a JPEG, as users send photos.
 """
 from __future__ import annotations
 
@@ -34,12 +34,17 @@ def jpeg(image: Image.Image) -> bytes:
 def aflw_faces(mtfl_root: str | Path, count: int = 60) -> list[tuple[Image.Image, np.ndarray]]:
     """(photo, annotated eyes) for ``count`` AFLW test photos spread over the list, half with glasses."""
     eyes = mtfl_eyes(mtfl_root, "test")
-    records = load_mtfl(mtfl_root, "test")
+    return spread_faces([(r.path, r.label) for r in load_mtfl(mtfl_root, "test")], eyes, count)
+
+
+def spread_faces(photos: list[tuple[str, int]], eyes: dict, count: int) -> list[tuple[Image.Image, np.ndarray]]:
+    """(photo, annotated eyes) for ``count`` of ``photos`` ((path, label), with eyes in ``eyes``),
+    spread over the list, half with glasses (label 1)."""
     chosen = []
     for label in (1, 0):
-        pool = [r for r in records if r.label == label]
-        chosen += pool[:: len(pool) // (count // 2)][: count // 2]
-    return [(Image.open(r.path).convert("RGB"), np.array(eyes[r.path])) for r in chosen]
+        pool = [path for path, y in photos if y == label and path in eyes]
+        chosen += pool[:: max(1, len(pool) // (count // 2))][: count // 2]
+    return [(Image.open(path).convert("RGB"), np.array(eyes[path])) for path in chosen]
 
 
 def placements(face: Image.Image, eyes: np.ndarray, other: Image.Image) -> list[Placement]:
@@ -83,15 +88,16 @@ def eye_error(crop, eyes: np.ndarray, scale: float, centre_shift: float) -> floa
     return float(np.linalg.norm(crop.geometry.to_crop(eyes) - promised, axis=1).max())
 
 
-def placed_crops(classifier, faces):
+def placed_crops(crops_of, faces):
     """For each face placed elsewhere: (the face alone, the placement, the face's crop in its own
     photo, the crop found in the placement); either crop is None when the face was not found
-    (the placement is not looked at when the face alone was not found)."""
+    (the placement is not looked at when the face alone was not found). ``crops_of(jpeg)``
+    gives a photo's FaceCrops (``GlassesClassifier.crops``, or preprocess with a CropConfig)."""
     for i, (face, eyes) in enumerate(faces):
         alone, *placed = placements(face, eyes, faces[(i + 1) % len(faces)][0])
-        base = face_at(classifier.crops(alone.jpeg), alone.eyes)
+        base = face_at(crops_of(alone.jpeg), alone.eyes)
         for placement in placed:
-            found = face_at(classifier.crops(placement.jpeg), placement.eyes) if base is not None else None
+            found = face_at(crops_of(placement.jpeg), placement.eyes) if base is not None else None
             yield alone, placement, base, found
 
 

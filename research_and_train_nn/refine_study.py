@@ -60,7 +60,7 @@ def eye_errors(paths: list[str], annotated: dict, detectors: Detectors, config: 
 def consistency(faces, classifier: GlassesClassifier):
     """Per placement: eye movement from the face alone (eye distances) and |probability change|."""
     moves, changes, missed = [], [], 0
-    for alone, placement, base, found in placed_crops(classifier, faces):
+    for alone, placement, base, found in placed_crops(classifier.crops, faces):
         if base is None or found is None:
             missed += 1
             continue

@@ -66,6 +66,8 @@ class TrainConfig:
     strength_end: float = 0.8  # ...rising linearly to this at the last
     shadows: float = 0.0  # probability of a brim shadow over the eyes at full strength (augment.py)
     label_smoothing: float = 0.0  # targets 0/1 become e/2 and 1 - e/2: keeps logits moderate
+    consistency: float = 0.0  # weight of the squared logit gap between each crop and a copy moved by
+    #                           about a refiner's error (consistency.py); 0: off
     synthesis_share: float = 0.0  # share of MTFL no-glasses training photos given glasses (synthetic_set.py)
     patience: int = 10  # early stopping: epochs without a better validation PR-AUC
     class_weights: bool = True  # balance the ~90 % no-glasses majority in the loss
@@ -108,6 +110,8 @@ FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
     ("strength_end", float, "augmentation strength at the last epoch"),
     ("shadows", float, "probability of a brim shadow over the eyes at full strength"),
     ("label_smoothing", float, "label smoothing of the loss"),
+    ("consistency", float, "weight of the squared logit gap between each training crop and a copy "
+     "moved by about a refiner's error (0: off; doubles each batch)"),
     ("synthesis_share", float, "share of MTFL training photos without glasses replaced by synthesised "
      "ones: glasses drawn on (label 1) or pushed up onto the head (label 0)"),
     ("init_weights", str, "start from this .keras model's weights (fine-tuning; same architecture)"),

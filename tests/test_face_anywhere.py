@@ -22,7 +22,7 @@ def measured(data_dir):
     classifier = GlassesClassifier()
     crop = classifier.config.crop
     rows = []
-    for _, placement, alone, found in placed_crops(classifier, aflw_faces(data_dir / "mtfl", FACES)):
+    for _, placement, alone, found in placed_crops(classifier.crops, aflw_faces(data_dir / "mtfl", FACES)):
         assert alone is not None, f"a face was not found in its own photo ({placement.name})"
         if found is None:
             rows.append((placement.name, np.inf, np.inf))

@@ -118,6 +118,31 @@ def test_error_overlap_notes_quote_their_report():
     assert r["per_run"][0]["run"] == "r4_finetune" and max(e["f1"] for e in r["ensembles"]) - first["f1"] < 0.009
 
 
+def test_placement_notes_quote_the_placement_study_and_the_runs_table():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    study = json.loads((reports / "placement_study.json").read_text())
+    product, mirrored = study["face mesh (the product)"], study["face mesh, mirrored and averaged"]
+    assert f"through 0.2.0: {product['moved']} move by more than 0.05" in notes
+    assert f"only {product['moved_with_alone_eyes']} do" in notes
+    assert (f"{product['eye_move_median'] * 100:.1f} % of the eye distance apart in the median and "
+            f"{product['eye_move_p90'] * 100:.1f} % at the 90th percentile") in notes
+    assert (f"(median {mirrored['eye_move_median']:.4f} against {product['eye_move_median']:.4f}) and moved "
+            f"{mirrored['moved']} placements instead of {product['moved']}") in notes
+    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.2" / "runs.json").read_text())}
+    family = [runs[n] for n in ("r4_finetune", "r7_finetune_shadows", "r8_finetune_no_class_weights",
+                                "r4b_finetune_seed2", "r8b_finetune_no_class_weights_seed2")]
+    assert (f"move {min(r['placements_moved'] for r in family)} to {max(r['placements_moved'] for r in family)} "
+            f"of 300, with largest moves of {min(r['placement_max_move'] for r in family):.3f} to "
+            f"{max(r['placement_max_move'] for r in family):.3f}") in notes
+    r9, r10 = runs["r9_finetune_consistency"], runs["r10_finetune_consistency_2"]
+    assert f"the smallest of any run ({r9['placement_max_move']:.3f}), but {r9['placements_moved']} placements" in notes
+    assert min(r["placement_max_move"] for r in runs.values()) == r9["placement_max_move"]
+    assert f"(F1 {r9['per_source']['celeba']['f1']:.4f} against" in notes and f"F1 {r9['overall']['f1']:.4f} within" in notes
+    assert (f"F1 {r10['overall']['f1']:.4f}, {r10['placements_moved']} placements moved, largest move "
+            f"{r10['placement_max_move']:.3f}") in notes
+
+
 def test_the_fast_path_sentence_quotes_its_report():
     r = json.loads((ROOT / "benchmarks" / "fast_path_f1.json").read_text())
     text = " ".join((ROOT / "README.md").read_text().split())
