@@ -9,7 +9,7 @@ variant with 1 and 2 threads, and which is fastest here; the whole pipeline per 
 640x480, 1920x1080 and 12 MP against the networks' own invoke times (bench_pipeline.py, with
 a profile of predict() in profile_predict.txt); the folder runner's photos per second
 (bench_folder.py); the server's requests per second against the runtime in process, as it
-starts by default and with --threads 1 (bench_server.py); training throughput read from models/training_log.txt and models/history.csv. ``--quick`` shortens the folder and
+starts by default, with --threads 1 and as one process (bench_server.py); training throughput read from models/training_log.txt and models/history.csv. ``--quick`` shortens the folder and
 server runs. Timings are medians and depend on the machine and what else runs on it: the JSON
 records the cores and the load average.
 """
@@ -89,12 +89,14 @@ def folder(models: Path, quick: bool) -> dict:
     return bench_folder.main(["--model", str(models / "glasses.json"), *size])
 
 
-SERVER_SETTINGS = {"default": "--processes 0", "threads_1": "--processes 0 --threads 1"}
+SERVER_SETTINGS = {"default": "--processes 0", "threads_1": "--processes 0 --threads 1",
+                   "processes_1": "--processes 1"}
 
 
 def server(models: Path, quick: bool) -> dict:
     """The server as it starts by default (one process per core, photos classified on each event
-    loop's thread), then with one inference thread per process, each against the runtime in process."""
+    loop's thread), then with one inference thread per process, then as one process, each
+    against the runtime in process with as many inference threads."""
     seconds = ["--seconds", "5", "--in-process-seconds", "3"] if quick else []
     return {name: bench_server.main(["--model", str(models / "glasses.json"), "--server-args", settings, *seconds])
             for name, settings in SERVER_SETTINGS.items()}
@@ -168,7 +170,7 @@ def rows(results: dict):
         yield "REST server", f"{s['clients']} clients, {how}", \
             f"{s['server']['per_second']} req/s (p50 {s['server']['p50_ms']} ms, p99 {s['server']['p99_ms']} ms, " \
             f"{s['server']['errors']} errors)"
-        yield "REST server", f"runtime in process, {s['server_threads']} threads", f"{s['in_process']['per_second']} photos/s"
+        yield "REST server", f"runtime in process, {s['server_threads']} thread{'s' if s['server_threads'] != 1 else ''}", f"{s['in_process']['per_second']} photos/s"
         yield "ratios (one run)", f"REST server {how} vs the runtime in process", \
             f"{s['server']['per_second'] / s['in_process']['per_second']:.2f}x"
     if "training" in results:

@@ -48,6 +48,22 @@ def test_speed_rows_are_copied_from_the_benchmark_results():
         assert row in results, row
 
 
+def test_speed_sentences_quote_the_benchmark_results():
+    r = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    text = " ".join((ROOT / "README.md").read_text().split())
+    ratios, big = r["pipeline"]["ratios"], r["pipeline"]["photos"]["4032x3024"]
+    assert f"a 12 MP phone photo takes {ratios['4032x3024_vs_640x480']:.1f} times a 640 × 480 frame" in text
+    assert f"{ratios['4032x3024_full_decode_vs_fast']:.1f} times slower than the fast path" in text
+    assert f"({big['decode_ms']:.0f} of {big['predict_ms']:.0f} ms)" in text
+    assert (f"takes {ratios['640x480_vs_two_networks']:.1f} times the two networks every photo needs but "
+            f"{ratios['640x480_vs_every_network_it_runs']:.1f} times all the networks it runs") in text
+    server = r["server"]
+    assert (f"8 clients got {server['processes_1']['server']['per_second']:.0f} requests a second, half the "
+            f"default's {server['default']['server']['per_second']:.0f}") in text
+    assert (f"get {server['default']['server_over_runtime_throughput']:.2f} × the runtime's throughput in process "
+            f"with as many threads, and {server['threads_1']['server_over_runtime_throughput']:.2f} × with") in text
+
+
 def test_model_card_per_source_figures_match_the_evaluation_report():
     per_source = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["validation_per_source"]
     card = (ROOT / "models" / "README.md").read_text()
