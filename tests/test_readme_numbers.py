@@ -157,6 +157,10 @@ def test_placement_notes_quote_the_placement_study_and_the_runs_table():
     assert f"(F1 {r9['per_source']['celeba']['f1']:.4f} against" in notes and f"F1 {r9['overall']['f1']:.4f} within" in notes
     assert (f"F1 {r10['overall']['f1']:.4f}, {r10['placements_moved']} placements moved, largest move "
             f"{r10['placement_max_move']:.3f}") in notes
+    r11 = runs["r11_finetune_80px_from_r3"]
+    assert (f"F1 {r11['overall']['f1']:.4f} and PR-AUC {r11['overall']['pr_auc']:.4f}" in notes
+            and f"({r11['hat_recall']:.3f}, the best of any run" in notes and f"{r11['placements_moved']} placed faces moved" in notes)
+    assert max(r["hat_recall"] or 0 for r in runs.values()) == r11["hat_recall"]
 
 
 def test_the_fast_path_sentence_quotes_its_report():
