@@ -8,7 +8,8 @@ and datasets), each at its own F1-best threshold on validation:
 - how many errors each run makes, how many every run makes (shared), and how many any run makes;
 - the ensemble of the first k runs (their logits averaged), k = 1 .. n: PR-AUC and F1 at its own
   best threshold. If the runs erred independently, averaging would remove errors;
-- a contact sheet of the shared errors (label and file name under each crop), to look at.
+- a contact sheet of the shared errors (label and file name under each crop, the first run's
+  crop), to look at. Each run is scored on its own validation crops (its own crop settings).
 The test set is never read. Writes error_overlap.md, error_overlap.json and shared_errors.png.
 """
 from __future__ import annotations
@@ -40,23 +41,26 @@ def logits(probabilities: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def run_probabilities(runs: list[Path], crops: np.ndarray) -> np.ndarray:
-    """(runs, crops) validation probabilities of each run's model.keras."""
+def run_probabilities(runs: list[Path], val: dict) -> np.ndarray:
+    """(runs, photos) validation probabilities of each run's model.keras on its own validation
+    crops (its own crop settings), which must be of the same photos as ``val``'s."""
     import keras
 
     from research_and_train_nn.train import predict_probabilities
-    return np.stack([predict_probabilities(keras.models.load_model(run / "model.keras", compile=False), crops)
-                     for run in runs])
+    probabilities = []
+    for run in runs:
+        own = _validation_crops(run)
+        if not np.array_equal(own["labels"], val["labels"]) or not np.array_equal(own["paths"], val["paths"]):
+            raise SystemExit(f"{run} was validated on other photos than {runs[0]}: use runs of one split")
+        model = keras.models.load_model(run / "model.keras", compile=False)
+        probabilities.append(predict_probabilities(model, own["crops"]))
+    return np.stack(probabilities)
 
 
 def study(runs: list[Path]) -> tuple[dict, np.ndarray]:
     val = _validation_crops(runs[0])
-    for run in runs[1:]:
-        with np.load(run / "val_crops.npz") as other:
-            if not np.array_equal(other["labels"], val["labels"]) or not np.array_equal(other["paths"], val["paths"]):
-                raise SystemExit(f"{run} was validated on other photos than {runs[0]}: use runs of one split")
     labels = val["labels"]
-    probabilities = run_probabilities(runs, val["crops"])
+    probabilities = run_probabilities(runs, val)
     wrong = []
     per_run = []
     for run, p in zip(runs, probabilities):
