@@ -111,3 +111,19 @@ def test_workers_that_keep_dying_cost_only_what_they_held(photos, reference):
     assert [line for line in got if "worker process" not in line] == \
         [line for line, mine in zip(wanted, got) if "worker process" not in mine]
     assert f"{len(failed)} unreadable" in done.stderr
+
+
+def test_the_runner_classifies_beside_one_worker_per_further_core(photos, reference):
+    """`--workers 2` is this process and one worker (README: `--workers N` counts the runner)."""
+    runner = subprocess.Popen(command(photos, 2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = set()
+    most = 0
+    while runner.poll() is None:
+        alive = workers_of(runner.pid)
+        seen.update(alive)
+        most = max(most, len(alive))
+        time.sleep(0.02)
+    out, err = runner.communicate(timeout=300)
+    assert runner.returncode == 0, err
+    assert out == reference
+    assert most == 1 and len(seen) == 1
