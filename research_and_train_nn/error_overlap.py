@@ -20,20 +20,17 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from sklearn.metrics import average_precision_score, precision_recall_curve
 
-from research_and_train_nn.evaluate import _validation_crops
+from research_and_train_nn.evaluate import _validation_crops, metrics
+from research_and_train_nn.train import choose_threshold, predict_probabilities
 
 TILE = 128  # contact-sheet tile side; crops are scaled up to it
 COLUMNS = 8
 
 
-def best_f1(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
-    """(F1, threshold) at the threshold that maximises F1 (as train.choose_threshold picks it)."""
-    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    best = int(np.argmax(f1[:-1]))
-    return float(f1[best]), float(thresholds[best])
+def at_best_threshold(labels: np.ndarray, probabilities: np.ndarray) -> dict:
+    """evaluate.metrics at the threshold a run would choose on validation (train.choose_threshold)."""
+    return metrics(labels, probabilities, choose_threshold(labels, probabilities))
 
 
 def logits(probabilities: np.ndarray) -> np.ndarray:
@@ -46,7 +43,6 @@ def run_probabilities(runs: list[Path], val: dict) -> np.ndarray:
     crops (its own crop settings), which must be of the same photos as ``val``'s."""
     import keras
 
-    from research_and_train_nn.train import predict_probabilities
     probabilities = []
     for run in runs:
         own = _validation_crops(run)
@@ -64,10 +60,10 @@ def study(runs: list[Path]) -> tuple[dict, np.ndarray]:
     wrong = []
     per_run = []
     for run, p in zip(runs, probabilities):
-        f1, threshold = best_f1(labels, p)
-        errors = (p >= threshold).astype(int) != labels
+        scores = at_best_threshold(labels, p)
+        errors = (p >= scores["threshold"]).astype(int) != labels
         wrong.append(errors)
-        per_run.append({"run": run.name, "pr_auc": float(average_precision_score(labels, p)), "f1": f1,
+        per_run.append({"run": run.name, "pr_auc": scores["pr_auc"], "f1": scores["f1"],
                         "errors": int(errors.sum()), "false_alarms": int((errors & (labels == 0)).sum()),
                         "misses": int((errors & (labels == 1)).sum())})
     wrong = np.stack(wrong)
@@ -75,8 +71,8 @@ def study(runs: list[Path]) -> tuple[dict, np.ndarray]:
     ensembles = []
     for k in range(1, len(runs) + 1):
         p = 1.0 / (1.0 + np.exp(-logits(probabilities[:k]).mean(axis=0)))
-        f1, _ = best_f1(labels, p)
-        ensembles.append({"runs": k, "pr_auc": float(average_precision_score(labels, p)), "f1": f1})
+        scores = at_best_threshold(labels, p)
+        ensembles.append({"runs": k, "pr_auc": scores["pr_auc"], "f1": scores["f1"]})
     sources = val["sources"]
     report = {"validation_photos": int(len(labels)), "with_glasses": int(labels.sum()), "per_run": per_run,
               "shared_errors": int(shared.sum()), "errors_of_any_run": int(wrong.any(axis=0).sum()),

@@ -26,7 +26,7 @@ from glasses_core import GlassesClassifier, crop_face, open_photo
 from glasses_core.face_detect import make_face
 from glasses_core.face_mesh import INPUT_SIZE as MESH_INPUT, eye_centres
 from glasses_core.locate import MESH_DETAIL, MeshRefiner, region_pixels
-from research_and_train_nn.placements import aflw_faces, placed_crops, probability
+from research_and_train_nn.placements import aflw_faces, into_placement, placed_crops, probability
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 MAX_MOVE = 0.05  # the face-in-any-photo test's limit
@@ -51,10 +51,7 @@ def measure(classifier: GlassesClassifier, faces) -> list[dict]:
         if base is None or found is None:
             rows.append({"placement": placement.name, "found": False})
             continue
-        # the face-alone photo to the placement: a scale and a shift (placements.py)
-        scale = np.linalg.norm(placement.eyes[1] - placement.eyes[0]) / np.linalg.norm(alone.eyes[1] - alone.eyes[0])
-        shift = placement.eyes[0] - alone.eyes[0] * scale
-        eyes_alone = np.array([base.face.right_eye, base.face.left_eye]) * scale + shift
+        eyes_alone = into_placement(alone, placement, [base.face.right_eye, base.face.left_eye])
         eyes_found = np.array([found.face.right_eye, found.face.left_eye])
         same_eyes = crop_face(open_photo(placement.jpeg), make_face(
             found.face.box, np.concatenate([eyes_alone, np.asarray(found.face.keypoints)[2:]]), 1.0), config)

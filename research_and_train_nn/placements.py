@@ -68,6 +68,13 @@ def placements(face: Image.Image, eyes: np.ndarray, other: Image.Image) -> list[
     return out
 
 
+def into_placement(alone: Placement, placement: Placement, points) -> np.ndarray:
+    """Points (N, 2) of the face-alone photo in the placement's pixels: a placement only scales
+    and shifts the face, which the annotated eyes of the two give."""
+    scale = np.linalg.norm(placement.eyes[1] - placement.eyes[0]) / np.linalg.norm(alone.eyes[1] - alone.eyes[0])
+    return np.asarray(points, dtype=np.float64) * scale + (placement.eyes[0] - alone.eyes[0] * scale)
+
+
 def face_at(crops, eyes: np.ndarray):
     """The crop whose eyes are nearest the annotated ones, if within half an eye distance of
     them (None: the face was not found)."""

@@ -31,7 +31,7 @@ from glasses_core import CropConfig, GlassesClassifier, open_photo
 from glasses_core.face_detect import FaceDetector
 from glasses_core.locate import MESH_PASSES, MESH_SETTLED, Detectors, MeshRefiner
 from research_and_train_nn.datasets import mtfl_eyes
-from research_and_train_nn.placements import aflw_faces, placed_crops, probability
+from research_and_train_nn.placements import aflw_faces, into_placement, placed_crops, probability
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 # (row name, CropConfig.refine, mesh passes at most, settled within): the product's mesh is "mesh"
@@ -64,13 +64,11 @@ def consistency(faces, classifier: GlassesClassifier):
         if base is None or found is None:
             missed += 1
             continue
-        eye_distance = np.linalg.norm(alone.eyes[1] - alone.eyes[0])
-        offset = (placement.eyes - alone.eyes).mean(0)
-        scale = np.linalg.norm(placement.eyes[1] - placement.eyes[0]) / eye_distance
-        back = (np.array([found.face.right_eye, found.face.left_eye]) - offset - alone.eyes.mean(0)) / scale \
-            + alone.eyes.mean(0)
-        base_eyes = np.array([base.face.right_eye, base.face.left_eye])
-        moves.append(np.linalg.norm(back - base_eyes, axis=1).max() / eye_distance)
+        base_eyes = into_placement(alone, placement, [base.face.right_eye, base.face.left_eye])
+        found_eyes = np.array([found.face.right_eye, found.face.left_eye])
+        # in annotated eye distances, as placed
+        moves.append(np.linalg.norm(found_eyes - base_eyes, axis=1).max()
+                     / np.linalg.norm(placement.eyes[1] - placement.eyes[0]))
         changes.append(abs(probability(classifier, found) - probability(classifier, base)))
     return np.array(moves), np.array(changes), missed
 
