@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import ModelError
+from .geometry import as_pillow
 from .litert import make_interpreter
 
 
@@ -118,7 +119,7 @@ class FaceDetector:
         """Shrink to fit the model's square input (keeping the aspect ratio), pad the rest
         black, scale to [-1, 1]. Returns the tensor and the (x, y) scale and padding that map
         input pixels back to the image's: image = (input - pad) / scale."""
-        pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
+        pil = as_pillow(image)
         width, height = pil.size
         size = self.variant.input_size
         fit = size / max(height, width)

@@ -34,6 +34,11 @@ class CropGeometry:
         return np.stack([cos * d[:, 0] + sin * d[:, 1], -sin * d[:, 0] + cos * d[:, 1]], axis=1) / self.side + 0.5
 
 
+def as_pillow(image: np.ndarray | Image.Image) -> Image.Image:
+    """A Pillow image as it is, or an (H, W, 3) uint8 array wrapped as one."""
+    return image if isinstance(image, Image.Image) else Image.fromarray(image)
+
+
 def cut(image: np.ndarray | Image.Image, geometry: CropGeometry, size: int) -> np.ndarray:
     """Cut a rotated square out of an RGB image (uint8 array or Pillow image) and resize it to
     size x size pixels.
@@ -41,7 +46,7 @@ def cut(image: np.ndarray | Image.Image, geometry: CropGeometry, size: int) -> n
     Large faces are first shrunk with a box filter so the final resize never aliases;
     pixels outside the image are black.
     """
-    pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    pil = as_pillow(image)
     reduce = max(1, int(geometry.side // (4 * size)))
     if reduce > 1:
         pil = pil.reduce(reduce)

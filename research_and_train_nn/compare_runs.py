@@ -26,6 +26,7 @@ from research_and_train_nn.datasets import mtfl_eyes, mtfl_landmarks
 from research_and_train_nn.evaluate import _per_source, _validation_crops, hard_cases, metrics
 from research_and_train_nn.placements import placed_crops, spread_faces
 from research_and_train_nn.synthesis import VALIDATION_STYLES, draw_forehead_glasses, draw_glasses, synthesis_rng
+from research_and_train_nn.train import TrainConfig
 
 SYNTHETIC_PHOTOS = 300  # validation photos without glasses that get glasses drawn on (and pushed up)
 SEED = 2026  # the synthetic validation set's seed, the same for every run
@@ -71,13 +72,16 @@ def epochs_trained(history: Path) -> int:
 
 
 def changes(config: dict, base: dict) -> str:
-    diff = [f"{k}={config[k]}" for k in sorted(config) if k not in ("version", "crop") and config.get(k) != base.get(k)]
+    """What ``config`` sets otherwise than ``base`` (a setting a run's config lacks is the default)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    diff = [f"{k}={config[k]}" for k in sorted(config)
+            if k not in ("version", "crop") and config.get(k) != base.get(k, defaults.get(k))]
     diff += [f"crop.{k}={v}" for k, v in sorted(config["crop"].items()) if base["crop"].get(k) != v]
     return ", ".join(diff) or "(the base)"
 
 
 def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_run: Path, change: str,
-          synthetic_cache: dict) -> dict:
+          probe_cache: dict) -> dict:
     """One row: ``model`` (Keras) with ``model_config``'s crop and threshold, on ``val_run``'s
     validation crops; ``folder`` holds its history.csv."""
     import keras
@@ -88,12 +92,10 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
     probabilities = predict_probabilities(network, val["crops"])
     t = model_config.threshold
     key = json.dumps(dataclasses.asdict(model_config.crop), sort_keys=True)
-    if key not in synthetic_cache:
-        synthetic_cache[key] = synthetic_validation(val, model_config.crop)
-    synthetic = synthetic_cache[key]
-    if "placed " + key not in synthetic_cache:
-        synthetic_cache["placed " + key] = placement_validation(val, model_config.crop)
-    placed = synthetic_cache["placed " + key]
+    if key not in probe_cache:  # runs with the same crop settings share their probe crops
+        probe_cache[key] = (synthetic_validation(val, model_config.crop),
+                            placement_validation(val, model_config.crop))
+    synthetic, placed = probe_cache[key]
     moves = np.abs(predict_probabilities(network, placed["placed"]) - predict_probabilities(network, placed["alone"]))
     worn = predict_probabilities(network, synthetic["worn"]) >= t
     forehead = predict_probabilities(network, synthetic["forehead"]) >= t
@@ -108,18 +110,18 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
             "placements_moved": int((moves > MAX_MOVE).sum()), "placement_max_move": float(moves.max())}
 
 
-def score_run(run: Path, base: dict, synthetic_cache: dict) -> dict:
+def score_run(run: Path, base: dict, probe_cache: dict) -> dict:
     config = json.loads((run / "train_config.json").read_text())
     return score(run.name, run, run / "model.keras", ModelConfig.load(run / "config.json"), run,
-                 changes(config, base), synthetic_cache)
+                 changes(config, base), probe_cache)
 
 
-def score_shipped(models: Path, val_run: Path, synthetic_cache: dict) -> dict:
+def score_shipped(models: Path, val_run: Path, probe_cache: dict) -> dict:
     """The shipped model as it runs now (today's preprocessing) on the first run's validation
     crops: the same identities its own run held out (same seed and datasets)."""
     config = ModelConfig.load(models / "glasses.json")
     return score(f"shipped {config.version}", models, models / "glasses.keras", config, val_run,
-                 "the shipped model, trained on 0.1.0's crops", synthetic_cache)
+                 "the shipped model, trained on 0.1.0's crops", probe_cache)
 
 
 def markdown(rows: list[dict]) -> str:

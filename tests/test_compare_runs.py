@@ -22,3 +22,12 @@ def test_each_validation_face_is_paired_with_its_five_placements(data_dir):
         same = np.abs(placed["placed"][face * 5:(face + 1) * 5] - alone).mean()
         other = np.abs(placed["placed"][face * 5:(face + 1) * 5] - placed["alone"][((face + 1) % 4) * 5].astype(int)).mean()
         assert same < 12 < other, (same, other)
+
+
+def test_a_setting_left_at_its_default_is_not_a_change():
+    from research_and_train_nn.compare_runs import changes
+    base = {"epochs": 24, "version": "0.2.0", "crop": {"size": 64, "scale": 2.4}}  # an older config: no such keys
+    same = {**base, "init_weights": "", "consistency": 0.0, "train_seed": 0, "version": "0.3.0"}
+    assert changes(same, base) == "(the base)"
+    other = {**same, "consistency": 0.5, "crop": {"size": 64, "scale": 2.0}}
+    assert changes(other, base) == "consistency=0.5, crop.scale=2.0"
