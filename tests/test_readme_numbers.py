@@ -161,6 +161,13 @@ def test_placement_notes_quote_the_placement_study_and_the_runs_table():
     assert (f"F1 {r11['overall']['f1']:.4f} and PR-AUC {r11['overall']['pr_auc']:.4f}" in notes
             and f"({r11['hat_recall']:.3f}, the best of any run" in notes and f"{r11['placements_moved']} placed faces moved" in notes)
     assert max(r["hat_recall"] or 0 for r in runs.values()) == r11["hat_recall"]
+    r1, r4 = runs["r1_refine"], runs["r4_finetune"]
+    r12, r13, r14 = (runs[n] for n in ("r12_finetune_scale2", "r13_scale2", "r14_finetune_scale2_from_r13"))
+    assert (f"r13 has F1 {r13['overall']['f1']:.4f} against r1's {r1['overall']['f1']:.4f}" in notes
+            and f"(r12), has F1 {r12['overall']['f1']:.4f} against {r4['overall']['f1']:.4f}" in notes
+            and f"({r12['hat_recall']:.3f})" in notes
+            and f"(r14), F1 {r14['overall']['f1']:.4f} and CelebA F1 {r14['per_source']['celeba']['f1']:.4f}" in notes)
+    assert max(r["overall"]["f1"] for r in runs.values()) - r4["overall"]["f1"] < 0.009  # 0.2.0 stays
 
 
 def test_the_fast_path_sentence_quotes_its_report():
