@@ -47,19 +47,22 @@ class MirroredMesh(MeshRefiner):
 def measure(classifier: GlassesClassifier, faces) -> list[dict]:
     rows = []
     config = classifier.config.crop
+    face_of = {}  # the face alone's JPEG -> the face's number: placed_crops gives each face's placements in turn
     for alone, placement, base, found in placed_crops(classifier.crops, faces):
+        face = face_of.setdefault(alone.jpeg, len(face_of))
         if base is None or found is None:
-            rows.append({"placement": placement.name, "found": False})
+            rows.append({"placement": placement.name, "face": face, "found": False})
             continue
         eyes_alone = into_placement(alone, placement, [base.face.right_eye, base.face.left_eye])
         eyes_found = np.array([found.face.right_eye, found.face.left_eye])
         same_eyes = crop_face(open_photo(placement.jpeg), make_face(
             found.face.box, np.concatenate([eyes_alone, np.asarray(found.face.keypoints)[2:]]), 1.0), config)
-        p_alone = probability(classifier, base)
-        rows.append({"placement": placement.name, "found": True,
+        p_alone, p_placed = probability(classifier, base), probability(classifier, found)
+        rows.append({"placement": placement.name, "face": face, "found": True,
                      "eye_move": float(np.linalg.norm(eyes_found - eyes_alone, axis=1).max()
                                        / np.linalg.norm(eyes_alone[1] - eyes_alone[0])),
-                     "move": abs(probability(classifier, found) - p_alone),
+                     "move": abs(p_placed - p_alone),
+                     "flipped": (p_placed >= classifier.threshold) != (p_alone >= classifier.threshold),
                      "move_with_alone_eyes": abs(probability(classifier, same_eyes) - p_alone)})
     return rows
 
@@ -70,6 +73,8 @@ def summary(rows: list[dict]) -> dict:
     return {"placements": len(rows), "missed": len(rows) - len(found),
             "eye_move_median": float(np.median(eye)), "eye_move_p90": float(np.percentile(eye, 90)),
             "moved": int((move > MAX_MOVE).sum()), "largest_move": float(move.max()),
+            "faces_moved": len({r["face"] for r in found if r["move"] > MAX_MOVE}),
+            "faces": len({r["face"] for r in rows}), "flipped": sum(r["flipped"] for r in found),
             "moved_with_alone_eyes": int((same > MAX_MOVE).sum()), "largest_move_with_alone_eyes": float(same.max())}
 
 
@@ -78,13 +83,16 @@ def markdown(results: dict) -> str:
              "`python3 research_and_train_nn/placement_study.py --out research_and_train_nn/reports`: the "
              "face-in-any-photo test's 300 placements (60 AFLW faces, 5 photos each) through the shipped "
              f"model. Eye move: the placed face's eyes against the ones it got alone, in eye distances. "
-             f"Moved: probability more than {MAX_MOVE} from the face alone's; with the eyes found alone: "
-             "the placed face cut with the eyes it got alone.", "",
-             "| refinement | eye move, median | eye move, p90 | moved | largest move | moved, eyes found alone | largest, eyes found alone |",
-             "|---|---|---|---|---|---|---|"]
+             f"Moved: probability more than {MAX_MOVE} from the face alone's (and how many faces those "
+             "placements are of); flipped: the answer at the model's threshold differs from the face "
+             "alone's; with the eyes found alone: the placed face cut with the eyes it got alone.", "",
+             "| refinement | eye move, median | eye move, p90 | moved | faces moved | flipped | largest move | "
+             "moved, eyes found alone | largest, eyes found alone |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, s in results.items():
         lines.append(f"| {name} | {s['eye_move_median']:.4f} | {s['eye_move_p90']:.4f} | {s['moved']} of "
-                     f"{s['placements']} | {s['largest_move']:.3f} | {s['moved_with_alone_eyes']} | "
+                     f"{s['placements']} | {s['faces_moved']} of {s['faces']} | {s['flipped']} | {s['largest_move']:.3f} | "
+                     f"{s['moved_with_alone_eyes']} | "
                      f"{s['largest_move_with_alone_eyes']:.3f} |")
     return "\n".join(lines) + "\n"
 

@@ -145,6 +145,9 @@ def test_placement_notes_quote_the_placement_study_and_the_runs_table():
             f"{product['eye_move_p90'] * 100:.1f} % at the 90th percentile") in notes
     assert (f"(median {mirrored['eye_move_median']:.4f} against {product['eye_move_median']:.4f}) and moved "
             f"{mirrored['moved']} placements instead of {product['moved']}") in notes
+    assert (f"The {product['moved']} moves are of {product['faces_moved']} of the {product['faces']} faces" in notes
+            and f"{product['flipped']} of the {product['placements']} answers flip at the threshold "
+                f"({100 * product['flipped'] / product['placements']:.1f} %; the mirrored look flips {mirrored['flipped']})" in notes)
     runs = {r["run"]: r for r in json.loads((reports / "runs_v0.2" / "runs.json").read_text())}
     family = [runs[n] for n in ("r4_finetune", "r7_finetune_shadows", "r8_finetune_no_class_weights",
                                 "r4b_finetune_seed2", "r8b_finetune_no_class_weights_seed2")]
