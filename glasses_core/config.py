@@ -23,7 +23,8 @@ class CropConfig:
     detector: str = "auto"  # "short", "full", or "auto": short-range, full-range when it finds none
     min_face_score: float = 0.5  # BlazeFace confidence needed to accept a face
     refine: str = "mesh"  # each face's eyes measured again on its own region (locate.py):
-    #                       "mesh" (MediaPipe face mesh), "detector" (BlazeFace again) or "none"
+    #                       "mesh" (MediaPipe face mesh), "mesh_mirrored" (the mesh also on the
+    #                       mirrored region, eyes averaged), "detector" (BlazeFace again) or "none"
     fallback_side: float = 0.6  # no face: a square of this fraction of the shorter image side...
     fallback_centre_y: float = 0.4  # ...centred horizontally, at this fraction of the height
 

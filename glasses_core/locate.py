@@ -132,27 +132,38 @@ def region_pixels(photo: Photo, region: CropGeometry, size: int, detail: float =
 class MeshRefiner:
     """Eyes from MediaPipe's face mesh on the region around the detector's box, then again on
     the region around the mesh's own landmarks (as MediaPipe's tracking does) until that region
-    settles: the eyes then no longer depend on where the whole-photo pass put the box."""
+    settles: the eyes then no longer depend on where the whole-photo pass put the box. With
+    ``mirrored``, the last region's mirror image is read too and the eyes are the mean of both
+    looks: the mesh's own left-right bias cancels, and a face's eyes no longer depend on which
+    way it looks (``CropConfig.refine`` "mesh_mirrored"; research_and_train_nn/refine_study.py
+    measured the choices)."""
 
     def __init__(self, config: CropConfig, num_threads: int = 1, passes: int = MESH_PASSES,
-                 settled: float = MESH_SETTLED):
+                 settled: float = MESH_SETTLED, mirrored: bool = False):
         self._mesh = FaceMesh(num_threads)
-        self.passes, self.settled = passes, settled  # other values: research_and_train_nn/refine_study.py
+        self.passes, self.settled, self.mirrored = passes, settled, mirrored
 
     def refine(self, photo: Photo, face: Face) -> Face:
         region = region_of(face.box, face.right_eye, face.left_eye, MESH_ROI_SCALE)
         for _ in range(self.passes):
-            points, eyes = self.look(photo, region)
-            previous, region = region, region_of((*points.min(0), *points.max(0)), eyes[0], eyes[1],
-                                                 MESH_ROI_SCALE)
-            if _settled(previous, region, self.settled):
+            patch = region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)
+            points = region.to_image(self._mesh.landmarks(patch))
+            eyes = eye_centres(points)
+            looked, region = region, region_of((*points.min(0), *points.max(0)), eyes[0], eyes[1],
+                                               MESH_ROI_SCALE)
+            if _settled(looked, region, self.settled):
                 break
+        if self.mirrored:
+            eyes = (eyes + self._mirrored_eyes(patch, looked)) / 2.0
         return make_face(face.box, np.concatenate([eyes, np.asarray(face.keypoints)[2:]]), face.score)
 
-    def look(self, photo: Photo, region: CropGeometry) -> tuple[np.ndarray, np.ndarray]:
-        """One pass: the mesh's landmarks on ``region``, in the photo's pixels, and the eye centres."""
-        points = region.to_image(self._mesh.landmarks(region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)))
-        return points, eye_centres(points)
+    def _mirrored_eyes(self, patch: np.ndarray, region: CropGeometry) -> np.ndarray:
+        """The eye centres the mesh finds in ``patch`` (cut from ``region``) mirrored, in the photo's
+        pixels: the subject's right eye first, as always."""
+        landmarks = self._mesh.landmarks(np.ascontiguousarray(patch[:, ::-1]))
+        landmarks[:, 0] = 1.0 - landmarks[:, 0]
+        # in the mirror image the subject's right eye is the one the mesh calls left
+        return eye_centres(region.to_image(landmarks))[::-1]
 
 
 def _settled(a: CropGeometry, b: CropGeometry, within: float = MESH_SETTLED) -> bool:
@@ -190,7 +201,11 @@ class NoRefiner:
         return face
 
 
-REFINERS = {"mesh": MeshRefiner, "detector": DetectorRefiner, "none": NoRefiner}
+def _mirrored_mesh(config: CropConfig, num_threads: int = 1) -> MeshRefiner:
+    return MeshRefiner(config, num_threads, mirrored=True)
+
+
+REFINERS = {"mesh": MeshRefiner, "mesh_mirrored": _mirrored_mesh, "detector": DetectorRefiner, "none": NoRefiner}
 
 
 def scaled(face: Face, factor: float) -> Face:

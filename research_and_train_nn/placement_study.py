@@ -10,9 +10,9 @@ through the shipped model. For each placed face found:
 - how far its probability moves from the face alone's;
 - how far it moves when the placed face is cut with the eyes it got alone instead: what is left
   then comes from the pixels (decoding, resampling), not from where the eyes were found.
-Twice: with the product's face mesh, and with each pass's eyes averaged with the mesh's on the
-region's mirror image (a steadier second look?). Writes placement_study.md and .json. Reads the
-test photos' pixels and annotated eyes, never their labels.
+With the product's face mesh, and with its last region also read mirrored and the eyes
+averaged (``CropConfig.refine`` "mesh_mirrored"). Writes placement_study.md and .json. Reads
+the test photos' pixels and annotated eyes, never their labels.
 """
 from __future__ import annotations
 
@@ -24,24 +24,16 @@ import numpy as np
 
 from glasses_core import GlassesClassifier, crop_face, open_photo
 from glasses_core.face_detect import make_face
-from glasses_core.face_mesh import INPUT_SIZE as MESH_INPUT, eye_centres
-from glasses_core.locate import MESH_DETAIL, MeshRefiner, region_pixels
+from glasses_core.locate import MESH_PASSES, MESH_SETTLED, MeshRefiner
 from research_and_train_nn.placements import aflw_faces, into_placement, placed_crops, probability
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 MAX_MOVE = 0.05  # the face-in-any-photo test's limit
 
 
-class MirroredMesh(MeshRefiner):
-    """The product's refinement, each pass's eyes averaged with the mesh's on the mirrored region."""
-
-    def look(self, photo, region):
-        patch = region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)
-        points = region.to_image(self._mesh.landmarks(patch))
-        mirrored = self._mesh.landmarks(np.ascontiguousarray(patch[:, ::-1]))
-        mirrored[:, 0] = 1.0 - mirrored[:, 0]
-        # in the mirror image the subject's right eye is the one the mesh calls left
-        return points, (eye_centres(points) + eye_centres(region.to_image(mirrored))[::-1]) / 2.0
+# (row name, MeshRefiner's passes, settled, mirrored); None: the product's refiner
+REFINERS = (("face mesh (the product)", None),
+            ("face mesh, last region mirrored too (mesh_mirrored)", (MESH_PASSES, MESH_SETTLED, True)))
 
 
 def measure(classifier: GlassesClassifier, faces) -> list[dict]:
@@ -104,9 +96,9 @@ def main(argv=None) -> int:
     faces = aflw_faces(DATA / "mtfl", 60)
     classifier = GlassesClassifier()
     results = {}
-    for name, refiner in (("face mesh (the product)", None), ("face mesh, mirrored and averaged", MirroredMesh)):
-        if refiner is not None:
-            classifier._detectors.refiner = refiner(classifier.config.crop)
+    product = classifier._detectors.refiner
+    for name, settings in REFINERS:
+        classifier._detectors.refiner = product if settings is None else MeshRefiner(classifier.config.crop, 1, *settings)
         results[name] = summary(measure(classifier, faces))
         print(name, results[name], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,10 @@ and how many face-mesh passes?
 
     python3 research_and_train_nn/refine_study.py --out research_and_train_nn/reports
 
-For each ``CropConfig.refine`` choice, and for the face mesh with fewer or more passes than
-locate.py's (MESH_PASSES at most, stopping once the region settles within MESH_SETTLED), on
-real annotated eyes:
+For each ``CropConfig.refine`` choice ("mesh_mirrored": the mesh's last region also read
+mirrored, the eyes averaged), and for the face mesh with fewer or more passes than locate.py's
+(MESH_PASSES at most, stopping once the region settles within MESH_SETTLED), on real annotated
+eyes:
 - accuracy: the worse eye's distance from MTFL's annotation, in eye distances, on 300 training
   photos (LFW and web) and 300 AFLW test photos, each photo as it is;
 - consistency: 60 AFLW faces placed in other photos (placements.py): how far each eye moves from
@@ -34,10 +35,13 @@ from research_and_train_nn.datasets import mtfl_eyes
 from research_and_train_nn.placements import aflw_faces, into_placement, placed_crops, probability
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-# (row name, CropConfig.refine, mesh passes at most, settled within): the product's mesh is "mesh"
-VARIANTS = (("none", "none", None, None), ("detector", "detector", None, None),
-            ("mesh", "mesh", MESH_PASSES, MESH_SETTLED), ("mesh, 1 pass", "mesh", 1, 0.0),
-            ("mesh, 2 passes", "mesh", 2, 0.0), ("mesh, up to 8 passes, settled 0.01", "mesh", 8, 0.01))
+# (row name, CropConfig.refine, mesh passes at most, settled within, last region also mirrored):
+# the product's mesh is "mesh"; CropConfig.refine "mesh_mirrored" is "mesh, last region mirrored too"
+VARIANTS = (("none", "none", None, None, False), ("detector", "detector", None, None, False),
+            ("mesh", "mesh", MESH_PASSES, MESH_SETTLED, False), ("mesh, 1 pass", "mesh", 1, 0.0, False),
+            ("mesh, 2 passes", "mesh", 2, 0.0, False), ("mesh, up to 8 passes, settled 0.01", "mesh", 8, 0.01, False),
+            ("mesh, last region mirrored too", "mesh_mirrored", MESH_PASSES, MESH_SETTLED, True),
+            ("mesh, 1 pass, mirrored too", "mesh_mirrored", 1, 0.0, True))
 
 
 def eye_errors(paths: list[str], annotated: dict, detectors: Detectors, config: CropConfig):
@@ -95,12 +99,13 @@ class CountedMesh:
         return self.mesh.landmarks(patch)
 
 
-def study(name: str, refine: str, passes: int | None, settled: float | None, samples: dict, faces) -> dict:
+def study(name: str, refine: str, passes: int | None, settled: float | None, mirrored: bool, samples: dict,
+          faces) -> dict:
     config = dataclasses.replace(CropConfig(), refine=refine)
     detectors = Detectors(config)
     counted = None
     if passes is not None:
-        detectors.refiner = MeshRefiner(config, 1, passes, settled)
+        detectors.refiner = MeshRefiner(config, 1, passes, settled, mirrored)
         counted = detectors.refiner._mesh = CountedMesh(detectors.refiner._mesh)
     row = {"refine": name}
     seconds = []
@@ -108,7 +113,7 @@ def study(name: str, refine: str, passes: int | None, settled: float | None, sam
         errors, spent = eye_errors(paths, annotated, detectors, config)
         seconds += spent
         row[f"{split}_median"], row[f"{split}_p95"] = float(np.median(errors)), float(np.percentile(errors, 95))
-    row["mesh_passes_per_face"] = counted.calls / len(seconds) if counted else 0.0
+    row["mesh_invokes_per_face"] = counted.calls / len(seconds) if counted else 0.0
     classifier = GlassesClassifier()
     classifier.config = dataclasses.replace(classifier.config, crop=config)
     classifier._detectors = detectors
@@ -126,12 +131,12 @@ def report(rows: list[dict], invoke: float) -> str:
              "'moves' is how far an eye moves when the face is placed in another photo, against the "
              "face in its own photo; 'P moves > 0.05' counts placements where the shipped model's "
              f"probability moves by more than 0.05. One BlazeFace invoke took {invoke:.2f} ms in this run.", "",
-             "| refine | LFW/web median | p95 | AFLW median | p95 | moves median | p95 | missed | P moves > 0.05 | mesh passes per face | ms per face | x BlazeFace invoke |",
+             "| refine | LFW/web median | p95 | AFLW median | p95 | moves median | p95 | missed | P moves > 0.05 | mesh invokes per face | ms per face | x BlazeFace invoke |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['refine']} | {r['train_median']:.4f} | {r['train_p95']:.4f} | {r['test_median']:.4f} | "
                      f"{r['test_p95']:.4f} | {r['move_median']:.4f} | {r['move_p95']:.4f} | {r['missed']} of {r['placed']} | "
-                     f"{r['changed']} | {r['mesh_passes_per_face']:.2f} | {r['refine_ms']:.2f} | {r['refine_ms'] / invoke:.1f} |")
+                     f"{r['changed']} | {r['mesh_invokes_per_face']:.2f} | {r['refine_ms']:.2f} | {r['refine_ms'] / invoke:.1f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -40,7 +40,7 @@ def test_writes_json_with_positive_numbers(results):
     for size, row in pipeline["photos"].items():
         for stage in ("decode", "detect", "refine", "crop", "classify", "predict", "predict_full_decode"):
             assert row[f"{stage}_ms"] > 0, (size, stage)
-        assert row["faces"] == 1 and row["mesh_passes"] >= 1
+        assert row["faces"] == 1 and row["mesh_invokes"] >= 1
     assert pipeline["photos"]["4032x3024"]["reductions"] != [1]  # a 12 MP photo is never decoded at full size
     assert all(v > 0 for v in pipeline["ratios"].values())
     assert (results / "profile_predict.txt").read_text().count("=== predict()") == 3

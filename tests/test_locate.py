@@ -241,7 +241,7 @@ def test_photos_too_small_for_tiles_and_fixed_detectors_look_once():
 def test_detectors_refuse_unknown_settings_by_name():
     with pytest.raises(ConfigError, match="unknown detector 'medium'; choose short, full or auto"):
         Detectors(CropConfig(detector="medium"))
-    with pytest.raises(ConfigError, match=r"unknown refine 'landmarks'; choose one of \['detector', 'mesh', 'none'\]"):
+    with pytest.raises(ConfigError, match=r"unknown refine 'landmarks'; choose one of \['detector', 'mesh', 'mesh_mirrored', 'none'\]"):
         Detectors(CropConfig(refine="landmarks"))
 
 
@@ -297,17 +297,21 @@ def test_refined_eyes_follow_the_face_when_the_photo_turns(mtfl_faces, refine, t
 def test_refiners_replace_the_eyes_and_keep_the_rest_of_the_face(mtfl_faces):
     photo = open_photo(np.asarray(mtfl_faces[0][0]))
     first = Detectors(CropConfig(refine="none")).detect(photo)[0]
-    for refine in ("mesh", "detector"):
+    eyes = {}
+    for refine in ("mesh", "mesh_mirrored", "detector"):
         refined = Detectors(CropConfig(refine=refine)).refiner.refine(photo, first)
+        eyes[refine] = (refined.right_eye, refined.left_eye)
         assert refined.box == first.box and refined.score == first.score
         assert len(refined.keypoints) == 6
         assert refined.keypoints[:2] == (refined.right_eye, refined.left_eye)
         assert refined.right_eye != first.right_eye
-        if refine == "mesh":  # the mesh gives the eyes only; the nose, mouth and ears stay
+        if refine.startswith("mesh"):  # the mesh gives the eyes only; the nose, mouth and ears stay
             assert refined.keypoints[2:] == first.keypoints[2:]
         else:  # a second BlazeFace pass gives all six
             assert refined.keypoints[2:] != first.keypoints[2:]
     assert Detectors(CropConfig(refine="none")).refiner.refine(photo, first) is first
+    mirrored, plain = np.array(eyes["mesh_mirrored"]), np.array(eyes["mesh"])
+    assert 0 < np.abs(mirrored - plain).max() < 0.05 * np.linalg.norm(plain[1] - plain[0])  # a second look, close by
 
 
 def test_the_detector_refiner_keeps_the_first_eyes_when_it_finds_no_face_near_the_centre():
@@ -365,22 +369,49 @@ def test_the_mesh_reads_its_region_at_half_its_input_from_the_coarsest_decode(mt
 def test_the_mesh_makes_at_most_its_passes_and_stops_once_settled(mtfl_faces):
     """MeshRefiner(passes, settled): never more passes than asked; with nothing counting as
     settled it makes them all, and the default (MESH_PASSES, MESH_SETTLED) stops before on
-    at least one real face."""
+    at least one real face. Mirrored, it reads the last region once more."""
     from glasses_core.locate import MESH_PASSES, MeshRefiner
     config = CropConfig()
     detectors = Detectors(config)
 
-    def passes(refiner, photo, face):
+    def reads(refiner, photo, face):
         calls, landmarks = [], refiner._mesh.landmarks
         refiner._mesh.landmarks = lambda patch: calls.append(patch) or landmarks(patch)
         refiner.refine(photo, face)
-        return len(calls)
+        return calls
 
     counts = []
     for image, _, _ in mtfl_faces:
         photo = open_photo(np.asarray(image))
         face = detectors.detect(photo)[0]
-        assert passes(MeshRefiner(config, passes=1), photo, face) == 1
-        assert passes(MeshRefiner(config, passes=3, settled=0.0), photo, face) == 3
-        counts.append(passes(MeshRefiner(config), photo, face))
+        assert len(reads(MeshRefiner(config, passes=1, mirrored=False), photo, face)) == 1
+        assert len(reads(MeshRefiner(config, passes=3, settled=0.0, mirrored=False), photo, face)) == 3
+        patches = reads(MeshRefiner(config, passes=3, settled=0.0, mirrored=True), photo, face)
+        assert len(patches) == 4 and (patches[3] == patches[2][:, ::-1]).all()  # the last region, mirrored
+        counts.append(len(reads(MeshRefiner(config), photo, face)))
     assert all(1 <= n <= MESH_PASSES for n in counts) and min(counts) < MESH_PASSES, counts
+
+
+def test_a_mirrored_look_finds_mirrored_eyes_in_the_mirrored_photo(mtfl_faces):
+    """One mirrored pass finds, in a photo's mirror image, the mirror of the eyes it finds in the
+    photo (the mesh's own left-right bias cancels); one plain pass is further off."""
+    from glasses_core.locate import MeshRefiner
+    config = CropConfig()
+    detectors = Detectors(config)
+    worst = {True: 0.0, False: 0.0}
+    for image, _, _ in mtfl_faces:
+        pixels = np.asarray(image)
+        photo, mirror = open_photo(pixels), open_photo(np.ascontiguousarray(pixels[:, ::-1]))
+        width = pixels.shape[1]
+        face = detectors.detect(photo)[0]
+        flip = lambda p: (width - p[0], p[1])  # noqa: E731
+        x0, y0, x1, y1 = face.box  # the same face in the mirror image: its right eye is the mirrored left one
+        mirrored_face = make_face((width - x1, y0, width - x0, y1), [flip(face.left_eye), flip(face.right_eye)], face.score)
+        for mirrored in (True, False):
+            refiner = MeshRefiner(config, passes=1, mirrored=mirrored)
+            found, found_mirrored = refiner.refine(photo, face), refiner.refine(mirror, mirrored_face)
+            eyes = np.array([found.right_eye, found.left_eye])
+            seen = np.array([found_mirrored.left_eye, found_mirrored.right_eye])
+            seen[:, 0] = width - seen[:, 0]
+            worst[mirrored] = max(worst[mirrored], np.abs(seen - eyes).max() / math.dist(*eyes))
+    assert worst[True] < 0.002 and worst[False] > 0.005, worst

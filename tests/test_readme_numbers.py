@@ -112,11 +112,11 @@ def test_v0_2_notes_quote_the_runs_table_and_the_refine_study():
     assert f"{study['none']['train_median']:.3f} for the whole-photo keypoints" in notes
     assert f"movement {study['mesh']['move_median']:.3f} eye distances" in notes
     one, two, eight = (study[f"mesh, {n}"] for n in ("1 pass", "2 passes", "up to 8 passes, settled 0.01"))
-    assert (f"{study['mesh']['mesh_passes_per_face']:.2f} passes a face" in notes
+    assert (f"{study['mesh']['mesh_invokes_per_face']:.2f} passes a face" in notes
             and f"(median {one['move_median']:.4f} eye distances against {study['mesh']['move_median']:.4f})" in notes)
     assert f"moves {one['changed']} placements' probabilities by more than 0.05, against {study['mesh']['changed']}" in notes
     assert f"Exactly two passes moved {two['changed']}, but lost {two['missed']} faces" in notes
-    assert f"moved {eight['changed']} and cost {eight['mesh_passes_per_face']:.2f} passes" in notes
+    assert f"moved {eight['changed']} and cost {eight['mesh_invokes_per_face']:.2f} passes" in notes
     test = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["overall"]
     assert f"F1 {test['f1']:.4f}" in notes and f"ROC-AUC {test['roc_auc']:.4f}" in notes
 
@@ -138,7 +138,7 @@ def test_placement_notes_quote_the_placement_study_and_the_runs_table():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
     study = json.loads((reports / "placement_study.json").read_text())
-    product, mirrored = study["face mesh (the product)"], study["face mesh, mirrored and averaged"]
+    product, mirrored = study["face mesh (the product)"], study["face mesh, last region mirrored too (mesh_mirrored)"]
     assert f"through 0.2.0: {product['moved']} move by more than 0.05" in notes
     assert f"only {product['moved_with_alone_eyes']} do" in notes
     assert (f"{product['eye_move_median'] * 100:.1f} % of the eye distance apart in the median and "
@@ -171,6 +171,19 @@ def test_placement_notes_quote_the_placement_study_and_the_runs_table():
             and f"({r12['hat_recall']:.3f})" in notes
             and f"(r14), F1 {r14['overall']['f1']:.4f} and CelebA F1 {r14['per_source']['celeba']['f1']:.4f}" in notes)
     assert max(r["overall"]["f1"] for r in runs.values()) - r4["overall"]["f1"] < 0.009  # 0.2.0 stays
+    r15 = runs["r15_finetune_mirrored"]
+    assert (f"r15 is r4's recipe on its crops: F1 {r15['overall']['f1']:.4f} against {r4['overall']['f1']:.4f}, "
+            f"CelebA F1 {r15['per_source']['celeba']['f1']:.4f} against {r4['per_source']['celeba']['f1']:.4f}, "
+            f"glasses under a hat {round(r15['hat_recall'] * 13)} of 13 ({r15['hat_recall']:.3f}), and "
+            f"{r15['placements_moved']} of its validation placements moved, against r4's {r4['placements_moved']}") in notes
+    study = {r["refine"]: r for r in json.loads((reports / "refine_study.json").read_text())["rows"]}
+    plain, mirrored = study["mesh"], study["mesh, last region mirrored too"]
+    assert (f"(median {mirrored['train_median']:.4f} against {plain['train_median']:.4f} eye distances on the "
+            f"LFW/web photos, {mirrored['test_median']:.4f} against {plain['test_median']:.4f} on AFLW; p95 "
+            f"{mirrored['test_p95']:.4f} against {plain['test_p95']:.4f} there)") in notes
+    assert f"(median {mirrored['move_median']:.4f} against {plain['move_median']:.4f})" in notes
+    assert (f"({mirrored['mesh_invokes_per_face']:.2f} against {plain['mesh_invokes_per_face']:.2f})" in notes
+            and mirrored["mesh_invokes_per_face"] - plain["mesh_invokes_per_face"] == 1.0)
 
 
 def test_the_fast_path_sentence_quotes_its_report():
