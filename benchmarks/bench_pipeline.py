@@ -10,7 +10,7 @@ All in one run, single thread, medians (photos.py builds the photos):
 - where predict() spends it: decode, whole-photo detection, refinement, crop, classify;
 - the ratios the speed issue asks for: predict() at 640x480 against the two networks every
   photo needs (BlazeFace + classifier) and against every network predict() runs (the face-mesh
-  passes included); 1920x1080 and 12 MP against 640x480.
+  invokes included); 1920x1080 and 12 MP against 640x480.
 With ``--profile``, a cProfile of predict() on each photo (top functions by own time).
 """
 from __future__ import annotations
@@ -47,8 +47,8 @@ def networks(classifier: GlassesClassifier, runs: int) -> dict:
             "classifier_ms": invoke_ms(classifier._interpreter(), runs)}
 
 
-def mesh_passes(classifier: GlassesClassifier, jpeg: bytes) -> int:
-    """How many face-mesh passes predict() makes on this photo."""
+def mesh_invokes(classifier: GlassesClassifier, jpeg: bytes) -> int:
+    """How many times predict() runs the face mesh on this photo (its passes, and the mirrored look)."""
     refiner = getattr(classifier._detectors.refiner, "_mesh", None)
     if refiner is None:
         return 0
@@ -90,7 +90,7 @@ def decode_into(photo, reductions):
 
 def photo_row(classifier: GlassesClassifier, size: str, runs: int) -> dict:
     jpeg = benchmark_photo(size)
-    row = {"jpeg_bytes": len(jpeg), "mesh_passes": mesh_passes(classifier, jpeg)}
+    row = {"jpeg_bytes": len(jpeg), "mesh_invokes": mesh_invokes(classifier, jpeg)}
     row.update(stages(classifier, jpeg, runs))
     row["predict_ms"] = median_ms(lambda: classifier.predict(jpeg), runs)
     row["predict_full_decode_ms"] = median_ms(
@@ -100,7 +100,7 @@ def photo_row(classifier: GlassesClassifier, size: str, runs: int) -> dict:
 
 def ratios(net: dict, photos: dict) -> dict:
     two = net["blazeface_ms"] + net["classifier_ms"]
-    every = two + photos["640x480"]["mesh_passes"] * net["face_mesh_ms"]
+    every = two + photos["640x480"]["mesh_invokes"] * net["face_mesh_ms"]
     base = photos["640x480"]["predict_ms"]
     return {"640x480_vs_two_networks": base / two,
             "640x480_vs_every_network_it_runs": base / every,
