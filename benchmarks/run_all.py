@@ -152,7 +152,7 @@ def rows(results: dict):
             f"{net['blazeface_ms']:.2f} / {net['face_mesh_ms']:.2f} / {net['classifier_ms']:.3f} ms"
         for size, row in p["photos"].items():
             yield f"predict() {size} ({p['model']})", "end to end", \
-                f"{row['predict_ms']:.2f} ms ({row['mesh_invokes']} face-mesh invokes, decoded at 1/{', 1/'.join(map(str, row['reductions']))})"
+                f"{row['predict_ms']:.2f} ms ({row['mesh_invokes']} face-mesh invoke{'' if row['mesh_invokes'] == 1 else 's'}, decoded at 1/{', 1/'.join(map(str, row['reductions']))})"
             yield f"predict() {size} ({p['model']})", "decode / detect / refine / crop / classify", \
                 " / ".join(f"{row[k + '_ms']:.2f}" for k in ("decode", "detect", "refine", "crop", "classify")) + " ms"
             yield f"predict() {size} ({p['model']})", "with a full-size decode first (0.1.0's)", \
