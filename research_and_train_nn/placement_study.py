@@ -22,18 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from glasses_core import GlassesClassifier, crop_face, open_photo
+from glasses_core import GlassesClassifier, crop_face, locate, open_photo
 from glasses_core.face_detect import make_face
-from glasses_core.locate import MESH_PASSES, MESH_SETTLED, MeshRefiner
 from research_and_train_nn.placements import aflw_faces, into_placement, placed_crops, probability
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 MAX_MOVE = 0.05  # the face-in-any-photo test's limit
 
 
-# (row name, MeshRefiner's passes, settled, mirrored); None: the product's refiner
-REFINERS = (("face mesh (the product)", None),
-            ("face mesh, last region mirrored too (mesh_mirrored)", (MESH_PASSES, MESH_SETTLED, True)))
+# (row name, CropConfig.refine)
+REFINERS = (("face mesh (the product)", "mesh"),
+            ("face mesh, last region mirrored too (mesh_mirrored)", "mesh_mirrored"))
 
 
 def measure(classifier: GlassesClassifier, faces) -> list[dict]:
@@ -96,9 +95,8 @@ def main(argv=None) -> int:
     faces = aflw_faces(DATA / "mtfl", 60)
     classifier = GlassesClassifier()
     results = {}
-    product = classifier._detectors.refiner
-    for name, settings in REFINERS:
-        classifier._detectors.refiner = product if settings is None else MeshRefiner(classifier.config.crop, 1, *settings)
+    for name, refine in REFINERS:
+        classifier._detectors.refiner = locate.REFINERS[refine](classifier.config.crop)
         results[name] = summary(measure(classifier, faces))
         print(name, results[name], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

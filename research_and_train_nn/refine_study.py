@@ -35,13 +35,13 @@ from research_and_train_nn.datasets import mtfl_eyes
 from research_and_train_nn.placements import aflw_faces, into_placement, placed_crops, probability
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-# (row name, CropConfig.refine, mesh passes at most, settled within, last region also mirrored):
-# the product's mesh is "mesh"; CropConfig.refine "mesh_mirrored" is "mesh, last region mirrored too"
-VARIANTS = (("none", "none", None, None, False), ("detector", "detector", None, None, False),
-            ("mesh", "mesh", MESH_PASSES, MESH_SETTLED, False), ("mesh, 1 pass", "mesh", 1, 0.0, False),
-            ("mesh, 2 passes", "mesh", 2, 0.0, False), ("mesh, up to 8 passes, settled 0.01", "mesh", 8, 0.01, False),
-            ("mesh, last region mirrored too", "mesh_mirrored", MESH_PASSES, MESH_SETTLED, True),
-            ("mesh, 1 pass, mirrored too", "mesh_mirrored", 1, 0.0, True))
+# (row name, CropConfig.refine, mesh passes at most, settled within): the product's mesh is "mesh";
+# "mesh_mirrored" reads the last region mirrored too
+VARIANTS = (("none", "none", None, None), ("detector", "detector", None, None),
+            ("mesh", "mesh", MESH_PASSES, MESH_SETTLED), ("mesh, 1 pass", "mesh", 1, 0.0),
+            ("mesh, 2 passes", "mesh", 2, 0.0), ("mesh, up to 8 passes, settled 0.01", "mesh", 8, 0.01),
+            ("mesh, last region mirrored too", "mesh_mirrored", MESH_PASSES, MESH_SETTLED),
+            ("mesh, 1 pass, mirrored too", "mesh_mirrored", 1, 0.0))
 
 
 def eye_errors(paths: list[str], annotated: dict, detectors: Detectors, config: CropConfig):
@@ -99,13 +99,12 @@ class CountedMesh:
         return self.mesh.landmarks(patch)
 
 
-def study(name: str, refine: str, passes: int | None, settled: float | None, mirrored: bool, samples: dict,
-          faces) -> dict:
+def study(name: str, refine: str, passes: int | None, settled: float | None, samples: dict, faces) -> dict:
     config = dataclasses.replace(CropConfig(), refine=refine)
     detectors = Detectors(config)
     counted = None
     if passes is not None:
-        detectors.refiner = MeshRefiner(config, 1, passes, settled, mirrored)
+        detectors.refiner = MeshRefiner(config, 1, passes, settled, mirrored=refine == "mesh_mirrored")
         counted = detectors.refiner._mesh = CountedMesh(detectors.refiner._mesh)
     row = {"refine": name}
     seconds = []
