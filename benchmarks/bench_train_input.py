@@ -29,8 +29,8 @@ DATA = ROOT.parent / "shared" / "data"
 def real_crops(count: int, cache: Path):
     """(crops, labels) of the first ``count`` readable MTFL training photos."""
     from glasses_core import CropConfig
-    from research_and_train_nn.datasets import load
-    from research_and_train_nn.prepare import make_crops
+    from research_and_train_nn.data.datasets import load
+    from research_and_train_nn.data.crops import make_crops
     crop_set = make_crops(load(f"mtfl:{DATA / 'mtfl'}")[:count], CropConfig(), cache, progress=False)
     crop_set = crop_set.subset([i for i in range(len(crop_set.records)) if crop_set.ok[i]])
     return crop_set.crops, crop_set.labels
@@ -38,7 +38,7 @@ def real_crops(count: int, cache: Path):
 
 def input_rate(crops, labels, batch_size: int, strength: float) -> float:
     """Crops a second of AugmentedCrops over one epoch."""
-    from research_and_train_nn.fit import AugmentedCrops
+    from research_and_train_nn.training.fit import AugmentedCrops
     data = AugmentedCrops(crops, labels, batch_size, seed=0, workers=1, use_multiprocessing=False)
     data.start_epoch(0, strength)
     start = time.perf_counter()
@@ -52,9 +52,9 @@ def step_rate(crops, labels, batch_size: int, strategy: str) -> tuple[float, int
     import keras
     import numpy as np
 
-    from research_and_train_nn.distribute import strategy_scope
-    from research_and_train_nn.fit import build
-    from research_and_train_nn.train import TrainConfig
+    from research_and_train_nn.training.distribute import strategy_scope
+    from research_and_train_nn.training.fit import build
+    from research_and_train_nn.training.config import TrainConfig
     with strategy_scope(strategy) as scope:
         model = build(TrainConfig(batch_size=batch_size))
         images, targets = crops.astype(np.float32), labels.astype(np.float32)

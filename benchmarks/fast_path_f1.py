@@ -25,8 +25,9 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from glasses_core import Detectors, ModelConfig, open_photo, preprocess  # noqa: E402
-from research_and_train_nn.datasets import load  # noqa: E402
-from research_and_train_nn.evaluate import metrics, runtime_probabilities  # noqa: E402
+from research_and_train_nn.data.datasets import load  # noqa: E402
+from research_and_train_nn.evaluation.metrics import metrics  # noqa: E402
+from research_and_train_nn.evaluation.probabilities import runtime_probabilities  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "mtfl"
 LIMIT = 0.003  # issue 12: the fast path may move F1 through the int8 model by no more than this

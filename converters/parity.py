@@ -66,7 +66,7 @@ def check_parity(keras_model, exports: dict[str, str | Path], crops: np.ndarray,
 
 def keras_probabilities(keras_model, crops: np.ndarray) -> np.ndarray:
     """P(glass) from the Keras training model: the reference every export is held to."""
-    from research_and_train_nn.model import inference_model
+    from research_and_train_nn.training.model import inference_model
 
     probability = inference_model(keras_model)
     return probability.predict(crops.astype(np.float32), batch_size=100, verbose=0).reshape(-1)

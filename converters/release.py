@@ -43,7 +43,7 @@ def release(run: Path, version: str, models: Path = MODELS, max_drop: float = 0.
             metadata: Metadata = Metadata()) -> Path:
     """Check ``run`` and copy it into ``models``; returns the staging folder. Raises Refused."""
     from converters.convert_all import convert_all, summary  # TensorFlow: after the arguments
-    from research_and_train_nn.evaluate import evaluate_run
+    from research_and_train_nn.evaluation.report import evaluate_run
 
     shipped = shipped_evaluation(models)
     check_version(version, ModelConfig.load(models / f"{NAME}.json").version)

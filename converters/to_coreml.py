@@ -22,7 +22,7 @@ with quiet():  # TensorFlow's and coremltools' start-up notes (GLASSES_VERBOSE=1
 
 from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError
-from research_and_train_nn.model import inference_model
+from research_and_train_nn.training.model import inference_model
 
 from converters.metadata import Metadata, crop_description, export_fields
 from converters.runs import export_main

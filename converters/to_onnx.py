@@ -30,7 +30,7 @@ def export_onnx(model, config: ModelConfig, out_dir: str | Path, name: str = "gl
     import tensorflow as tf
     import tf2onnx
 
-    from research_and_train_nn.model import inference_model
+    from research_and_train_nn.training.model import inference_model
 
     probability = inference_model(model)
     size = config.crop.size

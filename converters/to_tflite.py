@@ -22,7 +22,7 @@ from glasses_core.quiet import quiet
 with quiet():  # TensorFlow's start-up notes (GLASSES_VERBOSE=1 shows them)
     import tensorflow as tf
 from glasses_core.tflite_metadata import with_config
-from research_and_train_nn.model import inference_model
+from research_and_train_nn.training.model import inference_model
 
 from converters.runs import export_main
 

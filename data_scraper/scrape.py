@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 
 from glasses_core.errors import ConfigError
-from research_and_train_nn.datasets import IMAGE_SUFFIXES, load
+from research_and_train_nn.data.datasets import IMAGE_SUFFIXES, load
 
 from data_scraper.checks import Checker, HashIndex, Reject, hash_files
 from data_scraper.config import ScrapeConfig

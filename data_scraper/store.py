@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from glasses_core.errors import ConfigError
-from research_and_train_nn.datasets import IMAGE_SUFFIXES
+from research_and_train_nn.data.datasets import IMAGE_SUFFIXES
 
 from data_scraper.checks import Candidate, HashIndex, Reject
 from data_scraper.presets import LABEL_FOLDERS, Job

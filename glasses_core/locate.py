@@ -135,7 +135,7 @@ class MeshRefiner:
     settles: the eyes then no longer depend on where the whole-photo pass put the box. With
     ``mirrored``, the last region's mirror image is read too and the eyes are the mean of both
     looks: the mesh's own left-right bias cancels, and a face's eyes no longer depend on which
-    way it looks (``CropConfig.refine`` "mesh_mirrored"; research_and_train_nn/refine_study.py
+    way it looks (``CropConfig.refine`` "mesh_mirrored"; research_and_train_nn/studies/refine_study.py
     measured the choices)."""
 
     def __init__(self, config: CropConfig, num_threads: int = 1, passes: int = MESH_PASSES,

@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import CropConfig, Detectors, ModelConfig, load_image, preprocess
-from research_and_train_nn.datasets import mtfl_eyes, mtfl_landmarks
-from research_and_train_nn.evaluate import _per_source, _validation_crops, hard_cases, metrics
-from research_and_train_nn.placements import placed_crops, spread_faces
-from research_and_train_nn.synthesis import VALIDATION_STYLES, draw_forehead_glasses, draw_glasses, synthesis_rng
-from research_and_train_nn.train import TrainConfig
+from research_and_train_nn.data.datasets import mtfl_eyes, mtfl_landmarks
+from research_and_train_nn.evaluation.report import per_source, validation_crops, hard_cases
+from research_and_train_nn.evaluation.metrics import metrics
+from research_and_train_nn.studies.placements import placed_crops, spread_faces
+from research_and_train_nn.synthesis.draw import VALIDATION_STYLES, draw_forehead_glasses, draw_glasses, synthesis_rng
+from research_and_train_nn.training.config import TrainConfig
 
 SYNTHETIC_PHOTOS = 300  # validation photos without glasses that get glasses drawn on (and pushed up)
 SEED = 2026  # the synthetic validation set's seed, the same for every run
@@ -86,9 +87,9 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
     validation crops; ``folder`` holds its history.csv."""
     import keras
 
-    from research_and_train_nn.train import predict_probabilities
+    from research_and_train_nn.evaluation.probabilities import predict_probabilities
     network = keras.models.load_model(model, compile=False)  # once, for the three sets of crops
-    val = _validation_crops(val_run)
+    val = validation_crops(val_run)
     probabilities = predict_probabilities(network, val["crops"])
     t = model_config.threshold
     key = json.dumps(dataclasses.asdict(model_config.crop), sort_keys=True)
@@ -102,7 +103,7 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
     hats = hard_cases(val, probabilities, t).get("Wearing_Hat", {})
     return {"run": name, "changes": change, "epochs": epochs_trained(folder / "history.csv"),
             "threshold": t, "overall": metrics(val["labels"], probabilities, t),
-            "per_source": _per_source(val, probabilities, t),
+            "per_source": per_source(val, probabilities, t),
             "hat_recall": 1 - hats["missed"] / hats["glasses"] if hats.get("glasses") else None,
             "hat_false_alarms": f"{hats.get('false_positives')} of {hats.get('no_glasses')}",
             "synthetic_recall": float(worn.mean()), "synthetic_forehead_false_alarms": float(forehead.mean()),

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from glasses_core import GlassesClassifier
-from research_and_train_nn.datasets import load_mtfl
+from research_and_train_nn.data.datasets import load_mtfl
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -86,7 +86,7 @@ def _answer_panel(ax, classifier: GlassesClassifier, probability: float) -> None
 
 def model_summary(path: Path) -> None:
     """make_model()'s layers as a table: name, type, output shape, parameters."""
-    from research_and_train_nn.model import make_model, multiply_adds
+    from research_and_train_nn.training.model import make_model, multiply_adds
     model = make_model()
     rows = [(layer.name, type(layer).__name__, str(tuple(layer.output.shape[1:])), f"{layer.count_params():,}")
             for layer in model.layers]

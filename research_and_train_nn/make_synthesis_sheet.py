@@ -18,12 +18,12 @@ from PIL import Image, ImageDraw
 
 from glasses_core import CropConfig, load_image
 from glasses_core.crop import cut, eye_geometry
-from research_and_train_nn.datasets import load_mtfl, mtfl_landmarks
-from research_and_train_nn.splits import split_by_identity
-from research_and_train_nn.synthesis import STYLES, draw_forehead_glasses, draw_glasses, synthesis_sources
-from research_and_train_nn.train import TrainConfig
+from research_and_train_nn.data.datasets import load_mtfl, mtfl_landmarks
+from research_and_train_nn.data.splits import split_by_identity
+from research_and_train_nn.synthesis.draw import STYLES, draw_forehead_glasses, draw_glasses, synthesis_sources
+from research_and_train_nn.training.config import TrainConfig
+from research_and_train_nn.data.paths import PROJECT_ROOT, SHARED_DATA
 
-ROOT = Path(__file__).resolve().parent.parent
 TILE = 120  # pixels per picture on the sheet
 LABEL = 104  # width of the style names' column
 MIN_EYE_DISTANCE = 36  # faces shown are large enough to see the glasses' detail
@@ -87,8 +87,8 @@ def make_sheet(mtfl: Path, out: Path, draws: int = 5, seed: int = 0) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mtfl", type=Path, default=ROOT.parent / "shared" / "data" / "mtfl")
-    parser.add_argument("--out", type=Path, default=ROOT / "static" / "synthetic_glasses.png")
+    parser.add_argument("--mtfl", type=Path, default=SHARED_DATA / "mtfl")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "static" / "synthetic_glasses.png")
     parser.add_argument("--draws", type=int, default=5, help="random draws per style")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError
-from research_and_train_nn.prepare import DEFAULT_CACHE
-from research_and_train_nn.train import TrainConfig
+from research_and_train_nn.data.crops import DEFAULT_CACHE
+from research_and_train_nn.training.config import TrainConfig
 
 # name -> changes from the base settings (``crop`` entries change the crop).
 VARIANTS = {
@@ -42,8 +42,10 @@ def variant_config(base: TrainConfig, changes: dict) -> TrainConfig:
 
 def score(run: Path) -> dict:
     """Validation metrics of a finished run (its own threshold, chosen on the same crops)."""
-    from research_and_train_nn.evaluate import _validation_crops, hard_cases, keras_probabilities, metrics
-    val = _validation_crops(run)
+    from research_and_train_nn.evaluation.report import validation_crops, hard_cases
+    from research_and_train_nn.evaluation.probabilities import keras_probabilities
+    from research_and_train_nn.evaluation.metrics import metrics
+    val = validation_crops(run)
     probabilities = keras_probabilities(run, val["crops"])
     threshold = ModelConfig.load(run / "config.json").threshold
     result = metrics(val["labels"], probabilities, threshold)
@@ -90,8 +92,8 @@ def main(argv=None) -> int:
     # Short runs: faster batch-norm statistics, no early stopping, no test set.
     base = TrainConfig(max_train=args.max_train, epochs=args.epochs, bn_momentum=0.9,
                        patience=args.epochs, test="")
-    from research_and_train_nn.evaluate import HARD_ATTRIBUTES
-    from research_and_train_nn.train import run
+    from research_and_train_nn.evaluation.report import HARD_ATTRIBUTES
+    from research_and_train_nn.training.run import run
     report = {"command": "python3 research_and_train_nn/sweep.py " + shlex.join(argv or sys.argv[1:]),
               "base": dataclasses.asdict(base), "hard_attributes": list(HARD_ATTRIBUTES), "variants": {}}
     try:

@@ -22,7 +22,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def mtfl_records(data_dir):
-    from research_and_train_nn.datasets import load_mtfl
+    from research_and_train_nn.data.datasets import load_mtfl
     return load_mtfl(data_dir / "mtfl", "train")
 
 
@@ -36,14 +36,15 @@ TINY_TRAIN = dict(max_train=600, balanced_subset=True, epochs=4, batch_size=8, p
 @pytest.fixture(scope="session")
 def crop_cache(tmp_path_factory):
     """The repo's crop cache: crops are keyed by content, so sharing it is safe and fast."""
-    from research_and_train_nn.prepare import DEFAULT_CACHE
+    from research_and_train_nn.data.crops import DEFAULT_CACHE
     return DEFAULT_CACHE
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, data_dir, crop_cache):
     """A run folder of a tiny model, really trained for 4 epochs on 600 real crops."""
-    from research_and_train_nn.train import TrainConfig, run
+    from research_and_train_nn.training.config import TrainConfig
+    from research_and_train_nn.training.run import run
     config = TrainConfig(datasets=(f"mtfl:{data_dir / 'mtfl'}", f"celeba:{data_dir / 'celeba'}"),
                          **TINY_TRAIN)
     return run(config, tmp_path_factory.mktemp("tiny_run"), cache=crop_cache)

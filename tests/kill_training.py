@@ -23,7 +23,7 @@ def kill() -> None:
 
 
 def kill_while_making_batch(epoch: int, batch: int) -> None:
-    from research_and_train_nn.fit import AugmentedCrops
+    from research_and_train_nn.training.fit import AugmentedCrops
     make_batch = AugmentedCrops.__getitem__
 
     def patched(self, index):

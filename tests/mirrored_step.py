@@ -26,12 +26,12 @@ def real_batch(size: int, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    from research_and_train_nn.distribute import make_strategy
+    from research_and_train_nn.training.distribute import make_strategy
     strategy = make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
     import keras
 
-    from research_and_train_nn.fit import build, class_weights
-    from research_and_train_nn.train import TrainConfig
+    from research_and_train_nn.training.fit import build, class_weights
+    from research_and_train_nn.training.config import TrainConfig
     config = TrainConfig(dropout=0.0)  # dropout draws differ per replica; nothing else may
     images, labels = real_batch(config.crop.size, 32)
     keras.utils.set_random_seed(0)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from research_and_train_nn.augment import augment_batch, build_augmentation
-from research_and_train_nn.schedule import learning_rate, strength
+from research_and_train_nn.training.augment import augment_batch, build_augmentation
+from research_and_train_nn.training.schedule import learning_rate, strength
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_schedule_strength_rises_while_learning_rate_falls():
 
 
 def test_brim_shadow_darkens_the_top_of_the_crop(crops):
-    from research_and_train_nn.augment import BrimShadow
+    from research_and_train_nn.training.augment import BrimShadow
     import albumentations as A
     pipeline = A.Compose([BrimShadow(darkness=(0.5, 0.5), p=1.0)], seed=0)
     out = augment_batch(pipeline, crops).astype(float)

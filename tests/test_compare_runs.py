@@ -5,7 +5,7 @@ import numpy as np
 
 from glasses_core import CropConfig
 from research_and_train_nn.compare_runs import placement_validation
-from research_and_train_nn.datasets import load_mtfl
+from research_and_train_nn.data.datasets import load_mtfl
 
 
 def test_each_validation_face_is_paired_with_its_five_placements(data_dir):

@@ -1,11 +1,11 @@
-"""Consistency training (research_and_train_nn/consistency.py): a crop and its slightly moved
+"""Consistency training (research_and_train_nn/training/consistency.py): a crop and its slightly moved
 copy should get the same logit."""
 from __future__ import annotations
 
 import numpy as np
 
-from research_and_train_nn.consistency import SHIFT, ConsistentBinaryCrossentropy, jittered
-from research_and_train_nn.fit import AugmentedCrops, PairedCopies
+from research_and_train_nn.training.consistency import SHIFT, ConsistentBinaryCrossentropy, jittered
+from research_and_train_nn.training.fit import AugmentedCrops, PairedCopies
 
 
 def test_the_loss_is_cross_entropy_plus_the_weighted_gap_of_each_pair():
@@ -55,7 +55,8 @@ def test_a_consistency_run_trains_saves_and_resumes(data_dir, crop_cache, tmp_pa
     registered with Keras), and a resumed run continues from them."""
     import keras
 
-    from research_and_train_nn.train import TrainConfig, run
+    from research_and_train_nn.training.config import TrainConfig
+    from research_and_train_nn.training.run import run
     config = TrainConfig(datasets=(f"mtfl:{data_dir / 'mtfl'}",), max_train=48, epochs=1, batch_size=8,
                          bn_momentum=0.9, test="", consistency=0.5)
     run(config, tmp_path / "run", cache=crop_cache)

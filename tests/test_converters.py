@@ -56,8 +56,8 @@ def small_run(tmp_path_factory, data_dir):
     trained for 8 epochs on 400 CelebA crops; 500 AFLW crops to check it on."""
     import keras
 
-    from research_and_train_nn.datasets import load_celeba, load_mtfl
-    from research_and_train_nn.model import make_model
+    from research_and_train_nn.data.datasets import load_celeba, load_mtfl
+    from research_and_train_nn.training.model import make_model
 
     config = ModelConfig(version="0.0.1-test", description="small test model")
     train = _balanced(load_celeba(data_dir / "celeba"), 200, 200, seed=0)
@@ -94,10 +94,9 @@ def check_crops(small_run):
     return run.crops[::5][:CHECK], run.labels[::5][:CHECK]
 
 
-def test_every_export_meets_its_tolerance(converted, capsys):
+def test_every_export_meets_its_tolerance(converted):
     out, status, report = converted
-    with capsys.disabled():  # the figures, in the test log
-        print("\n" + (out / "conversion_report.md").read_text())
+    print("\n" + (out / "conversion_report.md").read_text())  # the figures, shown when the test fails
     exports = report["exports"]
     assert {name.split(" (")[0] for name in exports} == {  # on macOS, also "... (Core ML)"
         "tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel", "onnx"}
@@ -194,10 +193,9 @@ def fine_tuned(small_run, tmp_path_factory):
     return run, status, json.loads((run / "export" / "conversion_report.json").read_text())
 
 
-def test_a_fully_trained_model_meets_every_tolerance_int8_included(fine_tuned, capsys):
+def test_a_fully_trained_model_meets_every_tolerance_int8_included(fine_tuned):
     _, status, report = fine_tuned
-    with capsys.disabled():
-        print("\nfine-tuned shipped model:\n" + format_table(report))
+    print("\nfine-tuned shipped model:\n" + format_table(report))
     assert report["crops"] == 500 and report["keras_accuracy"] > 0.9
     for name, entry in report["exports"].items():
         assert entry["passed"], (name, entry.get("failures"))
@@ -450,7 +448,7 @@ def test_a_folder_that_is_not_a_run(tmp_path):
     assert convert_all_main([str(tmp_path), "--out", str(tmp_path / "models")]) == 2
 
 
-def test_tiny_run_converts(tiny_run, tiny_exports, tmp_path, capsys):
+def test_tiny_run_converts(tiny_run, tiny_exports, tmp_path):
     """train.py's run folder and default width: the float32 exports give Keras's answers."""
     from converters.parity import format_table
     from converters.to_coreml import export_coreml
@@ -458,8 +456,7 @@ def test_tiny_run_converts(tiny_run, tiny_exports, tmp_path, capsys):
     exports = {"tflite_float32": tiny_exports["float32"], "tflite_float16": tiny_exports["float16"],
                **export_coreml(run.model, run.config, tmp_path)}
     report = check_parity(run.model, exports, run.crops, run.labels, run.config)
-    with capsys.disabled():
-        print("\ntrain.py's tiny run (default width, 4 epochs):\n" + format_table(report))
+    print("\ntrain.py's tiny run (default width, 4 epochs):\n" + format_table(report))
     assert report["exports"]["tflite_float32"]["passed"] and report["exports"]["mlmodel"]["passed"]
 
 

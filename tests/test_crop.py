@@ -19,7 +19,7 @@ from glasses_core import CropConfig, Detectors, crop_face, load_image, open_phot
 from glasses_core.crop import CropGeometry, cut, eye_geometry
 from glasses_core.face_detect import make_face
 from markers import found, paint, promised
-from research_and_train_nn.datasets import mtfl_landmarks
+from research_and_train_nn.data.datasets import mtfl_landmarks
 
 CONFIG = CropConfig()
 SHIFTED = CropConfig(size=48, scale=2.0, centre_shift=0.3)  # centre_shift is 0 by default: test it too

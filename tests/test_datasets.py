@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 from glasses_core import ConfigError
-from research_and_train_nn.datasets import (celeba_attributes, load, load_celeba, load_folder, load_meglass,
-                                            load_mtfl, mtfl_eyes, mtfl_landmarks)
-from research_and_train_nn.splits import split_by_identity
+from research_and_train_nn.data.datasets import celeba_attributes, load, load_celeba, load_folder, load_meglass, load_mtfl, mtfl_eyes, mtfl_landmarks
+from research_and_train_nn.data.splits import split_by_identity
 
 
 def test_mtfl_train_and_test(data_dir):
@@ -127,7 +126,7 @@ def test_the_crop_cache_is_keyed_on_the_preprocessing_code(tmp_path):
     import shutil
 
     from glasses_core import CropConfig
-    from research_and_train_nn.prepare import CORE, crop_key
+    from research_and_train_nn.data.crop_cache import CORE, crop_key
     copy = tmp_path / "glasses_core"
     shutil.copytree(CORE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     assert crop_key(CropConfig(), copy) == crop_key(CropConfig())
@@ -135,3 +134,13 @@ def test_the_crop_cache_is_keyed_on_the_preprocessing_code(tmp_path):
     crop.write_text(crop.read_text().replace("Image.BILINEAR", "Image.BICUBIC", 1))
     assert crop_key(CropConfig(), copy) != crop_key(CropConfig())
     assert crop_key(CropConfig(scale=2.0)) != crop_key(CropConfig())
+
+
+def test_the_project_folders_are_found_from_the_package():
+    """data/paths.py sits two packages deep: the checkout, its crop cache and the shared data are
+    where the README says (a wrong count of parents put the cache inside research_and_train_nn/)."""
+    from research_and_train_nn.data.crop_cache import DEFAULT_CACHE
+    from research_and_train_nn.data.paths import PROJECT_ROOT, SHARED_DATA
+    root = Path(__file__).resolve().parent.parent
+    assert PROJECT_ROOT == root and DEFAULT_CACHE == root / "cache" / "crops"
+    assert SHARED_DATA == root.parent / "shared" / "data" and (SHARED_DATA / "mtfl" / "training.txt").is_file()

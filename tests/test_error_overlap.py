@@ -6,14 +6,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from research_and_train_nn.error_overlap import study
+from research_and_train_nn.studies.error_overlap import study
 
 
 @pytest.fixture(scope="module")
 def runs(data_dir, crop_cache, tmp_path_factory):
     """Two tiny runs on the same split: 64 px crops, and 80 px crops with another training seed."""
     from glasses_core import CropConfig
-    from research_and_train_nn.train import TrainConfig, run
+    from research_and_train_nn.training.config import TrainConfig
+    from research_and_train_nn.training.run import run
     config = TrainConfig(datasets=(f"mtfl:{data_dir / 'mtfl'}",), max_train=64, epochs=1, batch_size=8,
                          bn_momentum=0.9, test="", seed=5)
     folder = tmp_path_factory.mktemp("overlap")

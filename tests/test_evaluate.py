@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from research_and_train_nn.evaluate import HARD_ATTRIBUTES, evaluate_run, metrics
+from research_and_train_nn.evaluation.report import HARD_ATTRIBUTES, evaluate_run
+from research_and_train_nn.evaluation.metrics import metrics
 
 
 def test_metrics_on_a_known_case():

@@ -2,7 +2,7 @@
 
 Real MTFL test faces (AFLW, annotated eyes) are placed in wider and taller canvases at the
 edge, in the middle of a larger canvas, at a fifth of a 4032x3024 phone frame, and beside
-another real face (research_and_train_nn/placements.py); every photo is a JPEG. For each
+another real face (research_and_train_nn/studies/placements.py); every photo is a JPEG. For each
 placement the shipped model's crop must keep the annotated eyes where the crop geometry
 promises them, and its probability must stay within 0.05 of the face alone.
 """
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from glasses_core import DEFAULT_MODEL, GlassesClassifier, ModelConfig
-from research_and_train_nn.placements import aflw_faces, eye_error, placed_crops, probability
+from research_and_train_nn.studies.placements import aflw_faces, eye_error, placed_crops, probability
 
 FACES = 60  # half of them with glasses
 MAX_PROBABILITY_MOVE = 0.05

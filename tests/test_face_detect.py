@@ -5,7 +5,7 @@ from PIL import Image
 from glasses_core import CropConfig, Detectors, FaceDetector, load_image
 from glasses_core.errors import ModelError
 from glasses_core.face_detect import _iou, model_dir, ssd_anchors, weighted_nms
-from research_and_train_nn.datasets import load_celeba, mtfl_eyes
+from research_and_train_nn.data.datasets import load_celeba, mtfl_eyes
 
 SAMPLE = 300
 

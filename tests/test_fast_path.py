@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from glasses_core import GlassesClassifier, open_photo
-from research_and_train_nn.placements import aflw_faces, face_at, placements
+from research_and_train_nn.studies.placements import aflw_faces, face_at, placements
 
 FACES = 20
 
@@ -57,7 +57,7 @@ def test_a_photo_of_any_size_gives_the_face_the_full_decode_gives(classifier, fa
     than asked for, and the crop was cut from the wrong part of the photo."""
     from PIL import Image
 
-    from research_and_train_nn.placements import jpeg
+    from research_and_train_nn.studies.placements import jpeg
     for face, eyes in faces[::5]:
         scale = canvas[1] / 3 / face.height  # the face a third of the photo's height
         frame = Image.new("RGB", canvas, (128, 128, 128))

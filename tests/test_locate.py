@@ -17,7 +17,7 @@ from glasses_core.geometry import CropGeometry
 from glasses_core.image_io import open_photo
 from glasses_core.locate import (MESH_SETTLED, _settled, _shared, _starts, find_faces, keep_whole_faces,
                                  region_of, region_pixels, scaled, shifted, usable_faces)
-from research_and_train_nn.datasets import mtfl_eyes
+from research_and_train_nn.data.datasets import mtfl_eyes
 
 
 def square_face(box, score=0.9):

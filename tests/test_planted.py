@@ -41,7 +41,8 @@ def test_the_mutation_report_meets_its_target_and_explains_every_survivor():
     assert unexplained == 0 and "**UNEXPLAINED**" not in text
     assert "(stale)" not in text
     assert "Tests: " + ", ".join(f"`{t}`" for t in run_mutmut.SUBSET) in text  # made with today's subset
-    readme = (ROOT / "README.md").read_text()
+    import documentation
+    readme = documentation.text()
     assert f"{100 * killed / total:.1f} % of `glasses_core/`'s {total:,} mutants killed" in readme  # as reported
 
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from glasses_core import CropConfig
-from research_and_train_nn.datasets import load
-from research_and_train_nn.prepare import make_crops
+from research_and_train_nn.data.datasets import load
+from research_and_train_nn.data.crops import make_crops
 
 
 def test_ray_cache_is_byte_for_byte_the_local_one(local_ray, data_dir, tmp_path):

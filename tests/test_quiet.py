@@ -85,3 +85,15 @@ def test_quiet_blocks_nest(capfd):
     worker.join(timeout=30)
     assert not worker.is_alive(), "nested quiet() blocks deadlocked"
     assert capfd.readouterr().err == ""  # the inner line went to the outer block, which hides it
+
+
+def test_no_test_prints_past_pytest_capture():
+    """The suite prints only pytest's own output: figures a test prints are captured (shown when
+    it fails), never written past the capture in the middle of the dots."""
+    import re
+    from pathlib import Path
+    tests = Path(__file__).resolve().parent
+    offenders = [f"{path.name}:{number}" for path in sorted(tests.rglob("*.py")) if path.name != Path(__file__).name
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if re.search(r"\b(capsys|capfd|capsysbinary|capfdbinary)\.disabled\(", line)]
+    assert offenders == []

@@ -1,17 +1,19 @@
-"""The README's results tables quote the committed evaluation and conversion reports."""
+"""The README's and docs/' results tables quote the committed evaluation and conversion reports."""
 import json
 import re
 from pathlib import Path
+
+import documentation
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def readme_row(first_cell: str) -> list[str]:
-    for line in (ROOT / "README.md").read_text().splitlines():
+    for line in documentation.text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if cells and cells[0] == first_cell:
             return cells
-    raise AssertionError(f"no README table row starting with {first_cell!r}")
+    raise AssertionError(f"no README or docs table row starting with {first_cell!r}")
 
 
 def test_accuracy_figures_match_the_evaluation_report():
@@ -28,18 +30,18 @@ def test_export_figures_match_the_conversion_report():
     report = json.loads((ROOT / "models" / "conversion_report.json").read_text())
     for key, export in report["exports"].items():
         name = Path(export["path"]).name
-        row = next(r for r in (ROOT / "README.md").read_text().splitlines() if f"`{name}`" in r and "|" in r)
+        row = next(r for r in documentation.text().splitlines() if f"`{name}`" in r and "|" in r)
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         assert cells[1] == f"{export['size_bytes'] / 1024:.1f} KiB", name
         assert float(cells[2]) == float(f"{export['max_difference']:.2e}"), name
         assert cells[3] == f"{export['agreement']:.2%}", name
-    assert re.search(r"`glasses_int8\.tflite` \(default\)", (ROOT / "README.md").read_text())
+    assert re.search(r"`glasses_int8\.tflite` \(default\)", documentation.text())
     assert report["default"] == "tflite_int8"
 
 
 def test_speed_rows_are_copied_from_the_benchmark_results():
     results = (ROOT / "benchmarks" / "results.md").read_text().splitlines()
-    readme = (ROOT / "README.md").read_text().splitlines()
+    readme = documentation.text().splitlines()
     sections = ("| classifier,", "| networks", "| predict()", "| ratios", "| folder runner", "| REST server",
                 "| training (")
     rows = [line for line in readme if line.startswith(sections)]
@@ -50,7 +52,7 @@ def test_speed_rows_are_copied_from_the_benchmark_results():
 
 def test_speed_sentences_quote_the_benchmark_results():
     r = json.loads((ROOT / "benchmarks" / "results.json").read_text())
-    text = " ".join((ROOT / "README.md").read_text().split())
+    text = " ".join(documentation.text().split())
     ratios, big = r["pipeline"]["ratios"], r["pipeline"]["photos"]["4032x3024"]
     assert f"a 12 MP phone photo takes {ratios['4032x3024_vs_640x480']:.1f} times a 640 × 480 frame" in text
     assert f"{ratios['4032x3024_full_decode_vs_fast']:.1f} times slower than the fast path" in text
@@ -188,6 +190,6 @@ def test_placement_notes_quote_the_placement_study_and_the_runs_table():
 
 def test_the_fast_path_sentence_quotes_its_report():
     r = json.loads((ROOT / "benchmarks" / "fast_path_f1.json").read_text())
-    text = " ".join((ROOT / "README.md").read_text().split())
+    text = " ".join(documentation.text().split())
     assert (f"on all {r['photos']} AFLW test photos, F1 through the int8 model is {r['f1_fast']:.4f} from the fast "
             f"path and {r['f1_full']:.4f} from a full-size decode, with {r['answers_changed']} answers changed") in text

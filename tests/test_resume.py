@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from research_and_train_nn.run_state import RunState, write_text_atomically
+from research_and_train_nn.training.run_state import RunState, write_text_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,7 +108,7 @@ def test_early_stopping_counts_as_keras_does():
     """should_stop over a history gives Keras's EarlyStopping decisions, resumed or not."""
     import keras
 
-    from research_and_train_nn.fit import should_stop
+    from research_and_train_nn.training.fit import should_stop
     scores = [0.5, 0.6, 0.6, 0.55, 0.7, 0.7, 0.65, 0.64, float("nan"), 0.7]
     for patience in (0, 1, 2, 3):
         keras_stops = []
@@ -133,7 +133,7 @@ def test_an_interrupted_write_leaves_the_old_file(tmp_path):
         temporary.write_text("ne")
         raise KeyboardInterrupt
 
-    from research_and_train_nn.run_state import write_atomically
+    from research_and_train_nn.training.run_state import write_atomically
     with pytest.raises(KeyboardInterrupt):
         write_atomically(path, dies_halfway)
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["state.json"]
@@ -144,7 +144,7 @@ def test_run_state_round_trips_the_random_states():
 
     import keras
 
-    from research_and_train_nn.run_state import capture_random_states, restore_random_states
+    from research_and_train_nn.training.run_state import capture_random_states, restore_random_states
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5)])
     model(np.ones((2, 4)), training=True)  # advances the dropout seed generator
     states = RunState([], "checkpoint-001.keras", capture_random_states(model)).random_states

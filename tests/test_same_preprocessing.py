@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from glasses_core import GlassesClassifier, ModelConfig
-from research_and_train_nn.datasets import Record
-from research_and_train_nn.prepare import make_crops
+from research_and_train_nn.data.datasets import Record
+from research_and_train_nn.data.crops import make_crops
 from serving import ROOT, FedInputs, post_in_process
 
 PHOTOS = ["mtfl/lfw_5590/Aaron_Eckhart_0001.jpg", "mtfl/AFLW/0001-image20056.jpg",
@@ -98,9 +98,9 @@ def test_the_training_crops_are_the_reference_crops(training_crops, references):
 
 
 def test_training_batches_are_the_crops_unscaled(training_crops):
-    """What Keras is fed (research_and_train_nn/fit.py): at augmentation strength 0, the crops
+    """What Keras is fed (research_and_train_nn/training/fit.py): at augmentation strength 0, the crops
     as they are, 0-255 in float32 (the model rescales them itself)."""
-    from research_and_train_nn.fit import AugmentedCrops
+    from research_and_train_nn.training.fit import AugmentedCrops
     data = AugmentedCrops(training_crops, np.zeros(len(training_crops)), batch_size=3, seed=0)
     data.start_epoch(0, 0.0)
     images = np.concatenate([data[i][0] for i in range(len(data))])

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from glasses_core.errors import ConfigError
-from research_and_train_nn.datasets import load, load_folder, scraped_manifest
+from research_and_train_nn.data.datasets import load, load_folder, scraped_manifest
 
 from data_scraper import engines, scrape
 from data_scraper.checks import Candidate, HashIndex, Reject

@@ -22,8 +22,9 @@ CROPS = 600
 @pytest.fixture(scope="module")
 def validation(data_dir, crop_cache):
     """CROPS validation crops of the shipped run, spread over its whole validation split."""
-    from research_and_train_nn.prepare import make_crops
-    from research_and_train_nn.train import TrainConfig, split_records
+    from research_and_train_nn.data.crops import make_crops
+    from research_and_train_nn.training.config import TrainConfig
+    from research_and_train_nn.training.run import split_records
     settings = json.loads((MODELS / "train_config.json").read_text())
     settings["datasets"] = [spec.replace("../shared/data", str(data_dir)) for spec in settings["datasets"]]
     config = TrainConfig.from_dict(settings, "models/train_config.json")

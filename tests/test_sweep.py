@@ -2,8 +2,9 @@
 import json
 
 from glasses_core import CropConfig
-from research_and_train_nn import fallback_study, sweep
-from research_and_train_nn.train import TrainConfig
+from research_and_train_nn.studies import fallback_study
+from research_and_train_nn import sweep
+from research_and_train_nn.training.config import TrainConfig
 
 
 def test_variant_config_changes_only_what_it_names():

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from glasses_core import load_image
-from research_and_train_nn.datasets import load_mtfl, mtfl_landmarks
-from research_and_train_nn.glasses_render import MAX_YAW, NOSE_DEPTH, FacePose
-from research_and_train_nn.splits import split_by_identity
-from research_and_train_nn.synthesis import (STYLES, TRAINING_STYLES, VALIDATION_STYLES, draw_forehead_glasses,
-                                             draw_glasses, synthesis_rng, synthesis_sources)
-from research_and_train_nn.train import TrainConfig, split_records
+from research_and_train_nn.data.datasets import load_mtfl, mtfl_landmarks
+from research_and_train_nn.synthesis.render import MAX_YAW, NOSE_DEPTH, FacePose
+from research_and_train_nn.data.splits import split_by_identity
+from research_and_train_nn.synthesis.draw import STYLES, TRAINING_STYLES, VALIDATION_STYLES, draw_forehead_glasses, draw_glasses, synthesis_rng, synthesis_sources
+from research_and_train_nn.training.config import TrainConfig
+from research_and_train_nn.training.run import split_records
 
 CHANGED = 8  # a pixel counts as drawn on when a channel moved by more than this
 
@@ -139,8 +139,8 @@ def test_sources_are_training_identities_without_glasses(data_dir, landmarks):
 def test_synthesis_share_replaces_training_photos_only(data_dir, crop_cache):
     """The opt-in setting: a share of the training photos without glasses become synthesised
     crops, the same ones for the same seed; validation and the other photos stay as they were."""
-    from research_and_train_nn.synthetic_set import SOURCE
-    from research_and_train_nn.train import prepare_data, split_records
+    from research_and_train_nn.synthesis.synthetic_set import SOURCE
+    from research_and_train_nn.training.run import prepare_data, split_records
     base = dict(datasets=(f"mtfl:{data_dir / 'mtfl'}",), max_train=40, test="")
     split = split_records(TrainConfig(**base))
     plain_train, plain_val = prepare_data(TrainConfig(**base), crop_cache, split)

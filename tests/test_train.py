@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from research_and_train_nn.train import TrainConfig, choose_threshold, main, parse_args
+from research_and_train_nn.training.config import TrainConfig
+from research_and_train_nn.evaluation.metrics import choose_threshold
+from research_and_train_nn.train import main, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -13,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_tiny_run_beats_chance_on_held_out_crops(tiny_run):
     from sklearn.metrics import roc_auc_score
 
-    from research_and_train_nn.evaluate import keras_probabilities
+    from research_and_train_nn.evaluation.probabilities import keras_probabilities
     with np.load(tiny_run / "val_crops.npz") as val:
         crops, labels = val["crops"], val["labels"]
     assert len(crops) >= 590 and labels.sum() >= 270
@@ -73,7 +75,7 @@ def test_same_seed_same_run_and_another_train_seed_another_run_on_the_same_photo
     training and validation photos), so that repeats measure the spread between seeds."""
     import dataclasses
 
-    from research_and_train_nn.train import run
+    from research_and_train_nn.training.run import run
     config = TrainConfig(datasets=(f"mtfl:{data_dir / 'mtfl'}",), max_train=48, epochs=2, batch_size=8,
                          bn_momentum=0.9, test="", strength_start=0.5, strength_end=1.0, shadows=0.5)
     histories = []
@@ -87,9 +89,10 @@ def test_same_seed_same_run_and_another_train_seed_another_run_on_the_same_photo
 
 
 def readme_commands(section: str) -> list[list[str]]:
-    """The shell commands of the first code block after the README heading ``section``."""
+    """The shell commands of the first code block after the heading ``section`` (README or docs/)."""
     import shlex
-    text = (ROOT / "README.md").read_text().split(f"## {section}\n", 1)[1]
+    import documentation
+    text = documentation.section(section)
     block = text.split("```sh\n", 1)[1].split("```", 1)[0]
     return [shlex.split(line, comments=True) for line in block.replace("\\\n", " ").splitlines()]
 
@@ -97,7 +100,7 @@ def readme_commands(section: str) -> list[list[str]]:
 def test_the_readme_training_example_runs_as_written(monkeypatch):
     """Every dataset the README's training commands name exists and loads (from the repo root,
     where the README says to run them); the commands' flags parse. Not trained here: hours."""
-    from research_and_train_nn.datasets import load
+    from research_and_train_nn.data.datasets import load
     monkeypatch.chdir(ROOT)
     commands = [c for c in readme_commands("Train on your own data") if c and c[0] == "python3"]
     specs = []
@@ -170,7 +173,7 @@ def test_tensorboard_without_its_package_stops_at_once(tmp_path, tiny_config_fil
 
 
 def test_a_model_near_chance_gets_a_loud_warning(capsys):
-    from research_and_train_nn.train import warn_if_near_chance
+    from research_and_train_nn.training.run import warn_if_near_chance
     labels = np.array([0, 1] * 200)
     coin = np.random.default_rng(0).random(400)
     assert abs(warn_if_near_chance(labels, coin) - 0.5) < 0.1
@@ -184,8 +187,8 @@ def test_init_weights_starts_from_the_given_model(tiny_run):
     import keras
     import numpy as np
 
-    from research_and_train_nn.fit import build
-    from research_and_train_nn.train import TrainConfig
+    from research_and_train_nn.training.fit import build
+    from research_and_train_nn.training.config import TrainConfig
     source = keras.models.load_model(tiny_run / "model.keras", compile=False)
     tuned = build(TrainConfig(init_weights=str(tiny_run / "model.keras")))
     fresh = build(TrainConfig())

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import documentation
 from glasses_core import ModelConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,9 +22,9 @@ TINY_BUDGET = ["--max-train", "600", "--epochs", "1"]  # 600 validation crops to
 
 def readme_workflow() -> list[list[str]]:
     """The commands of the README's block marked <!-- workflow -->."""
-    text = (ROOT / "README.md").read_text()
+    text = documentation.text()
     block = re.search(r"<!-- workflow -->\n```sh\n(.*?)```", text, re.S)
-    assert block, "README.md lost its <!-- workflow --> block"
+    assert block, "the documentation lost its <!-- workflow --> block"
     return [shlex.split(line) for line in block.group(1).splitlines() if line.strip()]
 
 

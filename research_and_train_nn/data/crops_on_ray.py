@@ -1,7 +1,7 @@
 """The crop cache built on Ray Data: ``prepare.py --engine ray``.
 
-Each photo goes through prepare.py's own ``_crop_one`` inside an actor set up by its own
-``_init_worker``, so the cache holds byte for byte the crops of the local process pool, in the
+Each photo goes through crop_cache.py's own ``crop_one`` inside an actor set up by its own
+``init_worker``, so the cache holds byte for byte the crops of the local process pool, in the
 same layout. On a cluster, ``--cache`` must be a folder every node sees (NFS, a mounted
 bucket): each node writes the crops it makes there, and the driver gets them back in order.
 """
@@ -14,21 +14,21 @@ import numpy as np
 
 from deploy.ray_session import ray_session
 from glasses_core import CropConfig
-from research_and_train_nn import prepare
+from research_and_train_nn.data.crop_cache import crop_one, init_worker
 
 BATCH = 32  # photos per actor call
 BLOCK = 256  # photos per Ray Data block
 
 
 class Cropper:
-    """Ray Data actor: a prepare.py worker (face detectors loaded once) cropping batches of paths."""
+    """Ray Data actor: a crop-cache worker (face detectors loaded once) cropping batches of paths."""
 
     def __init__(self, config: CropConfig, cache: str):
-        prepare._init_worker(config, cache)
+        init_worker(config, cache)
         self.blank = np.zeros((config.size, config.size, 3), dtype=np.uint8)
 
     def __call__(self, batch: dict) -> dict:
-        results = [prepare._crop_one(str(path)) for path in batch["path"]]
+        results = [crop_one(str(path)) for path in batch["path"]]
         return {"index": batch["index"],
                 "crop": np.stack([self.blank if crop is None else crop for crop, _, _ in results]),
                 "found": np.array([found for _, found, _ in results]),
@@ -37,7 +37,7 @@ class Cropper:
 
 def crop_on_ray(paths: list[str], config: CropConfig, cache: Path, actors: int | None = None,
                 address: str | None = None) -> list[tuple]:
-    """(crop or None, face_found, ok) for each path, in order, as prepare._crop_one gives them."""
+    """(crop or None, face_found, ok) for each path, in order, as crop_cache.crop_one gives them."""
     import ray
     results: list[tuple] = [(None, False, False)] * len(paths)
     with ray_session(address) as cpus:

@@ -5,7 +5,7 @@ import hashlib
 
 import numpy as np
 
-from research_and_train_nn.datasets import Record
+from research_and_train_nn.data.datasets import Record
 
 
 def split_by_identity(records: list[Record], val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

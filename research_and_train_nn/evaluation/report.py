@@ -1,57 +1,23 @@
-"""Evaluate a trained run on a test set: ``python3 research_and_train_nn/evaluate.py RUN_DIR``.
+"""The evaluation of a trained run on a test set, as a report and figures.
 
-Writes ``evaluation_report.json`` and ``evaluation_report.md`` (into the run folder, or --out) with accuracy, balanced accuracy,
-precision/recall/F1 for glasses, ROC-AUC, PR-AUC, the confusion matrix and a breakdown per
-source, all at the threshold stored in the run's ``config.json`` (chosen on validation),
-plus ROC/PR curves and a contact sheet of the most confident errors.
+``evaluation_report.json`` and ``evaluation_report.md`` (into the run folder, or ``out``) hold
+accuracy, balanced accuracy, precision/recall/F1 for glasses, ROC-AUC, PR-AUC, the confusion
+matrix and a breakdown per source, all at the threshold stored in the run's ``config.json``
+(chosen on validation), plus ROC/PR curves and a contact sheet of the most confident errors.
+The command is ``research_and_train_nn/evaluate.py``.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from glasses_core import ModelConfig
-from glasses_core.errors import GlassesError
-from glasses_core.quiet import quiet, set_verbose
-from research_and_train_nn.datasets import load
-from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops
-
-
-def metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
-    """Threshold metrics and ranking metrics (AUCs) for glasses = positive class."""
-    from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score,
-                                 confusion_matrix, precision_recall_fscore_support, roc_auc_score)
-    predicted = (probabilities >= threshold).astype(int)
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        labels, predicted, average="binary", zero_division=0)
-    both = len(np.unique(labels)) == 2
-    return {
-        "images": int(len(labels)), "with_glasses": int(labels.sum()), "threshold": float(threshold),
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)) if both else None,
-        "precision": float(precision), "recall": float(recall), "f1": float(f1),
-        "roc_auc": float(roc_auc_score(labels, probabilities)) if both else None,
-        "pr_auc": float(average_precision_score(labels, probabilities)) if both else None,
-        "confusion_matrix": confusion_matrix(labels, predicted, labels=[0, 1]).tolist(),
-    }
-
-
-def keras_probabilities(run: Path, crops: np.ndarray) -> np.ndarray:
-    import keras
-
-    from research_and_train_nn.train import predict_probabilities
-    return predict_probabilities(keras.models.load_model(run / "model.keras"), crops)
-
-
-def runtime_probabilities(model: Path, crops: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Probabilities from an exported TFLite model through the serving runtime."""
-    from glasses_core import GlassesClassifier
-    classifier = GlassesClassifier(model)
-    return np.concatenate([classifier.predict_crops(crops[i:i + batch]) for i in range(0, len(crops), batch)])
+from research_and_train_nn.data.crops import DEFAULT_CACHE, CropSet, make_crops
+from research_and_train_nn.data.datasets import celeba_attributes, load
+from research_and_train_nn.evaluation.metrics import metrics
+from research_and_train_nn.evaluation.probabilities import predict_probabilities, runtime_probabilities
 
 
 def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures: Path | None = None,
@@ -62,10 +28,8 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     test = make_crops(load(test_spec), config.crop, cache)
     test = test.subset(np.flatnonzero(test.ok))
     import keras
-
-    from research_and_train_nn.train import predict_probabilities
     model = keras.models.load_model(run / "model.keras")  # once, for the test and validation crops
-    val = _validation_crops(run)
+    val = validation_crops(run)
     probabilities = predict_probabilities(model, test.crops)
     val_probabilities = predict_probabilities(model, val["crops"])
     report = {"test_set": test_spec, "overall": metrics(test.labels, probabilities, config.threshold),
@@ -78,13 +42,13 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     if (~found).any():
         report["no_face"] = metrics(test.labels[~found], probabilities[~found], config.threshold)
     report["errors"] = _errors(test, probabilities, config.threshold, 24)
-    report["validation_per_source"] = _per_source(val, val_probabilities, config.threshold)
+    report["validation_per_source"] = per_source(val, val_probabilities, config.threshold)
     report["validation_hard_cases"] = hard_cases(val, val_probabilities, config.threshold)
     report["exports"] = {Path(e).name: metrics(test.labels, runtime_probabilities(Path(e), test.crops),
                                                config.threshold) for e in exports}
     out = out or run
     figures = figures or out
-    from research_and_train_nn.figures import contact_sheet, roc_pr_curves, schedule_figure
+    from research_and_train_nn.evaluation.figures import contact_sheet, roc_pr_curves, schedule_figure
     figures.mkdir(parents=True, exist_ok=True)
     roc_pr_curves(test.labels, probabilities, figures / "roc_pr.png")
     contact_sheet(test, report["errors"], figures / "errors.png")
@@ -99,13 +63,13 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     return report
 
 
-def _validation_crops(run: Path) -> dict:
+def validation_crops(run: Path) -> dict:
     """The run's validation crops (identity-disjoint from training), labels and sources."""
     with np.load(run / "val_crops.npz") as val:
         return {key: val[key] for key in val.files}
 
 
-def _per_source(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
+def per_source(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
     """Validation metrics per source; empty for runs saved without sources."""
     if "sources" not in val:
         return {}
@@ -128,7 +92,6 @@ def hard_cases(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
     celeba = np.flatnonzero(val["sources"] == "celeba")
     if not len(celeba):
         return {}
-    from research_and_train_nn.datasets import celeba_attributes
     table = celeba_attributes(Path(str(val["paths"][celeba[0]])).parent.parent)
     attributes = [table[Path(str(val["paths"][i])).name] for i in celeba]
     labels, predicted = val["labels"][celeba], probabilities[celeba] >= threshold
@@ -203,30 +166,3 @@ def markdown(report: dict) -> str:
         lines.append(f"| {i + 1} | `{Path(e['path']).name}` | {e['label']} | {e['probability']:.3f} | "
                      f"{'yes' if e['face_found'] else 'no'} |")
     return "\n".join(lines) + "\n"
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Evaluate a trained run folder on a test set.")
-    parser.add_argument("run", type=Path, help="run folder made by train.py")
-    parser.add_argument("--test", default="mtfl-test:../shared/data/mtfl", help="KIND:PATH of the test set")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
-    parser.add_argument("--out", type=Path, help="folder for the report (default: the run folder)")
-    parser.add_argument("--figures", type=Path, help="folder for the figures (default: --out)")
-    parser.add_argument("--export", type=Path, action="append", default=[], metavar="MODEL",
-                        help="also evaluate an exported model (.json or .tflite) through the serving "
-                             "runtime, on the same crops (repeatable)")
-    parser.add_argument("--verbose", action="store_true", help="let TensorFlow's own notes through to stderr")
-    args = parser.parse_args(argv)
-    set_verbose(args.verbose)
-    try:
-        with quiet():  # TensorFlow's and absl's start-up notes (--verbose shows them)
-            import keras  # noqa: F401
-        evaluate_run(args.run, args.test, args.cache, args.figures, args.out, tuple(args.export))
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Are the validation errors left the models' own, or the data's? Ensembles and shared errors.
 
-    python3 research_and_train_nn/error_overlap.py runs/r4_finetune runs/r4b_finetune_seed2 ... \
+    python3 research_and_train_nn/studies/error_overlap.py runs/r4_finetune runs/r4b_finetune_seed2 ... \
         --out research_and_train_nn/reports/error_overlap
 
 For full training runs scored on the same validation crops (the same split: the same ``seed``
@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from research_and_train_nn.evaluate import _validation_crops, metrics
-from research_and_train_nn.train import choose_threshold, predict_probabilities
+from research_and_train_nn.evaluation.report import validation_crops
+from research_and_train_nn.evaluation.metrics import metrics
+from research_and_train_nn.evaluation.metrics import choose_threshold
+from research_and_train_nn.evaluation.probabilities import predict_probabilities
 
 TILE = 128  # contact-sheet tile side; crops are scaled up to it
 COLUMNS = 8
@@ -45,7 +47,7 @@ def run_probabilities(runs: list[Path], val: dict) -> np.ndarray:
 
     probabilities = []
     for run in runs:
-        own = _validation_crops(run)
+        own = validation_crops(run)
         if not np.array_equal(own["labels"], val["labels"]) or not np.array_equal(own["paths"], val["paths"]):
             raise SystemExit(f"{run} was validated on other photos than {runs[0]}: use runs of one split")
         model = keras.models.load_model(run / "model.keras", compile=False)
@@ -54,7 +56,7 @@ def run_probabilities(runs: list[Path], val: dict) -> np.ndarray:
 
 
 def study(runs: list[Path]) -> tuple[dict, np.ndarray]:
-    val = _validation_crops(runs[0])
+    val = validation_crops(runs[0])
     labels = val["labels"]
     probabilities = run_probabilities(runs, val)
     wrong = []
@@ -100,7 +102,7 @@ def contact_sheet(crops: np.ndarray, shared: list[dict]) -> Image.Image:
 
 def markdown(report: dict, runs: list[Path]) -> str:
     lines = ["# Validation errors: the models' own, or the data's?", "",
-             "`python3 research_and_train_nn/error_overlap.py " + " ".join(str(r) for r in runs)
+             "`python3 research_and_train_nn/studies/error_overlap.py " + " ".join(str(r) for r in runs)
              + " --out ...`: each run at its own F1-best threshold on the same "
              f"{report['validation_photos']} validation photos ({report['with_glasses']} with glasses). "
              "The test set is not read.", "",

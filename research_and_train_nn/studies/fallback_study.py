@@ -1,6 +1,6 @@
 """What to do when no face is found: measure the fallback crop against weaker detections.
 
-``python3 research_and_train_nn/fallback_study.py --out research_and_train_nn/reports``
+``python3 research_and_train_nn/studies/fallback_study.py --out research_and_train_nn/reports``
 
 For each MTFL photo (annotated eye centres) where the training crop (``preprocess``, read
 from the crop cache) found no usable face, it
@@ -27,8 +27,8 @@ from glasses_core import CropConfig, load_image
 from glasses_core.crop import eye_geometry, fallback_geometry
 from glasses_core.errors import GlassesError
 from glasses_core.face_detect import FaceDetector
-from research_and_train_nn.datasets import load_mtfl, mtfl_eyes
-from research_and_train_nn.prepare import DEFAULT_CACHE, make_crops
+from research_and_train_nn.data.datasets import load_mtfl, mtfl_eyes
+from research_and_train_nn.data.crops import DEFAULT_CACHE, make_crops
 
 
 def study(root: Path, splits: tuple[str, ...], scores: tuple[float, ...], config: CropConfig,
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for fallback_study.md/.json")
     args = parser.parse_args(argv)
-    command = "python3 research_and_train_nn/fallback_study.py " + " ".join(argv or sys.argv[1:])
+    command = "python3 research_and_train_nn/studies/fallback_study.py " + " ".join(argv or sys.argv[1:])
     try:
         report = study(args.mtfl, tuple(args.split or ("train", "test")), tuple(args.scores), CropConfig(),
                        args.cache)

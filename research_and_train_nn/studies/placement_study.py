@@ -1,7 +1,7 @@
 """Why does a face's probability move when the face is placed in another photo: its eyes, or its
 pixels?
 
-    python3 research_and_train_nn/placement_study.py --out research_and_train_nn/reports
+    python3 research_and_train_nn/studies/placement_study.py --out research_and_train_nn/reports
 
 The face-in-any-photo test's placements (placements.py: 60 AFLW faces, each in 5 other photos),
 through the shipped model. For each placed face found:
@@ -24,9 +24,9 @@ import numpy as np
 
 from glasses_core import GlassesClassifier, crop_face, locate, open_photo
 from glasses_core.face_detect import make_face
-from research_and_train_nn.placements import aflw_faces, into_placement, placed_crops, probability
+from research_and_train_nn.studies.placements import aflw_faces, into_placement, placed_crops, probability
+from research_and_train_nn.data.paths import SHARED_DATA
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 MAX_MOVE = 0.05  # the face-in-any-photo test's limit
 
 
@@ -71,7 +71,7 @@ def summary(rows: list[dict]) -> dict:
 
 def markdown(results: dict) -> str:
     lines = ["# What moves a placed face's probability: its eyes or its pixels", "",
-             "`python3 research_and_train_nn/placement_study.py --out research_and_train_nn/reports`: the "
+             "`python3 research_and_train_nn/studies/placement_study.py --out research_and_train_nn/reports`: the "
              "face-in-any-photo test's 300 placements (60 AFLW faces, 5 photos each) through the shipped "
              f"model. Eye move: the placed face's eyes against the ones it got alone, in eye distances. "
              f"Moved: probability more than {MAX_MOVE} from the face alone's (and how many faces those "
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for placement_study.md and .json")
     args = parser.parse_args(argv)
-    faces = aflw_faces(DATA / "mtfl", 60)
+    faces = aflw_faces(SHARED_DATA / "mtfl", 60)
     classifier = GlassesClassifier()
     results = {}
     for name, refine in REFINERS:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from research_and_train_nn.datasets import load_mtfl, mtfl_eyes
+from research_and_train_nn.data.datasets import load_mtfl, mtfl_eyes
 
 GREY = (118, 118, 118)
 

@@ -1,7 +1,7 @@
 """Which second look at each face gives the crop its eyes: none, BlazeFace again, or the face mesh,
 and how many face-mesh passes?
 
-    python3 research_and_train_nn/refine_study.py --out research_and_train_nn/reports
+    python3 research_and_train_nn/studies/refine_study.py --out research_and_train_nn/reports
 
 For each ``CropConfig.refine`` choice ("mesh_mirrored": the mesh's last region also read
 mirrored, the eyes averaged), and for the face mesh with fewer or more passes than locate.py's
@@ -31,10 +31,10 @@ import numpy as np
 from glasses_core import CropConfig, GlassesClassifier, open_photo
 from glasses_core.face_detect import FaceDetector
 from glasses_core.locate import MESH_PASSES, MESH_SETTLED, Detectors, MeshRefiner
-from research_and_train_nn.datasets import mtfl_eyes
-from research_and_train_nn.placements import aflw_faces, into_placement, placed_crops, probability
+from research_and_train_nn.data.datasets import mtfl_eyes
+from research_and_train_nn.studies.placements import aflw_faces, into_placement, placed_crops, probability
+from research_and_train_nn.data.paths import SHARED_DATA
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 # (row name, CropConfig.refine, mesh passes at most, settled within): the product's mesh is "mesh";
 # "mesh_mirrored" reads the last region mirrored too
 VARIANTS = (("none", "none", None, None), ("detector", "detector", None, None),
@@ -125,7 +125,7 @@ def study(name: str, refine: str, passes: int | None, settled: float | None, sam
 
 def report(rows: list[dict], invoke: float) -> str:
     lines = ["# Refinement study: where the crop's eyes come from", "",
-             "`python3 research_and_train_nn/refine_study.py --out research_and_train_nn/reports`. "
+             "`python3 research_and_train_nn/studies/refine_study.py --out research_and_train_nn/reports`. "
              "Eye errors are the worse eye's distance from MTFL's annotation in eye distances; "
              "'moves' is how far an eye moves when the face is placed in another photo, against the "
              "face in its own photo; 'P moves > 0.05' counts placements where the shipped model's "
@@ -146,10 +146,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     samples = {}
     for split in ("train", "test"):
-        annotated = mtfl_eyes(DATA / "mtfl", split)
+        annotated = mtfl_eyes(SHARED_DATA / "mtfl", split)
         paths = sorted(annotated)[:: len(annotated) // args.photos][: args.photos]
         samples[split] = (paths, annotated)
-    faces = aflw_faces(DATA / "mtfl", 60)
+    faces = aflw_faces(SHARED_DATA / "mtfl", 60)
     rows = [study(*variant, samples, faces) for variant in VARIANTS]
     invoke = invoke_ms()
     args.out.mkdir(parents=True, exist_ok=True)

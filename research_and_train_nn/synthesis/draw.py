@@ -19,9 +19,9 @@ from typing import Callable
 
 import numpy as np
 
-from research_and_train_nn.datasets import Record
-from research_and_train_nn.glasses_render import FacePose, glasses_parts, lowest_point, reach_below, render
-from research_and_train_nn.glasses_styles import SAMPLERS, GlassesSpec
+from research_and_train_nn.data.datasets import Record
+from research_and_train_nn.synthesis.render import FacePose, glasses_parts, lowest_point, reach_below, render
+from research_and_train_nn.synthesis.styles import SAMPLERS, GlassesSpec
 
 EYE_CLEARANCE = 0.35  # forehead glasses end at least this far above the eye line...
 MAX_GAP = 0.5  # ...and at most this much further up (eye distances)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from research_and_train_nn.glasses_styles import GlassesSpec, lens_outline
+from research_and_train_nn.synthesis.styles import GlassesSpec, lens_outline
 
 SUPERSAMPLE = 4
 FRAME_DEPTH = -0.25  # the frame's front sits this many eye distances in front of the eyes...

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import CropConfig, Detectors, load_image, preprocess
-from research_and_train_nn.datasets import mtfl_landmarks
-from research_and_train_nn.prepare import CropSet
-from research_and_train_nn.synthesis import draw_forehead_glasses, draw_glasses, synthesis_rng
+from research_and_train_nn.data.datasets import mtfl_landmarks
+from research_and_train_nn.data.crops import CropSet
+from research_and_train_nn.synthesis.draw import draw_forehead_glasses, draw_glasses, synthesis_rng
 
 FOREHEAD_SHARE = 0.3  # of the synthesised photos: glasses pushed up (hard negatives, label 0)
 SOURCE = "synthetic"  # the Record.source of a synthesised crop

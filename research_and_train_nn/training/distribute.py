@@ -3,7 +3,7 @@
 ``mirrored``: one machine, a replica per GPU (every GPU, or the devices named); naming several
 ``/cpu:N`` splits the CPU into that many logical devices (how the tests and CI run it).
 ``multi-worker``: MultiWorkerMirroredStrategy, one ``train.py`` process per machine, each told
-the cluster and its own place in it by ``TF_CONFIG`` (README, "Scale out"); every worker reads
+the cluster and its own place in it by ``TF_CONFIG`` (docs/scale-out.md); every worker reads
 the whole input and trains on its share of each batch (tf.data splits each batch into one part
 per replica, and each worker keeps its own parts).
 The batch size stays the global one, split over the replicas, and batch normalisation

@@ -8,12 +8,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from research_and_train_nn import schedule
-from research_and_train_nn.augment import augment_batch, build_augmentation
-from research_and_train_nn.consistency import ConsistentBinaryCrossentropy, jittered
-from research_and_train_nn.model import make_model, multiply_adds
-from research_and_train_nn.run_state import (BEST, RunState, epochs_since_best, record_epoch,
-                                             restore_random_states)
+from research_and_train_nn.training import schedule
+from research_and_train_nn.training.augment import augment_batch, build_augmentation
+from research_and_train_nn.training.consistency import ConsistentBinaryCrossentropy, jittered
+from research_and_train_nn.training.model import make_model, multiply_adds
+from research_and_train_nn.training.run_state import BEST, RunState, epochs_since_best, record_epoch, restore_random_states
 
 
 class AugmentedCrops(keras.utils.PyDataset):

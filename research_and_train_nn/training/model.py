@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from research_and_train_nn.distribute import multi_replica
+from research_and_train_nn.training.distribute import multi_replica
 
 # (filters, stride) of each depthwise-separable block after the stem.
 DEFAULT_BLOCKS = ((48, 1), (64, 2), (64, 1), (128, 2), (128, 1), (192, 2), (192, 1))

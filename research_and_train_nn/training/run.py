@@ -1,36 +1,32 @@
-"""Train the compact CNN: ``python3 research_and_train_nn/train.py --out runs/NAME``.
+"""A training run from start to finish: split, crop, fit, threshold, model files, evaluation.
 
 Everything lands in the run folder: ``train_config.json`` (this run's settings),
 ``config.json`` (the model's metadata: crop, threshold chosen on validation, labels),
 ``model.keras`` (best epoch), ``checkpoint-NNN.keras`` (after the last finished epoch, N),
 ``state.json`` (what ``--resume`` trusts, see run_state.py), ``history.csv``, ``val_crops.npz``, ``train_crops.npz`` (int8 calibration sample) and
-``evaluation_report.md`` / ``.json`` on the test set.
+``evaluation_report.md`` / ``.json`` on the test set. The command is ``research_and_train_nn/train.py``.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from glasses_core import CropConfig, ModelConfig  # noqa: E402
-from glasses_core.config import from_dict, model_id  # noqa: E402
-from glasses_core.errors import ConfigError, GlassesError  # noqa: E402
-from glasses_core.quiet import quiet, set_verbose  # noqa: E402
-from research_and_train_nn.datasets import load  # noqa: E402
-from research_and_train_nn.distribute import STRATEGIES, strategy_scope  # noqa: E402
-from research_and_train_nn.prepare import DEFAULT_CACHE, CropSet, make_crops  # noqa: E402
-from research_and_train_nn.run_state import (RunFolderError, holds_a_run, load_state, open_run,  # noqa: E402
-                                             write_text_atomically)
-from research_and_train_nn.splits import split_by_identity  # noqa: E402
+from glasses_core import ModelConfig
+from glasses_core.config import model_id
+from glasses_core.errors import ConfigError
+from glasses_core.quiet import quiet
+from research_and_train_nn.data.crops import DEFAULT_CACHE, CropSet, make_crops
+from research_and_train_nn.data.datasets import load
+from research_and_train_nn.data.splits import split_by_identity
+from research_and_train_nn.evaluation.metrics import choose_threshold
+from research_and_train_nn.evaluation.probabilities import predict_probabilities
+from research_and_train_nn.training.config import TrainConfig
+from research_and_train_nn.training.run_state import load_state, open_run, write_text_atomically
 
 
 CALIBRATION_SAMPLE = 1000  # training crops kept in the run folder for int8 calibration
@@ -48,120 +44,6 @@ OUTPUTS = {  # what a run folder holds, in the order train.py lists it at the en
     "val_crops.npz": "the validation crops (threshold, reports)",
     "train_crops.npz": "a sample of training crops (int8 calibration)",
 }
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """A training run's settings; saved as ``train_config.json`` in the run folder."""
-    datasets: tuple[str, ...] = ("mtfl:../shared/data/mtfl", "celeba:../shared/data/celeba")
-    test: str = "mtfl-test:../shared/data/mtfl"  # never trained on; "" for none
-    val_fraction: float = 0.15  # share of identities held out for early stopping and the threshold
-    max_train: int = 0  # use at most this many training crops (0 = all); for quick runs and tests
-    balanced_subset: bool = False  # with max_train: sample both classes equally (tiny runs learn faster)
-    epochs: int = 40
-    batch_size: int = 64
-    peak_lr: float = 3e-3  # AdamW, after a 1-epoch warm-up, cosine decay to 2 % of it
-    weight_decay: float = 1e-4
-    strength_start: float = 0.1  # augmentation strength at the first epoch...
-    strength_end: float = 0.8  # ...rising linearly to this at the last
-    shadows: float = 0.0  # probability of a brim shadow over the eyes at full strength (augment.py)
-    label_smoothing: float = 0.0  # targets 0/1 become e/2 and 1 - e/2: keeps logits moderate
-    consistency: float = 0.0  # weight of the squared logit gap between each crop and a copy moved by
-    #                           about a refiner's error (consistency.py); 0: off
-    synthesis_share: float = 0.0  # share of MTFL no-glasses training photos given glasses (synthetic_set.py)
-    patience: int = 10  # early stopping: epochs without a better validation PR-AUC
-    class_weights: bool = True  # balance the ~90 % no-glasses majority in the loss
-    stem_filters: int = 24
-    dropout: float = 0.2
-    bn_momentum: float = 0.99  # batch-norm moving averages; ~0.9 for runs of a few dozen steps
-    seed: int = 1337
-    train_seed: int = 0  # seed of the weights, batch order and augmentation; 0: ``seed``. The split
-    #                      stays ``seed``'s, so runs that differ only here compare on the same photos
-    init_weights: str = ""  # start from this .keras model's weights (fine-tuning); "" for random
-    version: str = "0.1.0"
-    crop: CropConfig = field(default_factory=CropConfig)
-
-    @property
-    def run_seed(self) -> int:
-        """The seed of everything random in training but the split (``train_seed``, else ``seed``)."""
-        return self.train_seed or self.seed
-
-    @classmethod
-    def from_dict(cls, data: dict, source: str) -> "TrainConfig":
-        data = dict(data)
-        crop = from_dict(CropConfig, data.pop("crop", {}), f"{source}: crop")
-        if isinstance(data.get("datasets"), list):
-            data["datasets"] = tuple(data["datasets"])
-        return from_dict(cls, {**data, "crop": crop}, source)
-
-
-FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
-    ("epochs", int, "epochs to train; the schedule spans them all"),
-    ("batch_size", int, "crops per batch"),
-    ("max_train", int, "use at most this many training crops, 0 = all (quick runs)"),
-    ("seed", int, "seed of the split and the sampling, and of the weights, batch order and "
-     "augmentation unless --train-seed is given"),
-    ("train_seed", int, "another seed for the weights, batch order and augmentation only, keeping the "
-     "split and the validation photos (repeat a run to see the spread between seeds); 0: --seed"),
-    ("patience", int, "early stopping: epochs without a better validation PR-AUC"),
-    ("peak_lr", float, "AdamW learning rate after the 1-epoch warm-up"),
-    ("val_fraction", float, "share of identities held out for validation"),
-    ("strength_start", float, "augmentation strength at the first epoch"),
-    ("strength_end", float, "augmentation strength at the last epoch"),
-    ("shadows", float, "probability of a brim shadow over the eyes at full strength"),
-    ("label_smoothing", float, "label smoothing of the loss"),
-    ("consistency", float, "weight of the squared logit gap between each training crop and a copy "
-     "moved by about a refiner's error (0: off; doubles each batch)"),
-    ("synthesis_share", float, "share of MTFL training photos without glasses replaced by synthesised "
-     "ones: glasses drawn on (label 1) or pushed up onto the head (label 0)"),
-    ("init_weights", str, "start from this .keras model's weights (fine-tuning; same architecture)"),
-)
-
-
-def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
-    parser = argparse.ArgumentParser(
-        description="Train the glasses classifier. Settings come from the defaults, then "
-        "--config FILE (JSON, keys of TrainConfig), then the flags below.")
-    parser.add_argument("--out", type=Path, required=True, help="run folder (created)")
-    parser.add_argument("--config", type=Path, help="JSON file of TrainConfig settings")
-    parser.add_argument("--dataset", action="append", metavar="KIND:PATH",
-                        help="training pool (repeatable): mtfl:, celeba:, meglass:, folder:PATH")
-    parser.add_argument("--test", metavar="KIND:PATH", help="test set ('' for none)")
-    again = parser.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true", help="continue after the last finished epoch in --out "
-                       "(as if never interrupted)")
-    again.add_argument("--overwrite", action="store_true", help="train a new run in --out even if it holds one")
-    parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to --out/tensorboard")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
-    parser.add_argument("--verbose", action="store_true", help="let TensorFlow's own notes through to stderr")
-    parser.add_argument("--strategy", choices=STRATEGIES, default="none",
-                        help="tf.distribute: mirrored (this machine's GPUs, or --devices), multi-worker "
-                             "(TF_CONFIG names the machines; README 'Scale out'); default none")
-    parser.add_argument("--devices", type=lambda text: text.split(","), metavar="DEV,DEV",
-                        help="with --strategy mirrored: e.g. /gpu:0,/gpu:1 (default: every GPU); "
-                             "/cpu:0,/cpu:1 splits the CPU")
-    for name, kind, text in FLAGS:
-        parser.add_argument("--" + name.replace("_", "-"), type=kind,
-                            help=f"{text} (default {getattr(TrainConfig, name)})")
-    args = parser.parse_args(argv)
-    data = {}
-    if args.resume and (args.out / "train_config.json").is_file() and not args.config:
-        data = json.loads((args.out / "train_config.json").read_text())
-    elif args.config:
-        data = json.loads(args.config.read_text())
-    overrides = {k: v for k, v in vars(args).items()
-                 if k in {f.name for f in dataclasses.fields(TrainConfig)} and v is not None}
-    if args.dataset:
-        overrides["datasets"] = tuple(args.dataset)
-    return TrainConfig.from_dict({**data, **overrides}, str(args.config or "flags")), args
-
-
-def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """The probability threshold that maximises F1 on validation."""
-    from sklearn.metrics import precision_recall_curve
-    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return float(thresholds[int(np.argmax(f1[:-1]))])
 
 
 def split_records(config: TrainConfig) -> tuple[list, np.ndarray, np.ndarray]:
@@ -189,7 +71,7 @@ def prepare_data(config: TrainConfig, cache: Path, split: tuple) -> tuple[CropSe
         print(f"{name}: {json.dumps(crops.summary())}")
         sets.append(crops.subset(np.flatnonzero(crops.ok)))
     if config.synthesis_share:
-        from research_and_train_nn.synthetic_set import add_synthetic, annotated_landmarks
+        from research_and_train_nn.synthesis.synthetic_set import add_synthetic, annotated_landmarks
         sets[0] = add_synthetic(sets[0], config.synthesis_share, config.seed, config.crop,
                                 annotated_landmarks(config.datasets))
         print(f"train with synthesised glasses: {json.dumps(sets[0].summary())}")
@@ -216,8 +98,8 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
     with quiet():  # TensorFlow's and absl's start-up notes on stderr (--verbose shows them)
         import keras
 
-        from research_and_train_nn.fit import fit
-    from research_and_train_nn.figures import curves_figure
+        from research_and_train_nn.training.fit import fit
+    from research_and_train_nn.evaluation.figures import curves_figure
     if tensorboard:
         require_tensorboard()
     split = split_records(config)  # a missing dataset stops the run here, before its folder is made
@@ -238,7 +120,7 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
     print(f"training took {time.time() - started:.0f} s; threshold chosen on validation: {threshold:.4f}")
     warn_if_near_chance(val.labels, probabilities)
     if config.test:
-        from research_and_train_nn.evaluate import evaluate_run
+        from research_and_train_nn.evaluation.report import evaluate_run
         evaluate_run(out, config.test, cache)
     print_outputs(out)
     return out
@@ -291,27 +173,3 @@ def print_outputs(out: Path) -> None:
     for pattern, meaning in OUTPUTS.items():
         for path in sorted(out.glob(pattern)):
             print(f"  {path.name:<22} {meaning}")
-
-
-def predict_probabilities(model, crops: np.ndarray) -> np.ndarray:
-    logits = model.predict(crops.astype(np.float32), batch_size=256, verbose=0).reshape(-1)
-    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-
-
-def main(argv=None) -> int:
-    config, args = parse_args(argv)
-    set_verbose(args.verbose)
-    try:
-        if not (args.resume or args.overwrite) and holds_a_run(args.out):
-            raise RunFolderError(f"{args.out} already holds a run: --resume to continue it, "
-                                 "--overwrite to train a new one in its place")
-        with strategy_scope(args.strategy, args.devices):
-            run(config, args.out, args.resume, args.cache, args.tensorboard)
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

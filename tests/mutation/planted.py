@@ -66,7 +66,7 @@ PLANTED = (
             "        geometry = fallback_geometry(photo.size[1], photo.size[0], config)\n",
             ("tests/test_crop.py", "tests/test_same_preprocessing.py")),
     Planted("training-input-over-255", "x/255 at training, raw pixels at serving (a peer's bug)",
-            "research_and_train_nn/fit.py",
+            "research_and_train_nn/training/fit.py",
             "        return images.astype(np.float32), labels\n",
             "        return images.astype(np.float32) / 255.0, labels\n",
             ("tests/test_same_preprocessing.py",)),
@@ -85,7 +85,7 @@ PLANTED = (
             "            done[index] = [failed(item, DIED) for item in batches[index]]\n",
             ("tests/test_worker_pool.py",)),
     Planted("stale-crop-cache", "the crop cache keyed without the preprocessing code (review finding)",
-            "research_and_train_nn/prepare.py", '"code": preprocessing_digest(core)}', '"code": ""}',
+            "research_and_train_nn/data/crop_cache.py", '"code": preprocessing_digest(core)}', '"code": ""}',
             ("tests/test_datasets.py",)),
 )
 

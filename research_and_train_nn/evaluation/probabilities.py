@@ -1,0 +1,24 @@
+"""Probabilities of glasses for crops: from a Keras model, a run's model.keras, or an exported
+model through the serving runtime."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def predict_probabilities(model, crops: np.ndarray) -> np.ndarray:
+    logits = model.predict(crops.astype(np.float32), batch_size=256, verbose=0).reshape(-1)
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
+def keras_probabilities(run: Path, crops: np.ndarray) -> np.ndarray:
+    import keras
+    return predict_probabilities(keras.models.load_model(run / "model.keras"), crops)
+
+
+def runtime_probabilities(model: Path, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Probabilities from an exported TFLite model through the serving runtime."""
+    from glasses_core import GlassesClassifier
+    classifier = GlassesClassifier(model)
+    return np.concatenate([classifier.predict_crops(crops[i:i + batch]) for i in range(0, len(crops), batch)])

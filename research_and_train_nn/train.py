@@ -1,0 +1,102 @@
+"""Train the compact CNN: ``python3 research_and_train_nn/train.py --out runs/NAME``.
+
+The run itself is research_and_train_nn/training/run.py; this is its command line.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from glasses_core.errors import GlassesError  # noqa: E402
+from glasses_core.quiet import set_verbose  # noqa: E402
+from research_and_train_nn.data.crops import DEFAULT_CACHE  # noqa: E402
+from research_and_train_nn.training.config import TrainConfig  # noqa: E402
+from research_and_train_nn.training.distribute import STRATEGIES, strategy_scope  # noqa: E402
+from research_and_train_nn.training.run import run  # noqa: E402
+from research_and_train_nn.training.run_state import RunFolderError, holds_a_run  # noqa: E402
+
+
+FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
+    ("epochs", int, "epochs to train; the schedule spans them all"),
+    ("batch_size", int, "crops per batch"),
+    ("max_train", int, "use at most this many training crops, 0 = all (quick runs)"),
+    ("seed", int, "seed of the split and the sampling, and of the weights, batch order and "
+     "augmentation unless --train-seed is given"),
+    ("train_seed", int, "another seed for the weights, batch order and augmentation only, keeping the "
+     "split and the validation photos (repeat a run to see the spread between seeds); 0: --seed"),
+    ("patience", int, "early stopping: epochs without a better validation PR-AUC"),
+    ("peak_lr", float, "AdamW learning rate after the 1-epoch warm-up"),
+    ("val_fraction", float, "share of identities held out for validation"),
+    ("strength_start", float, "augmentation strength at the first epoch"),
+    ("strength_end", float, "augmentation strength at the last epoch"),
+    ("shadows", float, "probability of a brim shadow over the eyes at full strength"),
+    ("label_smoothing", float, "label smoothing of the loss"),
+    ("consistency", float, "weight of the squared logit gap between each training crop and a copy "
+     "moved by about a refiner's error (0: off; doubles each batch)"),
+    ("synthesis_share", float, "share of MTFL training photos without glasses replaced by synthesised "
+     "ones: glasses drawn on (label 1) or pushed up onto the head (label 0)"),
+    ("init_weights", str, "start from this .keras model's weights (fine-tuning; same architecture)"),
+)
+
+
+def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
+    parser = argparse.ArgumentParser(
+        description="Train the glasses classifier. Settings come from the defaults, then "
+        "--config FILE (JSON, keys of TrainConfig), then the flags below.")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (created)")
+    parser.add_argument("--config", type=Path, help="JSON file of TrainConfig settings")
+    parser.add_argument("--dataset", action="append", metavar="KIND:PATH",
+                        help="training pool (repeatable): mtfl:, celeba:, meglass:, folder:PATH")
+    parser.add_argument("--test", metavar="KIND:PATH", help="test set ('' for none)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue after the last finished epoch in --out "
+                       "(as if never interrupted)")
+    again.add_argument("--overwrite", action="store_true", help="train a new run in --out even if it holds one")
+    parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to --out/tensorboard")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
+    parser.add_argument("--verbose", action="store_true", help="let TensorFlow's own notes through to stderr")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="none",
+                        help="tf.distribute: mirrored (this machine's GPUs, or --devices), multi-worker "
+                             "(TF_CONFIG names the machines; docs/scale-out.md); default none")
+    parser.add_argument("--devices", type=lambda text: text.split(","), metavar="DEV,DEV",
+                        help="with --strategy mirrored: e.g. /gpu:0,/gpu:1 (default: every GPU); "
+                             "/cpu:0,/cpu:1 splits the CPU")
+    for name, kind, text in FLAGS:
+        parser.add_argument("--" + name.replace("_", "-"), type=kind,
+                            help=f"{text} (default {getattr(TrainConfig, name)})")
+    args = parser.parse_args(argv)
+    data = {}
+    if args.resume and (args.out / "train_config.json").is_file() and not args.config:
+        data = json.loads((args.out / "train_config.json").read_text())
+    elif args.config:
+        data = json.loads(args.config.read_text())
+    overrides = {k: v for k, v in vars(args).items()
+                 if k in {f.name for f in dataclasses.fields(TrainConfig)} and v is not None}
+    if args.dataset:
+        overrides["datasets"] = tuple(args.dataset)
+    return TrainConfig.from_dict({**data, **overrides}, str(args.config or "flags")), args
+
+
+def main(argv=None) -> int:
+    config, args = parse_args(argv)
+    set_verbose(args.verbose)
+    try:
+        if not (args.resume or args.overwrite) and holds_a_run(args.out):
+            raise RunFolderError(f"{args.out} already holds a run: --resume to continue it, "
+                                 "--overwrite to train a new one in its place")
+        with strategy_scope(args.strategy, args.devices):
+            run(config, args.out, args.resume, args.cache, args.tensorboard)
+    except GlassesError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

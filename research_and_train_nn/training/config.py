@@ -1,0 +1,52 @@
+"""A training run's settings: one frozen dataclass, saved as ``train_config.json`` in the run folder."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from glasses_core import CropConfig
+from glasses_core.config import from_dict
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run's settings; saved as ``train_config.json`` in the run folder."""
+    datasets: tuple[str, ...] = ("mtfl:../shared/data/mtfl", "celeba:../shared/data/celeba")
+    test: str = "mtfl-test:../shared/data/mtfl"  # never trained on; "" for none
+    val_fraction: float = 0.15  # share of identities held out for early stopping and the threshold
+    max_train: int = 0  # use at most this many training crops (0 = all); for quick runs and tests
+    balanced_subset: bool = False  # with max_train: sample both classes equally (tiny runs learn faster)
+    epochs: int = 40
+    batch_size: int = 64
+    peak_lr: float = 3e-3  # AdamW, after a 1-epoch warm-up, cosine decay to 2 % of it
+    weight_decay: float = 1e-4
+    strength_start: float = 0.1  # augmentation strength at the first epoch...
+    strength_end: float = 0.8  # ...rising linearly to this at the last
+    shadows: float = 0.0  # probability of a brim shadow over the eyes at full strength (augment.py)
+    label_smoothing: float = 0.0  # targets 0/1 become e/2 and 1 - e/2: keeps logits moderate
+    consistency: float = 0.0  # weight of the squared logit gap between each crop and a copy moved by
+    #                           about a refiner's error (consistency.py); 0: off
+    synthesis_share: float = 0.0  # share of MTFL no-glasses training photos given glasses (synthetic_set.py)
+    patience: int = 10  # early stopping: epochs without a better validation PR-AUC
+    class_weights: bool = True  # balance the ~90 % no-glasses majority in the loss
+    stem_filters: int = 24
+    dropout: float = 0.2
+    bn_momentum: float = 0.99  # batch-norm moving averages; ~0.9 for runs of a few dozen steps
+    seed: int = 1337
+    train_seed: int = 0  # seed of the weights, batch order and augmentation; 0: ``seed``. The split
+    #                      stays ``seed``'s, so runs that differ only here compare on the same photos
+    init_weights: str = ""  # start from this .keras model's weights (fine-tuning); "" for random
+    version: str = "0.1.0"
+    crop: CropConfig = field(default_factory=CropConfig)
+
+    @property
+    def run_seed(self) -> int:
+        """The seed of everything random in training but the split (``train_seed``, else ``seed``)."""
+        return self.train_seed or self.seed
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str) -> "TrainConfig":
+        data = dict(data)
+        crop = from_dict(CropConfig, data.pop("crop", {}), f"{source}: crop")
+        if isinstance(data.get("datasets"), list):
+            data["datasets"] = tuple(data["datasets"])
+        return from_dict(cls, {**data, "crop": crop}, source)
