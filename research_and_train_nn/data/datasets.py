@@ -1,10 +1,13 @@
 """Dataset loaders: each reads one dataset's own format into a list of Records.
 
-Label policy (the whole project): 1 = glasses worn over the eyes, 0 = not.
+Label policy (the whole project): 1 = glasses worn over the eyes, 0 = not. The kind of glasses
+(``clear`` eyeglasses or ``dark`` sunglasses) comes from the project's own labels, made by eye
+(kind_labels/, research_and_train_nn/kind_sheets.py), for the pools they cover.
 """
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,11 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 # Where the project's own commands say the data is: a photo without a known person is split by
 # its place under this folder (see Record.group), wherever the data really lies.
 SPLIT_DATA_ROOT = "../shared/data"
+KIND_LABELS = Path(__file__).resolve().parent / "kind_labels"  # <pool>.csv: file,kind,note
+KINDS = ("clear", "dark")  # the kinds of glasses: the second answer's labels, in its output's order
+# CelebA's aligned images put the eyes here, as fractions of width and height: the face mesh's
+# mean on 100 of the 89 x 109 images (the subject's right eye, on the image's left, first).
+CELEBA_ALIGNED_EYES = ((34.5 / 89, 56.1 / 109), (53.7 / 89, 56.1 / 109))
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class Record:
     identity: str | None
     source: str
     key: str | None = None
+    kind: str | None = None  # with glasses: "clear" or "dark" where labelled, else None (unsure, unknown)
 
     @property
     def group(self) -> str:
@@ -39,6 +48,43 @@ class Record:
         if self.identity is not None:
             return f"{self.source}:{self.identity}"
         return f"photo:{SPLIT_DATA_ROOT}/{self.key}" if self.key is not None else f"photo:{self.path}"
+
+
+    @property
+    def pool(self) -> str:
+        """Which labelled pool the photo is in, for reports and kind labels: the source, except that
+        CelebA-format photos are told apart by their dataset folder (``celeba``, ``celeba_more``)."""
+        if self.source == "celeba" and self.key:
+            return self.key.split("/", 1)[0]
+        return self.source
+
+    @property
+    def file(self) -> str | None:
+        """The photo's path inside its dataset folder (the key without the folder's name)."""
+        return self.key.split("/", 1)[1] if self.key and "/" in self.key else None
+
+
+def with_kinds(records: list[Record], labels: Path = KIND_LABELS) -> list[Record]:
+    """The records with glasses given their kind from ``labels/<pool>.csv`` where it has one."""
+    tables: dict[str, dict[str, str]] = {}
+    out = []
+    for record in records:
+        if record.label != 1:
+            out.append(record)
+            continue
+        if record.pool not in tables:
+            tables[record.pool] = kind_labels(labels / f"{record.pool}.csv")
+        kind = tables[record.pool].get(record.file or "")
+        out.append(dataclasses.replace(record, kind=kind if kind in KINDS else None))
+    return out
+
+
+def kind_labels(path: Path) -> dict[str, str]:
+    """file -> kind (clear, dark, unsure) from a kind label CSV; empty when there is none."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as handle:
+        return {row["file"]: row["kind"] for row in csv.DictReader(handle)}
 
 
 def _name(root: Path) -> str:
@@ -175,12 +221,12 @@ def load(spec: str) -> list[Record]:
         raise ConfigError(f"dataset spec {spec!r} must look like KIND:PATH, KIND one of "
                           f"{sorted(LOADERS) + ['mtfl-test']}")
     if kind == "mtfl-test":
-        return load_mtfl(path, "test")
+        return with_kinds(load_mtfl(path, "test"))
     if kind not in LOADERS:
         raise ConfigError(f"unknown dataset kind {kind!r}; choose one of {sorted(LOADERS) + ['mtfl-test']}")
     if not Path(path).exists():
         raise ConfigError(f"dataset {spec!r}: {path} does not exist")
-    return LOADERS[kind](path)
+    return with_kinds(LOADERS[kind](path))
 
 
 def _read_lines(path: Path) -> list[str]:
