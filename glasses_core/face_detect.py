@@ -29,6 +29,9 @@ class Face:
     left_eye: tuple[float, float]
     score: float
     keypoints: tuple[tuple[float, float], ...]  # right eye, left eye, nose, mouth, right ear, left ear
+    presence: float | None = None  # the face mesh's face-presence logit (locate.py); None: not measured
+    detected_eyes: tuple[tuple[float, float], tuple[float, float]] | None = None  # the detector's own
+    #                                                  eye keypoints when the eyes were measured again
 
     @property
     def area(self) -> float:
@@ -149,13 +152,17 @@ class FaceDetector:
                 for box, pts, score in merged]
 
 
-def make_face(box, points, score: float) -> Face:
-    """A Face from a box (x_min, y_min, x_max, y_max) and BlazeFace's six keypoints."""
+def make_face(box, points, score: float, presence: float | None = None, detected_eyes=None) -> Face:
+    """A Face from a box (x_min, y_min, x_max, y_max) and BlazeFace's six keypoints (the first two
+    possibly measured again: then ``detected_eyes`` are the detector's own)."""
     return Face(box=tuple(float(v) for v in box),
                 right_eye=(float(points[0][0]), float(points[0][1])),
                 left_eye=(float(points[1][0]), float(points[1][1])),
                 score=float(score),
-                keypoints=tuple((float(x), float(y)) for x, y in points))
+                keypoints=tuple((float(x), float(y)) for x, y in points),
+                presence=None if presence is None else float(presence),
+                detected_eyes=None if detected_eyes is None else
+                tuple((float(x), float(y)) for x, y in detected_eyes))
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -37,12 +37,21 @@ class FaceMesh:
     def landmarks(self, patch: np.ndarray) -> np.ndarray:
         """(468, 2): the face mesh's landmarks in a (192, 192, 3) uint8 patch, as fractions
         of its side."""
+        return self.look(patch)[0]
+
+    def look(self, patch: np.ndarray) -> tuple[np.ndarray, float]:
+        """(landmarks as ``landmarks`` gives them, how surely the patch holds an upright face): the
+        model's second output, a face-presence logit (MediaPipe's face flag). Kept as a logit: an
+        upright face scores 15 to 50, and a face read upside down with its eyes swapped can still
+        score 10, which as a probability (0.99995) could hardly be told from 1."""
         interpreter = self._interpreter()
         tensor = (patch.astype(np.float32) * (1.0 / 255.0))[None]
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
         interpreter.invoke()
-        out = max(interpreter.get_output_details(), key=lambda d: int(np.prod(d["shape"])))
-        return interpreter.get_tensor(out["index"]).reshape(-1, 3)[:, :2] / INPUT_SIZE
+        outputs = sorted(interpreter.get_output_details(), key=lambda d: int(np.prod(d["shape"])))
+        flag = float(interpreter.get_tensor(outputs[0]["index"]).reshape(-1)[0])
+        points = interpreter.get_tensor(outputs[-1]["index"]).reshape(-1, 3)[:, :2] / INPUT_SIZE
+        return points, flag
 
 
 def eye_centres(landmarks: np.ndarray) -> np.ndarray:

@@ -10,7 +10,9 @@ pipeline uses): the crop then depends on the face, not on the rest of the photo.
 from __future__ import annotations
 
 import math
+
 import numpy as np
+from PIL import Image
 
 from .config import CropConfig
 from .errors import ConfigError
@@ -26,6 +28,14 @@ MESH_DETAIL = 0.5  # ...each cut from a decode holding the region at half the me
 MESH_SETTLED = 0.02  # ...stopping once that region moves and grows by less than this (of its side)
 MAX_CENTRE_MOVE = 0.25  # a refined face further than this (in region sides) from the region's
 #                         centre is another face, and the first pass's keypoints are kept
+TRUSTED = 12.0  # a face is trusted when its face-mesh presence (a logit) is at least this and its eye line
+UPRIGHT = math.radians(45)  # is within this of the look that found it (find_faces); else the photo is
+#                             looked at again, turned and widened
+# The quarter turns of the second look, each with the angle that the eye line of a face upright in
+# the turned copy has in the photo (image coordinates: y down, so +90 degrees points down).
+TURNS = ((Image.Transpose.ROTATE_90, math.pi / 2), (Image.Transpose.ROTATE_270, -math.pi / 2),
+         (Image.Transpose.ROTATE_180, math.pi))
+WIDEN = 2.0  # the second look for close-ups: the photo in a canvas this many times its longer side
 
 
 class Detectors:
@@ -51,6 +61,7 @@ class Detectors:
         if config.refine not in REFINERS:
             raise ConfigError(f"unknown refine {config.refine!r}; choose one of {sorted(REFINERS)}")
         self.refiner = REFINERS[config.refine](config, num_threads)
+        self.looks_again = isinstance(self.refiner, MeshRefiner)  # only the mesh measures presence
 
     def detect(self, photo) -> list[Face]:
         """Faces in a Photo (or anything ``open_photo`` takes), in its full-resolution pixels,
@@ -77,6 +88,38 @@ class Detectors:
         return faces
 
 
+    def detect_turned(self, photo) -> list[tuple[float, list[Face]]]:
+        """Faces found on the photo turned by a quarter, three quarters and half a turn (heads
+        lying on their side or upside down), in the photo's own pixels, with each turn's upright
+        eye-line angle (TURNS)."""
+        photo = open_photo(photo)
+        view, reduction = photo.image(DETECT_SIDE / max(photo.size))
+        return [(angle, [scaled(unturned(face, turn, view.size), reduction)
+                         for face in self._detector.detect(view.transpose(turn))]) for turn, angle in TURNS]
+
+    def detect_widened(self, photo) -> list[Face]:
+        """Faces found on the photo set in a black canvas WIDEN times its longer side: a close-up
+        the frame cuts (forehead, chin) becomes a whole-looking face the detector's size."""
+        photo = open_photo(photo)
+        view, reduction = photo.image(DETECT_SIDE / max(photo.size))
+        side = int(round(WIDEN * max(view.size)))
+        x, y = (side - view.size[0]) // 2, (side - view.size[1]) // 2
+        canvas = Image.new("RGB", (side, side))
+        canvas.paste(view, (x, y))
+        return [scaled(shifted(face, -x, -y), reduction) for face in self._detector.detect(canvas)]
+
+
+def unturned(face: Face, turn: Image.Transpose, size: tuple[int, int]) -> Face:
+    """A face found in ``image.transpose(turn)`` (``image`` of ``size``), in ``image``'s pixels."""
+    width, height = size
+    back = {Image.Transpose.ROTATE_90: lambda p: np.stack([width - p[:, 1], p[:, 0]], 1),
+            Image.Transpose.ROTATE_270: lambda p: np.stack([p[:, 1], height - p[:, 0]], 1),
+            Image.Transpose.ROTATE_180: lambda p: np.stack([width - p[:, 0], height - p[:, 1]], 1)}[turn]
+    corners = back(np.asarray(face.box, dtype=np.float64).reshape(2, 2))
+    return make_face((*corners.min(0), *corners.max(0)), back(np.asarray(face.keypoints, dtype=np.float64)),
+                     face.score)
+
+
 def _starts(length: int, tile: int) -> list[int]:
     """Tile origins along one side: overlapping by about a third, the last one flush."""
     if length <= tile:
@@ -85,12 +128,12 @@ def _starts(length: int, tile: int) -> list[int]:
     return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
-def keep_whole_faces(faces: list[Face], overlap: float = 0.5) -> list[Face]:
+def keep_whole_faces(faces: list[Face], overlap: float = 0.5, key=lambda f: f.score) -> list[Face]:
     """Each face once: a detection that covers more than ``overlap`` of a more confident one's
     box (or of its own), such as the same face found again or cut in half by a tile's edge,
-    is dropped."""
+    is dropped. Confidence is ``key`` (the detector's score)."""
     kept: list[Face] = []
-    for face in sorted(faces, key=lambda f: -f.score):
+    for face in sorted(faces, key=key, reverse=True):
         if all(_shared(face, other) <= overlap for other in kept):
             kept.append(face)
     return kept
@@ -105,9 +148,36 @@ def _shared(a: Face, b: Face) -> float:
 
 def find_faces(photo: Photo, detectors: Detectors, config: CropConfig) -> list[Face]:
     """The usable faces of a photo in full-resolution pixels, largest first, each with its
-    eyes measured again by the refiner."""
-    faces = [detectors.refiner.refine(photo, face) for face in detectors.detect(photo)]
+    eyes measured again by the refiner.
+
+    When the refiner measures a face's presence (the face mesh) and no face of the upright look
+    is trusted (``trusted``: a head lying on its side or upside down, a close-up cut by the frame,
+    no face at all), the photo is looked at again turned by quarter turns and, failing that,
+    widened. What those looks find counts only when trusted; of two looks at one face, a trusted
+    one wins, then the more present. Faces of the upright look are always kept otherwise."""
+    faces = _refined(photo, detectors, detectors.detect(photo))
+    if detectors.looks_again and not any(trusted(f, 0.0) for f in faces):
+        more = [f for angle, found in detectors.detect_turned(photo)
+                for f in _refined(photo, detectors, found) if trusted(f, angle)]
+        if not more:
+            more = [f for f in _refined(photo, detectors, detectors.detect_widened(photo)) if trusted(f, 0.0)]
+        faces = keep_whole_faces(faces + more, key=lambda f: (f in more or trusted(f, 0.0), f.presence))
     return sorted(usable_faces(faces, config), key=lambda f: -f.area)
+
+
+def _refined(photo: Photo, detectors: Detectors, faces: list[Face]) -> list[Face]:
+    return [detectors.refiner.refine(photo, face) for face in faces]
+
+
+def trusted(face: Face, look: float) -> bool:
+    """Whether a face is where and how the look that found it says: its presence (where measured)
+    is at least TRUSTED and its eye line within UPRIGHT of ``look``, the angle a face upright in
+    that look has. (The mesh can read a face lying on its side or upside down with full presence
+    and its eyes swapped; the eye line then points the wrong way for the look.)"""
+    if face.presence is None:
+        return True
+    angle = math.atan2(face.left_eye[1] - face.right_eye[1], face.left_eye[0] - face.right_eye[0])
+    return face.presence >= TRUSTED and abs(math.remainder(angle - look, math.tau)) <= UPRIGHT
 
 
 def usable_faces(faces: list[Face], config: CropConfig) -> list[Face]:
@@ -147,7 +217,8 @@ class MeshRefiner:
         region = region_of(face.box, face.right_eye, face.left_eye, MESH_ROI_SCALE)
         for _ in range(self.passes):
             patch = region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)
-            points = region.to_image(self._mesh.landmarks(patch))
+            landmarks, presence = self._mesh.look(patch)
+            points = region.to_image(landmarks)
             eyes = eye_centres(points)
             looked, region = region, region_of((*points.min(0), *points.max(0)), eyes[0], eyes[1],
                                                MESH_ROI_SCALE)
@@ -155,7 +226,8 @@ class MeshRefiner:
                 break
         if self.mirrored:
             eyes = (eyes + self._mirrored_eyes(patch, looked)) / 2.0
-        return make_face(face.box, np.concatenate([eyes, np.asarray(face.keypoints)[2:]]), face.score)
+        return make_face(face.box, np.concatenate([eyes, np.asarray(face.keypoints)[2:]]), face.score,
+                         presence, (face.right_eye, face.left_eye))
 
     def _mirrored_eyes(self, patch: np.ndarray, region: CropGeometry) -> np.ndarray:
         """The eye centres the mesh finds in ``patch`` (cut from ``region``) mirrored, in the photo's

@@ -375,8 +375,8 @@ def test_the_mesh_makes_at_most_its_passes_and_stops_once_settled(mtfl_faces):
     detectors = Detectors(config)
 
     def reads(refiner, photo, face):
-        calls, landmarks = [], refiner._mesh.landmarks
-        refiner._mesh.landmarks = lambda patch: calls.append(patch) or landmarks(patch)
+        calls, look = [], refiner._mesh.look  # every mesh invoke goes through look()
+        refiner._mesh.look = lambda patch: calls.append(patch) or look(patch)
         refiner.refine(photo, face)
         return calls
 
@@ -415,3 +415,79 @@ def test_a_mirrored_look_finds_mirrored_eyes_in_the_mirrored_photo(mtfl_faces):
             seen[:, 0] = width - seen[:, 0]
             worst[mirrored] = max(worst[mirrored], np.abs(seen - eyes).max() / math.dist(*eyes))
     assert worst[True] < 0.002 and worst[False] > 0.005, worst
+
+
+# ---- second looks: heads on their side or upside down, close-ups cut by the frame -----------
+
+@pytest.mark.parametrize("turn", [Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_180])
+def test_a_face_found_in_a_turned_copy_is_put_back_where_it_is(turn):
+    """unturned() maps a detection in image.transpose(turn) back onto the image: a marked pixel's
+    centre, found in the turned copy, lands on the mark (the box's corners go with it)."""
+    from glasses_core.locate import unturned
+    width, height, mark = 40, 30, (7, 4)
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[mark[1], mark[0]] = 255
+    copy = np.asarray(Image.fromarray(pixels).transpose(turn))
+    y, x = np.argwhere(copy[:, :, 0] == 255)[0]
+    centre = (x + 0.5, y + 0.5)
+    face = unturned(make_face((x, y, x + 1, y + 1), [centre] * 6, 0.9), turn, (width, height))
+    assert face.right_eye == pytest.approx((mark[0] + 0.5, mark[1] + 0.5))
+    assert face.box == pytest.approx((mark[0], mark[1], mark[0] + 1, mark[1] + 1))
+
+
+def test_the_mesh_says_how_surely_its_patch_holds_an_upright_face(mtfl_faces):
+    """FaceMesh.look's presence (a logit): high on a face's own region, low on a blank one and
+    on the region turned upside down (for most faces)."""
+    from glasses_core.face_mesh import INPUT_SIZE, ROI_SCALE, FaceMesh
+    mesh, detectors = FaceMesh(), Detectors(CropConfig())
+    upright, upside_down = [], []
+    for image, _, _ in mtfl_faces:
+        photo = open_photo(np.asarray(image))
+        face = detectors.detect(photo)[0]
+        patch = region_pixels(photo, region_of(face.box, face.right_eye, face.left_eye, ROI_SCALE), INPUT_SIZE)
+        upright.append(mesh.look(patch)[1])
+        upside_down.append(mesh.look(np.ascontiguousarray(patch[::-1, ::-1]))[1])
+        assert (mesh.look(patch)[0] == mesh.landmarks(patch)).all()
+    blank = mesh.look(np.full((INPUT_SIZE, INPUT_SIZE, 3), 128, np.uint8))[1]
+    assert min(upright) > 15 and blank < 0 and sum(u < 12 for u in upside_down) >= 6, (upright, upside_down, blank)
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_a_head_on_its_side_or_upside_down_is_found_with_its_eyes_in_order(mtfl_faces, degrees):
+    """The whole photo turned: the face is found with each eye where it is (the subject's right eye
+    first; a face read upside down has them swapped), on at least 7 of 8 faces. Before the second
+    looks, the upright look found 1, 4 and 0 of these 8 (90, -90, 180 degrees)."""
+    detectors = Detectors(CropConfig())
+    right = 0
+    for image, right_eye, left_eye in mtfl_faces:
+        turned, eyes = _turned(image, [right_eye, left_eye], degrees)
+        distance = math.dist(*eyes)
+        faces = find_faces(as_jpeg(Image.fromarray(turned)), detectors, CropConfig())
+        right += any(max(math.dist(f.right_eye, eyes[0]), math.dist(f.left_eye, eyes[1])) < 0.15 * distance
+                     for f in faces)
+    assert right >= 7
+
+
+def test_second_looks_keep_a_photo_without_a_face_without_one():
+    """A photo with no face gets no face from the turned and widened looks either (what they find
+    counts only when the mesh trusts it)."""
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    for photo in (jpeg_photo(400, 300), as_jpeg(Image.fromarray(noise))):
+        assert find_faces(photo, Detectors(CropConfig()), CropConfig()) == []
+
+
+def test_an_untrusted_upright_face_is_kept_when_no_other_look_does_better(mtfl_faces):
+    """Second looks never lose a face: an upright face the mesh doubts stays when the turned
+    looks find nothing trusted there."""
+    from glasses_core import locate
+    detectors = Detectors(CropConfig())
+    image, _, _ = mtfl_faces[0]
+    photo = open_photo(np.asarray(image))
+    before = locate.TRUSTED
+    try:
+        locate.TRUSTED = 1e9  # nothing is trusted: every look is made, none can win
+        faces = find_faces(photo, detectors, CropConfig())
+    finally:
+        locate.TRUSTED = before
+    assert faces == find_faces(photo, detectors, CropConfig())

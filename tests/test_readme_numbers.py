@@ -193,3 +193,11 @@ def test_the_fast_path_sentence_quotes_its_report():
     text = " ".join(documentation.text().split())
     assert (f"on all {r['photos']} AFLW test photos, F1 through the int8 model is {r['f1_fast']:.4f} from the fast "
             f"path and {r['f1_full']:.4f} from a full-size decode, with {r['answers_changed']} answers changed") in text
+
+
+def test_the_preprocessing_page_quotes_the_hard_cases_study():
+    reports = ROOT / "research_and_train_nn" / "reports" / "hard_cases"
+    now = json.loads((reports / "hard_cases.json").read_text())["cases"]["all"]
+    before = json.loads((reports / "before_second_looks.json").read_text())["cases"]["all"]
+    text = " ".join((ROOT / "docs" / "preprocessing.md").read_text().split())
+    assert f"the right face is found in {now['right_face']:.3f} of them against {before['right_face']:.3f}" in text

@@ -1,0 +1,113 @@
+"""Faces found and answers given on hard photos composed from real validation photos.
+
+    python3 research_and_train_nn/studies/hard_cases.py --out research_and_train_nn/reports/hard_cases
+
+Close-ups the frame cuts (forehead, chin, both), heads tilted by 30 and 60 degrees, lying on either
+side, upside down, and mirror images (data/composed.py), made from validation photos of MTFL's
+training pool and of CelebA (people no model is trained on; never the test pool), half of them with
+glasses. Each is classified through the product (``GlassesClassifier.predict``: the photo's answer
+is "glass" when any face wears glasses) with the model given (default: the shipped one). Per case:
+how often the right face is found (its eyes within a quarter of an eye distance of the truth, in
+order), how often any face is, recall on the photos with glasses and false alarms on the others.
+Writes hard_cases.md and .json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from glasses_core import DEFAULT_MODEL, GlassesClassifier
+from research_and_train_nn.data.composed import CASES, compose, photo_eyes, right_face
+from research_and_train_nn.data.datasets import load, mtfl_eyes
+from research_and_train_nn.data.paths import SHARED_DATA
+from research_and_train_nn.data.splits import split_by_identity
+
+POOLS = ("mtfl", "celeba")  # photos with annotated or aligned eyes
+SPLIT = {"val_fraction": 0.15, "seed": 1337}  # TrainConfig's defaults: the validation people of every run
+
+
+def validation_photos(data: Path, per_class: int, seed: int = 0) -> list:
+    """``per_class`` validation photos with glasses and as many without, from MTFL's training pool
+    and from CelebA (both folders), each with its eyes."""
+    records = load(f"mtfl:{data / 'mtfl'}") + load(f"celeba:{data / 'celeba'}") + load(f"celeba:{data / 'celeba_more'}")
+    _, val = split_by_identity(records, SPLIT["val_fraction"], SPLIT["seed"])
+    eyes = mtfl_eyes(data / "mtfl", "train")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for pool in POOLS:
+        for label in (1, 0):
+            pool_val = [records[i] for i in val if records[i].source.startswith(pool) and records[i].label == label]
+            picked = rng.choice(len(pool_val), min(per_class, len(pool_val)), replace=False)
+            chosen += [pool_val[i] for i in sorted(picked)]
+    return [(r, photo_eyes(r, eyes)) for r in chosen]
+
+
+def measure(classifier: GlassesClassifier, photos) -> list[dict]:
+    rows = []
+    for record, eyes in photos:
+        for case in compose(record, eyes):
+            result = classifier.predict(case.jpeg)
+            crops = classifier.crops(case.jpeg)
+            rows.append({"case": case.case, "photo": record.key, "label": record.label, "kind": record.kind,
+                         "right_face": right_face(crops, case.eyes) is not None, "any_face": result.face_found,
+                         "glass": result.answer == classifier.config.labels[1], "probability": result.probability})
+    return rows
+
+
+def summary(rows: list[dict]) -> dict:
+    def stats(subset):
+        positives = [r for r in subset if r["label"] == 1]
+        negatives = [r for r in subset if r["label"] == 0]
+        return {"photos": len(subset), "right_face": float(np.mean([r["right_face"] for r in subset])),
+                "any_face": float(np.mean([r["any_face"] for r in subset])),
+                "recall": float(np.mean([r["glass"] for r in positives])) if positives else None,
+                "false_alarms": int(sum(r["glass"] for r in negatives)), "without_glasses": len(negatives)}
+    table = {case: stats([r for r in rows if r["case"] == case]) for case in CASES}
+    table["all"] = stats(rows)
+    dark = [r for r in rows if r["kind"] == "dark"]
+    table["all, sunglasses only"] = stats(dark) if dark else None
+    return table
+
+
+def markdown(report: dict, command: str) -> str:
+    lines = [f"# Faces found and answers on composed hard photos (`{report['model']}`)", "", f"`{command}`", "",
+             f"{report['photos']} validation photos ({report['per_class']} with glasses and {report['per_class']} without "
+             f"from each of MTFL's training pool and CelebA), each made into {len(CASES)} cases: "
+             f"{report['composed']} composed photos, classified through the product.", "",
+             "| case | photos | right face found | any face found | recall | false alarms |", "|---|---|---|---|---|---|"]
+    for case, s in report["cases"].items():
+        if s is None:
+            continue
+        recall = "–" if s["recall"] is None else f"{s['recall']:.3f}"
+        lines.append(f"| {case} | {s['photos']} | {s['right_face']:.3f} | {s['any_face']:.3f} | {recall} | "
+                     f"{s['false_alarms']} of {s['without_glasses']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for hard_cases.md and .json")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model .json or .tflite (default: shipped)")
+    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
+    parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
+    args = parser.parse_args(argv)
+    command = "python3 research_and_train_nn/studies/hard_cases.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    classifier = GlassesClassifier(args.model)
+    photos = validation_photos(args.data, args.per_class)
+    rows = measure(classifier, photos)
+    report = {"model": classifier.model_id, "photos": len(photos), "per_class": args.per_class,
+              "composed": len(rows), "cases": summary(rows)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "hard_cases.json").write_text(json.dumps(report, indent=1) + "\n")
+    text = markdown(report, command)
+    (args.out / "hard_cases.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
