@@ -134,6 +134,15 @@ def test_the_crop_cache_is_keyed_on_the_preprocessing_code(tmp_path):
     crop.write_text(crop.read_text().replace("Image.BILINEAR", "Image.BICUBIC", 1))
     assert crop_key(CropConfig(), copy) != crop_key(CropConfig())
     assert crop_key(CropConfig(scale=2.0)) != crop_key(CropConfig())
+    # what makes no crop pixel does not count: the classifier's runtime may change, the crops stay
+    runtime = copy / "runtime.py"
+    runtime.write_text(runtime.read_text() + "\n# a comment\n")
+    assert crop_key(CropConfig(), copy) != crop_key(CropConfig())  # (geometry.py still edited)
+    shutil.copy(CORE / "geometry.py", copy / "geometry.py")
+    assert crop_key(CropConfig(), copy) == crop_key(CropConfig())
+    locate = copy / "locate.py"
+    locate.write_text(locate.read_text().replace("TRUSTED = 12.0", "TRUSTED = 11.0", 1))
+    assert crop_key(CropConfig(), copy) != crop_key(CropConfig())
 
 
 def test_the_project_folders_are_found_from_the_package():

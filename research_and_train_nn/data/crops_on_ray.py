@@ -15,6 +15,7 @@ import numpy as np
 from deploy.ray_session import ray_session
 from glasses_core import CropConfig
 from research_and_train_nn.data.crop_cache import crop_one, init_worker
+from research_and_train_nn.data.crop_variants import VARIANTS
 
 BATCH = 32  # photos per actor call
 BLOCK = 256  # photos per Ray Data block
@@ -23,31 +24,37 @@ BLOCK = 256  # photos per Ray Data block
 class Cropper:
     """Ray Data actor: a crop-cache worker (face detectors loaded once) cropping batches of paths."""
 
-    def __init__(self, config: CropConfig, cache: str):
-        init_worker(config, cache)
+    def __init__(self, config: CropConfig, cache: str, variants: bool = False):
+        init_worker(config, cache, variants)
         self.blank = np.zeros((config.size, config.size, 3), dtype=np.uint8)
+        self.blanks = np.zeros((len(VARIANTS), config.size, config.size, 3), dtype=np.uint8) if variants else None
 
     def __call__(self, batch: dict) -> dict:
         results = [crop_one(str(path)) for path in batch["path"]]
-        return {"index": batch["index"],
-                "crop": np.stack([self.blank if crop is None else crop for crop, _, _ in results]),
-                "found": np.array([found for _, found, _ in results]),
-                "ok": np.array([ok for _, _, ok in results])}
+        out = {"index": batch["index"],
+               "crop": np.stack([self.blank if crop is None else crop for crop, _, _, _ in results]),
+               "found": np.array([found for _, found, _, _ in results]),
+               "ok": np.array([ok for _, _, ok, _ in results])}
+        if self.blanks is not None:
+            out["variants"] = np.stack([self.blanks if made is None else made for _, _, _, made in results])
+        return out
 
 
 def crop_on_ray(paths: list[str], config: CropConfig, cache: Path, actors: int | None = None,
-                address: str | None = None) -> list[tuple]:
-    """(crop or None, face_found, ok) for each path, in order, as crop_cache.crop_one gives them."""
+                address: str | None = None, variants: bool = False) -> list[tuple]:
+    """(crop or None, face_found, ok, variants or None) for each path, in order, as
+    crop_cache.crop_one gives them."""
     import ray
-    results: list[tuple] = [(None, False, False)] * len(paths)
+    results: list[tuple] = [(None, False, False, None)] * len(paths)
     with ray_session(address) as cpus:
         actors = actors or cpus
         items = [{"index": i, "path": path} for i, path in enumerate(paths)]
         dataset = ray.data.from_items(items, override_num_blocks=max(actors, math.ceil(len(paths) / BLOCK)))
-        dataset = dataset.map_batches(Cropper, fn_constructor_args=(config, str(cache)), batch_size=BATCH,
+        dataset = dataset.map_batches(Cropper, fn_constructor_args=(config, str(cache), variants), batch_size=BATCH,
                                       batch_format="numpy", num_cpus=1,
                                       compute=ray.data.ActorPoolStrategy(size=actors))
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            for i, crop, found, ok in zip(batch["index"], batch["crop"], batch["found"], batch["ok"]):
-                results[int(i)] = (crop if ok else None, bool(found), bool(ok))
+            made = batch["variants"] if variants else [None] * len(batch["index"])
+            for i, crop, found, ok, more in zip(batch["index"], batch["crop"], batch["found"], batch["ok"], made):
+                results[int(i)] = (crop if ok else None, bool(found), bool(ok), more if ok else None)
     return results
