@@ -36,6 +36,8 @@ class ModelConfig:
     input_format: str = "RGB uint8 0-255, rescaled inside the model"
     labels: tuple[str, str] = ("no_glass", "glass")  # output index -> answer
     threshold: float = 0.5  # probability of "glass" at or above which the answer is "glass"
+    kinds: tuple[str, ...] = ()  # the second answer's kinds, ("clear", "dark"), when the model has one
+    kind_threshold: float = 0.5  # P(dark | glasses) at or above which glasses are "dark" (chosen on validation)
     version: str = "0.0.0"  # the release version; clean (1.2.3) for a shipped model
     model_id: str = ""  # which trained weights: "<version>+<sha256 of model.keras, 12 digits>"
     description: str = ""
@@ -47,7 +49,10 @@ class ModelConfig:
         return self.model_id or self.version
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+        data = dataclasses.asdict(self)
+        if not self.kinds:  # a one-answer model's file stays as it was before the second answer
+            del data["kinds"], data["kind_threshold"]
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json())
@@ -61,8 +66,9 @@ class ModelConfig:
     def from_dict(cls, data: dict, source: str = "config") -> "ModelConfig":
         data = dict(data)
         crop = from_dict(CropConfig, data.pop("crop", {}), f"{source}: crop")
-        if "labels" in data and isinstance(data["labels"], list):
-            data["labels"] = tuple(data["labels"])
+        for name in ("labels", "kinds"):
+            if name in data and isinstance(data[name], list):
+                data[name] = tuple(data[name])
         return from_dict(cls, {**data, "crop": crop}, source)
 
 

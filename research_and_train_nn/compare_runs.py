@@ -9,7 +9,11 @@ glasses drawn with the styles training never sees (synthesis.VALIDATION_STYLES),
 validation stream of seeds, onto validation photos without glasses (recall), and glasses
 pushed up onto the forehead of the same photos (false alarms); and 60 validation faces placed
 in 5 other photos each (placements.py): how many of the 300 placed faces' probabilities move by
-more than 0.05 from the face alone's. Writes runs.md and runs.json.
+more than 0.05 from the face alone's. Also: F1 per pool (CelebA-more apart) and on turned heads
+(MTFL's pose), recall on sunglasses and on clear glasses (the kind labels), the answers on hard
+photos composed from validation photos (data/composed.py: close-ups, tilted and upside-down heads),
+F1 when the crop's eyes move or another filter makes it (evaluation/robustness.py), and for a model
+that says which glasses, its accuracy on clear and on dark glasses. Writes runs.md and runs.json.
 """
 from __future__ import annotations
 
@@ -22,9 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import CropConfig, Detectors, ModelConfig, load_image, preprocess
-from research_and_train_nn.data.datasets import mtfl_eyes, mtfl_landmarks
-from research_and_train_nn.evaluation.report import per_source, validation_crops, hard_cases
-from research_and_train_nn.evaluation.metrics import metrics
+from research_and_train_nn.data.composed import composed_crops
+from research_and_train_nn.data.datasets import Record, mtfl_eyes, mtfl_landmarks, mtfl_poses
+from research_and_train_nn.evaluation.metrics import kind_metrics, metrics
+from research_and_train_nn.evaluation.report import hard_cases, per_source, validation_crops
+from research_and_train_nn.evaluation.robustness import robustness_crops, robustness_metrics, variant_names
+from research_and_train_nn.studies.hard_cases import hard_case_photos
 from research_and_train_nn.studies.placements import placed_crops, spread_faces
 from research_and_train_nn.synthesis.draw import VALIDATION_STYLES, draw_forehead_glasses, draw_glasses, synthesis_rng
 from research_and_train_nn.training.config import TrainConfig
@@ -67,6 +74,52 @@ def placement_validation(val: dict, crop: CropConfig, count: int = PLACED_FACES)
             "missed": sum(f is None for _, f in pairs)}
 
 
+def hard_photos(val: dict) -> list:
+    """(record, eyes) of the validation photos the hard cases are composed from: studies/hard_cases.py's
+    choice among this run's validation photos."""
+    records = [Record(str(p), int(y), None, str(s), kind=str(k) or None)
+               for p, y, s, k in zip(val["paths"], val["labels"], val["sources"], val.get("kinds", [""] * len(val["paths"])))]
+    return hard_case_photos(records)
+
+
+def per_pool(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
+    """Validation metrics per pool (CelebA-more apart from CelebA); empty for runs saved without pools."""
+    if "pools" not in val:
+        return {}
+    return per_source({**val, "sources": val["pools"]}, probabilities, threshold)
+
+
+def recall_by_kind(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
+    """Recall on the validation photos with sunglasses and with clear glasses (the kind labels)."""
+    if "kinds" not in val:
+        return {}
+    said = probabilities >= threshold
+    return {kind: {"photos": int((val["kinds"] == kind).sum()), "recall": float(said[val["kinds"] == kind].mean())}
+            for kind in ("dark", "clear") if (val["kinds"] == kind).any()}
+
+
+def turned_heads(val: dict, probabilities: np.ndarray, threshold: float) -> dict | None:
+    """Metrics on the validation MTFL photos whose head MTFL calls turned (pose other than frontal)."""
+    mtfl = [i for i, s in enumerate(val["sources"]) if s == "mtfl_train"]
+    if not mtfl:
+        return None
+    poses = mtfl_poses(Path(str(val["paths"][mtfl[0]])).parent.parent, "train")
+    turned = np.array([i for i in mtfl if poses.get(str(val["paths"][i]), 3) != 3])
+    return metrics(val["labels"][turned], probabilities[turned], threshold) if len(turned) else None
+
+
+def composed_scores(composed: dict, probabilities: np.ndarray, threshold: float) -> dict:
+    """Recall and false alarms on the composed hard photos (a photo says glasses when any face does)."""
+    best = np.zeros(len(composed["label"]))
+    np.maximum.at(best, composed["owner"], probabilities)
+    said, labels = best >= threshold, composed["label"]
+    return {"photos": len(labels), "right_face": float(composed["right_face"].mean()),
+            "recall": float(said[labels == 1].mean()), "false_alarms": int(said[labels == 0].sum()),
+            "without_glasses": int((labels == 0).sum()),
+            "recall_by_case": {str(c): float(said[(composed["case"] == c) & (labels == 1)].mean())
+                               for c in dict.fromkeys(composed["case"].tolist())}}
+
+
 def epochs_trained(history: Path) -> int:
     with open(history, newline="") as f:
         return len(list(csv.DictReader(f)))
@@ -87,23 +140,31 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
     validation crops; ``folder`` holds its history.csv."""
     import keras
 
-    from research_and_train_nn.evaluation.probabilities import predict_probabilities
-    network = keras.models.load_model(model, compile=False)  # once, for the three sets of crops
+    from research_and_train_nn.evaluation.probabilities import predict_answers, predict_probabilities
+    network = keras.models.load_model(model, compile=False)  # once, for every set of crops
     val = validation_crops(val_run)
-    probabilities = predict_probabilities(network, val["crops"])
+    probabilities, dark = predict_answers(network, val["crops"])
     t = model_config.threshold
-    key = json.dumps(dataclasses.asdict(model_config.crop), sort_keys=True)
-    if key not in probe_cache:  # runs with the same crop settings share their probe crops
+    key = json.dumps([dataclasses.asdict(model_config.crop), val["paths"].tolist()], sort_keys=True)
+    if key not in probe_cache:  # runs with the same crop settings and photos share their probe crops
         probe_cache[key] = (synthetic_validation(val, model_config.crop),
-                            placement_validation(val, model_config.crop))
-    synthetic, placed = probe_cache[key]
+                            placement_validation(val, model_config.crop),
+                            robustness_crops([str(p) for p in val["paths"]], model_config.crop),
+                            composed_crops(hard_photos(val), model_config.crop))
+    synthetic, placed, moved, composed = probe_cache[key]
     moves = np.abs(predict_probabilities(network, placed["placed"]) - predict_probabilities(network, placed["alone"]))
     worn = predict_probabilities(network, synthetic["worn"]) >= t
     forehead = predict_probabilities(network, synthetic["forehead"]) >= t
     hats = hard_cases(val, probabilities, t).get("Wearing_Hat", {})
+    robust = robustness_metrics({n: predict_probabilities(network, moved[n]) for n in variant_names()}, val["labels"], t)
     return {"run": name, "changes": change, "epochs": epochs_trained(folder / "history.csv"),
             "threshold": t, "overall": metrics(val["labels"], probabilities, t),
-            "per_source": per_source(val, probabilities, t),
+            "per_source": per_source(val, probabilities, t), "per_pool": per_pool(val, probabilities, t),
+            "recall_by_kind": recall_by_kind(val, probabilities, t),
+            "turned_heads": turned_heads(val, probabilities, t),
+            "kind": None if dark is None or "kinds" not in val else
+            kind_metrics(val["kinds"], dark, model_config.kind_threshold),
+            "robustness": robust, "composed": composed_scores(composed, predict_probabilities(network, composed["crops"]), t),
             "hat_recall": 1 - hats["missed"] / hats["glasses"] if hats.get("glasses") else None,
             "hat_false_alarms": f"{hats.get('false_positives')} of {hats.get('no_glasses')}",
             "synthetic_recall": float(worn.mean()), "synthetic_forehead_false_alarms": float(forehead.mean()),
@@ -135,17 +196,49 @@ def markdown(rows: list[dict]) -> str:
              f"(false alarms). Placed: {PLACED_FACES} validation faces, each in 5 other photos "
              f"(placements.py); how many placed faces' probabilities moved by more than {MAX_MOVE} from "
              "the face alone's, and the largest move.", "",
-             "| run | change | epochs | PR-AUC | F1 | CelebA F1 | MTFL F1 | hat recall | hat false alarms | "
-             "synthetic recall | forehead false alarms | placed, moved > 0.05 | largest move |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "## The first answer", "",
+             "| run | change | epochs | PR-AUC | F1 | MTFL F1 | CelebA F1 | CelebA-more F1 | turned heads F1 | "
+             "sunglasses recall | clear recall | hat recall | hat false alarms | synthetic recall | forehead false alarms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    f = lambda value: "-" if value is None else f"{value:.4f}"  # noqa: E731
     for r in rows:
-        src = r["per_source"]
+        pools = r.get("per_pool") or {"celeba": r["per_source"].get("celeba", {}),
+                                      "mtfl_train": r["per_source"].get("mtfl_train", {})}
+        kinds = r.get("recall_by_kind") or {}
         hat = "-" if r["hat_recall"] is None else f"{r['hat_recall']:.3f}"
         lines.append(f"| {r['run']} | {r['changes']} | {r['epochs']} | {r['overall']['pr_auc']:.4f} | "
-                     f"{r['overall']['f1']:.4f} | {src.get('celeba', {}).get('f1', 0):.4f} | "
-                     f"{src.get('mtfl_train', {}).get('f1', 0):.4f} | {hat} | {r['hat_false_alarms']} | "
-                     f"{r['synthetic_recall']:.3f} | {r['synthetic_forehead_false_alarms']:.3f} | "
-                     f"{r['placements_moved']} of {r['placements']} | {r['placement_max_move']:.3f} |")
+                     f"{r['overall']['f1']:.4f} | {f(pools.get('mtfl_train', {}).get('f1'))} | "
+                     f"{f(pools.get('celeba', {}).get('f1'))} | {f(pools.get('celeba_more', {}).get('f1'))} | "
+                     f"{f((r.get('turned_heads') or {}).get('f1'))} | {f(kinds.get('dark', {}).get('recall'))} | "
+                     f"{f(kinds.get('clear', {}).get('recall'))} | {hat} | {r['hat_false_alarms']} | "
+                     f"{r['synthetic_recall']:.3f} | {r['synthetic_forehead_false_alarms']:.3f} |")
+    if any("robustness" in r for r in rows):
+        lines += ["", "## Hard photos and other crops", "",
+                  "Composed: hard photos made from validation photos (close-ups cut by the frame, heads tilted 30 "
+                  "and 60 degrees, on either side, upside down, mirrored; data/composed.py), a photo saying glasses "
+                  "when any of its faces does. Moved eyes and filters: F1 on the validation crops made again with "
+                  "each eye moved by Gaussian noise of that many eye distances, or with another filter, minus F1 on "
+                  "the core's own crops (evaluation/robustness.py).", "",
+                  "| run | composed: right face | recall | false alarms | F1 change, eyes moved 0.03 | 0.06 | 0.10 | "
+                  "bilinear | area | Lanczos | placed, moved > 0.05 | largest move |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            if "robustness" not in r:
+                continue
+            c, rb = r["composed"], r["robustness"]
+            change = lambda name: f"{rb[name]['change']:+.4f}"  # noqa: E731
+            lines.append(f"| {r['run']} | {c['right_face']:.3f} | {c['recall']:.3f} | {c['false_alarms']} of "
+                         f"{c['without_glasses']} | " + " | ".join(change(n) for n in variant_names()[1:]) +
+                         f" | {r['placements_moved']} of {r['placements']} | {r['placement_max_move']:.3f} |")
+    if any(r.get("kind") for r in rows):
+        lines += ["", "## Which glasses (the second answer)", "",
+                  "| run | kind threshold | clear glasses | accuracy | sunglasses | accuracy | confusion "
+                  "(true clear: said clear, dark; true dark: said clear, dark) |", "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            k = r.get("kind")
+            if k:
+                lines.append(f"| {r['run']} | {k['threshold']:.4f} | {k['clear']} | {f(k['clear_accuracy'])} | "
+                             f"{k['dark']} | {f(k['dark_accuracy'])} | {k['confusion']} |")
     return "\n".join(lines) + "\n"
 
 

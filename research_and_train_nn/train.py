@@ -41,7 +41,14 @@ FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
      "moved by about a refiner's error (0: off; doubles each batch)"),
     ("synthesis_share", float, "share of MTFL training photos without glasses replaced by synthesised "
      "ones: glasses drawn on (label 1) or pushed up onto the head (label 0)"),
-    ("init_weights", str, "start from this .keras model's weights (fine-tuning; same architecture)"),
+    ("init_weights", str, "start from this .keras model's weights (fine-tuning; a one-answer model's weights "
+     "also start a two-answer one)"),
+    ("kind_weight", float, "weight of the second answer's loss, P(dark | glasses) from the kind labels "
+     "(research_and_train_nn/data/kind_labels); 0: one answer"),
+    ("source_balance", lambda text: {"true": True, "false": False}[text.lower()],
+     "true: balance the classes within each pool (a pool of nearly all glasses must not teach its look)"),
+    ("crop_variants", float, "share of training crops, at full augmentation strength, replaced by the photo cut "
+     "with other eyes or filters, as an app would cut it (data/crop_variants.py)"),
 )
 
 

@@ -34,6 +34,9 @@ def test_to_json_layout():
     assert keys == sorted(keys) == ["crop", "description", "input_format", "labels", "model_id",
                                     "tflite", "threshold", "version"]
     assert json.loads(text)["crop"]["size"] == 32
+    two = json.loads(ModelConfig(kinds=("clear", "dark"), kind_threshold=0.4).to_json())
+    assert two["kinds"] == ["clear", "dark"] and two["kind_threshold"] == 0.4  # a two-answer model's keys
+    assert ModelConfig.from_dict(two) == ModelConfig(kinds=("clear", "dark"), kind_threshold=0.4)
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import io
 import math
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
+from glasses_core import Detectors, preprocess
+from research_and_train_nn.data.crop_cache import crop_key
 from research_and_train_nn.data.datasets import CELEBA_ALIGNED_EYES, Record
+from research_and_train_nn.data.npz_cache import cached_arrays
 
 CLOSE_UP_WIDTH = 480  # a close-up is enlarged to this many pixels wide, as a phone would show it
 # (name, (above, below, half width) in eye distances from the eyes' midpoint): the frame of each close-up
@@ -95,3 +99,34 @@ def _jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()
+
+
+def composed_crops(photos: list, config, workers: int = 2) -> dict[str, np.ndarray]:
+    """Every case of every photo ((record, eyes) pairs), through the core's preprocess: "crops" of
+    all their faces, "owner" (the composed photo of each crop), and per composed photo "label",
+    "kind", "case" and "right_face" (found: data/composed.right_face). Cached."""
+    def make() -> dict:
+        with ProcessPoolExecutor(workers, initializer=_init, initargs=(config,)) as pool:
+            per_photo = [row for rows in pool.map(_compose_and_crop, photos, chunksize=4) for row in rows]
+        crops = [c for _, _, _, _, faces in per_photo for c in faces]
+        return {"crops": np.stack(crops), "owner": np.array([i for i, row in enumerate(per_photo) for _ in row[4]]),
+                "label": np.array([row[0] for row in per_photo]), "kind": np.array([row[1] for row in per_photo]),
+                "case": np.array([row[2] for row in per_photo]), "right_face": np.array([row[3] for row in per_photo])}
+    return cached_arrays("composed", [crop_key(config), CASES, [(r.path, e.tolist()) for r, e in photos]], make)
+
+
+_worker: dict = {}
+
+
+def _init(config) -> None:
+    _worker.update(config=config, detectors=Detectors(config))
+
+
+def _compose_and_crop(photo) -> list[tuple]:
+    record, eyes = photo
+    rows = []
+    for case in compose(record, eyes):
+        crops = preprocess(case.jpeg, _worker["detectors"], _worker["config"])
+        rows.append((record.label, record.kind or "", case.case, right_face(crops, case.eyes) is not None,
+                     [c.pixels for c in crops]))
+    return rows

@@ -133,6 +133,13 @@ def mtfl_eyes(root: str | Path, split: str = "train") -> dict[str, tuple]:
     return {path: points[:2] for path, points in mtfl_landmarks(root, split).items()}
 
 
+def mtfl_poses(root: str | Path, split: str = "train") -> dict[str, int]:
+    """MTFL's head pose per path: 1 left profile, 2 left, 3 frontal, 4 right, 5 right profile."""
+    root = Path(root)
+    label_file = root / {"train": "training.txt", "test": "testing.txt"}[split]
+    return {str(root / parts[0].replace("\\", "/")): int(parts[14]) for _, parts in _rows(label_file, 15)}
+
+
 def mtfl_landmarks(root: str | Path, split: str = "train") -> dict[str, tuple]:
     """MTFL's five annotated points: path -> ((x, y) image-left eye, image-right eye, nose,
     image-left mouth corner, image-right mouth corner)."""

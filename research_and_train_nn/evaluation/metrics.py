@@ -29,3 +29,28 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
     precision, recall, thresholds = precision_recall_curve(labels, probabilities)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     return float(thresholds[int(np.argmax(f1[:-1]))])
+
+
+def choose_kind_threshold(kinds: np.ndarray, dark: np.ndarray) -> float:
+    """The P(dark | glasses) threshold that maximises the mean of the accuracies on clear and on
+    dark glasses, over the validation crops with a known kind ("clear", "dark"; others ignored)."""
+    known = (kinds == "clear") | (kinds == "dark")
+    truth, p = kinds[known] == "dark", dark[known]
+    if truth.all() or not truth.any():
+        return 0.5
+    candidates = np.unique(p)
+    scores = [((p[truth] >= t).mean() + (p[~truth] < t).mean()) / 2 for t in candidates]
+    return float(candidates[int(np.argmax(scores))])
+
+
+def kind_metrics(kinds: np.ndarray, dark: np.ndarray, threshold: float) -> dict:
+    """Accuracy of the second answer on clear and on dark glasses (crops with a known kind), and
+    the confusion between them (rows: true clear, dark; columns: said clear, dark)."""
+    known = (kinds == "clear") | (kinds == "dark")
+    truth, said = kinds[known] == "dark", dark[known] >= threshold
+    confusion = [[int((~truth & ~said).sum()), int((~truth & said).sum())],
+                 [int((truth & ~said).sum()), int((truth & said).sum())]]
+    rate = lambda right, n: float(right / n) if n else None  # noqa: E731
+    return {"threshold": float(threshold), "clear": int((~truth).sum()), "dark": int(truth.sum()),
+            "clear_accuracy": rate(confusion[0][0], (~truth).sum()), "dark_accuracy": rate(confusion[1][1], truth.sum()),
+            "confusion": confusion}

@@ -8,8 +8,15 @@ import numpy as np
 
 
 def predict_probabilities(model, crops: np.ndarray) -> np.ndarray:
-    logits = model.predict(crops.astype(np.float32), batch_size=256, verbose=0).reshape(-1)
-    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    """P(glasses) of each crop from a trained (logit) Keras model, one or two answers."""
+    return predict_answers(model, crops)[0]
+
+
+def predict_answers(model, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(P(glasses), P(dark | glasses) or None for a one-answer model) of each crop."""
+    logits = model.predict(crops.astype(np.float32), batch_size=256, verbose=0).reshape(len(crops), -1)
+    probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    return probabilities[:, 0], probabilities[:, 1] if probabilities.shape[1] == 2 else None
 
 
 def keras_probabilities(run: Path, crops: np.ndarray) -> np.ndarray:

@@ -89,7 +89,7 @@ def hard_cases(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
     runs saved without paths or without CelebA."""
     if "paths" not in val:
         return {}
-    celeba = np.flatnonzero(val["sources"] == "celeba")
+    celeba = np.flatnonzero(val.get("pools", val["sources"]) == "celeba")  # CelebA-more has no attributes but glasses
     if not len(celeba):
         return {}
     table = celeba_attributes(Path(str(val["paths"][celeba[0]])).parent.parent)

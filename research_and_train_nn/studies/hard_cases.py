@@ -30,17 +30,24 @@ POOLS = ("mtfl", "celeba")  # photos with annotated or aligned eyes
 SPLIT = {"val_fraction": 0.15, "seed": 1337}  # TrainConfig's defaults: the validation people of every run
 
 
-def validation_photos(data: Path, per_class: int, seed: int = 0) -> list:
-    """``per_class`` validation photos with glasses and as many without, from MTFL's training pool
-    and from CelebA (both folders), each with its eyes."""
+def validation_photos(data: Path, per_class: int) -> list:
+    """The photos ``hard_case_photos`` chooses among the validation photos of MTFL's training pool
+    and CelebA (both folders): the people TrainConfig's split holds out of every run."""
     records = load(f"mtfl:{data / 'mtfl'}") + load(f"celeba:{data / 'celeba'}") + load(f"celeba:{data / 'celeba_more'}")
     _, val = split_by_identity(records, SPLIT["val_fraction"], SPLIT["seed"])
-    eyes = mtfl_eyes(data / "mtfl", "train")
+    return hard_case_photos([records[i] for i in val], per_class)
+
+
+def hard_case_photos(records: list, per_class: int = 100, seed: int = 0) -> list:
+    """(record, eyes) of ``per_class`` photos with glasses and as many without from each of MTFL's
+    training pool and CelebA, chosen at random (``seed``) among ``records``."""
+    mtfl = [r.path for r in records if r.source == "mtfl_train"]
+    eyes = mtfl_eyes(Path(mtfl[0]).parent.parent, "train") if mtfl else {}
     rng = np.random.default_rng(seed)
     chosen = []
     for pool in POOLS:
         for label in (1, 0):
-            pool_val = [records[i] for i in val if records[i].source.startswith(pool) and records[i].label == label]
+            pool_val = [r for r in records if r.source.startswith(pool) and r.label == label]
             picked = rng.choice(len(pool_val), min(per_class, len(pool_val)), replace=False)
             chosen += [pool_val[i] for i in sorted(picked)]
     return [(r, photo_eyes(r, eyes)) for r in chosen]

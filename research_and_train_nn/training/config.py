@@ -28,6 +28,11 @@ class TrainConfig:
     synthesis_share: float = 0.0  # share of MTFL no-glasses training photos given glasses (synthetic_set.py)
     patience: int = 10  # early stopping: epochs without a better validation PR-AUC
     class_weights: bool = True  # balance the ~90 % no-glasses majority in the loss
+    source_balance: bool = False  # with class_weights: balance the classes within each pool (a pool that is
+    #                               nearly all glasses, CelebA-more, must not teach that its look means glasses)
+    kind_weight: float = 0.0  # weight of the second answer's loss, P(dark | glasses) (kind_head.py); 0: one answer
+    crop_variants: float = 0.0  # share of training crops, at full augmentation strength, replaced by the same
+    #                             photo cut with other eyes or filters (data/crop_variants.py); 0: none made
     stem_filters: int = 24
     dropout: float = 0.2
     bn_momentum: float = 0.99  # batch-norm moving averages; ~0.9 for runs of a few dozen steps

@@ -11,7 +11,9 @@ import numpy as np
 from research_and_train_nn.training import schedule
 from research_and_train_nn.training.augment import augment_batch, build_augmentation
 from research_and_train_nn.training.consistency import ConsistentBinaryCrossentropy, jittered
-from research_and_train_nn.training.model import make_model, multiply_adds
+from research_and_train_nn.training.kind_head import (FirstColumnAccuracy, FirstColumnAUC, GlassesAndKindLoss,
+                                                      KindAccuracy, kind_class_weights, kind_targets)
+from research_and_train_nn.training.model import load_weights_into, make_model, multiply_adds
 from research_and_train_nn.training.run_state import BEST, RunState, epochs_since_best, record_epoch, restore_random_states
 
 
@@ -20,14 +22,21 @@ class AugmentedCrops(keras.utils.PyDataset):
 
     Each batch draws its augmentation from a seed of (run seed, epoch, batch), so a run is
     repeatable; ``shadows`` is the brim-shadow probability at full strength (augment.py). With
-    ``pairs``, each batch is followed by its crops moved a little (consistency.py).
+    ``pairs``, each batch is followed by its crops moved a little (consistency.py). With
+    ``variants`` ((N, K, size, size, 3): each crop made other ways, crop_variants.py), a share
+    ``variant_share`` x strength of the crops is replaced by one of its variants, drawn at random,
+    before the augmentation. ``labels`` are (N,) or, with a kind head, (N, 2) targets
+    (kind_head.py); ``weights``, when given, are each crop's loss weight.
     """
 
     def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
-                 shadows: float = 0.0, pairs: bool = False, **kwargs):
+                 shadows: float = 0.0, pairs: bool = False, variants: np.ndarray | None = None,
+                 variant_share: float = 0.0, weights: np.ndarray | None = None, **kwargs):
         super().__init__(**kwargs)
         self.shadows, self.pairs = shadows, pairs
         self.crops, self.labels = crops, labels.astype(np.float32)
+        self.variants, self.variant_share = variants, variant_share
+        self.weights = None if weights is None else weights.astype(np.float32)
         self.batch_size, self.seed = batch_size, seed
         self.epoch, self.strength = 0, 0.0
         self._order = np.arange(len(crops))
@@ -44,11 +53,25 @@ class AugmentedCrops(keras.utils.PyDataset):
         pipeline = build_augmentation(self.strength, self.shadows)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         pipeline.set_random_seed(int(rng.integers(2**31)))
-        images, labels = augment_batch(pipeline, self.crops[rows]), self.labels[rows]
+        images, labels = augment_batch(pipeline, self._crops(rows, rng)), self.labels[rows]
         if self.pairs:
             images = np.concatenate([images, jittered(images, int(rng.integers(2**31)))])
             labels = np.concatenate([labels, labels])
+        if self.weights is not None:
+            return images.astype(np.float32), labels, self.weights[rows]
         return images.astype(np.float32), labels
+
+    def _crops(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The crops of ``rows``, some replaced by a variant (only then are random numbers drawn
+        here: a run without variants repeats exactly as before)."""
+        crops = self.crops[rows]
+        if self.variants is None or not self.variant_share:
+            return crops
+        swap = rng.random(len(rows)) < self.variant_share * self.strength
+        which = rng.integers(0, self.variants.shape[1], len(rows))
+        crops = crops.copy()
+        crops[swap] = self.variants[rows[swap], which[swap]]
+        return crops
 
 
 class PairedCopies(keras.utils.PyDataset):
@@ -87,18 +110,26 @@ class Schedule(keras.callbacks.Callback):
             logs["lr"], logs["strength"] = self.lr, self.s
 
 
-def build(config) -> keras.Model:
+def build(config, kind_weights=(1.0, 1.0)) -> keras.Model:
+    """The model of ``config``, compiled; with ``config.kind_weight``, two answers (kind_head.py),
+    the second's loss weighing the kinds by ``kind_weights`` (clear, dark)."""
+    kind = config.kind_weight > 0
     model = make_model(config.crop.size, config.stem_filters, dropout=config.dropout,
-                       bn_momentum=config.bn_momentum)
+                       bn_momentum=config.bn_momentum, kind_head=kind)
     if config.init_weights:
         print(f"starting from the weights of {config.init_weights}")
-        model.set_weights(keras.models.load_model(config.init_weights, compile=False).get_weights())
+        load_weights_into(model, keras.models.load_model(config.init_weights, compile=False))
+    if kind:
+        loss = GlassesAndKindLoss(config.kind_weight, kind_weights, config.label_smoothing)
+        metrics = [FirstColumnAccuracy(threshold=0.0, name="accuracy"),
+                   FirstColumnAUC(curve="PR", from_logits=True, name="pr_auc"), KindAccuracy()]
+    else:
+        loss = ConsistentBinaryCrossentropy(config.consistency, config.label_smoothing) if config.consistency else \
+            keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
+        metrics = [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
+                   keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc")]
     model.compile(optimizer=keras.optimizers.AdamW(config.peak_lr, weight_decay=config.weight_decay),
-                  loss=ConsistentBinaryCrossentropy(config.consistency, config.label_smoothing)
-                  if config.consistency else
-                  keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
-                  metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
-                           keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc")],
+                  loss=loss, metrics=metrics,
                   jit_compile=False)  # XLA made training steps 5x slower on this CPU
     return model
 
@@ -107,6 +138,21 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
     """Loss weights that give both classes the same total weight."""
     counts = np.bincount(labels, minlength=2).astype(float)
     return {c: float(len(labels) / (2 * max(counts[c], 1))) for c in (0, 1)}
+
+
+def source_class_weights(labels: np.ndarray, pools: list[str]) -> np.ndarray:
+    """Each crop's loss weight such that, within each pool, both classes weigh the same, and each
+    pool weighs as many crops as it has: no pool's share of glasses (CelebA-more's are nearly all
+    glasses) can teach the model that a pool's look means glasses. Mean weight 1."""
+    pools_arr = np.asarray(pools)
+    weights = np.ones(len(labels), dtype=np.float64)
+    for pool in sorted(set(pools)):
+        here = pools_arr == pool
+        for label in (0, 1):
+            cell = here & (labels == label)
+            if cell.any():
+                weights[cell] = here.sum() / (2.0 * cell.sum()) if (here & (labels != label)).any() else 1.0
+    return weights / weights.mean()
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -157,12 +203,33 @@ def should_stop(history: list[dict], patience: int) -> bool:
     return len(history) > 1 and epochs_since_best(history) >= max(patience, 1)
 
 
+def training_targets(config, train, val) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(training targets, validation targets, each training crop's loss weight or None). Targets
+    are the labels, or (N, 2) with the kind (kind_head.py) when the model answers it; weights are
+    None when Keras's class weights do the balancing (one answer, no balance per pool)."""
+    kind = config.kind_weight > 0
+    targets = kind_targets(train.labels, [r.kind for r in train.records]) if kind else train.labels.astype(np.float32)
+    val_targets = kind_targets(val.labels, [r.kind for r in val.records]) if kind else val.labels.astype(np.float32)
+    if not config.class_weights:
+        weights = np.ones(len(train.labels)) if kind else None
+    elif config.source_balance:
+        weights = source_class_weights(train.labels, [r.pool for r in train.records])
+    elif kind:
+        by_class = class_weights(train.labels)
+        weights = np.array([by_class[int(label)] for label in train.labels])
+    else:
+        weights = None
+    return targets, val_targets, weights
+
+
 def fit(config, train, val, out: Path, state: RunState | None, tensorboard: bool = False) -> keras.Model:
     """Train from ``state`` (run_state.open_run), recording every finished epoch; returns the best
     model (by validation PR-AUC). With ``tensorboard``, logs to ``out/tensorboard`` too."""
     if state:
         print(f"resuming after epoch {state.epochs_done} from {out / state.checkpoint}")
-    model = keras.models.load_model(out / state.checkpoint) if state else build(config)
+    targets, val_targets, weights = training_targets(config, train, val)
+    model = keras.models.load_model(out / state.checkpoint) if state else \
+        build(config, kind_class_weights(targets) if targets.ndim == 2 else (1.0, 1.0))
     print(f"model: {model.count_params():,} parameters, {multiply_adds(model):,} multiply-adds per crop")
     done = state.history if state else []
     # One worker: batches are made in order, in step with the schedule. With several, Keras's
@@ -170,16 +237,17 @@ def fit(config, train, val, out: Path, state: RunState | None, tensorboard: bool
     # next one, before Schedule has set that epoch's order and strength, so a run could depend
     # on thread timing. On this 2-core machine two workers were no faster (about 26 s per epoch
     # of 4,000 crops either way).
-    data = AugmentedCrops(train.crops, train.labels, config.batch_size, config.run_seed, config.shadows,
-                          pairs=config.consistency > 0, workers=1, use_multiprocessing=False)
+    data = AugmentedCrops(train.crops, targets, config.batch_size, config.run_seed, config.shadows,
+                          pairs=config.consistency > 0, variants=train.variants, variant_share=config.crop_variants,
+                          weights=weights, workers=1, use_multiprocessing=False)
     validation = PairedCopies(val.crops, val.labels, 256) if config.consistency else \
-        (val.crops.astype(np.float32), val.labels.astype(np.float32))
+        (val.crops.astype(np.float32), val_targets)
     callbacks = [Schedule(data, config), EpochRecorder(out, config.patience, state), Eta(config.epochs)]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(out / "tensorboard"))
     if len(done) < config.epochs and not should_stop(done, config.patience):
         model.fit(data, validation_data=validation,
                   epochs=config.epochs, initial_epoch=len(done), callbacks=callbacks,
-                  class_weight=class_weights(train.labels) if config.class_weights else None,
+                  class_weight=class_weights(train.labels) if config.class_weights and weights is None else None,
                   verbose=1 if sys.stdout.isatty() else 2)  # progress bar on a terminal, a line per epoch in logs
     return keras.models.load_model(out / BEST)

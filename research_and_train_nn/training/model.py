@@ -1,11 +1,13 @@
 """The compact CNN: a pure builder, no training or I/O (see train.py for those).
 
 Takes raw RGB crops (0-255) and rescales inside the model, so every export takes raw pixels.
-Outputs one logit for "glass"; the sigmoid is applied by ``inference_model``.
+Outputs one logit for "glass" or, with ``kind_head``, two (glass, then dark glasses given glasses:
+kind_head.py); the sigmoids are applied by ``inference_model``.
 """
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 from research_and_train_nn.training.distribute import multi_replica
@@ -16,9 +18,10 @@ DEFAULT_BLOCKS = ((48, 1), (64, 2), (64, 1), (128, 2), (128, 1), (192, 2), (192,
 
 def make_model(input_size: int = 64, stem_filters: int = 24, blocks=DEFAULT_BLOCKS,
                dropout: float = 0.2, bn_momentum: float = 0.99, name: str = "glasses_cnn",
-               synchronized_bn: bool | None = None) -> keras.Model:
+               synchronized_bn: bool | None = None, kind_head: bool = False) -> keras.Model:
     """Stride-2 stem, depthwise-separable blocks with batch norm, global average pooling,
-    dropout and a single logit. A lower ``bn_momentum`` suits runs of only a few steps.
+    dropout and a single logit (two with ``kind_head``: the same features say which glasses).
+    A lower ``bn_momentum`` suits runs of only a few steps.
     ``synchronized_bn`` (default: when built under a tf.distribute strategy of several
     replicas) takes batch statistics over the whole batch, not each replica's share."""
     synchronized = multi_replica() if synchronized_bn is None else synchronized_bn
@@ -34,8 +37,26 @@ def make_model(input_size: int = 64, stem_filters: int = 24, blocks=DEFAULT_BLOC
         x = _conv_bn_relu(x, filters, 1, 1, f"block{i}_pw", bn)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    logits = layers.Dense(1, name="logit")(x)
+    logits = layers.Dense(2, name="logits")(x) if kind_head else layers.Dense(1, name="logit")(x)
     return keras.Model(inputs, logits, name=name)
+
+
+def has_kind_head(model: keras.Model) -> bool:
+    """Whether the model answers which glasses too (two logits)."""
+    return model.output.shape[-1] == 2
+
+
+def load_weights_into(model: keras.Model, source: keras.Model) -> None:
+    """``source``'s weights into ``model`` layer by layer (same names): a one-answer model's weights
+    start a two-answer one, its logit becoming the first of the two and the second starting at 0."""
+    own = {layer.name: layer for layer in model.layers}
+    for layer in source.layers:
+        if layer.name in own and layer.get_weights():
+            own[layer.name].set_weights(layer.get_weights())
+    if "logit" in {layer.name for layer in source.layers} and "logits" in own:
+        kernel, bias = source.get_layer("logit").get_weights()
+        own["logits"].set_weights([np.concatenate([kernel, np.zeros_like(kernel)], axis=1),
+                                   np.concatenate([bias, np.zeros_like(bias)])])
 
 
 def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str, bn: dict):
@@ -45,9 +66,14 @@ def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str, bn: dict
 
 
 def inference_model(model: keras.Model) -> keras.Model:
-    """The trained model with a sigmoid on top: raw RGB crops in, probability of glasses out."""
-    prob = layers.Activation("sigmoid", name="probability")(model.output)
-    return keras.Model(model.input, prob, name=f"{model.name}_inference")
+    """The trained model with a sigmoid on top: raw RGB crops in, probability of glasses out
+    (``probability``, (N, 1)); with a kind head also ``dark_probability`` (N, 1), P(dark | glasses)."""
+    if not has_kind_head(model):
+        prob = layers.Activation("sigmoid", name="probability")(model.output)
+        return keras.Model(model.input, prob, name=f"{model.name}_inference")
+    glasses = layers.Activation("sigmoid", name="probability")(model.output[:, :1])
+    dark = layers.Activation("sigmoid", name="dark_probability")(model.output[:, 1:])
+    return keras.Model(model.input, [glasses, dark], name=f"{model.name}_inference")
 
 
 def multiply_adds(model: keras.Model) -> int:

@@ -23,8 +23,9 @@ from glasses_core.quiet import quiet
 from research_and_train_nn.data.crops import DEFAULT_CACHE, CropSet, make_crops
 from research_and_train_nn.data.datasets import load
 from research_and_train_nn.data.splits import split_by_identity
-from research_and_train_nn.evaluation.metrics import choose_threshold
-from research_and_train_nn.evaluation.probabilities import predict_probabilities
+from research_and_train_nn.data.datasets import KINDS
+from research_and_train_nn.evaluation.metrics import choose_kind_threshold, choose_threshold
+from research_and_train_nn.evaluation.probabilities import predict_answers
 from research_and_train_nn.training.config import TrainConfig
 from research_and_train_nn.training.run_state import load_state, open_run, write_text_atomically
 
@@ -67,10 +68,13 @@ def prepare_data(config: TrainConfig, cache: Path, split: tuple) -> tuple[CropSe
     records, train_idx, val_idx = split
     sets = []
     for name, index in (("train", train_idx), ("validation", val_idx)):
-        crops = make_crops([records[i] for i in index], config.crop, cache)
+        crops = make_crops([records[i] for i in index], config.crop, cache,
+                           variants=name == "train" and config.crop_variants > 0)
         print(f"{name}: {json.dumps(crops.summary())}")
         sets.append(crops.subset(np.flatnonzero(crops.ok)))
     if config.synthesis_share:
+        if config.crop_variants:
+            raise ConfigError("synthesis_share and crop_variants cannot be used together (drawn glasses have no variants)")
         from research_and_train_nn.synthesis.synthetic_set import add_synthetic, annotated_landmarks
         sets[0] = add_synthetic(sets[0], config.synthesis_share, config.seed, config.crop,
                                 annotated_landmarks(config.datasets))
@@ -114,8 +118,8 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
           f"val {len(val.records)} ({int(val.labels.sum())} with glasses)")
     started = time.time()
     model = fit(config, train, val, out, state, tensorboard)
-    probabilities = predict_probabilities(model, val.crops)
-    threshold = save_model_files(config, out, train, val, probabilities)
+    probabilities, dark = predict_answers(model, val.crops)
+    threshold = save_model_files(config, out, train, val, probabilities, dark)
     curves_figure(load_state(out).history, out / "curves.png")
     print(f"training took {time.time() - started:.0f} s; threshold chosen on validation: {threshold:.4f}")
     warn_if_near_chance(val.labels, probabilities)
@@ -135,18 +139,23 @@ def require_tensorboard() -> None:
 
 
 def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSet,
-                     probabilities: np.ndarray) -> float:
-    """``config.json`` with the threshold chosen on validation (returned), the validation crops
-    and the int8 calibration sample."""
+                     probabilities: np.ndarray, dark: np.ndarray | None = None) -> float:
+    """``config.json`` with the threshold chosen on validation (returned) and, for a model that
+    says which glasses (``dark``: its P(dark | glasses) on the validation crops), the kind's
+    threshold chosen there too; the validation crops and the int8 calibration sample."""
     threshold = choose_threshold(val.labels, probabilities)
     np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels,
                         sources=np.array([r.source for r in val.records]),
+                        pools=np.array([r.pool for r in val.records]),
+                        kinds=np.array([r.kind or "" for r in val.records]),
                         paths=np.array([r.path for r in val.records]))
     sample = np.random.default_rng(config.seed).permutation(len(train.crops))[:CALIBRATION_SAMPLE]
     np.savez_compressed(out / "train_crops.npz", crops=train.crops[sample], labels=train.labels[sample])
+    kinds = {} if dark is None else {
+        "kinds": KINDS, "kind_threshold": choose_kind_threshold(np.array([r.kind or "" for r in val.records]), dark)}
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,
                                model_id=model_id(config.version, out / "model.keras"),
-                               description=f"trained on {', '.join(config.datasets)}")
+                               description=f"trained on {', '.join(config.datasets)}", **kinds)
     model_config.save(out / "config.json")
     return threshold
 

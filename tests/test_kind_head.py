@@ -1,0 +1,88 @@
+"""The second answer in training (training/kind_head.py, model.py, fit.py): its targets, its loss
+on the rows with a known kind only, its start from a one-answer model, balance within each pool,
+and crops swapped for their variants as the augmentation strength rises."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from research_and_train_nn.training.kind_head import (UNKNOWN, GlassesAndKindLoss, KindAccuracy, kind_class_weights,
+                                                      kind_targets)
+
+
+def test_targets_carry_the_kind_of_glasses_only():
+    labels = np.array([1, 1, 1, 0, 0])
+    targets = kind_targets(labels, ["dark", "clear", None, None, "dark"])  # a stray kind on no glasses is ignored
+    assert targets.tolist() == [[1, 1], [1, 0], [1, UNKNOWN], [0, UNKNOWN], [0, UNKNOWN]]
+    assert kind_class_weights(np.array([[1, 1], [1, 0], [1, 0], [1, 0], [0, UNKNOWN]])) == pytest.approx((4 / 6, 4 / 2))
+
+
+def test_the_kind_loss_counts_only_rows_with_a_known_kind():
+    loss = GlassesAndKindLoss(weight=1.0, reduction=None)
+    y = np.array([[1, 1], [0, UNKNOWN], [1, UNKNOWN]], dtype=np.float32)
+    logits = np.array([[2.0, 1.0], [-2.0, 3.0], [2.0, -3.0]], dtype=np.float32)
+    moved = logits.copy()
+    moved[1:, 1] = [-5.0, 5.0]  # the second logit of the rows without a known kind
+    first = np.asarray(loss(y, logits))
+    again = np.asarray(loss(y, moved))
+    assert first[1:] == pytest.approx(again[1:]) and first[0] == pytest.approx(again[0])
+    moved[0, 1] = -1.0  # the known row's second logit says clear now: its loss grows
+    assert np.asarray(loss(y, moved))[0] > first[0]
+    without = GlassesAndKindLoss(weight=0.0, reduction=None)
+    assert np.asarray(without(y, logits))[0] < first[0]
+
+
+def test_kind_accuracy_reads_only_known_rows():
+    metric = KindAccuracy()
+    metric.update_state(np.array([[1, 1], [1, 0], [0, UNKNOWN]], np.float32),
+                        np.array([[0, 2.0], [0, 1.0], [0, -9.0]], np.float32))
+    assert float(metric.result()) == pytest.approx(0.5)
+
+
+def test_a_two_answer_model_starts_as_the_one_answer_model_it_is_given():
+    import keras
+
+    from research_and_train_nn.training.model import inference_model, load_weights_into, make_model
+    one = keras.models.load_model("models/glasses.keras", compile=False)
+    two = make_model(kind_head=True)
+    load_weights_into(two, one)
+    crops = np.random.default_rng(0).integers(0, 256, (8, 64, 64, 3)).astype(np.float32)
+    assert two.predict(crops, verbose=0)[:, 0] == pytest.approx(one.predict(crops, verbose=0)[:, 0], abs=1e-4)
+    glasses, dark = inference_model(two).predict(crops, verbose=0)
+    assert glasses.shape == dark.shape == (8, 1) and np.allclose(dark, 0.5)  # the new logit starts at 0
+    assert inference_model(two).output_names == ["probability", "dark_probability"]
+
+
+def test_classes_weigh_the_same_within_each_pool():
+    from research_and_train_nn.training.fit import source_class_weights
+    labels = np.array([1] * 90 + [0] * 10 + [1] * 5 + [0] * 95)
+    pools = ["celeba_more"] * 100 + ["mtfl_train"] * 100
+    w = source_class_weights(labels, pools)
+    assert w.mean() == pytest.approx(1.0)
+    for pool in (slice(0, 100), slice(100, 200)):
+        assert w[pool][labels[pool] == 1].sum() == pytest.approx(w[pool][labels[pool] == 0].sum())
+    assert w[:100].sum() == pytest.approx(w[100:].sum())  # each pool weighs its size
+
+
+def test_crops_turn_into_their_variants_as_strength_rises():
+    from research_and_train_nn.training.fit import AugmentedCrops
+    rng = np.random.default_rng(1)
+    crops = rng.integers(0, 256, (40, 64, 64, 3), dtype=np.uint8)
+    variants = rng.integers(0, 256, (40, 3, 64, 64, 3), dtype=np.uint8)
+    data = AugmentedCrops(crops, np.zeros(40), 40, seed=3, variants=variants, variant_share=1.0)
+    data.start_epoch(0, 0.0)
+    order = data._order
+    assert (data._crops(order, np.random.default_rng(0)) == crops[order]).all()  # strength 0: the crops
+    data.start_epoch(1, 1.0)
+    swapped = data._crops(data._order, np.random.default_rng(0))
+    assert all(any((s == v).all() for v in variants[i]) for s, i in zip(swapped, data._order))
+
+
+def test_the_kind_threshold_balances_the_accuracy_on_each_kind():
+    from research_and_train_nn.evaluation.metrics import choose_kind_threshold, kind_metrics
+    kinds = np.array(["dark"] * 4 + ["clear"] * 6 + ["", ""])
+    dark = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.1, 0.4, 0.5, 0.05, 0.0, 0.99, 0.01])  # the "" rows never count
+    t = choose_kind_threshold(kinds, dark)
+    assert t == pytest.approx(0.7)  # every clear right and 3 of 4 dark: the best mean accuracy (0.875)
+    m = kind_metrics(kinds, dark, t)
+    assert m["clear_accuracy"] == 1.0 and m["dark_accuracy"] == 0.75 and m["confusion"] == [[6, 0], [1, 3]]
