@@ -12,7 +12,8 @@ photo's path inside its dataset folder; kind ``clear``, ``dark`` or ``unsure``).
 with) for a second look, whose lines ``collect`` applies on top of the first ones.
 
     python3 research_and_train_nn/kind_sheets.py sheets --out cache/kind_sheets
-    python3 research_and_train_nn/kind_sheets.py collect cache/kind_sheets/answers/*.txt
+    python3 research_and_train_nn/kind_sheets.py collect ANSWERS... --index cache/kind_sheets/index.csv
+    python3 research_and_train_nn/kind_sheets.py disagree runs/RUN --out disagreements.csv
     python3 research_and_train_nn/kind_sheets.py again disagreements.csv --out cache/kind_second
 
 Within each pool the sheets run from the darkest eyes to the lightest (a crude score: the eyes'
@@ -134,6 +135,28 @@ def make_second_look(rows: list[dict], data: Path, out: Path) -> None:
     write_sheets(entries, out, lambda e: "again")
 
 
+def disagreements(run: Path, data: Path) -> list[dict]:
+    """Every labelled clear or dark face whose kind the run's model (a two-answer model) says
+    otherwise at its kind threshold: pool, file, the label, the model's P(dark | glasses)."""
+    import keras
+
+    from glasses_core import ModelConfig
+    from research_and_train_nn.data.crops import make_crops
+    from research_and_train_nn.data.datasets import load
+    from research_and_train_nn.evaluation.probabilities import predict_answers
+    config = ModelConfig.load(run / "config.json")
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    rows = []
+    for spec in (f"mtfl:{data / 'mtfl'}", f"mtfl-test:{data / 'mtfl'}", f"celeba:{data / 'celeba'}",
+                 f"celeba:{data / 'celeba_more'}"):
+        labelled = [r for r in load(spec) if r.kind in ("clear", "dark")]
+        crops = make_crops(labelled, config.crop, progress=False)
+        _, dark = predict_answers(model, crops.crops)
+        rows += [{"pool": r.pool, "file": r.file, "kind": r.kind, "dark_probability": f"{p:.4f}"}
+                 for r, p in zip(labelled, dark) if (p >= config.kind_threshold) != (r.kind == "dark")]
+    return rows
+
+
 LINE = re.compile(r"^sheet\s+(\S+)\s+rest=(\w+)((?:\s+\w+=[\d,]*)*)\s*$")
 NOTE = re.compile(r"^note\s+(\S+)\s+(\d+)\s+(.+)$")
 
@@ -210,6 +233,10 @@ def main(argv=None) -> int:
     again.add_argument("rows", type=Path)
     again.add_argument("--data", type=Path, default=SHARED_DATA)
     again.add_argument("--out", type=Path, default=PROJECT_ROOT / "cache" / "kind_second")
+    disagree = sub.add_parser("disagree", help="list the labelled faces whose kind a trained run's model disagrees with")
+    disagree.add_argument("run", type=Path, help="a run folder of a two-answer model (train.py --kind-weight)")
+    disagree.add_argument("--data", type=Path, default=SHARED_DATA)
+    disagree.add_argument("--out", type=Path, required=True, help="CSV: pool,file,kind,dark_probability")
     gather = sub.add_parser("collect", help="write the label CSVs from answer files")
     gather.add_argument("answers", type=Path, nargs="+")
     gather.add_argument("--index", type=Path, action="append", required=True,
@@ -218,6 +245,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "sheets":
         make_sheets(args.data, args.out)
+    elif args.command == "disagree":
+        rows = disagreements(args.run, args.data)
+        with open(args.out, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, ["pool", "file", "kind", "dark_probability"])
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"{len(rows)} labels the model disagrees with: {args.out}", file=sys.stderr)
     elif args.command == "again":
         with open(args.rows, newline="") as handle:
             make_second_look(list(csv.DictReader(handle)), args.data, args.out)

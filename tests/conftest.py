@@ -51,6 +51,18 @@ def tiny_run(tmp_path_factory, data_dir, crop_cache):
 
 
 @pytest.fixture(scope="session")
+def tiny_kind_run(tmp_path_factory, data_dir, crop_cache):
+    """A run folder of a tiny two-answer model (glasses, and which: kind_weight), really trained
+    like tiny_run on 600 real crops of all three pools, balanced within each pool."""
+    from research_and_train_nn.training.config import TrainConfig
+    from research_and_train_nn.training.run import run
+    config = TrainConfig(datasets=(f"mtfl:{data_dir / 'mtfl'}", f"celeba:{data_dir / 'celeba'}",
+                                   f"celeba:{data_dir / 'celeba_more'}"),
+                         **{**TINY_TRAIN, "seed": 5}, kind_weight=1.0, source_balance=True)
+    return run(config, tmp_path_factory.mktemp("tiny_kind_run"), cache=crop_cache)
+
+
+@pytest.fixture(scope="session")
 def tiny_exports(tiny_run, tmp_path_factory):
     """The tiny model exported to float32, float16 and int8 TFLite, each with its .json."""
     import keras

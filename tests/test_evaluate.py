@@ -41,3 +41,16 @@ def test_evaluate_run_on_the_real_test_set(tiny_run, data_dir, crop_cache, tmp_p
     for name in ("roc_pr.png", "errors.png", "schedule.png"):
         assert (tmp_path / name).stat().st_size > 5000
     assert "| all | 2995 | 241 |" in (tiny_run / "evaluation_report.md").read_text()
+
+
+def test_the_report_of_a_two_answer_model_scores_which_glasses(tiny_kind_run, data_dir, crop_cache, tmp_path):
+    report = evaluate_run(tiny_kind_run, f"mtfl-test:{data_dir / 'mtfl'}", crop_cache, out=tmp_path)
+    test, val = report["kind"]["test"], report["kind"]["validation"]
+    assert (test["clear"], test["dark"]) == (217, 5)  # the test pool's kind labels (unsure left out)
+    assert sum(map(sum, val["confusion"])) == val["clear"] + val["dark"] > 200
+    assert set(report["recall_by_kind"]) == {"dark", "clear"}
+    assert set(report["validation_per_source"]) == {"mtfl_train", "celeba", "celeba_more"}
+    errors = report["kind_errors"]
+    assert errors and all((e["dark_probability"] >= report["kind"]["test"]["threshold"]) != (e["kind"] == "dark")
+                          for e in errors)
+    assert "Which glasses (the second answer" in (tmp_path / "evaluation_report.md").read_text()

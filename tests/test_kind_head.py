@@ -86,3 +86,24 @@ def test_the_kind_threshold_balances_the_accuracy_on_each_kind():
     assert t == pytest.approx(0.7)  # every clear right and 3 of 4 dark: the best mean accuracy (0.875)
     m = kind_metrics(kinds, dark, t)
     assert m["clear_accuracy"] == 1.0 and m["dark_accuracy"] == 0.75 and m["confusion"] == [[6, 0], [1, 3]]
+
+
+def test_a_tiny_two_answer_run_learns_which_glasses(tiny_kind_run):
+    """4 epochs on 600 real crops: the second answer tells sunglasses from clear glasses on held-out
+    people (the mean of the two accuracies; a useless model stays near 0.5), and the run folder
+    says which kinds and at which threshold."""
+    import json
+
+    from research_and_train_nn.evaluation.metrics import kind_metrics
+    from research_and_train_nn.evaluation.probabilities import keras_probabilities, predict_answers
+    import keras
+    config = json.loads((tiny_kind_run / "config.json").read_text())
+    assert config["kinds"] == ["clear", "dark"] and 0 < config["kind_threshold"] < 1
+    with np.load(tiny_kind_run / "val_crops.npz") as val:
+        crops, kinds, pools = val["crops"], val["kinds"], set(val["pools"].tolist())
+    assert pools == {"mtfl_train", "celeba", "celeba_more"}
+    _, dark = predict_answers(keras.models.load_model(tiny_kind_run / "model.keras", compile=False), crops)
+    m = kind_metrics(kinds, dark, config["kind_threshold"])
+    assert m["clear"] > 100 and m["dark"] > 40
+    assert (m["clear_accuracy"] + m["dark_accuracy"]) / 2 > 0.7, m
+    assert keras_probabilities(tiny_kind_run, crops).shape == (len(crops),)  # the first answer alone

@@ -29,16 +29,19 @@ def roc_pr_curves(labels: np.ndarray, probabilities: np.ndarray, path: Path) -> 
 
 
 def contact_sheet(crop_set, errors: list[dict], path: Path, columns: int = 6) -> None:
-    """The crops the model saw for each error, titled with label and probability."""
+    """The crops the model saw for each error, titled with label and probability (or, for an
+    error of the second answer, the kind and P(dark))."""
     rows = max(1, int(np.ceil(len(errors) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.7, rows * 1.9))
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, e in zip(np.ravel(axes), errors):
         ax.imshow(crop_set.crops[e["index"]])
-        kind = "missed glasses" if e["label"] == 1 else "false glasses"
-        ax.set_title(f"{Path(e['path']).name[:14]}\n{kind} p={e['probability']:.2f}"
-                     + ("" if e["face_found"] else "\n(no face)"), fontsize=6)
+        if "kind" in e:  # an error of the second answer: which glasses
+            what = f"{e['kind']} called {'clear' if e['kind'] == 'dark' else 'dark'} p(dark)={e['dark_probability']:.2f}"
+        else:
+            what = f"{'missed glasses' if e['label'] == 1 else 'false glasses'} p={e['probability']:.2f}"
+        ax.set_title(f"{Path(e['path']).name[:14]}\n{what}" + ("" if e["face_found"] else "\n(no face)"), fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -21,7 +21,7 @@ def predict_answers(model, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | 
 
 def keras_probabilities(run: Path, crops: np.ndarray) -> np.ndarray:
     import keras
-    return predict_probabilities(keras.models.load_model(run / "model.keras"), crops)
+    return predict_probabilities(keras.models.load_model(run / "model.keras", compile=False), crops)
 
 
 def runtime_probabilities(model: Path, crops: np.ndarray, batch: int = 256) -> np.ndarray:

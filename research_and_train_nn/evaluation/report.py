@@ -16,8 +16,8 @@ import numpy as np
 from glasses_core import ModelConfig
 from research_and_train_nn.data.crops import DEFAULT_CACHE, CropSet, make_crops
 from research_and_train_nn.data.datasets import celeba_attributes, load
-from research_and_train_nn.evaluation.metrics import metrics
-from research_and_train_nn.evaluation.probabilities import predict_probabilities, runtime_probabilities
+from research_and_train_nn.evaluation.metrics import kind_metrics, metrics
+from research_and_train_nn.evaluation.probabilities import predict_answers, runtime_probabilities
 
 
 def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures: Path | None = None,
@@ -28,10 +28,10 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     test = make_crops(load(test_spec), config.crop, cache)
     test = test.subset(np.flatnonzero(test.ok))
     import keras
-    model = keras.models.load_model(run / "model.keras")  # once, for the test and validation crops
+    model = keras.models.load_model(run / "model.keras", compile=False)  # once, for the test and validation crops
     val = validation_crops(run)
-    probabilities = predict_probabilities(model, test.crops)
-    val_probabilities = predict_probabilities(model, val["crops"])
+    probabilities, dark = predict_answers(model, test.crops)
+    val_probabilities, val_dark = predict_answers(model, val["crops"])
     report = {"test_set": test_spec, "overall": metrics(test.labels, probabilities, config.threshold),
               "no_face_photos": int((~test.face_found).sum())}
     sources = sorted({r.source for r in test.records})
@@ -42,7 +42,16 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     if (~found).any():
         report["no_face"] = metrics(test.labels[~found], probabilities[~found], config.threshold)
     report["errors"] = _errors(test, probabilities, config.threshold, 24)
-    report["validation_per_source"] = per_source(val, val_probabilities, config.threshold)
+    test_kinds = np.array([r.kind or "" for r in test.records])
+    report["recall_by_kind"] = {k: metrics(test.labels[test_kinds == k], probabilities[test_kinds == k],
+                                           config.threshold)["recall"] for k in ("dark", "clear") if (test_kinds == k).any()}
+    if dark is not None:
+        report["kind"] = {"test": kind_metrics(test_kinds, dark, config.kind_threshold),
+                          "validation": kind_metrics(val["kinds"], val_dark, config.kind_threshold)}
+        report["kind_errors"] = _kind_errors(test, test_kinds, dark, config.kind_threshold, 12)
+    # per pool where the run saved pools: CelebA-more apart from CelebA
+    report["validation_per_source"] = per_source({**val, "sources": val.get("pools", val["sources"])},
+                                                 val_probabilities, config.threshold)
     report["validation_hard_cases"] = hard_cases(val, val_probabilities, config.threshold)
     report["exports"] = {Path(e).name: metrics(test.labels, runtime_probabilities(Path(e), test.crops),
                                                config.threshold) for e in exports}
@@ -51,7 +60,7 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     from research_and_train_nn.evaluation.figures import contact_sheet, roc_pr_curves, schedule_figure
     figures.mkdir(parents=True, exist_ok=True)
     roc_pr_curves(test.labels, probabilities, figures / "roc_pr.png")
-    contact_sheet(test, report["errors"], figures / "errors.png")
+    contact_sheet(test, report["errors"] + report.get("kind_errors", []), figures / "errors.png")
     if (run / "history.csv").is_file():
         import csv
         with open(run / "history.csv", newline="") as handle:
@@ -110,6 +119,15 @@ def _select(crop_set: CropSet, probabilities, keep):
     return crop_set.labels[index], probabilities[index]
 
 
+def _kind_errors(crop_set: CropSet, kinds: np.ndarray, dark: np.ndarray, threshold: float, count: int) -> list[dict]:
+    """The ``count`` most confident errors of the second answer on photos with a known kind."""
+    known = (kinds == "clear") | (kinds == "dark")
+    wrong = np.flatnonzero(known & ((dark >= threshold) != (kinds == "dark")))
+    order = wrong[np.argsort(-np.abs(dark[wrong] - threshold))][:count]
+    return [{"index": int(i), "path": crop_set.records[i].path, "label": int(crop_set.labels[i]), "kind": str(kinds[i]),
+             "dark_probability": float(dark[i]), "face_found": bool(crop_set.face_found[i])} for i in order]
+
+
 def _errors(crop_set: CropSet, probabilities: np.ndarray, threshold: float, count: int) -> list[dict]:
     """The ``count`` most confident errors: false positives with the highest probability and
     false negatives with the lowest, ranked by distance from the threshold."""
@@ -155,6 +173,18 @@ def markdown(report: dict) -> str:
             lines.append(f"| {name} | {h['no_glasses']} | {h['false_positives']} | "
                          f"{rate(h['false_positives'], h['no_glasses'])} | {h['glasses']} | {h['missed']} | "
                          f"{rate(h['glasses'] - h['missed'], h['glasses'])} |")
+    if report.get("recall_by_kind"):
+        lines += ["", "Recall on the test photos with sunglasses and with clear glasses (kind labels made by eye): "
+                  + ", ".join(f"{k} {v:.4f}" for k, v in report["recall_by_kind"].items()) + "."]
+    if report.get("kind"):
+        lines += ["", "Which glasses (the second answer, P(dark | glasses) at the kind threshold chosen on validation), "
+                  "on the photos with glasses whose kind is known:", "",
+                  "| set | clear glasses | accuracy | sunglasses | accuracy | confusion (true clear: said clear, dark; "
+                  "true dark: said clear, dark) |", "|---|---|---|---|---|---|"]
+        acc = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
+        for name, k in report["kind"].items():
+            lines.append(f"| {name} | {k['clear']} | {acc(k['clear_accuracy'])} | {k['dark']} | {acc(k['dark_accuracy'])} | "
+                         f"{k['confusion']} |")
     (tn, fp), (fn, tp) = o["confusion_matrix"]
     lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
               "| | no_glass | glass |", "|---|---|---|", f"| no_glass | {tn} | {fp} |",
