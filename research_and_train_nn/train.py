@@ -47,6 +47,9 @@ FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
      "(research_and_train_nn/data/kind_labels); 0: one answer"),
     ("source_balance", lambda text: {"true": True, "false": False}[text.lower()],
      "true: balance the classes within each pool (a pool of nearly all glasses must not teach its look)"),
+    ("threshold_pools", lambda text: tuple(filter(None, text.split(","))),
+     "validation pools the thresholds are chosen on, comma-separated (e.g. mtfl_train,celeba; default all); "
+     "with --resume on a finished run, only its model files are made again"),
     ("crop_variants", float, "share of training crops, at full augmentation strength, replaced by the photo cut "
      "with other eyes or filters, as an app would cut it (data/crop_variants.py)"),
 )

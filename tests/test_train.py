@@ -216,3 +216,28 @@ def test_training_keeps_tensorflow_notes_off_stderr_unless_verbose(tmp_path, tin
         errs[bool(flags)] = done.stderr
     assert not any(note in errs[False] for note in notes), errs[False]
     assert any(note in errs[True] for note in notes)
+
+
+def test_the_threshold_is_chosen_on_the_pools_asked_for_only(tmp_path):
+    """A pool that is nearly all glasses (CelebA-more) pulls the F1-best threshold down for every
+    photo; TrainConfig.threshold_pools chooses it on the others."""
+    from research_and_train_nn.data.crops import CropSet
+    from research_and_train_nn.data.datasets import Record
+    from research_and_train_nn.training.run import save_model_files
+    (tmp_path / "model.keras").write_bytes(b"weights")  # the model id's digest
+    rng = np.random.default_rng(0)
+    natural = [Record(f"n{i}.jpg", int(i < 10), None, "mtfl_train") for i in range(100)]
+    skewed = [Record(f"s{i}.jpg", int(i < 95), None, "celeba", key=f"celeba_more/img_align_celeba/s{i}.jpg")
+              for i in range(100)]
+    records = natural + skewed
+    labels = np.array([r.label for r in records])
+    # the natural pool: glasses at 0.9, a few look-alikes at 0.7; the skewed pool: glasses at 0.6
+    p = np.where(labels == 1, 0.9, 0.1)
+    p[100:][labels[100:] == 1] = 0.6
+    p[10:16] = 0.7
+    crops = np.zeros((len(records), 64, 64, 3), np.uint8)
+    val = CropSet(records, crops, np.ones(len(records), bool), np.ones(len(records), bool))
+    train = CropSet(records[:5], crops[:5], np.ones(5, bool), np.ones(5, bool))
+    everything = save_model_files(TrainConfig(), tmp_path, train, val, p)
+    natural_only = save_model_files(TrainConfig(threshold_pools=("mtfl_train",)), tmp_path, train, val, p)
+    assert everything <= 0.6 < 0.7 < natural_only

@@ -31,6 +31,9 @@ class TrainConfig:
     source_balance: bool = False  # with class_weights: balance the classes within each pool (a pool that is
     #                               nearly all glasses, CelebA-more, must not teach that its look means glasses)
     kind_weight: float = 0.0  # weight of the second answer's loss, P(dark | glasses) (kind_head.py); 0: one answer
+    threshold_pools: tuple[str, ...] = ()  # validation pools the thresholds are chosen on (empty: all). A
+    #                                       pool that is not a sample of its class balance (CelebA-more is
+    #                                       nearly all glasses) would pull the threshold down for every photo
     crop_variants: float = 0.0  # share of training crops, at full augmentation strength, replaced by the same
     #                             photo cut with other eyes or filters (data/crop_variants.py); 0: none made
     stem_filters: int = 24
@@ -52,6 +55,7 @@ class TrainConfig:
     def from_dict(cls, data: dict, source: str) -> "TrainConfig":
         data = dict(data)
         crop = from_dict(CropConfig, data.pop("crop", {}), f"{source}: crop")
-        if isinstance(data.get("datasets"), list):
-            data["datasets"] = tuple(data["datasets"])
+        for name in ("datasets", "threshold_pools"):
+            if isinstance(data.get(name), list):
+                data[name] = tuple(data[name])
         return from_dict(cls, {**data, "crop": crop}, source)

@@ -140,10 +140,12 @@ def require_tensorboard() -> None:
 
 def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSet,
                      probabilities: np.ndarray, dark: np.ndarray | None = None) -> float:
-    """``config.json`` with the threshold chosen on validation (returned) and, for a model that
-    says which glasses (``dark``: its P(dark | glasses) on the validation crops), the kind's
-    threshold chosen there too; the validation crops and the int8 calibration sample."""
-    threshold = choose_threshold(val.labels, probabilities)
+    """``config.json`` with the threshold chosen on validation (on ``config.threshold_pools`` only,
+    when given; returned) and, for a model that says which glasses (``dark``: its P(dark | glasses)
+    on the validation crops), the kind's threshold chosen there too; the validation crops and the
+    int8 calibration sample."""
+    chosen = np.array([not config.threshold_pools or r.pool in config.threshold_pools for r in val.records])
+    threshold = choose_threshold(val.labels[chosen], probabilities[chosen])
     np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels,
                         sources=np.array([r.source for r in val.records]),
                         pools=np.array([r.pool for r in val.records]),
@@ -151,6 +153,7 @@ def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSe
                         paths=np.array([r.path for r in val.records]))
     sample = np.random.default_rng(config.seed).permutation(len(train.crops))[:CALIBRATION_SAMPLE]
     np.savez_compressed(out / "train_crops.npz", crops=train.crops[sample], labels=train.labels[sample])
+    # the kind's threshold balances the two kinds' accuracies, whatever their shares: every pool counts
     kinds = {} if dark is None else {
         "kinds": KINDS, "kind_threshold": choose_kind_threshold(np.array([r.kind or "" for r in val.records]), dark)}
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,
