@@ -2,7 +2,8 @@
 
 Writes ``<name>.keras`` (the Keras model every export is checked against, without its
 optimizer state: for fine-tuning and for re-checking the exports), the TFLite variants
-(each with its metadata inside it and in a JSON beside it), the Core ML files, the ONNX
+(each with its metadata inside it and in a JSON beside it, and each with a fixed-batch copy
+``*_batch1.tflite`` for devices, checked through LiteRT's compiled-model API), the Core ML files, the ONNX
 file, the parity report (``conversion_report.md`` and ``.json``) and ``<name>.json``: the
 config naming the TFLite variant deploy/ uses by default — the smallest that passed parity,
 so that int8 is chosen only when its answers and accuracy stay within tolerance. Every file
@@ -71,9 +72,10 @@ def convert_all(run_dir: str | Path, out_dir: str | Path, name: str = "glasses",
 
 
 def choose_default(report: dict) -> str | None:
-    """The smallest TFLite export that passed parity (None when none did)."""
+    """The smallest TFLite export that passed parity (None when none did); never a fixed-batch
+    copy, which the runtime would have to resize for every batch."""
     passed = [(e["size_bytes"], key) for key, e in report["exports"].items()
-              if key.startswith("tflite_") and e["passed"]]
+              if key.startswith("tflite_") and not key.endswith("_batch1") and e["passed"]]
     return min(passed)[1] if passed else None
 
 
@@ -92,7 +94,9 @@ def markdown(report: dict, name: str) -> str:
         "Tolerances: float32 max |ΔP| ≤ 1e-4; float16 ≤ 5e-3; int8 the same answer on ≥ 99 % "
         "of crops and accuracy within ±0.5 points.",
         "Core ML files are run by converters/coreml_numpy.py (their saved spec, in numpy) on "
-        "every platform, and by Core ML itself on macOS; the ONNX file by onnxruntime.", "",
+        "every platform, and by Core ML itself on macOS; the ONNX file by onnxruntime. The "
+        "`*_batch1` files are the TFLite files with a fixed batch of 1 for devices "
+        "(converters/batch_one.py), run by LiteRT's compiled-model API one crop at a time.", "",
         f"Default: {chosen}", "",
         "Reproduce: `python3 converters/convert_all.py RUN_DIR`", "",
     ]

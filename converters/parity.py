@@ -1,7 +1,8 @@
 """Parity: every export gives the Keras model's answers on real validation crops.
 
 TFLite files run in LiteRT through the project's runtime (``GlassesClassifier``), exactly as
-deploy/ runs them. Core ML files run in the numpy executor (coreml_numpy.py) on every
+deploy/ runs them; their fixed-batch copies (``*_batch1.tflite``, batch_one.py) through LiteRT's
+compiled-model API one crop at a time, as a device runs them. Core ML files run in the numpy executor (coreml_numpy.py) on every
 platform and, on macOS, in Core ML itself too. ONNX files run in onnxruntime. Each export's
 precision — read from the file, not its name — picks its tolerance (``TOLERANCES``).
 
@@ -20,6 +21,7 @@ import numpy as np
 from glasses_core import GlassesClassifier, ModelConfig
 from glasses_core.errors import GlassesError
 from glasses_core.quiet import quiet, set_verbose
+from glasses_core.tflite_metadata import batch_one_path
 from converters.runs import load_run
 
 MIN_CROPS = 500  # fewer validation crops than this cannot show 99 % agreement convincingly
@@ -57,7 +59,7 @@ def check_parity(keras_model, exports: dict[str, str | Path], crops: np.ndarray,
               "keras_accuracy": _accuracy(reference, labels, config.threshold), "exports": {}}
     for name, path in exports.items():
         for runner_name, run in runners(Path(path)):
-            primary = runner_name in ("LiteRT", "numpy executor", "onnxruntime")
+            primary = runner_name in ("LiteRT", "LiteRT CompiledModel", "numpy executor", "onnxruntime")
             entry = name if primary else f"{name} ({runner_name})"
             report["exports"][entry] = compare(Path(path), runner_name, run, reference, crops, labels, config)
     report["passed"] = all(e["passed"] for e in report["exports"].values())
@@ -74,6 +76,9 @@ def keras_probabilities(keras_model, crops: np.ndarray) -> np.ndarray:
 
 def runners(path: Path) -> list[tuple[str, object]]:
     """(runner name, crops -> P(glass)) for each way this file can be run on this machine."""
+    if path.suffix == ".tflite" and path == batch_one_path(path):
+        from converters.batch_one import device_probabilities
+        return [("LiteRT CompiledModel", lambda crops, positive: device_probabilities(path, crops))]
     if path.suffix == ".tflite":
         return [("LiteRT", lambda crops, positive: GlassesClassifier(path).predict_crops(crops))]
     if path.suffix in (".mlpackage", ".mlmodel"):

@@ -4,6 +4,9 @@ Every variant takes raw RGB crops (the rescaling is inside the model), named ``i
 outputs P(glass), named ``probability``. Each ``<name>_<variant>.tflite`` carries its
 ModelConfig inside it (glasses_core/tflite_metadata.py), so the bare file is enough for
 ``GlassesClassifier``, and gets the same ModelConfig as ``<name>_<variant>.json`` beside it.
+Beside each goes ``<name>_<variant>_batch1.tflite`` (and its ``.json``), the same model with a
+fixed batch of 1 for devices (batch_one.py): the runtime, the server and the runner keep the
+batched file.
 
     python3 converters/to_tflite.py RUN_DIR --out models/ [--variants float32 int8]
 """
@@ -24,6 +27,7 @@ with quiet():  # TensorFlow's start-up notes (GLASSES_VERBOSE=1 shows them)
 from glasses_core.tflite_metadata import with_config
 from research_and_train_nn.training.model import inference_model
 
+from converters.batch_one import write_batch_one
 from converters.runs import export_main
 
 VARIANTS = ("float32", "float16", "int8")
@@ -80,8 +84,9 @@ def _calibration(crops: np.ndarray):
 
 def export_tflite(model, config: ModelConfig, out_dir: str | Path, name: str = "glasses",
                   variants=VARIANTS, representative: np.ndarray | None = None) -> dict[str, Path]:
-    """Write ``<name>_<variant>.tflite`` (its config inside) and its ``.json`` for each variant;
-    returns variant -> path.
+    """Write ``<name>_<variant>.tflite`` (its config inside) and its ``.json`` for each variant,
+    and its fixed-batch copy ``<name>_<variant>_batch1.tflite``; returns variant -> path, the
+    copies as ``<variant>_batch1``.
 
     ``model`` is the training model (logit output); the sigmoid is added here.
     """
@@ -94,6 +99,7 @@ def export_tflite(model, config: ModelConfig, out_dir: str | Path, name: str = "
         path.write_bytes(with_config(convert(model, config.crop.size, variant, representative), described))
         described.save(path.with_suffix(".json"))
         paths[variant] = path
+        paths[f"{variant}_batch1"] = write_batch_one(path)
     return paths
 
 

@@ -23,6 +23,7 @@ from .errors import ModelError
 
 CONFIG_ENTRY = "glasses_or_not.model_config"  # the metadata entry that holds the ModelConfig JSON
 INPUT_NAME, OUTPUT_NAME = "image", "probability"
+BATCH_ONE = "_batch1"  # <stem>_batch1.tflite: the same model with a fixed batch of 1, for devices
 _IDENTIFIER = b"TFL3"  # a TFLite flatbuffer's file identifier
 
 
@@ -59,6 +60,14 @@ def _name_input_and_output(model) -> None:
     graph.tensors[graph.outputs[0]].name = OUTPUT_NAME
     for signature in model.signatureDefs or []:
         signature.inputs[0].name, signature.outputs[0].name = INPUT_NAME, OUTPUT_NAME
+
+
+def batch_one_path(path: str | Path) -> Path:
+    """Where the fixed-batch-of-1 copy of a ``.tflite`` file lives: beside it, as
+    ``<stem>_batch1.tflite`` (converters/batch_one.py writes it; LiteRT's compiled-model API,
+    as LiteRT.js and Android's CompiledModel use it, refuses a dynamic batch)."""
+    path = Path(path)
+    return path if path.stem.endswith(BATCH_ONE) else path.with_name(path.stem + BATCH_ONE + path.suffix)
 
 
 def read_config(path: str | Path) -> ModelConfig | None:

@@ -99,15 +99,20 @@ def test_every_export_meets_its_tolerance(converted):
     print("\n" + (out / "conversion_report.md").read_text())  # the figures, shown when the test fails
     exports = report["exports"]
     assert {name.split(" (")[0] for name in exports} == {  # on macOS, also "... (Core ML)"
-        "tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel", "onnx"}
+        "tflite_float32", "tflite_float16", "tflite_int8", "tflite_float32_batch1", "tflite_float16_batch1",
+        "tflite_int8_batch1", "coreml_mlpackage", "coreml_mlmodel", "onnx"}
     assert report["crops"] == 500
-    for name in ("tflite_float32", "coreml_mlmodel", "onnx"):
+    for name in ("tflite_float32", "tflite_float32_batch1", "coreml_mlmodel", "onnx"):
         assert exports[name]["precision"] == "float32"
         assert exports[name]["max_difference"] <= 1e-4, name
-    for name in ("tflite_float16", "coreml_mlpackage"):
+    for name in ("tflite_float16", "tflite_float16_batch1", "coreml_mlpackage"):
         assert exports[name]["precision"] == "float16"
         assert exports[name]["max_difference"] <= 5e-3, name
-    assert all(exports[name]["passed"] for name in exports if name != "tflite_int8")
+    assert all(exports[name]["passed"] for name in exports if not name.startswith("tflite_int8"))
+    for variant in ("float32", "float16", "int8"):  # the device copy: the same answers, through the device API
+        batched, fixed = exports[f"tflite_{variant}"], exports[f"tflite_{variant}_batch1"]
+        assert fixed["runner"] == "LiteRT CompiledModel" and fixed["precision"] == batched["precision"]
+        assert fixed["max_difference"] == batched["max_difference"] and fixed["agreement"] == batched["agreement"]
     assert status == (0 if report["passed"] else 1)
 
 
@@ -127,7 +132,8 @@ def test_int8_figures_and_verdict(converted):
 
 def test_default_is_the_smallest_passing_tflite(converted):
     out, _, report = converted
-    passing = {k: e["size_bytes"] for k, e in report["exports"].items() if k.startswith("tflite_") and e["passed"]}
+    passing = {k: e["size_bytes"] for k, e in report["exports"].items()
+               if k.startswith("tflite_") and not k.endswith("_batch1") and e["passed"]}
     assert report["default"] == min(passing, key=passing.get)
     config = ModelConfig.load(out / "glasses.json")
     assert config.tflite == f"glasses_{report['default'].removeprefix('tflite_')}.tflite"
@@ -151,7 +157,8 @@ def test_tflite_files_and_their_metadata(converted, small_run):
 
 def test_report_names_every_export(converted):
     text = (converted[0] / "conversion_report.md").read_text()
-    for name in ("tflite_float32", "tflite_float16", "tflite_int8", "coreml_mlpackage", "coreml_mlmodel", "onnx"):
+    for name in ("tflite_float32", "tflite_float16", "tflite_int8", "tflite_int8_batch1", "coreml_mlpackage",
+                 "coreml_mlmodel", "onnx"):
         assert f"| {name} |" in text
     assert "convert_all.py RUN_DIR`" in text
 
@@ -160,6 +167,7 @@ def test_choose_default_refuses_failed_exports():
     report = {"exports": {"tflite_float32": {"size_bytes": 400, "passed": True},
                           "tflite_int8": {"size_bytes": 100, "passed": False},
                           "tflite_float16": {"size_bytes": 200, "passed": True},
+                          "tflite_float16_batch1": {"size_bytes": 199, "passed": True},  # a device copy: never
                           "coreml_mlmodel": {"size_bytes": 50, "passed": True}}}
     assert choose_default(report) == "tflite_float16"
     report["exports"]["tflite_float16"]["passed"] = report["exports"]["tflite_float32"]["passed"] = False
