@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOP = ("glasses_core", "deploy", "converters", "data_scraper", "research_and_train_nn")
+TOP = ("glasses_core", "deploy", "converters", "conformance", "data_scraper", "research_and_train_nn")
 
 
 def modules() -> dict[str, Path]:

@@ -1,0 +1,158 @@
+"""Compare a port with the committed vectors: each stage alone, then the whole pipeline.
+
+``stage_deviations`` measures one photo's stages, each fed the vectors' input (stages.run_stages);
+``pipeline_deviations`` the port's own end-to-end record (stages.run_core). ``failures`` says
+which measures break ``TOLERANCES``, and what no tolerance excuses (a face found or lost, another
+answer). The tolerances are chosen from measure.py's figures (measurements.md): a port that
+decodes JPEGs another way or resamples with another filter stays inside them; one that swaps the
+eyes, skips the levelling or feeds the model x / 255 does not.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """The largest deviation from the vectors a port may show on a photo."""
+    # stage by stage, each stage fed the vectors' input
+    detection_box: float = 0.08  # detect: face box corners, in box sides
+    detection_score: float = 0.05  # detect: confidence; and how far above the minimum score a face may be missed
+    refined_eyes: float = 0.08  # refine (given the detections): each eye, in eye distances
+    geometry_centre: float = 0.001  # geometry (given the eyes): centre, in crop sides
+    geometry_side: float = 0.001  # ...side, relative
+    geometry_angle: float = 0.001  # ...rotation, radians
+    crop: float = 8.0  # crop (given the geometry): mean |pixel difference|, levels of 255
+    classify: float = 0.01  # classify (given the crop): |ΔP(glasses)|
+    # the whole pipeline (the same faces found and the same answers, always)
+    eyes: float = 0.08  # each face's eyes, in eye distances
+    probability: float = 0.06  # each face's and the photo's P(glasses)
+
+
+TOLERANCES = Tolerances()
+STAGES = ("detection_box", "detection_score", "refined_eyes", "geometry_centre", "geometry_side",
+          "geometry_angle", "crop", "classify")
+
+
+def stage_deviations(expected: dict, stages: dict, min_face_score: float) -> dict:
+    """One photo's worst deviation per stage measure, and ``mismatches`` (in words)."""
+    found = {name: 0.0 for name in STAGES}
+    mismatches, unmatched = [], []
+    for want, got in _matched(expected["detections"], stages["detections"], unmatched):
+        side = max(want["box"][2] - want["box"][0], want["box"][3] - want["box"][1], 1e-9)
+        found["detection_box"] = max(found["detection_box"], _max_abs(want["box"], got["box"]) / side)
+        found["detection_score"] = max(found["detection_score"], abs(want["score"] - got["score"]))
+    for face in unmatched:  # a face near the minimum score may be found by one side only
+        found["detection_score"] = max(found["detection_score"], face["score"] - min_face_score)
+        mismatches += [] if face["score"] < min_face_score + 0.2 else [f"detection at {_where(face)} "
+                                                                       f"(score {face['score']:.2f}) on one side only"]
+    for want, got in zip(expected["refined"], stages["refined"]):
+        found["refined_eyes"] = max(found["refined_eyes"], _eye_error(want, got))
+    for want, got in zip(expected["faces"], stages["geometry"]):
+        a = want["geometry"]
+        found["geometry_centre"] = max(found["geometry_centre"], math.dist(a["centre"], got["centre"]) / a["side"])
+        found["geometry_side"] = max(found["geometry_side"], abs(got["side"] / a["side"] - 1.0))
+        found["geometry_angle"] = max(found["geometry_angle"], _turn(a["angle"], got["angle"]))
+    for want, got in zip(expected["faces"], stages["crops"]):
+        found["crop"] = max(found["crop"], _pixels(want["crop"], got))
+    for want, got in zip(expected["faces"], stages["probabilities"]):
+        found["classify"] = max(found["classify"], abs(want["probability"] - got))
+    found["mismatches"] = mismatches
+    return found
+
+
+def pipeline_deviations(expected: dict, record: dict) -> dict:
+    """One photo through the port's whole pipeline: the worst eye and probability deviation,
+    and ``mismatches``: faces found or lost, other answers."""
+    found = {"eyes": 0.0, "probability": abs(expected["probability"] - record["probability"])}
+    mismatches: list = []
+    if expected["face_found"] != record["face_found"]:
+        mismatches.append(f"face found: {record['face_found']}, the vectors: {expected['face_found']}")
+    left_over: list = []
+    for want, got in _matched(expected["faces"], record["faces"], left_over):
+        if want["right_eye"] is not None:
+            found["eyes"] = max(found["eyes"], _eye_error((want["right_eye"], want["left_eye"]),
+                                                          (got["right_eye"], got["left_eye"])))
+        found["probability"] = max(found["probability"], abs(want["probability"] - got["probability"]))
+        if want["answer"] != got["answer"]:
+            mismatches.append(f"face at {_where(want)}: answer {got['answer']}, the vectors: {want['answer']}")
+    mismatches += [f"face at {_where(f)} on one side only" for f in left_over]
+    if expected["answer"] != record["answer"]:
+        mismatches.append(f"answer {record['answer']}, the vectors: {expected['answer']}")
+    found["mismatches"] = mismatches
+    return found
+
+
+def failures(found: dict, tolerances: Tolerances = TOLERANCES) -> list[str]:
+    """What breaks the tolerances, in words (empty: it passes)."""
+    limits = asdict(tolerances)
+    return list(found["mismatches"]) + [f"{name}: {value:.4g} > {limits[name]:g}" for name, value in found.items()
+                                         if name in limits and not value <= limits[name]]
+
+
+def check(vectors: dict, stages: dict[str, dict], records: dict[str, dict],
+          tolerances: Tolerances = TOLERANCES) -> dict[str, list[str]]:
+    """Every photo's failures, stage by stage and end to end (photo -> what broke; an empty list
+    for a photo that passes)."""
+    minimum = vectors["crop"]["min_face_score"]
+    result = {}
+    for photo, expected in vectors["photos"].items():
+        if photo not in stages or photo not in records:
+            result[photo] = ["no result from the port"]
+            continue
+        result[photo] = (failures(stage_deviations(expected, stages[photo], minimum), tolerances)
+                         + failures(pipeline_deviations(expected, records[photo]), tolerances))
+    return result
+
+
+def _matched(expected: list[dict], port: list[dict], left_over: list) -> list[tuple[dict, dict]]:
+    """Pairs of the same face (boxes overlapping by IoU > 0.5; the fallback with the fallback);
+    faces on one side only go to ``left_over``."""
+    pairs, left = [], list(range(len(port)))
+    for want in expected:
+        best = max(left, key=lambda j: _iou(want["box"], port[j]["box"]), default=None)
+        if best is not None and _iou(want["box"], port[best]["box"]) > 0.5:
+            pairs.append((want, port[best]))
+            left.remove(best)
+        else:
+            left_over.append(want)
+    left_over += [port[j] for j in left]
+    return pairs
+
+
+def _eye_error(want, got) -> float:
+    distance = max(math.dist(want[0], want[1]), 1e-9)
+    return max(math.dist(want[0], got[0]), math.dist(want[1], got[1])) / distance
+
+
+def _turn(a: float, b: float) -> float:
+    return abs((b - a + math.pi) % (2 * math.pi) - math.pi)
+
+
+def _pixels(want, got) -> float:
+    want, got = np.asarray(want, np.float64), np.asarray(got, np.float64)
+    return float(np.abs(want - got).mean()) if want.shape == got.shape else math.inf
+
+
+def _iou(a, b) -> float:
+    if a is None or b is None:
+        return 1.0 if a is None and b is None else 0.0
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0.0, w) * max(0.0, h)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / max(union, 1e-9)
+
+
+def _max_abs(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def _where(face: dict) -> str:
+    return "the centre (no face)" if face["box"] is None else "[" + ", ".join(f"{v:.0f}" for v in face["box"]) + "]"
+
+
+assert set(STAGES) | {"eyes", "probability"} == {f.name for f in fields(Tolerances)}

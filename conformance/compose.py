@@ -1,0 +1,112 @@
+"""The suite's composed photos, made from real faces in ../shared/data (deterministic: the same
+files again from the same data and Pillow).
+
+Each case is one thing a port can get wrong: a small face in a 12 MP frame (the tiles), two faces
+(the any-face rule), a face turned 30 degrees in the picture (the levelling), a phone photo stored
+sideways with an EXIF orientation, a greyscale JPEG, a PNG with alpha (composited on white), and a
+photo with no face (the fallback crop).
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+NET = "mtfl/net_7876"  # MTFL's web photos: 400 x 400, one face each
+FACES = {  # label from mtfl/training.txt (1 = glasses)
+    "glasses_a": f"{NET}/1050_0_0.jpg",  # 1
+    "glasses_b": f"{NET}/1062_1_0.jpg",  # 1
+    "glasses_c": f"{NET}/1015_0_0.jpg",  # 1
+    "plain_a": f"{NET}/348_0_0.jpg",  # 0
+    "plain_b": f"{NET}/683_1_0.jpg",  # 0
+    "plain_c": f"{NET}/58_0_0.jpg",  # 0
+}
+SCENE = "meglass/samples/8101189@N07_identity_0@3356925158_2.jpg"  # 838 x 835, its right side has no face
+EXIF_ORIENTATION = 0x0112
+
+
+def _face(data: Path, name: str) -> Image.Image:
+    return Image.open(data / FACES[name]).convert("RGB")
+
+
+def _jpeg(image: Image.Image, quality: int = 90, exif: bytes | None = None) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, **({"exif": exif} if exif else {}))
+    return buffer.getvalue()
+
+
+def _background(width: int, height: int, seed: int) -> Image.Image:
+    """Out-of-focus colour with a little sensor-like noise (as benchmarks/photos.py)."""
+    rng = np.random.default_rng(seed)
+    blur = Image.fromarray(rng.integers(40, 200, (9, 12, 3), dtype=np.uint8)).resize((width, height), Image.BICUBIC)
+    noisy = np.asarray(blur, dtype=np.float32) + rng.normal(0, 3, (height, width, 3))
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+
+
+def small_face_12mp(data: Path) -> bytes:
+    """A face about 7 % of the width of a 4032 x 3024 frame: found only on the tiles."""
+    frame = _background(4032, 3024, seed=1)
+    frame.paste(_face(data, "glasses_a").resize((500, 500), Image.BICUBIC), (1800, 1400))
+    return _jpeg(frame)
+
+
+def two_faces(data: Path) -> bytes:
+    """Two people side by side, one with glasses: the photo's answer is glasses (any face)."""
+    frame = _background(960, 520, seed=2)
+    frame.paste(_face(data, "plain_a"), (40, 60))
+    frame.paste(_face(data, "glasses_a"), (520, 60))
+    return _jpeg(frame)
+
+
+def turned_30(data: Path) -> bytes:
+    """A face turned 30 degrees in the picture (counter-clockwise): the crop must level it."""
+    return _jpeg(_face(data, "plain_c").rotate(30, Image.BICUBIC, expand=True, fillcolor=(128, 128, 128)))
+
+
+def exif_rotated(data: Path) -> bytes:
+    """A portrait phone photo stored landscape, with EXIF orientation 6 (turn 90 degrees
+    clockwise to show it): the pixels a port must see are the upright ones."""
+    upright = _background(480, 640, seed=3)
+    upright.paste(_face(data, "glasses_c"), (40, 80))
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6
+    return _jpeg(upright.transpose(Image.Transpose.ROTATE_90), exif=exif.tobytes())
+
+
+def greyscale(data: Path) -> bytes:
+    """A one-channel JPEG: the model takes it as three equal channels."""
+    return _jpeg(_face(data, "glasses_a").convert("L"))
+
+
+def alpha_png(data: Path) -> bytes:
+    """A PNG whose corners fade to transparent: seen composited on white."""
+    face = _face(data, "plain_b")
+    ys, xs = np.mgrid[:400, :400]
+    distance = np.hypot((xs - 200) / 190, (ys - 200) / 190)
+    alpha = np.clip((1.15 - distance) / 0.3 * 255, 0, 255).astype(np.uint8)
+    face.putalpha(Image.fromarray(alpha))
+    buffer = io.BytesIO()
+    face.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def no_face(data: Path) -> bytes:
+    """A corner of a real photo beside its subject (a wall, a window): no face, so the fallback crop."""
+    return _jpeg(Image.open(data / SCENE).convert("RGB").crop((500, 0, 838, 250)))
+
+
+CASES = {"small_face_12mp.jpg": small_face_12mp, "two_faces.jpg": two_faces, "turned_30.jpg": turned_30,
+         "exif_rotated.jpg": exif_rotated, "greyscale.jpg": greyscale, "alpha.png": alpha_png,
+         "no_face.jpg": no_face}
+
+
+def compose_all(data: Path, out: Path) -> list[Path]:
+    """Write every composed case into ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, make in CASES.items():
+        (out / name).write_bytes(make(data))
+        written.append(out / name)
+    return written

@@ -1,0 +1,108 @@
+"""The conformance suite (conformance/): the committed vectors are what the core gives today, the
+suite's tolerances pass ports that decode or resample another way and fail broken ones, and its
+README states the tolerances check.py applies."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conformance.check import TOLERANCES, Tolerances, check, pipeline_deviations, stage_deviations
+from conformance.ports import BROKEN, CONFORMANT, run_port
+from conformance.stages import run_core, suite_photos
+from conformance.vectors import load_vectors, make_vectors
+from glasses_core import GlassesClassifier
+from glasses_core.crop import PREPROCESS_VERSION
+
+ROOT = Path(__file__).resolve().parent.parent
+# The core against its own vectors: LiteRT's float sums may differ in the last bits between CPUs
+# (XNNPACK picks kernels by instruction set), nothing more.
+SAME = Tolerances(detection_box=1e-4, detection_score=1e-4, refined_eyes=1e-4, geometry_centre=1e-6,
+                  geometry_side=1e-6, geometry_angle=1e-6, crop=0.05, classify=1e-6, eyes=1e-4,
+                  probability=1 / 256 + 1e-6)
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    return load_vectors()
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return GlassesClassifier()
+
+
+def test_the_vectors_were_made_with_this_preprocessing_and_model(vectors, classifier):
+    assert vectors["preprocess_version"] == PREPROCESS_VERSION, \
+        "PREPROCESS_VERSION changed: run `python3 conformance/make_vectors.py` and say what moved"
+    assert vectors["model_id"] == classifier.model_id and vectors["threshold"] == classifier.threshold
+    assert sorted(vectors["photos"]) == sorted(suite_photos())
+
+
+def test_the_core_still_gives_the_vectors(vectors):
+    stages, records = run_port("core", vectors)
+    failed = {photo: why for photo, why in check(vectors, stages, records, SAME).items() if why}
+    assert not failed, ("the core no longer gives the committed vectors: if the change is meant, run "
+                        f"`python3 conformance/make_vectors.py` and say what moved: {failed}")
+
+
+def test_the_stage_runner_is_the_core(vectors, classifier):
+    """What stages.py records is what predict() answers, crop for crop."""
+    for photo in list(vectors["photos"])[-7:]:  # the composed cases: every branch
+        record, result = run_core(classifier, photo), classifier.predict(ROOT / photo)
+        assert record["answer"] == result.answer and record["face_found"] == result.face_found
+        assert [f["probability"] for f in record["faces"]] == [f.probability for f in result.faces]
+        crops = classifier.crops(ROOT / photo)
+        assert all(np.array_equal(f["crop"], c.pixels) for f, c in zip(record["faces"], crops))
+
+
+def test_the_composed_cases_are_what_they_say(vectors):
+    photos = {Path(p).name: r for p, r in vectors["photos"].items()}
+    assert photos["small_face_12mp.jpg"]["size"] == [4032, 3024] and len(photos["small_face_12mp.jpg"]["faces"]) == 1
+    assert sorted(f["answer"] for f in photos["two_faces.jpg"]["faces"]) == ["glass", "no_glass"]
+    assert photos["two_faces.jpg"]["answer"] == "glass"  # any face
+    assert abs(abs(photos["turned_30.jpg"]["faces"][0]["geometry"]["angle"]) - np.radians(30)) < np.radians(6)
+    assert photos["exif_rotated.jpg"]["size"] == [480, 640]  # upright
+    assert not photos["no_face.jpg"]["face_found"] and photos["no_face.jpg"]["faces"][0]["box"] is None
+    assert all(r["face_found"] for name, r in photos.items() if name != "no_face.jpg")
+
+
+@pytest.mark.parametrize("name", CONFORMANT)
+def test_a_port_that_decodes_or_resamples_another_way_passes(vectors, name):
+    stages, records = run_port(name, vectors)
+    assert not {photo: why for photo, why in check(vectors, stages, records).items() if why}
+
+
+@pytest.mark.parametrize("name, stage", [("swap_eyes", "refined_eyes"), ("no_levelling", "geometry_angle"),
+                                         ("pixels_255", "classify")])
+def test_a_broken_port_fails_at_its_stage(vectors, name, stage):
+    stages, records = run_port(name, vectors)
+    failed = {photo: why for photo, why in check(vectors, stages, records).items() if why}
+    assert len(failed) >= len(vectors["photos"]) - 1  # every photo with a face
+    assert any(why.startswith(f"{stage}:") for reasons in failed.values() for why in reasons)
+    minimum = vectors["crop"]["min_face_score"]
+    worst = max(stage_deviations(vectors["photos"][p], stages[p], minimum)[stage] for p in vectors["photos"])
+    assert worst > 10 * getattr(TOLERANCES, stage)
+    if name != "no_levelling":  # the others change some answer too
+        assert any("answer" in why for p in vectors["photos"]
+                   for why in pipeline_deviations(vectors["photos"][p], records[p])["mismatches"])
+
+
+def test_the_readme_states_the_tolerances_check_applies():
+    text = (ROOT / "conformance" / "README.md").read_text()
+    stated = dict(re.findall(r"^\| `(\w+)` \| [^|]+ \| ([\d.e-]+) \|", text, re.MULTILINE))
+    assert stated == {name: f"{value:g}" for name, value in asdict(TOLERANCES).items()}
+
+
+def test_the_vectors_regenerate_the_same(vectors, classifier):
+    """make_vectors() on two photos gives the committed records (the command is the only writer)."""
+    photos = [p for p in vectors["photos"] if "two_faces" in p or "no_face" in p]
+    made = make_vectors(classifier, photos)
+    assert {k: v for k, v in made.items() if k != "photos"} == {k: v for k, v in vectors.items() if k != "photos"}
+    for photo in photos:
+        assert [np.array_equal(a["crop"], b["crop"]) for a, b in
+                zip(made["photos"][photo]["faces"], vectors["photos"][photo]["faces"])] == \
+            [True] * len(vectors["photos"][photo]["faces"])
