@@ -8,6 +8,7 @@ import re
 import uuid
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from pathlib import Path
 
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler, stream_request_body
@@ -401,6 +402,39 @@ class PageHandler(JsonHandler, StaticFileHandler):
         if "\0" in url_path:  # os.path would raise ValueError (a 500) on it
             raise http_error(404, f"no such resource: {self.request.path[:200]}")
         return super().parse_url_path(url_path)
+
+
+class VendorHandler(PageHandler):
+    """LiteRT.js's module and WebAssembly files, as npm installed them (node_modules/@litertjs)."""
+
+    def get_content_type(self) -> str:
+        return "application/wasm" if self.absolute_path.endswith(".wasm") else super().get_content_type()
+
+
+class OnDeviceHandler(JsonHandler):
+    """What the page's on-device mode loads, by fixed names: the served model's config
+    (``model.json``), its fixed-batch TFLite file (``classifier.tflite``), BlazeFace short-range
+    and the face mesh. Static files: they answer while the model loads, and never run it."""
+    SUPPORTED_METHODS = ("GET", "HEAD", "OPTIONS")
+    endpoint = "static"
+
+    def initialize(self, serving: Serving, files: dict[str, bytes | Path]):
+        self.serving = serving
+        self.files = files
+
+    def get(self, name: str) -> None:
+        if name not in self.files:
+            raise http_error(404, f"no such resource: {self.request.path[:200]}; the on-device files are "
+                                  f"{', '.join(sorted(self.files))}")
+        found = self.files[name]
+        if isinstance(found, Path):
+            if not found.is_file():
+                raise http_error(404, f"{name}: {found} is missing"
+                                      + (" (python3 converters/batch_one.py makes it)" if name == "classifier.tflite" else ""))
+            found = found.read_bytes()
+        self.set_header("Content-Type", "application/json" if name.endswith(".json") else "application/octet-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(found)
 
 
 class NotFoundHandler(JsonHandler):

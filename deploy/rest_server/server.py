@@ -14,7 +14,10 @@
     GET  /ready                  readiness: 200 once the model is loaded; 503 while it loads, in shutdown
     GET  /metrics                Prometheus: requests by endpoint and status, latency, in flight, model
     GET  /openapi.json           the OpenAPI 3.1 description of all of these
-    GET  /                       a web page: choose or drop a photo, see the answer and the face boxes
+    GET  /                       a web page: choose or drop photos, or use the webcam; answered by the server
+                                 or on the device (LiteRT.js in the page: the photo never leaves it)
+    GET  /ondevice/NAME          the page's on-device files: model.json, classifier.tflite (the model's
+                                 fixed-batch copy), face_detection_short_range.tflite, face_landmark.tflite
 
 Every error is JSON, {"error": {"status": 400, "message": "..."}}, malformed HTTP included:
 400 malformed request or form, no 'image' field, unknown field or query parameter, more than one
@@ -52,13 +55,16 @@ from tornado.web import Application
 
 from deploy.memory import keep_freed_memory
 from deploy.rest_server.handlers import (MB, AnswerHandler, BatchHandler, HealthHandler, Limits,
-                                         MetricsHandler, ModelHandler, NotFoundHandler, OpenApiHandler,
-                                         PageHandler, PredictHandler, ReadyHandler, Serving, log_request)
+                                         MetricsHandler, ModelHandler, NotFoundHandler, OnDeviceHandler,
+                                         OpenApiHandler, PageHandler, PredictHandler, ReadyHandler, Serving,
+                                         VendorHandler, log_request)
 from deploy.rest_server.http1 import JsonErrorsHTTPServer
 from deploy.rest_server.openapi import openapi_spec
 from deploy.rest_server.supervisor import Supervisor
 from glasses_core import GlassesClassifier, GlassesError
+from glasses_core.face_detect import model_dir
 from glasses_core.runtime import resolve_model
+from glasses_core.tflite_metadata import batch_one_path
 
 DEFAULT_PORT = 8888
 DEFAULT_MAX_BODY_MB = 10.0  # uploads larger than this are answered with 413
@@ -73,6 +79,7 @@ DEFAULT_THREADS = 0
 SHUTDOWN_GRACE_S = 30.0  # after SIGTERM, how long the requests in flight may take to finish
 CLIENT_TIMEOUT_S = 60.0  # idle keep-alive connections and slow uploads are dropped after this
 STATIC = Path(__file__).resolve().parent / "static"
+LITERTJS = Path(__file__).resolve().parent.parent.parent / "node_modules" / "@litertjs"  # `npm ci` (the Makefile)
 
 log = logging.getLogger("glasses.server")
 
@@ -90,8 +97,18 @@ def make_serving(classifier: GlassesClassifier | None = None, max_body_bytes: in
     return serving
 
 
-def make_app(serving: Serving, cors_origin: str | None = None) -> Application:
-    """The routes; ``cors_origin``: the Access-Control-Allow-Origin to send (None: no CORS)."""
+def ondevice_files(model: Path | None) -> dict[str, bytes | Path]:
+    """The on-device page's files for the model the server answers with (``--model``)."""
+    tflite, config = resolve_model(model)
+    detectors = model_dir()
+    return {"model.json": config.to_json().encode(), "classifier.tflite": batch_one_path(tflite),
+            "face_detection_short_range.tflite": detectors / "face_detection_short_range.tflite",
+            "face_landmark.tflite": detectors / "face_landmark.tflite"}
+
+
+def make_app(serving: Serving, cors_origin: str | None = None, model: Path | None = None) -> Application:
+    """The routes; ``cors_origin``: the Access-Control-Allow-Origin to send (None: no CORS);
+    ``model``: the model whose files the on-device page loads (default: the shipped one)."""
     shared = dict(serving=serving)
     return Application([
         (r"/glass_no_glass/?", AnswerHandler, shared),
@@ -104,6 +121,8 @@ def make_app(serving: Serving, cors_origin: str | None = None) -> Application:
         (r"/openapi.json", OpenApiHandler, dict(serving=serving, spec=openapi_spec())),
         (r"/()", PageHandler, dict(serving=serving, path=STATIC, default_filename="index.html")),
         (r"/static/(.+)", PageHandler, dict(serving=serving, path=STATIC)),
+        (r"/vendor/litertjs/(.+)", VendorHandler, dict(serving=serving, path=LITERTJS)),
+        (r"/ondevice/(.+)", OnDeviceHandler, dict(serving=serving, files=ondevice_files(model))),
     ], default_handler_class=NotFoundHandler, default_handler_args=shared, log_function=log_request,
         cors_origin=cors_origin)
 
@@ -167,7 +186,8 @@ async def serve(args: argparse.Namespace, sockets) -> int:
     """Serve on ``sockets``: listen, load the model, serve until SIGTERM or SIGINT, then finish
     the requests in flight. 0 after a clean stop, 1 when the model cannot be loaded."""
     serving = serving_from_args(args)
-    server = JsonErrorsHTTPServer(make_app(serving, args.cors), **server_options(serving.limits.max_body_bytes))
+    server = JsonErrorsHTTPServer(make_app(serving, args.cors, args.model),
+                                  **server_options(serving.limits.max_body_bytes))
     server.add_sockets(sockets)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

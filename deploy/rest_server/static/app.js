@@ -1,14 +1,15 @@
-// Upload a photo to /api/v1/predict, show the answer, and draw the face boxes on the photo.
-"use strict";
-
+// The page: a thin layer that draws. The server answers (POST /api/v1/predict), or this device
+// does (ondevice/pipeline.js, LiteRT.js in the page: the photo is never sent anywhere).
 const LABELS = { glass: "Glasses", no_glass: "No glasses" };
+const COLOURS = { glass: "#22c55e", no_glass: "#f97316" };
 const MAX_WIDTH = 640;  // the photo is drawn at most this wide
-const input = document.getElementById("file");
-const drop = document.getElementById("drop");
-const statusLine = document.getElementById("status");
-const answer = document.getElementById("answer");
-const canvas = document.getElementById("photo");
-const faceList = document.getElementById("faces");
+const $ = (id) => document.getElementById(id);
+const input = $("file"), drop = $("drop"), statusLine = $("status"), answer = $("answer"), by = $("answered-by");
+const canvas = $("photo"), faceList = $("faces"), history = $("history"), webcam = $("webcam"), video = $("camera");
+let device = null;  // the on-device pipeline, loaded once when first asked for
+let live = false;
+
+const mode = () => document.querySelector("input[name=mode]:checked").value;
 
 function setStatus(text, isError = false) {
   statusLine.textContent = text;
@@ -18,14 +19,43 @@ function setStatus(text, isError = false) {
 function clear() {
   answer.textContent = "";
   answer.dataset.answer = "";
+  by.textContent = "";
+  by.dataset.by = "";
   faceList.replaceChildren();
   canvas.hidden = true;
+}
+
+async function onDevice() {
+  if (!device) {
+    setStatus("Loading the models into this page…");
+    device = import("/static/ondevice/pipeline.js").then((m) => m.loadPipeline()).catch((err) => {
+      device = null;
+      throw err;
+    });
+  }
+  return device;
+}
+
+async function classifyAll(files) {
+  for (const file of files) await classify(file);
 }
 
 async function classify(file) {
   if (!file) return;
   clear();
   setStatus(`Looking at ${file.name}…`);
+  try {
+    const shown = mode() === "device" ? await classifyHere(file) : await classifyOnServer(file);
+    if (!shown) return;
+    showAnswer(shown);
+    remember(file.name, shown);
+    await drawPhoto(file, shown);
+  } catch (err) {
+    setStatus(err.message, true);
+  }
+}
+
+async function classifyOnServer(file) {
   const form = new FormData();
   form.append("image", file, file.name);
   let response, body;
@@ -33,60 +63,141 @@ async function classify(file) {
     response = await fetch("/api/v1/predict", { method: "POST", body: form });
     body = await response.json();
   } catch (err) {
-    setStatus(`No answer from the server (${err.message})`, true);
-    return;
+    throw new Error(`No answer from the server (${err.message})`);
   }
-  if (!response.ok) {
-    setStatus(body.error ? body.error.message : `HTTP ${response.status}`, true);
-    return;
-  }
-  showAnswer(body);
-  await drawPhoto(file, body);
+  if (!response.ok) throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
+  return { ...body, by: "server", byText: `Answered by the server (model ${body.model_version}, ${body.time_ms} ms)` };
+}
+
+async function classifyHere(source, name = source.name) {
+  const pipeline = await onDevice();
+  const started = performance.now();
+  const result = await pipeline.analyse(source);
+  const ms = performance.now() - started;
+  return { ...result, image_size: result.size, model_version: pipeline.config.version,
+           by: "device", byText: `Answered on this device (LiteRT.js, WebAssembly; model ${pipeline.config.model_id}, ${ms.toFixed(0)} ms)` };
 }
 
 function showAnswer(body) {
   answer.textContent = LABELS[body.answer] || body.answer;
   answer.dataset.answer = body.answer;
+  by.textContent = body.byText;
+  by.dataset.by = body.by;
   const where = body.face_found ? `${body.faces.length} face(s)` : "no face found, looked at the centre";
-  setStatus(`${where}; model ${body.model_version}, ${body.time_ms} ms`);
-  for (const [i, face] of body.faces.entries()) {
+  setStatus(where);
+  faceList.replaceChildren(...body.faces.map((face, i) => {
     const item = document.createElement("li");
+    if (face.crop) item.append(cropCanvas(face.crop));
     const who = face.box ? `Face ${i + 1}` : "Centre of the photo";
-    item.textContent = `${who}: ${LABELS[face.answer] || face.answer} (probability of glasses ${face.probability.toFixed(3)})`;
-    faceList.append(item);
+    item.append(`${who}: ${LABELS[face.answer] || face.answer} (probability of glasses ${face.probability.toFixed(3)})`);
+    return item;
+  }));
+}
+
+function cropCanvas(crop) {
+  const small = document.createElement("canvas");
+  small.width = crop.width;
+  small.height = crop.height;
+  const rgba = new ImageData(crop.width, crop.height);
+  for (let i = 0, j = 0; j < crop.data.length; i += 4, j += 3) {
+    rgba.data.set([crop.data[j], crop.data[j + 1], crop.data[j + 2], 255], i);
   }
+  small.getContext("2d").putImageData(rgba, 0, 0);
+  small.className = "crop";
+  return small;
+}
+
+function remember(name, body) {
+  const row = history.tBodies[0].insertRow();
+  row.dataset.answer = body.answer;
+  row.dataset.by = body.by;
+  for (const text of [name, LABELS[body.answer] || body.answer, body.probability.toFixed(3), body.by]) {
+    row.insertCell().textContent = text;
+  }
+  history.hidden = false;
 }
 
 async function drawPhoto(file, body) {
   let bitmap;
   try {
-    bitmap = await createImageBitmap(file);  // EXIF orientation applied, as on the server
+    bitmap = await createImageBitmap(file);  // EXIF orientation applied, as in the core
   } catch (err) {
     return;  // a format the browser cannot show (e.g. TIFF): the answer is still there
   }
-  const scale = Math.min(1, MAX_WIDTH / bitmap.width);
-  canvas.width = Math.round(bitmap.width * scale);
-  canvas.height = Math.round(bitmap.height * scale);
+  draw(bitmap, body);
+}
+
+function draw(picture, body) {
+  const scale = Math.min(1, MAX_WIDTH / picture.width);
+  canvas.width = Math.round(picture.width * scale);
+  canvas.height = Math.round(picture.height * scale);
   const ctx = canvas.getContext("2d");
-  ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  ctx.drawImage(picture, 0, 0, canvas.width, canvas.height);
   const toCanvas = canvas.width / body.image_size[0];
   ctx.lineWidth = 3;
   ctx.font = "bold 16px system-ui, sans-serif";
   for (const [i, face] of body.faces.entries()) {
     if (!face.box) continue;
     const [x0, y0, x1, y1] = face.box.map((v) => v * toCanvas);
-    ctx.strokeStyle = ctx.fillStyle = face.answer === "glass" ? "#22c55e" : "#f97316";
+    ctx.strokeStyle = ctx.fillStyle = COLOURS[face.answer] || COLOURS.no_glass;
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
     ctx.fillText(String(i + 1), x0 + 4, Math.max(16, y0 - 4));
+    for (const eye of [face.right_eye, face.left_eye].filter(Boolean)) {
+      ctx.beginPath();
+      ctx.arc(eye[0] * toCanvas, eye[1] * toCanvas, 3, 0, 2 * Math.PI);
+      ctx.fill();
+    }
   }
   canvas.hidden = false;
 }
 
-input.addEventListener("change", () => classify(input.files[0]));
+// The webcam, answered on this device frame after frame, as fast as the device allows.
+async function startWebcam() {
+  if (live) {
+    live = false;
+    return;
+  }
+  try {
+    const [pipeline, stream] = await Promise.all([onDevice(), navigator.mediaDevices.getUserMedia({ video: true })]);
+    video.srcObject = stream;
+    await video.play();
+    live = true;
+    webcam.textContent = "Stop the webcam";
+    const { pixelsOf, Photo } = await import("/static/ondevice/decode.js");
+    let frames = 0;
+    const started = performance.now();
+    while (live) {
+      const photo = new Photo(pixelsOf(video, video.videoWidth, video.videoHeight), "webcam");
+      const result = await pipeline.analyse(photo);
+      frames += 1;
+      clear();
+      showAnswer({ ...result, byText: "Answered on this device (webcam)", by: "device" });
+      draw(video, { ...result, image_size: result.size });
+      setStatus(`webcam: ${(frames / ((performance.now() - started) / 1000)).toFixed(1)} frames/s`);
+      webcam.dataset.frames = String(frames);
+      await new Promise(requestAnimationFrame);
+    }
+    stream.getTracks().forEach((track) => track.stop());
+    webcam.textContent = "Use the webcam";
+  } catch (err) {
+    live = false;
+    setStatus(`webcam: ${err.message}`, true);
+  }
+}
+
+for (const radio of document.querySelectorAll("input[name=mode]")) {
+  radio.addEventListener("change", () => {
+    webcam.hidden = mode() !== "device";
+    if (mode() === "device") onDevice().then(() => setStatus("Ready: answers are computed in this page"),
+                                             (err) => setStatus(`The on-device models did not load: ${err.message}`, true));
+  });
+}
+webcam.addEventListener("click", startWebcam);
+input.addEventListener("change", () => classifyAll([...input.files]));
 drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (event) => {
   event.preventDefault();
   drop.classList.remove("over");
-  classify(event.dataTransfer.files[0]);
+  classifyAll([...event.dataTransfer.files]);
 });

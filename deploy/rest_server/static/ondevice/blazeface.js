@@ -1,0 +1,116 @@
+// MediaPipe's BlazeFace short-range (glasses_core/face_detect.py): letterbox, anchors, box and
+// keypoint decoding and weighted non-maximum suppression.
+import { resizeReducing } from "./image.js";
+import { run } from "./litert.js";
+
+export const INPUT_SIZE = 128;
+const STRIDES = [8, 16, 16, 16];
+const ANCHORS_PER_LAYER = 2;
+const RAW_SCORE_CLIP = 100;
+const MIN_SUPPRESSION_IOU = 0.3;
+
+// Anchor centres in [0, 1], in the order the model emits its predictions (MediaPipe's
+// SsdAnchorsCalculator: layers of one stride share a feature map, interleaved per cell).
+export function ssdAnchors(inputSize = INPUT_SIZE, strides = STRIDES, perLayer = ANCHORS_PER_LAYER) {
+  const anchors = [];
+  for (let layer = 0; layer < strides.length;) {
+    let same = 1;
+    while (layer + same < strides.length && strides[layer + same] === strides[layer]) same++;
+    const cells = Math.ceil(inputSize / strides[layer]);
+    for (let y = 0; y < cells; y++) {
+      for (let x = 0; x < cells; x++) {
+        for (let k = 0; k < same * perLayer; k++) anchors.push([(x + 0.5) / cells, (y + 0.5) / cells]);
+      }
+    }
+    layer += same;
+  }
+  return anchors;
+}
+
+const ANCHORS = ssdAnchors();
+
+// {box: [x0, y0, x1, y1], score, keypoints: [[x, y] x 6]}: the subject's right eye, left eye,
+// nose, mouth, right ear, left ear.
+export function makeFace(box, keypoints, score) {
+  return { box: box.slice(), score, keypoints: keypoints.map((p) => p.slice()) };
+}
+
+export function area(face) {
+  return Math.max(0, face.box[2] - face.box[0]) * Math.max(0, face.box[3] - face.box[1]);
+}
+
+// The image shrunk to fit 128 x 128 (its aspect kept), padded with -1, in [-1, 1]; and the scale
+// and padding that map input pixels back to the image's: image = (input - pad) / scale.
+export function letterbox(image) {
+  const fit = INPUT_SIZE / Math.max(image.width, image.height);
+  const w = Math.max(1, Math.round(image.width * fit)), h = Math.max(1, Math.round(image.height * fit));
+  const resized = w === image.width && h === image.height ? image : resizeReducing(image, w, h);
+  const pad = [Math.floor((INPUT_SIZE - w) / 2), Math.floor((INPUT_SIZE - h) / 2)];
+  const tensor = new Float32Array(INPUT_SIZE * INPUT_SIZE * 3).fill(-1);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 3, o = ((y + pad[1]) * INPUT_SIZE + x + pad[0]) * 3;
+      for (let c = 0; c < 3; c++) tensor[o + c] = resized.data[i + c] / 127.5 - 1;
+    }
+  }
+  return { tensor, scale: [w / image.width, h / image.height], pad };
+}
+
+export class FaceDetector {
+  constructor(compiled, minScore) {
+    this.compiled = compiled;
+    this.minScore = minScore;
+  }
+
+  // Faces in an RGB image, most confident first, in its pixels.
+  async detect(image) {
+    const { tensor, scale, pad } = letterbox(image);
+    const outputs = await run(this.compiled, tensor);
+    outputs.sort((a, b) => a.shape[a.shape.length - 1] - b.shape[b.shape.length - 1]);
+    return this.decode(outputs[1].data, outputs[0].data, scale, pad);
+  }
+
+  decode(raw, logits, scale, pad) {
+    const boxes = [], points = [], scores = [];
+    for (let i = 0; i < ANCHORS.length; i++) {
+      const logit = Math.min(Math.max(logits[i], -RAW_SCORE_CLIP), RAW_SCORE_CLIP);
+      const score = 1 / (1 + Math.exp(-logit));
+      if (score < this.minScore) continue;
+      const r = raw.subarray(i * 16, i * 16 + 16), [ax, ay] = ANCHORS[i];
+      const cx = r[0] / INPUT_SIZE + ax, cy = r[1] / INPUT_SIZE + ay;
+      const hw = r[2] / INPUT_SIZE / 2, hh = r[3] / INPUT_SIZE / 2;
+      boxes.push([cx - hw, cy - hh, cx + hw, cy + hh]);
+      points.push(Array.from({ length: 6 }, (_, k) => [r[4 + 2 * k] / INPUT_SIZE + ax, r[5 + 2 * k] / INPUT_SIZE + ay]));
+      scores.push(score);
+    }
+    const toImage = ([x, y]) => [(x * INPUT_SIZE - pad[0]) / scale[0], (y * INPUT_SIZE - pad[1]) / scale[1]];
+    return weightedNms(boxes, points, scores, MIN_SUPPRESSION_IOU).map(({ box, pts, score }) =>
+      makeFace([...toImage(box.slice(0, 2)), ...toImage(box.slice(2))], pts.map(toImage), score));
+  }
+}
+
+function iou(a, b) {
+  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const size = (r) => Math.max(0, r[2] - r[0]) * Math.max(0, r[3] - r[1]);
+  const inter = w * h;
+  return inter / Math.max(size(a) + size(b) - inter, 1e-12);
+}
+
+// MediaPipe's weighted non-maximum suppression: overlapping detections are averaged, weighted
+// by score, instead of dropped.
+export function weightedNms(boxes, points, scores, threshold) {
+  let remaining = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  const results = [];
+  while (remaining.length) {
+    const best = remaining[0];
+    const group = remaining.filter((i) => iou(boxes[best], boxes[i]) > threshold);
+    const total = group.reduce((s, i) => s + scores[i], 0);
+    const box = [0, 1, 2, 3].map((k) => group.reduce((s, i) => s + boxes[i][k] * scores[i], 0) / total);
+    const pts = points[best].map((_, p) => [0, 1].map((k) =>
+      group.reduce((s, i) => s + points[i][p][k] * scores[i], 0) / total));
+    results.push({ box, pts, score: scores[best] });
+    remaining = remaining.filter((i) => !group.includes(i));
+  }
+  return results;
+}

@@ -1,0 +1,57 @@
+// Open a photo as the core does (glasses_core/image_io.py): upright by its EXIF orientation, RGB,
+// transparency seen on white, refused over 40 megapixels; then views shrunk by 1, 2, 4 or 8 with
+// a box filter, each made once. (The core decodes a JPEG at those scales from its DCT
+// coefficients; a browser decodes at full size: the conformance suite's tolerances allow it.)
+// No DOM: createImageBitmap and OffscreenCanvas work in a page and in a worker alike.
+import { reduce, rgbImage } from "./image.js";
+
+export const MAX_PIXELS = 40_000_000;
+export const SCALES = [8, 4, 2, 1];
+
+export class PhotoError extends Error {}
+
+export class Photo {
+  constructor(image, name = "photo") {
+    this.name = name;
+    this.size = [image.width, image.height];
+    this._views = new Map([[1, image]]);
+  }
+
+  // [image, reduction]: the coarsest view that keeps at least ``scale`` of the pixels.
+  view(scale = 1) {
+    const reduction = SCALES.find((r) => 1 / r >= Math.min(scale, 1) - 1e-9);
+    if (!this._views.has(reduction)) this._views.set(reduction, reduce(this._views.get(1), reduction));
+    return [this._views.get(reduction), reduction];
+  }
+}
+
+// A Photo from a Blob or File (any format the browser decodes), or an ImageBitmap/ImageData.
+export async function openPhoto(source, name = source?.name || "photo") {
+  let bitmap;
+  try {
+    bitmap = source instanceof ImageBitmap ? source : await createImageBitmap(source, {
+      imageOrientation: "from-image", premultiplyAlpha: "none", colorSpaceConversion: "none",
+    });
+  } catch (err) {
+    throw new PhotoError(`${name}: not an image this browser can decode (${err.message})`);
+  }
+  if (bitmap.width * bitmap.height > MAX_PIXELS) {
+    throw new PhotoError(`${name}: ${bitmap.width}x${bitmap.height} is over the 40 megapixel limit`);
+  }
+  return new Photo(pixelsOf(bitmap), name);
+}
+
+// RGB pixels of anything drawImage takes (an ImageBitmap, a video frame), drawn over white.
+export function pixelsOf(drawable, width = drawable.width, height = drawable.height) {
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.fillStyle = "#fff";
+  context.fillRect(0, 0, width, height);
+  context.drawImage(drawable, 0, 0, width, height);
+  const rgba = context.getImageData(0, 0, width, height).data;
+  const rgb = new Uint8ClampedArray(width * height * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2];
+  }
+  return rgbImage(width, height, rgb);
+}

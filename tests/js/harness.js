@@ -1,0 +1,46 @@
+// Run in the page by tests/test_ondevice.py (Selenium's executeAsyncScript): the on-device
+// pipeline on photos sent as base64, its results sent back as JSON (crops as base64 RGB).
+// ``arguments``: [command, payload, done].
+const [command, payload, done] = arguments;
+const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+const b64 = (data) => {
+  let text = "";
+  for (let i = 0; i < data.length; i += 0x8000) text += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  return btoa(text);
+};
+const plain = (result) => JSON.parse(JSON.stringify(result, (key, value) =>
+  (value && value.data instanceof Uint8ClampedArray ? { rgb: b64(value.data), width: value.width } : value)));
+
+// Deliberately broken stages: each port differs from the pipeline in one way.
+function broken(stages, name) {
+  if (name === "swap_eyes") {
+    return { refine: async (photo, face) => {
+      const f = await stages.refine(photo, face);
+      return { ...f, keypoints: [f.keypoints[1], f.keypoints[0], ...f.keypoints.slice(2)] };
+    } };
+  }
+  if (name === "no_levelling") return { geometry: (face) => ({ ...stages.geometry(face), angle: 0 }) };
+  if (name === "pixels_255") return { classify: (pixels) => stages.classify(Uint8Array.from(pixels, (v) => v / 255)) };
+  return {};
+}
+
+(async () => {
+  const module = await import("/static/ondevice/pipeline.js");
+  window.pipeline ??= await module.loadPipeline();
+  const stages = { ...window.pipeline.stages, ...broken(window.pipeline.stages, payload.port) };
+  if (command === "load") return { config: window.pipeline.config };
+  if (command === "analyse") {
+    return plain(await module.analyse(new Blob([bytes(payload.photo)]), stages));
+  }
+  if (command === "stages") {
+    const expected = { ...payload.expected, faces: payload.expected.faces.map((f) => ({ ...f, crop: bytes(f.crop) })) };
+    return plain(await module.stageByStage(new Blob([bytes(payload.photo)]), expected, stages));
+  }
+  if (command === "compile") {  // a model given as bytes, run once on zeros
+    const { compile, run } = await import("/static/ondevice/litert.js");
+    const compiled = await compile(bytes(payload.model));
+    const [out] = await run(compiled, new Uint8Array(64 * 64 * 3));
+    return Array.from(out.data);
+  }
+  throw new Error(`unknown command ${command}`);
+})().then(done, (err) => done({ error: String(err && err.stack || err) }));

@@ -1,0 +1,108 @@
+"""The pipeline on the device: deploy/rest_server/static/ondevice/ in headless Chromium, with
+LiteRT.js and the same .tflite files, against the conformance suite (stage by stage and end to
+end), against the server's answers, with deliberately broken ports that must fail; and the page
+answering on the device with the server stopped."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conformance.check import TOLERANCES, check, stage_deviations
+from conformance.vectors import load_vectors
+from glasses_core import GlassesClassifier
+from serving import SHIPPED_MODEL, running_server
+from test_server_browser import browser, wait_for  # noqa: F401  (the module-scoped Chromium)
+
+ROOT = Path(__file__).resolve().parent.parent
+HARNESS = (Path(__file__).parent / "js" / "harness.js").read_text()
+MODELS = ROOT / "models"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server(SHIPPED_MODEL) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    return load_vectors()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):  # noqa: F811
+    browser.set_script_timeout(120)
+    browser.get(server.url + "/")
+    loaded = js(browser, "load")
+    assert loaded["config"]["model_id"] == GlassesClassifier().model_id
+    return browser
+
+
+def js(browser, command: str, **payload):
+    result = browser.execute_async_script(HARNESS, command, payload)
+    if isinstance(result, dict) and "error" in result:
+        raise AssertionError(f"in the page: {result['error']}")
+    return result
+
+
+def arrays(value):
+    """The harness's JSON with each crop ({rgb, width}) as a (64, 64, 3) uint8 array."""
+    if isinstance(value, dict) and set(value) == {"rgb", "width"}:
+        return np.frombuffer(base64.b64decode(value["rgb"]), np.uint8).reshape(value["width"], value["width"], 3)
+    if isinstance(value, dict):
+        return {k: arrays(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [arrays(v) for v in value]
+    return value
+
+
+def encoded(path: str) -> str:
+    return base64.b64encode((ROOT / path).read_bytes()).decode()
+
+
+def expected_for_js(record: dict) -> dict:
+    faces = [{**f, "crop": base64.b64encode(np.ascontiguousarray(f["crop"]).tobytes()).decode()}
+             for f in record["faces"]]
+    return json.loads(json.dumps({**record, "faces": faces}))
+
+
+def run_js(page, vectors, photos, port: str = ""):
+    stages = {p: arrays(js(page, "stages", photo=encoded(p), expected=expected_for_js(vectors["photos"][p]), port=port))
+              for p in photos}
+    records = {p: arrays(js(page, "analyse", photo=encoded(p), port=port)) for p in photos}
+    return stages, records
+
+
+def test_the_browser_pipeline_passes_the_conformance_suite(page, vectors):
+    stages, records = run_js(page, vectors, list(vectors["photos"]))
+    failed = {photo: why for photo, why in check(vectors, stages, records).items() if why}
+    assert not failed, failed
+    server_answers = {p: GlassesClassifier().predict(ROOT / p) for p in vectors["photos"]}
+    for photo, record in records.items():  # the server's runtime, the same answers
+        assert record["answer"] == server_answers[photo].answer, photo
+        assert abs(record["probability"] - server_answers[photo].probability) <= TOLERANCES.probability, photo
+
+
+@pytest.mark.parametrize("port, stage", [("swap_eyes", "refined_eyes"), ("no_levelling", "geometry_angle"),
+                                         ("pixels_255", "classify")])
+def test_a_broken_port_in_the_browser_fails(page, vectors, port, stage):
+    photos = [p for p in vectors["photos"] if "turned_30" in p or "two_faces" in p or "0017" in p]
+    stages, records = run_js(page, vectors, photos, port)
+    subset = {**vectors, "photos": {p: vectors["photos"][p] for p in photos}}
+    failed = {photo: why for photo, why in check(subset, stages, records).items() if why}
+    assert sorted(failed) == sorted(photos)
+    minimum = vectors["crop"]["min_face_score"]
+    assert max(stage_deviations(vectors["photos"][p], stages[p], minimum)[stage] for p in photos) \
+        > 10 * getattr(TOLERANCES, stage)
+
+
+def test_litert_js_refuses_the_dynamic_batch_and_runs_the_fixed_one(page):
+    with pytest.raises(AssertionError, match=r"does not match expected ranked tensor type UInt8\[-1, 64, 64, 3\]"):
+        js(page, "compile", model=base64.b64encode((MODELS / "glasses_int8.tflite").read_bytes()).decode())
+    fixed = js(page, "compile", model=base64.b64encode((MODELS / "glasses_int8_batch1.tflite").read_bytes()).decode())
+    assert fixed == [int(round(GlassesClassifier(MODELS / "glasses_int8.tflite")
+                                .predict_crops(np.zeros((1, 64, 64, 3), np.uint8))[0] * 256))]
