@@ -106,3 +106,28 @@ def test_litert_js_refuses_the_dynamic_batch_and_runs_the_fixed_one(page):
     fixed = js(page, "compile", model=base64.b64encode((MODELS / "glasses_int8_batch1.tflite").read_bytes()).decode())
     assert fixed == [int(round(GlassesClassifier(MODELS / "glasses_int8.tflite")
                                 .predict_crops(np.zeros((1, 64, 64, 3), np.uint8))[0] * 256))]
+
+
+def test_the_page_answers_on_the_device_and_sends_no_photo_even_with_the_server_stopped(browser):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    examples = sorted((ROOT / "examples").glob("*.jpg"))
+    expected = {p.name: GlassesClassifier().predict(p) for p in examples}
+    with running_server(SHIPPED_MODEL) as server:
+        browser.get(server.url + "/")
+        browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=device]").click()
+        wait_for(browser, lambda d: "Ready" in d.find_element(By.ID, "status").text, timeout=60)
+        browser.find_element(By.ID, "file").send_keys("\n".join(str(p) for p in examples[:2]))
+        wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == 2)
+        requests = [line for line in server.lines if " GET " in line or " POST " in line]
+        assert requests and not [line for line in requests if " POST " in line]  # no photo went anywhere
+    browser.find_element(By.ID, "file").send_keys("\n".join(str(p) for p in examples))  # the server is gone
+    rows = wait_for(browser, lambda d: (lambda r: r if len(r) == 2 + len(examples) else None)(
+        d.find_elements(By.CSS_SELECTOR, "#history tbody tr")), timeout=60)
+    for row in rows[2:]:
+        name, _, probability, who = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        assert who == "device" and row.get_attribute("data-answer") == expected[name].answer, name
+        assert abs(float(probability) - expected[name].probability) <= TOLERANCES.probability, name
+    assert browser.find_element(By.ID, "answered-by").get_attribute("data-by") == "device"
+    assert "on this device" in browser.find_element(By.ID, "answered-by").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#faces li canvas.crop")) == len(expected[examples[-1].name].faces)
+    assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")
