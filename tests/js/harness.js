@@ -36,6 +36,17 @@ function broken(stages, name) {
     const expected = { ...payload.expected, faces: payload.expected.faces.map((f) => ({ ...f, crop: bytes(f.crop) })) };
     return plain(await module.stageByStage(new Blob([bytes(payload.photo)]), expected, stages));
   }
+  if (command === "bench") {  // median ms of the whole pipeline on one encoded photo, after warm-up runs
+    const blob = new Blob([bytes(payload.photo)], { type: "image/jpeg" });
+    const times = [];
+    for (let i = 0; i < payload.warmup + payload.runs; i++) {
+      const started = performance.now();
+      await module.analyse(blob, stages);
+      if (i >= payload.warmup) times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)];
+  }
   if (command === "compile") {  // a model given as bytes, run once on zeros
     const { compile, run } = await import("/static/ondevice/litert.js");
     const compiled = await compile(bytes(payload.model));

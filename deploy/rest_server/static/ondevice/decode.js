@@ -1,7 +1,9 @@
 // Open a photo as the core does (glasses_core/image_io.py): upright by its EXIF orientation, RGB,
-// transparency seen on white, refused over 40 megapixels; then views shrunk by 1, 2, 4 or 8 with
-// a box filter, each made once. (The core decodes a JPEG at those scales from its DCT
-// coefficients; a browser decodes at full size: the conformance suite's tolerances allow it.)
+// transparency seen on white, refused over 40 megapixels; then views shrunk by 1, 2, 4 or 8, each
+// made once. The core decodes a JPEG at those scales from its DCT coefficients; here a shrunk view
+// is drawn by the browser's own smooth scaler straight from the decoded bitmap (so a 12 MP photo
+// whose faces are large never comes into JavaScript at full size), or box-filtered from the full
+// view once that exists. The conformance suite's tolerances allow either.
 // No DOM: createImageBitmap and OffscreenCanvas work in a page and in a worker alike.
 import { reduce, rgbImage } from "./image.js";
 
@@ -11,16 +13,22 @@ export const SCALES = [8, 4, 2, 1];
 export class PhotoError extends Error {}
 
 export class Photo {
-  constructor(image, name = "photo") {
+  // ``source``: an RGB image ({width, height, data}) or anything drawImage takes (an ImageBitmap).
+  constructor(source, name = "photo") {
     this.name = name;
-    this.size = [image.width, image.height];
-    this._views = new Map([[1, image]]);
+    this.size = [source.width, source.height];
+    this._source = source.data ? null : source;
+    this._views = new Map(source.data ? [[1, source]] : []);
   }
 
   // [image, reduction]: the coarsest view that keeps at least ``scale`` of the pixels.
   view(scale = 1) {
     const reduction = SCALES.find((r) => 1 / r >= Math.min(scale, 1) - 1e-9);
-    if (!this._views.has(reduction)) this._views.set(reduction, reduce(this._views.get(1), reduction));
+    if (!this._views.has(reduction)) {
+      const [width, height] = this.size.map((side) => Math.ceil(side / reduction));
+      this._views.set(reduction, this._views.has(1) || !this._source ? reduce(this.view(1)[0], reduction)
+        : pixelsOf(this._source, width, height));
+    }
     return [this._views.get(reduction), reduction];
   }
 }
@@ -38,7 +46,7 @@ export async function openPhoto(source, name = source?.name || "photo") {
   if (bitmap.width * bitmap.height > MAX_PIXELS) {
     throw new PhotoError(`${name}: ${bitmap.width}x${bitmap.height} is over the 40 megapixel limit`);
   }
-  return new Photo(pixelsOf(bitmap), name);
+  return new Photo(bitmap, name);
 }
 
 // RGB pixels of anything drawImage takes (an ImageBitmap, a video frame), drawn over white.
@@ -47,6 +55,7 @@ export function pixelsOf(drawable, width = drawable.width, height = drawable.hei
   const context = canvas.getContext("2d", { willReadFrequently: true });
   context.fillStyle = "#fff";
   context.fillRect(0, 0, width, height);
+  context.imageSmoothingQuality = "high";  // when it shrinks: mipmaps, not a few samples
   context.drawImage(drawable, 0, 0, width, height);
   const rgba = context.getImageData(0, 0, width, height).data;
   const rgb = new Uint8ClampedArray(width * height * 3);
