@@ -50,6 +50,14 @@ def test_speed_rows_are_copied_from_the_benchmark_results():
         assert row in results, row
 
 
+def test_browser_rows_are_copied_from_the_browser_benchmark():
+    results = (ROOT / "benchmarks" / "browser_results.md").read_text().splitlines()
+    rows = [line for line in documentation.text().splitlines() if line.startswith("| browser, on the device")]
+    assert len(rows) >= 3
+    for row in rows:
+        assert row in results, row
+
+
 def test_speed_sentences_quote_the_benchmark_results():
     r = json.loads((ROOT / "benchmarks" / "results.json").read_text())
     text = " ".join(documentation.text().split())
