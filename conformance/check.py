@@ -14,26 +14,30 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+TRUSTED = 12.0  # glasses_core.locate.TRUSTED: the presence from which the core trusts a face
+PRESENCE_BAND = 8.0  # presences are compared clipped to TRUSTED +- this
+
 
 @dataclass(frozen=True)
 class Tolerances:
     """The largest deviation from the vectors a port may show on a photo."""
     # stage by stage, each stage fed the vectors' input
     detection_box: float = 0.08  # detect: face box corners, in box sides
-    detection_score: float = 0.05  # detect: confidence; and how far above the minimum score a face may be missed
+    detection_score: float = 0.1  # detect: confidence; and how far above the minimum score a face may be missed
     refined_eyes: float = 0.08  # refine (given the detections): each eye, in eye distances
+    presence: float = 4.0  # refine: the face mesh's face-presence logit, clipped to 4..20 (trusted from 12)
     geometry_centre: float = 0.001  # geometry (given the eyes): centre, in crop sides
     geometry_side: float = 0.001  # ...side, relative
     geometry_angle: float = 0.001  # ...rotation, radians
     crop: float = 8.0  # crop (given the geometry): mean |pixel difference|, levels of 255
     classify: float = 0.01  # classify (given the crop): |ΔP(glasses)|
-    # the whole pipeline (the same faces found and the same answers, always)
+    # the whole pipeline (the same faces, matched by their eyes, and the same answers, always)
     eyes: float = 0.08  # each face's eyes, in eye distances
     probability: float = 0.06  # each face's and the photo's P(glasses)
 
 
 TOLERANCES = Tolerances()
-STAGES = ("detection_box", "detection_score", "refined_eyes", "geometry_centre", "geometry_side",
+STAGES = ("detection_box", "detection_score", "refined_eyes", "presence", "geometry_centre", "geometry_side",
           "geometry_angle", "crop", "classify")
 
 
@@ -41,7 +45,11 @@ def stage_deviations(expected: dict, stages: dict, min_face_score: float) -> dic
     """One photo's worst deviation per stage measure, and ``mismatches`` (in words)."""
     found = {name: 0.0 for name in STAGES}
     mismatches, unmatched = [], []
+    presences = expected.get("presence") or [None] * len(expected["detections"])
+    doubted = [d for d, p in zip(expected["detections"], presences) if p is not None and p < TRUSTED]
     for want, got in _matched(expected["detections"], stages["detections"], unmatched):
+        if any(want is d for d in doubted):
+            continue  # a detection the mesh doubts (upside down, lying): the second looks decide
         side = max(want["box"][2] - want["box"][0], want["box"][3] - want["box"][1], 1e-9)
         found["detection_box"] = max(found["detection_box"], _max_abs(want["box"], got["box"]) / side)
         found["detection_score"] = max(found["detection_score"], abs(want["score"] - got["score"]))
@@ -49,8 +57,19 @@ def stage_deviations(expected: dict, stages: dict, min_face_score: float) -> dic
         found["detection_score"] = max(found["detection_score"], face["score"] - min_face_score)
         mismatches += [] if face["score"] < min_face_score + 0.2 else [f"detection at {_where(face)} "
                                                                        f"(score {face['score']:.2f}) on one side only"]
-    for want, got in zip(expected["refined"], stages["refined"]):
-        found["refined_eyes"] = max(found["refined_eyes"], _eye_error(want, got))
+    for want, got, presence, port_presence in zip(expected["refined"], stages["refined"],
+                                                  expected["presence"], stages["presence"]):
+        if presence is None:  # a refiner without the face mesh
+            found["refined_eyes"] = max(found["refined_eyes"], _eye_error(want, got))
+            continue
+        # The presence decides whether the core trusts a face (TRUSTED): compared near that line
+        # only (far above it a logit of 40 or 33 says the same). Where the mesh doubts the face (a
+        # face upside down or lying, in the upright look) its eyes are noise and the photo is
+        # looked at again: there, only the doubt must be shared.
+        found["presence"] = max(found["presence"], math.inf if port_presence is None else
+                                abs(_near_trust(presence) - _near_trust(port_presence)))
+        if presence >= TRUSTED:
+            found["refined_eyes"] = max(found["refined_eyes"], _eye_error(want, got))
     for want, got in zip(expected["faces"], stages["geometry"]):
         a = want["geometry"]
         found["geometry_centre"] = max(found["geometry_centre"], math.dist(a["centre"], got["centre"]) / a["side"])
@@ -72,14 +91,16 @@ def pipeline_deviations(expected: dict, record: dict) -> dict:
     if expected["face_found"] != record["face_found"]:
         mismatches.append(f"face found: {record['face_found']}, the vectors: {expected['face_found']}")
     left_over: list = []
-    for want, got in _matched(expected["faces"], record["faces"], left_over):
+    for want, got in _matched(expected["faces"], record["faces"], left_over, _same_eyes):
         if want["right_eye"] is not None:
             found["eyes"] = max(found["eyes"], _eye_error((want["right_eye"], want["left_eye"]),
                                                           (got["right_eye"], got["left_eye"])))
         found["probability"] = max(found["probability"], abs(want["probability"] - got["probability"]))
         if want["answer"] != got["answer"]:
             mismatches.append(f"face at {_where(want)}: answer {got['answer']}, the vectors: {want['answer']}")
-    mismatches += [f"face at {_where(f)} on one side only" for f in left_over]
+    # a face the mesh doubts (a second detection of a face upside down, say) may be on one side only
+    mismatches += [f"face at {_where(f)} on one side only" for f in left_over
+                   if f.get("presence") is None or f["presence"] >= TRUSTED]
     if expected["answer"] != record["answer"]:
         mismatches.append(f"answer {record['answer']}, the vectors: {expected['answer']}")
     found["mismatches"] = mismatches
@@ -108,19 +129,32 @@ def check(vectors: dict, stages: dict[str, dict], records: dict[str, dict],
     return result
 
 
-def _matched(expected: list[dict], port: list[dict], left_over: list) -> list[tuple[dict, dict]]:
-    """Pairs of the same face (boxes overlapping by IoU > 0.5; the fallback with the fallback);
-    faces on one side only go to ``left_over``."""
+def _matched(expected: list[dict], port: list[dict], left_over: list, overlap=None) -> list[tuple[dict, dict]]:
+    """Pairs of the same face (by default boxes overlapping by IoU > 0.5; the fallback with the
+    fallback); faces on one side only go to ``left_over``."""
+    overlap = overlap or (lambda a, b: _iou(a["box"], b["box"]))
     pairs, left = [], list(range(len(port)))
     for want in expected:
-        best = max(left, key=lambda j: _iou(want["box"], port[j]["box"]), default=None)
-        if best is not None and _iou(want["box"], port[best]["box"]) > 0.5:
+        best = max(left, key=lambda j: overlap(want, port[j]), default=None)
+        if best is not None and overlap(want, port[best]) > 0.5:
             pairs.append((want, port[best]))
             left.remove(best)
         else:
             left_over.append(want)
     left_over += [port[j] for j in left]
     return pairs
+
+
+def _same_eyes(a: dict, b: dict) -> float:
+    """1 for the same face (both fallbacks, or eyes within a quarter of an eye distance: two looks
+    at one face, upright and turned, give other boxes but the same eyes), else 0."""
+    if a["right_eye"] is None or b["right_eye"] is None:
+        return float(a["right_eye"] is None and b["right_eye"] is None)
+    return float(_eye_error((a["right_eye"], a["left_eye"]), (b["right_eye"], b["left_eye"])) < 0.25)
+
+
+def _near_trust(presence: float) -> float:
+    return min(max(presence, TRUSTED - PRESENCE_BAND), TRUSTED + PRESENCE_BAND)
 
 
 def _eye_error(want, got) -> float:

@@ -2,7 +2,8 @@
 files again from the same data and Pillow).
 
 Each case is one thing a port can get wrong: a small face in a 12 MP frame (the tiles), two faces
-(the any-face rule), a face turned 30 degrees in the picture (the levelling), a phone photo stored
+(the any-face rule), a face turned 30 degrees in the picture (the levelling), a face upside down
+and a head lying on its side (the second looks, turned), a phone photo stored
 sideways with an EXIF orientation, a greyscale JPEG, a PNG with alpha (composited on white), and a
 photo with no face (the fallback crop).
 """
@@ -65,6 +66,16 @@ def turned_30(data: Path) -> bytes:
     return _jpeg(_face(data, "plain_c").rotate(30, Image.BICUBIC, expand=True, fillcolor=(128, 128, 128)))
 
 
+def upside_down(data: Path) -> bytes:
+    """A face upside down: the upright look doubts it, and the photo turned half a turn finds it."""
+    return _jpeg(_face(data, "glasses_c").transpose(Image.Transpose.ROTATE_180))
+
+
+def lying(data: Path) -> bytes:
+    """A head lying on its side (turned a quarter): found on the photo turned back."""
+    return _jpeg(_face(data, "plain_b").transpose(Image.Transpose.ROTATE_90))
+
+
 def exif_rotated(data: Path) -> bytes:
     """A portrait phone photo stored landscape, with EXIF orientation 6 (turn 90 degrees
     clockwise to show it): the pixels a port must see are the upright ones."""
@@ -98,6 +109,7 @@ def no_face(data: Path) -> bytes:
 
 
 CASES = {"small_face_12mp.jpg": small_face_12mp, "two_faces.jpg": two_faces, "turned_30.jpg": turned_30,
+         "upside_down.jpg": upside_down, "lying.jpg": lying,
          "exif_rotated.jpg": exif_rotated, "greyscale.jpg": greyscale, "alpha.png": alpha_png,
          "no_face.jpg": no_face}
 

@@ -52,7 +52,8 @@ class _SwappedEyes:
     def refine(self, photo, face):
         face = self._refiner.refine(photo, face)
         points = np.asarray(face.keypoints)
-        return make_face(face.box, np.concatenate([points[[1, 0]], points[2:]]), face.score)
+        return make_face(face.box, np.concatenate([points[[1, 0]], points[2:]]), face.score, face.presence,
+                         face.detected_eyes)
 
 
 def _unlevelled(right_eye, left_eye, config):

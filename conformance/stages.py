@@ -3,8 +3,10 @@ reports in the same shape (``check.py`` compares the two).
 
 A photo's record (``run_core``): ``size`` (upright width, height); ``detections``, what the face
 detector finds on the whole photo and its tiles (``Detectors.detect``: box, score, six keypoints);
-``refined``, each detection's eyes measured again (the refiner: subject's right eye, then left);
-``faces``, the usable faces largest first, each with its eyes, its crop geometry (centre, side,
+``refined``, each detection's eyes measured again (the refiner: subject's right eye, then left)
+and ``presence``, how surely the face mesh saw an upright face there (a logit); ``faces``, the
+usable faces largest first (``find_faces``: when no face of the upright look is trusted, the
+photo is looked at again turned and widened, locate.py), each with its eyes, its crop geometry (centre, side,
 angle), its crop (64 x 64 RGB), probability and answer (one fallback entry, box None, when there
 is no face); and the photo's ``face_found``, ``answer`` (glasses when any face wears them) and
 ``probability`` (the highest).
@@ -25,7 +27,7 @@ from glasses_core import GlassesClassifier, open_photo
 from glasses_core.crop import crop_face, fallback_geometry
 from glasses_core.face_detect import make_face
 from glasses_core.geometry import CropGeometry
-from glasses_core.locate import usable_faces
+from glasses_core.locate import find_faces
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +45,7 @@ def run_core(classifier: GlassesClassifier, photo_path: str | Path) -> dict:
     detectors, config = classifier._detectors, classifier.config.crop
     detections = detectors.detect(photo)
     refined = [detectors.refiner.refine(photo, face) for face in detections]
-    faces = sorted(usable_faces(refined, config), key=lambda f: -f.area) or [None]
+    faces = find_faces(photo, detectors, config) or [None]  # the upright look, and the second looks when it doubts
     crops = [crop_face(photo, face, config) for face in faces]
     probabilities = classifier.predict_crops(np.stack([c.pixels for c in crops])).tolist()
     return {
@@ -51,6 +53,7 @@ def run_core(classifier: GlassesClassifier, photo_path: str | Path) -> dict:
         "detections": [{"box": list(f.box), "score": f.score, "keypoints": [list(k) for k in f.keypoints]}
                        for f in detections],
         "refined": [[list(f.right_eye), list(f.left_eye)] for f in refined],
+        "presence": [f.presence for f in refined],
         "faces": [face_record(c, p, classifier.answer(p)) for c, p in zip(crops, probabilities)],
         "face_found": faces[0] is not None,
         "answer": classifier.answer(max(probabilities)),
@@ -71,6 +74,7 @@ def run_stages(classifier: GlassesClassifier, photo_path: str | Path, expected: 
     probabilities = classifier.predict_crops(np.stack([np.asarray(f["crop"], np.uint8) for f in expected["faces"]]))
     return {"detections": [{"box": list(f.box), "score": f.score} for f in detectors.detect(photo)],
             "refined": [[list(f.right_eye), list(f.left_eye)] for f in refined],
+            "presence": [f.presence for f in refined],
             "geometry": [{"centre": list(g.centre), "side": g.side, "angle": g.angle} for g in geometries],
             "crops": crops, "probabilities": [float(p) for p in probabilities]}
 
@@ -89,6 +93,7 @@ def face_record(crop, probability: float, answer: str) -> dict:
     face, geometry = crop.face, crop.geometry
     return {"box": None if face is None else list(face.box),
             "score": None if face is None else face.score,
+            "presence": None if face is None else face.presence,
             "right_eye": None if face is None else list(face.right_eye),
             "left_eye": None if face is None else list(face.left_eye),
             "geometry": {"centre": list(geometry.centre), "side": geometry.side, "angle": geometry.angle},

@@ -193,7 +193,11 @@ for (const radio of document.querySelectorAll("input[name=mode]")) {
   });
 }
 webcam.addEventListener("click", startWebcam);
-input.addEventListener("change", () => classifyAll([...input.files]));
+input.addEventListener("change", () => {
+  const files = [...input.files];
+  input.value = "";  // choosing the same photos again is a new choice
+  classifyAll(files);
+});
 drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (event) => {

@@ -29,10 +29,11 @@ export function ssdAnchors(inputSize = INPUT_SIZE, strides = STRIDES, perLayer =
 
 const ANCHORS = ssdAnchors();
 
-// {box: [x0, y0, x1, y1], score, keypoints: [[x, y] x 6]}: the subject's right eye, left eye,
-// nose, mouth, right ear, left ear.
-export function makeFace(box, keypoints, score) {
-  return { box: box.slice(), score, keypoints: keypoints.map((p) => p.slice()) };
+// {box: [x0, y0, x1, y1], score, keypoints: [[x, y] x 6], presence}: the keypoints are the
+// subject's right eye, left eye, nose, mouth, right ear, left ear; presence, the face mesh's
+// face-presence logit once the eyes are measured again (null before).
+export function makeFace(box, keypoints, score, presence = null) {
+  return { box: box.slice(), score, keypoints: keypoints.map((p) => p.slice()), presence };
 }
 
 export function area(face) {

@@ -12,13 +12,20 @@ export class FaceMesh {
     this.compiled = compiled;
   }
 
-  // The 468 landmarks of the face filling a 192 x 192 RGB patch, as [x, y] fractions of its side.
-  async landmarks(patch) {
+  // {points, presence}: the 468 landmarks of the face filling a 192 x 192 RGB patch, as [x, y]
+  // fractions of its side, and the model's face-presence logit (how surely the patch holds an
+  // upright face: 15 to 50 for one; kept as a logit, as glasses_core/face_mesh.py's look()).
+  async look(patch) {
     const input = new Float32Array(patch.data.length);
     for (let i = 0; i < input.length; i++) input[i] = patch.data[i] * (1 / 255);
-    const outputs = await run(this.compiled, input);
-    const { data } = outputs.reduce((a, b) => (b.data.length > a.data.length ? b : a));
-    return Array.from({ length: data.length / 3 }, (_, i) => [data[3 * i] / INPUT_SIZE, data[3 * i + 1] / INPUT_SIZE]);
+    const outputs = (await run(this.compiled, input)).sort((a, b) => a.data.length - b.data.length);
+    const { data } = outputs[outputs.length - 1];
+    return { points: Array.from({ length: data.length / 3 }, (_, i) => [data[3 * i] / INPUT_SIZE, data[3 * i + 1] / INPUT_SIZE]),
+             presence: outputs[0].data[0] };
+  }
+
+  async landmarks(patch) {
+    return (await this.look(patch)).points;
   }
 }
 

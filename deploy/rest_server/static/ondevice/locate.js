@@ -4,7 +4,7 @@
 import { area, makeFace } from "./blazeface.js";
 import { eyeCentres, INPUT_SIZE as MESH_INPUT, ROI_SCALE as MESH_ROI_SCALE } from "./facemesh.js";
 import { cut, reduced, toImage } from "./geometry.js";
-import { cropRect } from "./image.js";
+import { cropRect, rgbImage } from "./image.js";
 
 export const DETECT_SIDE = 256;
 export const MESH_PASSES = 4;
@@ -13,6 +13,12 @@ export const MESH_SETTLED = 0.02;
 const SMALL_FACE = 0.15;
 const TILES = 3;
 const MIN_TILE = 128;
+export const TRUSTED = 12;  // a face is trusted when its presence is at least this and its eye line
+export const UPRIGHT = Math.PI / 4;  // is within this of the look that found it
+// The second look's quarter turns (Pillow's Transpose names), each with the angle that the eye
+// line of a face upright in the turned copy has in the photo (y down: +90 degrees points down).
+export const TURNS = [["ROTATE_90", Math.PI / 2], ["ROTATE_270", -Math.PI / 2], ["ROTATE_180", Math.PI]];
+const WIDEN = 2;  // the second look for close-ups: the photo in a black canvas twice its longer side
 
 // Faces in the photo, in its full-resolution pixels, keypoints as the detector gives them.
 export async function detectFaces(photo, detector, tiled = true) {
@@ -40,6 +46,85 @@ async function detectInTiles(photo, detector) {
   return faces;
 }
 
+// Faces found on the photo turned by a quarter, three quarters and half a turn, in the photo's
+// pixels: [[angle, faces]] with each turn's upright eye-line angle.
+export async function detectTurned(photo, detector) {
+  const [view, reduction] = photo.view(DETECT_SIDE / Math.max(...photo.size));
+  const looks = [];
+  for (const [turn, angle] of TURNS) {
+    const found = await detector.detect(transposed(view, turn));
+    looks.push([angle, found.map((f) => scaled(unturned(f, turn, [view.width, view.height]), reduction))]);
+  }
+  return looks;
+}
+
+// Faces found on the photo set in a black canvas WIDEN times its longer side (close-ups).
+export async function detectWidened(photo, detector) {
+  const [view, reduction] = photo.view(DETECT_SIDE / Math.max(...photo.size));
+  const side = Math.round(WIDEN * Math.max(view.width, view.height));
+  const x = Math.floor((side - view.width) / 2), y = Math.floor((side - view.height) / 2);
+  const canvas = rgbImage(side, side);
+  for (let row = 0; row < view.height; row++) {
+    canvas.data.set(view.data.subarray(row * view.width * 3, (row + 1) * view.width * 3), ((row + y) * side + x) * 3);
+  }
+  return (await detector.detect(canvas)).map((f) => scaled(shifted(f, -x, -y), reduction));
+}
+
+// Pillow's transpose: ROTATE_90 turns the image a quarter turn counter-clockwise.
+export function transposed(image, turn) {
+  const { width: w, height: h, data } = image;
+  const quarter = turn !== "ROTATE_180";
+  const out = rgbImage(quarter ? h : w, quarter ? w : h);
+  for (let y = 0; y < out.height; y++) {
+    for (let x = 0; x < out.width; x++) {
+      const [sx, sy] = turn === "ROTATE_90" ? [w - 1 - y, x] : turn === "ROTATE_270" ? [y, h - 1 - x] : [w - 1 - x, h - 1 - y];
+      out.data.set(data.subarray((sy * w + sx) * 3, (sy * w + sx) * 3 + 3), (y * out.width + x) * 3);
+    }
+  }
+  return out;
+}
+
+// A face found in the image turned by ``turn`` (the image of ``size``), in the image's pixels.
+export function unturned(face, turn, [width, height]) {
+  const back = { ROTATE_90: ([x, y]) => [width - y, x], ROTATE_270: ([x, y]) => [y, height - x],
+                 ROTATE_180: ([x, y]) => [width - x, height - y] }[turn];
+  const corners = [back(face.box.slice(0, 2)), back(face.box.slice(2))];
+  return makeFace([Math.min(corners[0][0], corners[1][0]), Math.min(corners[0][1], corners[1][1]),
+                   Math.max(corners[0][0], corners[1][0]), Math.max(corners[0][1], corners[1][1])],
+                  face.keypoints.map(back), face.score);
+}
+
+// Whether a face is where and how the look that found it says (locate.py's trusted()).
+export function trusted(face, look) {
+  if (face.presence === null || face.presence === undefined) return true;
+  const [r, l] = face.keypoints;
+  const turn = Math.atan2(l[1] - r[1], l[0] - r[0]) - look;
+  const wrapped = turn - 2 * Math.PI * Math.round(turn / (2 * Math.PI));
+  return face.presence >= TRUSTED && Math.abs(wrapped) <= UPRIGHT;
+}
+
+// The usable faces, largest first, their eyes measured again (locate.py's find_faces): when no
+// face of the upright look is trusted, the photo is looked at again turned, then widened; what
+// those looks find counts only when trusted, and of two looks at one face a trusted one wins.
+export async function findFaces(photo, stages) {
+  const refineAll = async (faces) => {
+    const refined = [];
+    for (const face of faces) refined.push(await stages.refine(photo, face));
+    return refined;
+  };
+  let faces = await refineAll(await stages.detect(photo));
+  if (stages.looksAgain && !faces.some((f) => trusted(f, 0))) {
+    let more = [];
+    for (const [angle, found] of await stages.detectTurned(photo)) {
+      more = more.concat((await refineAll(found)).filter((f) => trusted(f, angle)));
+    }
+    if (!more.length) more = (await refineAll(await stages.detectWidened(photo))).filter((f) => trusted(f, 0));
+    const key = (f) => [more.includes(f) || trusted(f, 0) ? 1 : 0, f.presence];
+    faces = keepWholeFaces(faces.concat(more), 0.5, key);
+  }
+  return usableFaces(faces, stages.config.crop);
+}
+
 // Tile origins along one side: overlapping by about a third, the last one flush.
 export function starts(length, tile) {
   if (length <= tile) return [0];
@@ -48,10 +133,15 @@ export function starts(length, tile) {
 }
 
 // Each face once: a detection covering more than half of a more confident one's box (or of its
-// own) is dropped.
-export function keepWholeFaces(faces, overlap = 0.5) {
+// own) is dropped. Confidence is ``key`` (a number or an array compared in order; the score).
+export function keepWholeFaces(faces, overlap = 0.5, key = (f) => [f.score]) {
   const kept = [];
-  for (const face of faces.slice().sort((a, b) => b.score - a.score)) {
+  const order = (a, b) => {
+    const [ka, kb] = [key(a), key(b)];
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return kb[i] - ka[i];
+    return 0;
+  };
+  for (const face of faces.slice().sort(order)) {
     if (kept.every((other) => shared(face, other) <= overlap)) kept.push(face);
   }
   return kept;
@@ -99,10 +189,12 @@ export class MeshRefiner {
 
   async refine(photo, face) {
     let region = regionOf(face.box, face.keypoints[0], face.keypoints[1], MESH_ROI_SCALE);
-    let looked, patch, eyes;
+    let looked, patch, eyes, presence;
     for (let pass = 0; pass < MESH_PASSES; pass++) {
       patch = regionPixels(photo, region, MESH_INPUT, MESH_DETAIL);
-      const points = toImage(region, await this.mesh.landmarks(patch));
+      const look = await this.mesh.look(patch);
+      presence = look.presence;
+      const points = toImage(region, look.points);
       eyes = eyeCentres(points);
       const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
       looked = region;
@@ -114,7 +206,7 @@ export class MeshRefiner {
       const mirrored = await this.mirroredEyes(patch, looked);
       eyes = eyes.map((e, i) => [(e[0] + mirrored[i][0]) / 2, (e[1] + mirrored[i][1]) / 2]);
     }
-    return makeFace(face.box, [eyes[0], eyes[1], ...face.keypoints.slice(2)], face.score);
+    return makeFace(face.box, [eyes[0], eyes[1], ...face.keypoints.slice(2)], face.score, presence);
   }
 
   async mirroredEyes(patch, region) {

@@ -7,7 +7,7 @@ import { cropFace, cutGeometry, eyeGeometry, fallbackGeometry } from "./crop.js"
 import { openPhoto, Photo } from "./decode.js";
 import { FaceMesh } from "./facemesh.js";
 import { compile, loadRuntime } from "./litert.js";
-import { detectFaces, MeshRefiner, NoRefiner, usableFaces } from "./locate.js";
+import { detectFaces, detectTurned, detectWidened, findFaces, MeshRefiner, NoRefiner } from "./locate.js";
 import { outputQuantization } from "./tflite.js";
 
 // Where the server puts the files (deploy/rest_server/server.py, ``/ondevice/``).
@@ -45,14 +45,17 @@ export async function loadPipeline(files = FILES) {
                                                                                config.crop.refine === "mesh_mirrored"),
     classifier: new Classifier(classifier, outputQuantization(classifierBytes), config),
   });
-  return { config, stages, analyse: (source, replaced = {}) => analyse(source, { ...stages, ...replaced }) };
+  return { config, stages, analyse: (source, replaced = {}) => analyse(source, { ...stages, ...replaced }, false) };
 }
 
 // The stages, each a function of the previous one's output (and the photo).
 export function defaultStages({ config, detector, refiner, classifier }) {
   return {
     config,
+    looksAgain: refiner instanceof MeshRefiner,  // only the mesh measures presence
     detect: (photo) => detectFaces(photo, detector, config.crop.detector === "auto"),
+    detectTurned: (photo) => detectTurned(photo, detector),
+    detectWidened: (photo) => detectWidened(photo, detector),
     refine: (photo, face) => refiner.refine(photo, face),
     geometry: (face) => eyeGeometry(face.keypoints[0], face.keypoints[1], config.crop),
     fallback: (photo) => fallbackGeometry(photo.size[1], photo.size[0], config.crop),
@@ -66,15 +69,16 @@ export async function photoOf(source) {
   return source instanceof Photo ? source : openPhoto(source);
 }
 
-// Every stage's output for one photo, in conformance/stages.py's shape: detections, refined
-// eyes, the usable faces (largest first; one fallback with box null when none) with their
-// geometry, crop, probability and answer, and the photo's answer (glasses when any face has them).
-export async function analyse(source, stages) {
+// Every stage's output for one photo, in conformance/stages.py's shape: the upright look's
+// detections and their refined eyes and presence, the usable faces (findFaces: largest first; one
+// fallback with box null when none) with their geometry, crop, probability and answer, and the
+// photo's answer (glasses when any face has them). ``detail`` false: the faces only (the page).
+export async function analyse(source, stages, detail = true) {
   const photo = await photoOf(source);
-  const detections = await stages.detect(photo);
+  const detections = detail ? await stages.detect(photo) : [];
   const refined = [];
   for (const face of detections) refined.push(await stages.refine(photo, face));
-  const faces = usableFaces(refined, stages.config.crop);
+  const faces = await findFaces(photo, stages);
   const crops = (faces.length ? faces : [null]).map((face) => {
     const geometry = face === null ? stages.fallback(photo) : stages.geometry(face);
     return { face, geometry, pixels: stages.cut(photo, geometry) };
@@ -88,8 +92,9 @@ export async function analyse(source, stages) {
     size: photo.size,
     detections: detections.map((f) => ({ box: f.box, score: f.score, keypoints: f.keypoints })),
     refined: refined.map((f) => [f.keypoints[0], f.keypoints[1]]),
+    presence: refined.map((f) => f.presence),
     faces: crops.map(({ face, geometry, pixels, probability, answer }) => ({
-      box: face && face.box, score: face && face.score, right_eye: face && face.keypoints[0],
+      box: face && face.box, score: face && face.score, presence: face && face.presence, right_eye: face && face.keypoints[0],
       left_eye: face && face.keypoints[1], geometry, crop: pixels, probability, answer })),
     face_found: faces.length > 0,
     answer: stages.answer(best),
@@ -102,16 +107,18 @@ export async function analyse(source, stages) {
 export async function stageByStage(source, expected, stages) {
   const photo = await photoOf(source);
   const detections = await stages.detect(photo);
-  const refined = [];
+  const refined = [], presence = [];
   for (const d of expected.detections) {
-    const face = await stages.refine(photo, { box: d.box, score: d.score, keypoints: d.keypoints });
+    const face = await stages.refine(photo, { box: d.box, score: d.score, keypoints: d.keypoints, presence: null });
     refined.push([face.keypoints[0], face.keypoints[1]]);
+    presence.push(face.presence);
   }
   const probabilities = [];
   for (const f of expected.faces) probabilities.push(await stages.classify(f.crop));
   return {
     detections: detections.map((f) => ({ box: f.box, score: f.score })),
     refined,
+    presence,
     geometry: expected.faces.map((f) => (f.right_eye === null ? stages.fallback(photo)
       : stages.geometry({ keypoints: [f.right_eye, f.left_eye] }))),
     crops: expected.faces.map((f) => stages.cut(photo, f.geometry)),
