@@ -100,6 +100,47 @@ def test_a_broken_port_in_the_browser_fails(page, vectors, port, stage):
         > 10 * getattr(TOLERANCES, stage)
 
 
+def test_every_tensor_is_freed(page):
+    counted = js(page, "tensors", photo=encoded("conformance/photos/two_faces.jpg"))
+    assert counted["tensors"] >= 2 * (1 + 2 + 2)  # in and out: the detector, two faces' mesh looks, two crops
+    assert counted["alive"] == 0
+
+
+def test_the_webcam_is_answered_on_the_device_frame_after_frame(server, tmp_path):
+    """Chromium's fake camera (a moving test pattern): the live loop answers frame after frame on
+    the device, and says its frame rate, until it is stopped."""
+    from selenium.webdriver.common.by import By
+    driver = chromium_with_fake_camera(tmp_path)
+    try:
+        driver.get(server.url + "/")
+        driver.find_element(By.CSS_SELECTOR, "input[name=mode][value=device]").click()
+        wait_for(driver, lambda d: "Ready" in d.find_element(By.ID, "status").text, timeout=60)
+        driver.find_element(By.ID, "webcam").click()
+        wait_for(driver, lambda d: int(d.find_element(By.ID, "webcam").get_attribute("data-frames") or 0) >= 3, timeout=60)
+        assert "frames/s" in driver.find_element(By.ID, "status").text
+        assert driver.find_element(By.ID, "answered-by").get_attribute("data-by") == "device"
+        driver.find_element(By.ID, "webcam").click()
+        wait_for(driver, lambda d: d.find_element(By.ID, "webcam").text == "Use the webcam")
+    finally:
+        driver.quit()
+
+
+def chromium_with_fake_camera(profile: Path):
+    import os
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from test_server_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
+    os.environ["SE_OFFLINE"] = "true"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                 f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
 def test_litert_js_refuses_the_dynamic_batch_and_runs_the_fixed_one(page):
     with pytest.raises(AssertionError, match=r"does not match expected ranked tensor type UInt8\[-1, 64, 64, 3\]"):
         js(page, "compile", model=base64.b64encode((MODELS / "glasses_int8.tflite").read_bytes()).decode())

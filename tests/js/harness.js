@@ -47,6 +47,22 @@ function broken(stages, name) {
     times.sort((a, b) => a - b);
     return times[Math.floor(times.length / 2)];
   }
+  if (command === "tensors") {  // every tensor a model run sees or makes, deleted once the photo is done?
+    const { CompiledModel } = await import("@litertjs/core");
+    const seen = [];
+    const real = CompiledModel.prototype.run;
+    CompiledModel.prototype.run = async function (...args) {
+      const outputs = await real.apply(this, args);
+      seen.push(...args.filter((a) => a && typeof a.delete === "function"), ...outputs);
+      return outputs;
+    };
+    try {
+      await module.analyse(new Blob([bytes(payload.photo)]), stages);
+    } finally {
+      CompiledModel.prototype.run = real;
+    }
+    return { tensors: seen.length, alive: seen.filter((t) => !t.deleted).length };
+  }
   if (command === "compile") {  // a model given as bytes, run once on zeros
     const { compile, run } = await import("/static/ondevice/litert.js");
     const compiled = await compile(bytes(payload.model));
