@@ -76,6 +76,7 @@ def _copy(photo: Path, name: str, folder: int) -> str:
         try:
             with open(target, "wb") as out:
                 shutil.copyfileobj(source, out)
+                out.flush()  # before the times: closing would write the buffered tail and date the copy today
                 info = os.fstat(source.fileno())
                 os.utime(out.fileno(), ns=(info.st_atime_ns, info.st_mtime_ns))
                 os.chmod(out.fileno(), stat.S_IMODE(info.st_mode))
