@@ -108,3 +108,20 @@ def _move(photo: Path, name: str, folder: int) -> str:
         os.unlink(photo)
         return candidate
     raise _all_taken(name)
+
+
+def place(data: bytes, relative: Path, destination: Path) -> Path:
+    """Write ``data`` as ``destination / relative``, or the first free name beside it, as a copy
+    is written (never through a link, never over a file); returns where it went."""
+    folder = _open_folder(destination, relative.parent.parts)
+    try:
+        target, chosen = _create_free(relative.name, folder)
+        try:
+            with open(target, "wb") as out:
+                out.write(data)
+        except BaseException:
+            os.unlink(chosen, dir_fd=folder)  # no half-written file left behind
+            raise
+    finally:
+        os.close(folder)
+    return destination / relative.parent / chosen

@@ -4,7 +4,9 @@ probability, as Parquet or CSV part files in one output folder (local or object 
 Columns: path, answer, probability, faces, error (as deploy/folder_output.py, paths and errors
 escaped the same way), face_boxes ([x0, y0, x1, y1] per face found, in photo pixels) and
 face_probabilities. Parquet holds the two face columns as lists, CSV as JSON text. An unread
-photo has an error and empty answer, probability and faces.
+photo has an error and empty answer, probability and faces; a photo in which no face was found
+answers no_face with no probability and 0 faces (with --fallback-guess, the fallback crop's
+answer and probability, and still 0 faces).
 
 A rerun reads the paths already written and scores only the others. A part file that a
 stopped run left unfinished (a Parquet file without its footer, a CSV file whose last line has
@@ -42,13 +44,14 @@ def schema(fmt: str) -> pa.Schema:
 
 def record(row: Row, fmt: str) -> dict:
     """A row of the output table, from the folder runner's Row."""
-    faces = [face for face in (row.details or {}).get("faces", []) if face["box"] is not None]
+    faces = [face.to_dict() for face in row.result.faces] if row.result else []
     boxes, probabilities = [face["box"] for face in faces], [face["probability"] for face in faces]
     if fmt == "csv":
         boxes, probabilities = json.dumps(boxes), json.dumps(probabilities)
     ok = not row.error
     return {"path": escape(row.path), "answer": row.answer if ok else None,
-            "probability": round(row.probability, 6) if ok else None, "faces": row.faces if ok else None,
+            "probability": round(row.probability, 6) if ok and row.probability is not None else None,
+            "faces": row.faces if ok else None,
             "error": escape(row.error) if row.error else None,
             "face_boxes": boxes if ok else None, "face_probabilities": probabilities if ok else None}
 
@@ -65,18 +68,19 @@ def output_folder(out: str) -> tuple[pafs.FileSystem, str]:
 
 
 def written(out: str, fmt: str, removed: list[str]) -> dict[str, Row]:
-    """Rows already in ``out`` (path, answer, error), keyed by escaped path; the unfinished
+    """Rows already in ``out`` (path, answer, faces, error), keyed by escaped path; the unfinished
     part files removed on the way are appended to ``removed``."""
     filesystem, folder = output_folder(out)
     rows = {}
     for part_path in _parts(filesystem, folder, fmt):
-        part = _read_part(filesystem, part_path, fmt, ["path", "answer", "error"])
+        columns = ["path", "answer", "faces", "error"]
+        part = _read_part(filesystem, part_path, fmt, columns)
         if part is None:
             filesystem.delete_file(part_path)
             removed.append(part_path)
             continue
-        for path, answer, error in zip(*(part[name].to_pylist() for name in ("path", "answer", "error"))):
-            rows[path] = Row(path, answer=answer or "", error=error or "")
+        for path, answer, faces, error in zip(*(part[name].to_pylist() for name in columns)):
+            rows[path] = Row(path, answer=answer or "", faces=faces or 0, error=error or "")
     return rows
 
 

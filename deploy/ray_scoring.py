@@ -33,7 +33,10 @@ def classifier(model: Path | None, threshold: float | None) -> GlassesClassifier
     return _classifiers[key]
 
 
-def score_batch(batch: dict, model: Path | None, threshold: float | None, fmt: str) -> pa.Table:
-    """The output rows of a batch of paths (Ray Data's {"path": array}), one per photo, in order."""
+def score_batch(batch: dict, model: Path | None, threshold: float | None, fmt: str,
+                fallback_guess: bool = False) -> pa.Table:
+    """The output rows of a batch of paths (Ray Data's {"path": array}), one per photo, in order;
+    ``fallback_guess``: a photo without a face gets its fallback crop's answer, not no_face."""
     scorer = classifier(model, threshold)
-    return ray_output.table([classify_one(scorer, str(path), read=read_bytes) for path in batch["path"]], fmt)
+    rows = [classify_one(scorer, str(path), read=read_bytes) for path in batch["path"]]
+    return ray_output.table([row.guessed() for row in rows] if fallback_guess else rows, fmt)

@@ -3,6 +3,8 @@
     python3 deploy/run_on_folder.py DIR                 # the photos with glasses, one path a line
     python3 deploy/run_on_folder.py DIR --all --format csv > answers.csv
     python3 deploy/run_on_folder.py DIR --recursive --copy-to with_glasses/
+    python3 deploy/run_on_folder.py DIR --per-face --format csv   # who in each photo wears glasses
+    python3 deploy/run_on_folder.py DIR --annotate boxes/          # copies with the faces drawn on
     python3 deploy/run_on_folder.py a.jpg b.png DIR     # files and folders, in any mix
 
 Reads every image format Pillow reads (by extension, or by content for files without a known
@@ -25,9 +27,10 @@ from pathlib import Path
 
 from glasses_core import GlassesClassifier, GlassesError
 
+from deploy.annotate import annotated
 from deploy.escape import escape
 from deploy.folder_output import FORMATS, Output, Row
-from deploy.gather import GatherError, gather
+from deploy.gather import GatherError, gather, place
 from deploy.memory import keep_freed_memory
 from deploy.photo_scan import Photo, input_problem, scan
 from deploy.progress import progress_bar
@@ -43,15 +46,20 @@ exit status:
   {EXIT_NO_MODEL}  the model could not be loaded
   {EXIT_USAGE}  bad arguments, or a path that does not exist or is not a file or folder
   {EXIT_INCOMPLETE}  the run went to the end, but some files or folders could not be read, or
-     some photos could not be copied or moved: each is named on stderr and counted in the summary
+     some photos could not be copied, moved or annotated: each is named on stderr and counted
+     in the summary
 
-output: one line per photo in every format. In paths and error messages a backslash is
-doubled, control characters (newline, tab, ...) become \\n, \\t, \\xNN, bytes of a file name that
-are not valid UTF-8 become \\xNN, and characters the output's encoding cannot hold become
-\\xNN, \\uNNNN or \\UNNNNNNNN.
+output: one line per photo (with --per-face, one per face) in every format. With --all, every
+photo; without it, the photos with glasses and, in CSV, JSON and --per-face output, every photo
+that could not be read (its error row; a plain list of paths names those on stderr only). A
+photo in which no face is found answers no_face, with no probability, unless --fallback-guess.
+Faces come largest first, numbered from 1; a box is x0,y0,x1,y1 in the photo's upright
+(EXIF-applied) pixels. In paths and error messages a backslash is doubled, control characters
+(newline, tab, ...) become \\n, \\t, \\xNN, bytes of a file name that are not valid UTF-8 become
+\\xNN, and characters the output's encoding cannot hold become \\xNN, \\uNNNN or \\UNNNNNNNN.
 
---copy-to and --move-to never overwrite: a taken name.jpg becomes name-1.jpg, name-2.jpg, ...;
-they never write through a symbolic link inside the destination."""
+--copy-to, --move-to and --annotate never overwrite: a taken name.jpg becomes name-1.jpg,
+name-2.jpg, ...; they never write through a symbolic link inside the destination."""
 
 
 @dataclass
@@ -61,25 +69,33 @@ class Tally:
     glasses: int = 0
     unreadable: int = 0
     skipped: int = 0
+    no_face: int = 0  # among those without glasses: no face found
     gathered: int = 0
     not_gathered: int = 0
+    annotated: int = 0
+    not_annotated: int = 0
 
     def add(self, row: Row) -> None:
         self.photos += 1
         self.glasses += row.has_glasses
         self.unreadable += bool(row.error)
+        self.no_face += not row.error and not row.faces
 
-    def line(self, seconds: float, gathered_how: str | None) -> str:
+    def line(self, seconds: float, gathered_how: str | None, annotating: bool = False) -> str:
         without = self.photos - self.glasses - self.unreadable
         text = (f"{self.photos} photos: {self.glasses} with glasses, {without} without, "
                 f"{self.unreadable} unreadable; {self.skipped} other entries skipped")
+        if self.no_face:
+            text += f"; no face found in {self.no_face}"
         if gathered_how:
             text += f"; {self.gathered} {gathered_how}, {self.not_gathered} not {gathered_how}"
+        if annotating:
+            text += f"; {self.annotated} annotated, {self.not_annotated} not annotated"
         return f"{text}; {seconds:.1f} s"
 
     @property
     def complete(self) -> bool:
-        return not (self.unreadable or self.skipped or self.not_gathered)
+        return not (self.unreadable or self.skipped or self.not_gathered or self.not_annotated)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -92,6 +108,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threshold", type=probability, default=None,
                         help="probability of glasses at or above which the answer is 'glass' "
                              "(default: the model's)")
+    parser.add_argument("--fallback-guess", action="store_true",
+                        help="a photo in which no face is found: answer from the model's guess on its "
+                             "centre (a fallback crop) instead of no_face")
+    parser.add_argument("--per-face", action="store_true",
+                        help="one row per face: path, face number (largest first), box, probability, answer")
+    parser.add_argument("--annotate", type=Path, metavar="DIR",
+                        help="write a copy of each photo listed (JPEG) with its faces' boxes and answers "
+                             "drawn, here")
     parser.add_argument("--recursive", action="store_true", help="also look in subfolders")
     gather_to = parser.add_mutually_exclusive_group()
     gather_to.add_argument("--copy-to", type=Path, metavar="DIR", help="copy the photos with glasses here")
@@ -109,9 +133,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         problem = input_problem(path)
         if problem:
             parser.error(escape(f"{path}: {problem}"))
-    destination = args.copy_to or args.move_to
-    if destination is not None and destination.exists() and not destination.is_dir():
-        parser.error(escape(f"{destination}: exists and is not a folder"))
+    for destination in (args.copy_to or args.move_to, args.annotate):
+        if destination is not None and destination.exists() and not destination.is_dir():
+            parser.error(escape(f"{destination}: exists and is not a folder"))
     if args.workers < 0:
         parser.error("--workers must be 0 (automatic) or more")
     return args
@@ -135,8 +159,7 @@ def classify_one(classifier: GlassesClassifier, path: Path | str, read=None) -> 
         return Row(path, error=f"cannot read it ({err.strerror or err})")
     except Exception as err:  # a library failing on one odd file must not end the run (or a worker)
         return Row(path, error=f"unexpected error: {err!r}")
-    return Row(path, answer=result.answer, probability=result.probability,
-               faces=len(result.faces) if result.face_found else 0, details=result.to_dict())
+    return Row(path, answer=result.answer, probability=result.probability, faces=len(result.faces), result=result)
 
 
 def classify_batch(classifier: GlassesClassifier, paths: list[Path]) -> list[Row]:
@@ -177,6 +200,14 @@ def classify_all(classifier: GlassesClassifier, model: Path | None, photos: list
         pool.close()
 
 
+def outside(photos: list[Photo], folder: Path | None) -> list[Photo]:
+    """The photos that are not in ``folder`` (--annotate's: its copies are not photos to classify)."""
+    if folder is None or not folder.is_dir():
+        return photos
+    inside = folder.resolve()
+    return [photo for photo in photos if not photo.path.resolve().is_relative_to(inside)]
+
+
 def worker_count(requested: int, photos: int) -> int:
     if requested:
         return requested
@@ -194,6 +225,17 @@ def gather_photo(photo: Photo, destination: Path, move: bool) -> str | None:
     return None
 
 
+def annotate_photo(photo: Photo, row: Row, folder: Path) -> str | None:
+    """Write ``photo`` with its faces drawn on into ``folder`` (as JPEG, named like the photo);
+    returns what went wrong, or None."""
+    try:
+        place(annotated(photo.path, row.result), photo.relative.with_suffix(".jpg"), folder)
+    except (OSError, GatherError, GlassesError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        return f"could not annotate {photo.path} into {folder}: {reason}"
+    return None
+
+
 def answer_all(args, classifier: GlassesClassifier, photos: list[Photo], tally: Tally, output: Output) -> None:
     """Classify the photos, write their rows, gather those with glasses; counts go to ``tally``."""
     destination = args.copy_to or args.move_to
@@ -206,11 +248,18 @@ def answer_all(args, classifier: GlassesClassifier, photos: list[Photo], tally: 
         warn = lambda text: bar.write(escape(text), file=sys.stderr)  # noqa: E731
         for rows in classify_all(classifier, args.model, [photo.path for photo in photos], workers, warn):
             for row, photo in zip(rows, pending):
+                row = row.guessed() if args.fallback_guess else row
                 tally.add(row)
                 if row.error:
                     bar.write(escape(f"{row.path}: {row.error}"), file=sys.stderr)
-                if args.all or row.has_glasses:
+                if output.lists(row):
                     output.write(row)
+                if args.annotate is not None and output.lists(row) and not row.error:
+                    problem = annotate_photo(photo, row, args.annotate)  # before a move takes the photo away
+                    tally.annotated += problem is None
+                    tally.not_annotated += problem is not None
+                    if problem:
+                        bar.write(escape(problem), file=sys.stderr)
                 if row.has_glasses and destination is not None:
                     problem = gather_photo(photo, destination, move=args.move_to is not None)
                     tally.gathered += problem is None
@@ -228,6 +277,7 @@ def main(argv=None) -> int:
     keep_freed_memory()
     destination = args.copy_to or args.move_to
     found = scan(args.paths, args.recursive, exclude=destination)
+    found.photos = outside(found.photos, args.annotate)
     for path, why in found.skipped:
         print(escape(f"{path}: skipped: {why}"), file=sys.stderr)
     try:
@@ -236,18 +286,19 @@ def main(argv=None) -> int:
         print(escape(f"error: {err}"), file=sys.stderr)
         return EXIT_NO_MODEL
     tally = Tally(skipped=len(found.skipped))
-    output = Output(args.format, args.all, sys.stdout, classifier.model_id)
+    output = Output(args.format, args.all, sys.stdout, classifier.model_id, args.per_face)
     try:
         if not found.photos:
             print("nothing to do: no photos in " + escape(", ".join(map(str, args.paths))), file=sys.stderr)
         else:
-            if destination is not None:
-                destination.mkdir(parents=True, exist_ok=True)
+            for folder in (destination, args.annotate):
+                if folder is not None:
+                    folder.mkdir(parents=True, exist_ok=True)
             answer_all(args, classifier, found.photos, tally, output)
     finally:
         output.finish()  # a JSON list stays valid, even when the run is interrupted
     gathered_how = None if destination is None else "moved" if args.move_to else "copied"
-    print(tally.line(time.monotonic() - started, gathered_how), file=sys.stderr)
+    print(tally.line(time.monotonic() - started, gathered_how, args.annotate is not None), file=sys.stderr)
     return EXIT_OK if tally.complete else EXIT_INCOMPLETE
 
 

@@ -45,8 +45,10 @@ exit status:
      or some entries could not be looked at (named on stderr)
 
 output: part files in --out, columns {", ".join(ray_output.COLUMNS)}
-(face_boxes: [x0, y0, x1, y1] of each face found; Parquet lists, JSON text in CSV). Paths and
-errors are escaped as the folder runner's. Start one run at a time for an --out."""
+(face_boxes: [x0, y0, x1, y1] of each face found, largest first; Parquet lists, JSON text in
+CSV). A photo in which no face is found answers no_face, with no probability, unless
+--fallback-guess. Paths and errors are escaped as the folder runner's. Start one run at a time
+for an --out."""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -65,6 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, default=None,
                         help="model .json (or .tflite with its .json beside it); default: the shipped model")
     parser.add_argument("--threshold", type=probability, default=None, help="default: the model's")
+    parser.add_argument("--fallback-guess", action="store_true",
+                        help="a photo in which no face is found: answer from the model's guess on its "
+                             "centre (a fallback crop) instead of no_face")
     parser.add_argument("--address", default=None,
                         help="Ray cluster to use ('auto', ray://HOST:10001); default: RAY_ADDRESS, "
                              "else a local Ray started for this run")
@@ -86,7 +91,7 @@ def score(photos: list[str], args, workers: int) -> None:
     workers = min(workers, blocks)
     dataset = ray.data.from_items([{"path": photo} for photo in photos], override_num_blocks=blocks)
     dataset = dataset.map_batches(score_batch, fn_kwargs={"model": args.model, "threshold": args.threshold,
-                                                          "fmt": args.format},
+                                                          "fmt": args.format, "fallback_guess": args.fallback_guess},
                                   batch_size=BATCH, batch_format="numpy", num_cpus=1,
                                   compute=ray.data.TaskPoolStrategy(size=workers))
     ray_output.write(dataset, args.out, args.format, ROWS_PER_FILE)

@@ -19,30 +19,46 @@ from .tflite_metadata import read_config
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "glasses.json"
 
 
+NO_FACE = "no_face"  # a photo's answer when no face was found in it (PhotoResult.guessed: the fallback's)
+
+
 @dataclass(frozen=True)
 class FaceResult:
-    """One face: its box (None for the no-face fallback crop), probability of glasses, answer."""
+    """One face: its box, probability of glasses and answer; or, with ``box`` None, the model's
+    guess on the no-face fallback crop (a centre square, see crop.py)."""
     box: tuple[float, float, float, float] | None
     probability: float
     answer: str
     score: float | None = None  # face detector confidence
 
+    def to_dict(self) -> dict:
+        return {"box": None if self.box is None else [round(v, 1) for v in self.box],
+                "probability": round(self.probability, 6), "answer": self.answer,
+                "score": None if self.score is None else round(self.score, 4)}
+
 
 @dataclass(frozen=True)
 class PhotoResult:
-    """A photo's answer: "glass" when any face wears glasses."""
+    """A photo's answer: "glass" when any face wears glasses, "no_glass" when none does, and
+    "no_face" when no face was found; ``guessed()`` answers such a photo from its fallback crop."""
     answer: str
-    probability: float  # highest face probability (of the fallback crop when no face was found)
-    faces: list[FaceResult] = field(default_factory=list)
+    probability: float | None  # highest face probability; None when no face was found
+    faces: list[FaceResult] = field(default_factory=list)  # the faces found, largest first
     face_found: bool = True
+    fallback: FaceResult | None = None  # no face found: the model's guess on the fallback centre crop
+
+    def guessed(self) -> "PhotoResult":
+        """This result; for a photo without a face, the fallback crop's guess as its answer
+        (``face_found`` stays False: the answer is a guess, not a face's)."""
+        if self.fallback is None or self.face_found:
+            return self
+        return dataclasses.replace(self, answer=self.fallback.answer, probability=self.fallback.probability)
 
     def to_dict(self) -> dict:
-        return {"answer": self.answer, "probability": round(self.probability, 6),
-                "face_found": self.face_found,
-                "faces": [{"box": None if f.box is None else [round(v, 1) for v in f.box],
-                           "probability": round(f.probability, 6), "answer": f.answer,
-                           "score": None if f.score is None else round(f.score, 4)}
-                          for f in self.faces]}
+        return {"answer": self.answer,
+                "probability": None if self.probability is None else round(self.probability, 6),
+                "face_found": self.face_found, "faces": [f.to_dict() for f in self.faces],
+                "fallback": None if self.fallback is None else self.fallback.to_dict()}
 
 
 MODEL_FILES = ("a model's .json (as models/glasses.json) or a .tflite file (with its metadata inside it, "
@@ -101,6 +117,13 @@ class GlassesClassifier:
         for a model exported before model ids)."""
         return self.config.identity
 
+    @property
+    def input_format(self) -> str:
+        """What the model file takes, read from it: RGB crops of 0-255 as uint8 (an int8 file)
+        or as float32 (a float32 or float16 file)."""
+        dtype = np.dtype(self._interpreter().get_input_details()[0]["dtype"]).name
+        return f"RGB {dtype} 0-255, rescaled inside the model"
+
     def _interpreter(self):
         if getattr(self._local, "interpreter", None) is None:
             self._local.interpreter = make_interpreter(self.model_path, self._num_threads)
@@ -134,7 +157,8 @@ class GlassesClassifier:
     def predict(self, source, name: str | None = None) -> PhotoResult:
         """Answer for one photo: a path, encoded bytes, a PIL image, an RGB uint8 array or a
         Photo. Paths and bytes decode only the pixels the answer needs (a JPEG at 1/8 size
-        when its faces are large enough)."""
+        when its faces are large enough). A photo without a face answers "no_face" (its
+        ``guessed()`` gives the fallback crop's answer)."""
         return self.predict_many([source], [name])[0]
 
     def predict_many(self, sources, names=None) -> list[PhotoResult]:
@@ -149,12 +173,13 @@ class GlassesClassifier:
         return self.config.labels[1] if probability >= self.threshold else self.config.labels[0]
 
     def _photo_result(self, crops: list[FaceCrop], probabilities: list[float]) -> PhotoResult:
-        faces = [FaceResult(box=None if c.face is None else c.face.box, probability=p,
-                            answer=self.answer(p), score=None if c.face is None else c.face.score)
+        if crops[0].face is None:  # preprocess() gives one fallback crop when it finds no face
+            guess = FaceResult(box=None, probability=probabilities[0], answer=self.answer(probabilities[0]))
+            return PhotoResult(answer=NO_FACE, probability=None, face_found=False, fallback=guess)
+        faces = [FaceResult(box=c.face.box, probability=p, answer=self.answer(p), score=c.face.score)
                  for c, p in zip(crops, probabilities)]
         best = max(probabilities)
-        return PhotoResult(answer=self.answer(best), probability=best, faces=faces,
-                           face_found=crops[0].face is not None)
+        return PhotoResult(answer=self.answer(best), probability=best, faces=faces)
 
 
 def _quantize(crops: np.ndarray, detail: dict) -> np.ndarray:

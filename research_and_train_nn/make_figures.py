@@ -150,7 +150,7 @@ def examples_grid(classifier: GlassesClassifier, examples: Path, path: Path, col
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, (name, label) in zip(np.ravel(axes), sorted(labels.items())):
-        result = classifier.predict(examples / name)
+        result = classifier.predict(examples / name).guessed()  # a photo without a face: its fallback guess
         truth = classifier.config.labels[label]
         ax.imshow(load_image(examples / name))
         ax.set_title(f"{name[:4]}: {result.answer} p={result.probability:.3f}\ntrue: {truth}", fontsize=8,

@@ -81,8 +81,10 @@ def test_the_browser_pipeline_passes_the_conformance_suite(page, vectors):
     stages, records = run_js(page, vectors, list(vectors["photos"]))
     failed = {photo: why for photo, why in check(vectors, stages, records).items() if why}
     assert not failed, failed
-    server_answers = {p: GlassesClassifier().predict(ROOT / p) for p in vectors["photos"]}
-    for photo, record in records.items():  # the server's runtime, the same answers
+    # the server's runtime, the same answers: the pipeline's own (the fallback crop's for a photo
+    # without a face, as the crop contract has it; the page then says no_face, as the server does)
+    server_answers = {p: GlassesClassifier().predict(ROOT / p).guessed() for p in vectors["photos"]}
+    for photo, record in records.items():
         assert record["answer"] == server_answers[photo].answer, photo
         assert abs(record["probability"] - server_answers[photo].probability) <= TOLERANCES.probability, photo
 
@@ -173,3 +175,22 @@ def test_the_page_answers_on_the_device_and_sends_no_photo_even_with_the_server_
     assert "on this device" in browser.find_element(By.ID, "answered-by").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#faces li canvas.crop")) == len(expected[examples[-1].name].faces)
     assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")
+
+
+def test_the_page_says_no_face_on_the_device_as_the_server_does(browser, server):  # noqa: F811
+    """Issue 29: a photo without a face is "No face found" on the page, answered on the device
+    too; the model's guess on the fallback crop is one line called a guess."""
+    from selenium.webdriver.common.by import By
+    no_face = ROOT / "conformance" / "photos" / "no_face.jpg"
+    result = GlassesClassifier().predict(no_face)
+    assert result.answer == "no_face"
+    browser.get(server.url + "/")
+    browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=device]").click()
+    wait_for(browser, lambda d: "Ready" in d.find_element(By.ID, "status").text, timeout=60)
+    browser.find_element(By.ID, "file").send_keys(str(no_face))
+    shown = wait_for(browser, lambda d: d.find_element(By.ID, "answer").get_attribute("data-answer"), timeout=60)
+    assert shown == "no_face" and browser.find_element(By.ID, "answer").text == "No face found"
+    assert browser.find_element(By.ID, "answered-by").get_attribute("data-by") == "device"
+    (item,) = browser.find_elements(By.CSS_SELECTOR, "#faces li")
+    label = {"glass": "Glasses", "no_glass": "No glasses"}[result.fallback.answer]
+    assert item.get_attribute("class") == "guess" and item.text.startswith(f"A guess from the centre of the photo: {label}")

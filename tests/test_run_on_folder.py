@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -113,11 +114,27 @@ def test_json(capsys, folder, expected, model_json):
     records = {r["path"]: r for r in json.loads(out)}
     assert records[str(folder / "broken.jpg")]["error"]
     for path, result in top_level(expected, folder).items():
-        assert {k: records[path][k] for k in ("answer", "probability", "face_found", "faces")} == result.to_dict()
+        assert {k: records[path][k] for k in ("answer", "probability", "face_found", "faces", "fallback")} \
+            == result.to_dict()
         assert records[path]["error"] is None and records[path]["model"] == SHIPPED_ID  # the shipped model
     code, out, _ = run(capsys, folder, "--model", model_json, "--format", "json", "--threshold", "1")
-    saturated = sorted(p for p, r in top_level(expected, folder).items() if r.probability >= 1.0)
-    assert sorted(r["path"] for r in json.loads(out)) == saturated  # only p == 1.0 reaches threshold 1
+    saturated = [p for p, r in top_level(expected, folder).items() if r.probability >= 1.0]
+    # only p == 1.0 reaches threshold 1; the photo that could not be read keeps its error row
+    assert sorted(r["path"] for r in json.loads(out)) == sorted([*saturated, str(folder / "broken.jpg")])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_without_all_an_unread_photo_still_gets_its_error_row(capsys, folder, expected, model_json, fmt):
+    """Issue 29: "every photo gets one line in every format" was true with --all only; without
+    it the CSV and JSON lost the unreadable photo's error row (named on stderr only)."""
+    code, out, err = run(capsys, folder, "--model", model_json, "--format", fmt)
+    assert code == INCOMPLETE
+    rows = list(csv.DictReader(io.StringIO(out))) if fmt == "csv" else json.loads(out)
+    glasses = [p for p, r in top_level(expected, folder).items() if r.answer == "glass"]
+    assert sorted(r["path"] for r in rows) == sorted([*glasses, str(folder / "broken.jpg")])
+    broken = next(r for r in rows if r["path"].endswith("broken.jpg"))
+    assert "truncated" in broken["error"] and not broken["answer"]
+    assert err.count("broken.jpg") == 1
 
 
 def test_threshold(capsys, folder, expected, model_json):
@@ -464,3 +481,131 @@ def test_copy_to_keeps_every_photo_s_date(capsys, data_dir, model_json, tmp_path
         copy = tmp_path / "copied" / photo.name
         assert copy.read_bytes() == photo.read_bytes()
         assert copy.stat().st_mtime_ns == photo.stat().st_mtime_ns, photo.name
+
+
+# --- who in a group wears glasses; no face is no answer (issue 29) -----------------------------
+
+GROUP_COLUMNS = ["path", "face", "x0", "y0", "x1", "y1", "probability", "answer", "error", "model"]
+
+
+@pytest.fixture(scope="module")
+def group(tmp_path_factory, data_dir) -> Path:
+    """A group photo (a real face with glasses beside one without), the same photo stored
+    turned a quarter with an EXIF orientation that turns it back, a grey picture (no face) and a
+    truncated JPEG."""
+    root = tmp_path_factory.mktemp("group")
+    pair = Image.new("RGB", (600, 320), (120, 120, 120))
+    for x, name in ((0, MTFL_GLASSES[0]), (300, MTFL_NO_GLASSES[0])):
+        pair.paste(Image.open(data_dir / "mtfl" / name).convert("RGB").resize((300, 300)), (x, 10))
+    pair.save(root / "pair.jpg", quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise: upright, it is the pair again
+    pair.transpose(Image.Transpose.ROTATE_90).save(root / "turned.jpg", quality=95, exif=exif)
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(root / "grey.png")
+    (root / "broken.jpg").write_bytes((data_dir / "mtfl" / MTFL_GLASSES[0]).read_bytes()[:1500])
+    return root
+
+
+@pytest.fixture(scope="module")
+def group_expected(group, model_json) -> dict[str, object]:
+    classifier = GlassesClassifier(model_json)
+    return {name: classifier.predict(group / name) for name in ("pair.jpg", "turned.jpg", "grey.png")}
+
+
+def face_rows(out: str, fmt: str) -> list[dict]:
+    """The --per-face output as dicts of GROUP_COLUMNS' names (text: tab-separated)."""
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert out.splitlines()[0].split(",") == GROUP_COLUMNS
+        return rows
+    if fmt == "json":
+        return [{**r, **dict(zip(("x0", "y0", "x1", "y1"), r["box"] or [None] * 4))} for r in json.loads(out)]
+    rows = []
+    for line in out.splitlines():
+        fields = line.split("\t")
+        if fields[1] == "error":
+            rows.append({"path": fields[0], "error": fields[2]})
+            continue
+        box = fields[4].split(",") if fields[4] != "-" else [None] * 4
+        rows.append({"path": fields[0], "face": fields[1], "answer": fields[2], "probability": fields[3],
+                     **dict(zip(("x0", "y0", "x1", "y1"), box))})
+    return rows
+
+
+def _value(text):
+    return None if text in (None, "", "-") else float(text)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "text"])
+def test_per_face_says_who_wears_glasses(capsys, group, group_expected, model_json, fmt):
+    code, out, err = run(capsys, group, "--model", model_json, "--all", "--per-face", "--format", fmt)
+    assert code == INCOMPLETE and err.count("broken.jpg") == 1
+    rows = face_rows(out, fmt)
+    by_photo = {}
+    for row in rows:
+        by_photo.setdefault(Path(row["path"]).name, []).append(row)
+    assert sorted(by_photo) == ["broken.jpg", "grey.png", "pair.jpg", "turned.jpg"]
+    for name in ("pair.jpg", "turned.jpg"):
+        faces = group_expected[name].faces
+        assert {f.answer for f in faces} == {"glass", "no_glass"}  # the pair was made so
+        assert [str(r["face"]) for r in by_photo[name]] == ["1", "2"]  # largest first, as the core gives them
+        for row, face in zip(by_photo[name], faces):
+            assert row["answer"] == face.answer
+            assert _value(row["probability"]) == pytest.approx(face.probability, abs=1e-3)
+            assert [_value(row[k]) for k in ("x0", "y0", "x1", "y1")] == pytest.approx(list(face.box), abs=0.06)
+    for a, b in zip(by_photo["pair.jpg"], by_photo["turned.jpg"]):  # boxes in upright pixels
+        assert [_value(a[k]) for k in ("x0", "y0", "x1", "y1")] == pytest.approx(
+            [_value(b[k]) for k in ("x0", "y0", "x1", "y1")], abs=6)
+    (grey,) = by_photo["grey.png"]
+    assert grey["answer"] == "no_face" and _value(grey["probability"]) is None and grey["face"] in (None, "", "-")
+    assert _value(grey["x0"]) is None
+    (broken,) = by_photo["broken.jpg"]
+    assert "truncated" in broken["error"]
+
+
+def test_no_face_is_said_in_every_format_unless_a_guess_is_asked_for(capsys, group, group_expected, model_json):
+    grey = group_expected["grey.png"]
+    assert grey.answer == "no_face" and grey.probability is None and grey.faces == [] and not grey.face_found
+    _, out, err = run(capsys, group, "--model", model_json, "--all", "--format", "csv")
+    row = {r["path"]: r for r in csv.DictReader(io.StringIO(out))}[str(group / "grey.png")]
+    assert (row["answer"], row["probability"], row["faces"]) == ("no_face", "", "0")
+    assert "no face found in 1;" in err
+    _, out, _ = run(capsys, group, "--model", model_json, "--all", "--format", "json")
+    record = {r["path"]: r for r in json.loads(out)}[str(group / "grey.png")]
+    assert (record["answer"], record["probability"], record["faces"]) == ("no_face", None, [])
+    assert record["fallback"] == grey.fallback.to_dict() and record["fallback"]["box"] is None
+    _, out, _ = run(capsys, group, "--model", model_json, "--all")
+    assert f"{group / 'grey.png'}\tno_face\t-" in out.splitlines()
+    _, out, _ = run(capsys, group, "--model", model_json, "--threshold", "0")  # no face: never "glass"
+    assert str(group / "grey.png") not in out.splitlines() and str(group / "pair.jpg") in out.splitlines()
+    _, out, _ = run(capsys, group, "--model", model_json, "--all", "--format", "csv", "--fallback-guess")
+    row = {r["path"]: r for r in csv.DictReader(io.StringIO(out))}[str(group / "grey.png")]
+    assert (row["answer"], float(row["probability"]), row["faces"]) == (
+        grey.fallback.answer, pytest.approx(grey.fallback.probability, abs=1e-6), "0")
+    _, out, _ = run(capsys, group, "--model", model_json, "--threshold", "0", "--fallback-guess")
+    assert str(group / "grey.png") in out.splitlines()
+
+
+def _colour_near(image: Image.Image, points, colour, tolerance: int = 60) -> float:
+    pixels = np.asarray(image.convert("RGB"), dtype=int)
+    near = [np.abs(pixels[int(y), int(x)] - colour).max() <= tolerance for x, y in points]
+    return sum(near) / len(near)
+
+
+def test_annotate_draws_each_face_on_an_upright_copy(capsys, group, group_expected, model_json, tmp_path):
+    from deploy.annotate import COLOURS
+    code, out, err = run(capsys, group, "--model", model_json, "--all", "--annotate", tmp_path / "drawn")
+    assert code == INCOMPLETE and "3 annotated, 0 not annotated" in err, err
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["grey.jpg", "pair.jpg", "turned.jpg"]
+    for name in ("pair.jpg", "turned.jpg"):
+        drawn = Image.open(tmp_path / "drawn" / name)
+        assert drawn.size == (600, 320)  # upright, whatever the photo's EXIF orientation
+        for face in group_expected[name].faces:
+            x0, y0, x1, y1 = face.box
+            left_edge = [(x0, y0 + (y1 - y0) * t) for t in np.linspace(0.3, 0.9, 13)]
+            assert _colour_near(drawn, left_edge, COLOURS[face.answer]) > 0.8, (name, face)
+    # the photo itself is untouched, and a second run numbers its copies instead of overwriting
+    assert Image.open(group / "pair.jpg").size == (600, 320)
+    run(capsys, group, "--model", model_json, "--annotate", tmp_path / "drawn")
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == [
+        "grey.jpg", "pair-1.jpg", "pair.jpg", "turned-1.jpg", "turned.jpg"]  # without --all: those with glasses

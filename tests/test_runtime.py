@@ -250,15 +250,27 @@ def test_each_thread_gets_its_own_interpreter_from_a_batch_of_one(classifier):
     np.testing.assert_allclose(seen["probabilities"], expected, atol=1e-6)
 
 
-def test_a_photo_without_a_face_gives_the_fallback_crops_answer(classifier):
+def test_a_photo_without_a_face_says_so_and_keeps_the_fallback_crops_guess_apart(classifier):
+    """Issue 29: a blank grey picture used to be a firm "no_glass" (0.55) with the fallback crop
+    listed as a face. Now it answers no_face, with no probability and no face; the model's guess
+    on the fallback crop is kept apart, and ``guessed()`` makes it the answer on request."""
     grey = np.full((240, 320, 3), 128, np.uint8)
     result = classifier.predict(grey)
-    assert result.face_found is False and len(result.faces) == 1
-    face = result.faces[0]
-    assert face.box is None and face.score is None
-    assert result.probability == face.probability == pytest.approx(
+    assert result.face_found is False and result.faces == []
+    assert result.answer == "no_face" and result.probability is None
+    guess = result.fallback
+    assert guess.box is None and guess.score is None
+    assert guess.probability == pytest.approx(
         float(classifier.predict_crops(np.stack([classifier.crops(grey)[0].pixels]))[0]), abs=1e-6)
-    assert result.answer == face.answer == classifier.answer(face.probability)
+    assert guess.answer == classifier.answer(guess.probability)
+    guessed = result.guessed()
+    assert (guessed.answer, guessed.probability) == (guess.answer, guess.probability)
+    assert guessed.face_found is False and guessed.faces == [] and guessed.fallback == guess
+
+
+def test_a_photo_with_a_face_is_its_own_guess(classifier, data_dir):
+    result = classifier.predict(data_dir / GLASSES)
+    assert result.face_found and result.fallback is None and result.guessed() is result
 
 
 def test_predict_many_answers_each_photo_with_its_own_faces(classifier, data_dir):
@@ -286,17 +298,23 @@ def test_the_name_given_is_the_one_an_error_reports(classifier):
 def test_a_result_as_json():
     result = PhotoResult(answer="glass", probability=0.123456789, faces=[
         FaceResult(box=(10.04, 20.06, 30.0, 40.96), probability=0.987654321, answer="glass", score=0.87654321),
-        FaceResult(box=None, probability=0.5, answer="no_glass")], face_found=False)
+        FaceResult(box=(1.0, 2.0, 3.0, 4.0), probability=0.5, answer="no_glass")])
     assert result.to_dict() == {
-        "answer": "glass", "probability": 0.123457, "face_found": False,
+        "answer": "glass", "probability": 0.123457, "face_found": True,
         "faces": [{"box": [10.0, 20.1, 30.0, 41.0], "probability": 0.987654, "answer": "glass", "score": 0.8765},
-                  {"box": None, "probability": 0.5, "answer": "no_glass", "score": None}]}
+                  {"box": [1.0, 2.0, 3.0, 4.0], "probability": 0.5, "answer": "no_glass", "score": None}],
+        "fallback": None}
     assert PhotoResult(answer="no_glass", probability=0.0).to_dict() == {
-        "answer": "no_glass", "probability": 0.0, "face_found": True, "faces": []}
+        "answer": "no_glass", "probability": 0.0, "face_found": True, "faces": [], "fallback": None}
+    none = PhotoResult(answer="no_face", probability=None, face_found=False,
+                       fallback=FaceResult(box=None, probability=0.5555556, answer="no_glass"))
+    assert none.to_dict() == {"answer": "no_face", "probability": None, "face_found": False, "faces": [],
+                              "fallback": {"box": None, "probability": 0.555556, "answer": "no_glass", "score": None}}
+    assert none.guessed().to_dict() == {**none.to_dict(), "answer": "no_glass", "probability": 0.555556}
 
 
-def test_the_highest_face_decides_the_photo(classifier):
-    crops = classifier.crops(np.full((100, 100, 3), 128, np.uint8)) * 3
+def test_the_highest_face_decides_the_photo(classifier, data_dir):
+    crops = classifier.crops(data_dir / GLASSES)[:1] * 3
     t = classifier.threshold
     result = classifier._photo_result(crops, [t - 0.2, t, t - 0.1])
     assert result.answer == "glass" and result.probability == t

@@ -184,3 +184,27 @@ def test_a_part_file_that_cannot_be_read_is_never_removed(local_ray, folder, run
     err = capsys.readouterr().err
     assert f"error: cannot read what {out} already holds (When reading" in err and "nothing was removed" in err
     assert part.read_bytes() == written  # a finished part file, kept whatever the storage does
+
+
+def test_no_face_is_said_as_the_folder_runner_says_it(local_ray, data_dir, tmp_path):
+    """Issue 29: a photo without a face answers no_face, with no probability and 0 faces, unless
+    --fallback-guess asks for the fallback crop's guess, in Ray's rows as in the runner's."""
+    from PIL import Image
+
+    from glasses_core import GlassesClassifier
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(data_dir / "mtfl" / MTFL_GLASSES[0], photos / "face.jpg")
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(photos / "grey.png")
+    guess = GlassesClassifier(SHIPPED_MODEL).predict(photos / "grey.png").fallback
+    for flags, answer, probability in (((), "no_face", None), (("--fallback-guess",), guess.answer, guess.probability)):
+        out = tmp_path / f"out{len(flags)}"
+        assert score(photos, "--out", out, "--format", "csv", *flags) == 0
+        rows = {Path(row["path"]).name: row for row in read_rows(out, "csv")}
+        grey = rows["grey.png"]
+        assert (grey["answer"], grey["faces"], grey["face_boxes"], grey["error"]) == (answer, "0", "[]", "")
+        if probability is None:
+            assert grey["probability"] == ""
+        else:
+            assert float(grey["probability"]) == pytest.approx(probability, abs=1e-6)
+        assert rows["face.jpg"]["answer"] == "glass" and rows["face.jpg"]["faces"] == "1"

@@ -92,14 +92,29 @@ class ServerTest(AsyncHTTPTestCase):
         assert 0 < body["inference_ms"] <= body["time_ms"]
         assert body["face_found"] and len(body["faces"][0]["box"]) == 4
 
-    def test_photo_without_face_is_answered_from_the_centre(self):
+    def test_a_photo_without_a_face_answers_no_face_unless_a_guess_is_asked_for(self):
+        """Issue 29: a photo without a face got a firm answer (the fallback crop's) and the
+        fallback crop was listed as a face. Now /api/v1/predict says no_face, with the guess
+        kept apart (?fallback=1 makes it the answer); /glass_no_glass/ keeps its two answers
+        and gives the guess."""
         rng = np.random.default_rng(0)
         noise = Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
         buf = io.BytesIO()
         noise.save(buf, "PNG")
-        body = json.loads(self.post("/api/v1/predict", {"image": ("noise.png", buf.getvalue())}).body)
-        assert body["face_found"] is False and body["faces"][0]["box"] is None
-        assert body["image_size"] == [160, 120]
+        upload = {"image": ("noise.png", buf.getvalue())}
+        guess = self.classifier.predict(buf.getvalue()).fallback
+        body = json.loads(self.post("/api/v1/predict", upload).body)
+        assert (body["answer"], body["probability"], body["face_found"], body["faces"]) == ("no_face", None, False, [])
+        assert body["fallback"] == guess.to_dict() and body["image_size"] == [160, 120]
+        assert json.loads(self.post("/api/v1/predict?fallback=0", upload).body)["answer"] == "no_face"
+        for flag in ("1", "true"):
+            guessed = json.loads(self.post(f"/api/v1/predict?fallback={flag}", upload).body)
+            assert (guessed["answer"], guessed["probability"]) == (guess.answer, round(guess.probability, 6))
+            assert guessed["face_found"] is False and guessed["faces"] == [] and guessed["fallback"] == body["fallback"]
+        assert json.loads(self.post("/glass_no_glass/", upload).body) == {"answer": guess.answer}
+        self.assert_error(self.post("/api/v1/predict?fallback=maybe", upload), 400, "fallback must be given once")
+        self.assert_error(self.post("/api/v1/predict?fallback=1&fallback=0", upload), 400, "fallback")
+        self.assert_error(self.post("/glass_no_glass/?fallback=1", upload), 400, "unknown query parameter")
 
     def test_without_threads_photos_are_classified_on_the_event_loop_and_large_ones_off_it(self):
         # make_serving without an executor: server.py --threads 0, the default
@@ -265,3 +280,22 @@ def test_a_missing_model_is_a_clear_error(tmp_path):
     out = subprocess.run([deploy_python(), str(SERVER), "--model", str(tmp_path / "none.json"), "--port", "0"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "none.json" in out.stderr
+
+
+def test_help_says_what_a_model_file_needs_and_where_it_listens(capsys, tmp_path):
+    """Issue 29: --help said a .tflite needs its .json beside it (its metadata inside it is
+    enough), and did not say that the default --host is every interface."""
+    import shutil
+    from urllib.request import urlopen
+
+    from deploy.rest_server.server import parse_args
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ".tflite (its metadata inside it, or in a .json beside it)" in text
+    assert "default 0.0.0.0: every interface; 127.0.0.1: this machine only" in text
+    bare = tmp_path / "glasses_int8.tflite"
+    shutil.copy(SHIPPED_MODEL.parent / "glasses_int8.tflite", bare)  # no .json beside it
+    with running_server(bare) as server:
+        with urlopen(server.url + "/ready", timeout=20) as response:
+            assert json.loads(response.read())["status"] == "ready"

@@ -97,3 +97,22 @@ def test_page_shows_the_error_for_a_file_that_is_no_photo(browser, server, tmp_p
     wait_for(browser, lambda d: "error" in status.get_attribute("class"))
     assert "notes.txt" in status.text and "not a recognised image format" in status.text
     assert browser.find_element(By.ID, "answer").get_attribute("data-answer") == ""
+
+
+def test_page_says_no_face_and_shows_the_guess_only_as_one(browser, server, tiny_model_json, tmp_path):
+    """Issue 29: a picture without a face was shown "No glasses" in large type. Now the page
+    says so, and the model's guess on its centre is one small line, called a guess."""
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(grey)
+    guess = GlassesClassifier(tiny_model_json).predict(grey).fallback
+    upload(browser, server.url, grey)
+    shown = wait_for(browser, lambda d: d.find_element(By.ID, "answer").get_attribute("data-answer"))
+    assert shown == "no_face" and browser.find_element(By.ID, "answer").text == "No face found"
+    (item,) = browser.find_elements(By.CSS_SELECTOR, "#faces li")
+    assert item.get_attribute("class") == "guess" and item.text.startswith("A guess from the centre of the photo: ")
+    assert f"probability of glasses {guess.probability:.3f}" in item.text
+    assert browser.find_element(By.ID, "status").text == "no face found"
+    row = browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")[-1]
+    assert row.get_attribute("data-answer") == "no_face" and row.find_elements(By.TAG_NAME, "td")[2].text == "–"

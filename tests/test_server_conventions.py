@@ -54,6 +54,25 @@ class ConventionsTest(ServingTestCase):
         assert routes | {"/"} == set(spec["paths"])
         assert spec["components"]["responses"].keys() >= {"Error400", "Error413", "Error503"}
 
+    def test_openapi_description_is_strict(self):
+        """Issue 29: it was loose (no required fields, a batch error item also matched a
+        prediction, responses defined and never used, free-text answers, the package's version
+        for model 0.2.0). The live server is held to it by tests/test_server_openapi.py."""
+        spec = self.get_json("/openapi.json")
+        assert spec["info"]["version"] == self.classifier.version
+        schemas = spec["components"]["schemas"]
+        for name in ("Prediction", "BatchPrediction", "BatchError", "Face", "FallbackGuess", "Answer", "Error",
+                     "Health", "ModelInfo"):
+            assert sorted(schemas[name]["required"]) == sorted(schemas[name]["properties"]), name
+            assert schemas[name]["additionalProperties"] is False, name
+        assert schemas["Face"]["properties"]["answer"]["enum"] == ["glass", "no_glass"]
+        assert schemas["Prediction"]["properties"]["answer"]["enum"] == ["glass", "no_glass", "no_face"]
+        items = schemas["Batch"]["properties"]["results"]["items"]
+        assert items == {"oneOf": [{"$ref": "#/components/schemas/BatchPrediction"},
+                                   {"$ref": "#/components/schemas/BatchError"}]}
+        used = json.dumps(spec["paths"])
+        assert all(f'"#/components/responses/{name}"' in used for name in spec["components"]["responses"])
+
     # --- liveness, readiness, model info ---------------------------------------------------------
 
     def test_ready_says_no_while_loading_and_in_shutdown(self):
@@ -78,6 +97,7 @@ class ConventionsTest(ServingTestCase):
         assert info["input"]["shape"] == [1, config.crop.size, config.crop.size, 3]
         assert info["crop"] == dataclasses.asdict(config.crop)
         assert info["limits"] == {"max_body_mb": 10.0, "max_megapixels": 40.0, "max_batch_images": 16}
+        assert info["input"]["format"] == "RGB uint8 0-255, rescaled inside the model"  # the int8 file
 
     # --- metrics ---------------------------------------------------------------------------------
 
@@ -143,3 +163,17 @@ class CorsOnTest(ServingTestCase):
         assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
         error = self.fetch("/nowhere", raise_error=False)
         assert error.code == 404 and error.headers["Access-Control-Allow-Origin"] == "https://app.example"
+
+
+@pytest.fixture(scope="class")
+def float_model(request):
+    request.cls.classifier = GlassesClassifier(SHIPPED_MODEL.parent / "glasses_float32.json")
+
+
+@pytest.mark.usefixtures("float_model")
+class FloatModelTest(ServingTestCase):
+    def test_model_info_says_what_the_model_file_takes(self):
+        """Issue 29: /api/v1/model said "RGB uint8" for a float model (the metadata's words);
+        it now reads the input type from the model file."""
+        info = self.get_json("/api/v1/model")
+        assert info["input"]["format"] == "RGB float32 0-255, rescaled inside the model"

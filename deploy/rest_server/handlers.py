@@ -19,6 +19,7 @@ from .decode import LARGE_PIXELS, BudgetBusy, PixelBudget, header_pixels, predic
 from .form import FormError, FormReader
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
+from .openapi import openapi_spec
 
 MB = 1024 * 1024
 # An over-limit body up to this size is read and thrown away so that the client, still sending,
@@ -26,6 +27,7 @@ MB = 1024 * 1024
 DRAIN_LIMIT = 100 * MB
 RETRY_AFTER_S = 5  # told to clients that get a 503
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a client's X-Request-Id is kept when it looks like this
+FLAG_VALUES = {"1": True, "true": True, "0": False, "false": False}  # what ?fallback= may say
 
 access_log = logging.getLogger("glasses.access")
 
@@ -44,21 +46,25 @@ class Limits:
 
 
 class InFlight:
-    """Counts the requests being served, so that SIGTERM can wait for them."""
+    """Counts the requests being served, so that SIGTERM can wait for them; ``changed(count)``
+    hears every change (the metrics' gauge)."""
 
     def __init__(self):
         self.count = 0
+        self.changed = lambda count: None
         self._idle = asyncio.Event()
         self._idle.set()
 
     def started(self) -> None:
         self.count += 1
         self._idle.clear()
+        self.changed(self.count)
 
     def ended(self) -> None:
         self.count -= 1
         if self.count == 0:
             self._idle.set()
+        self.changed(self.count)
 
     async def idle(self) -> None:
         await self._idle.wait()
@@ -178,19 +184,19 @@ class UploadHandler(JsonHandler):
     decode budget. Subclasses shape the answer."""
     SUPPORTED_METHODS = ("POST", "OPTIONS")
     max_images = 1
+    takes_fallback = True  # ?fallback=1: a photo without a face answers its fallback crop's guess
 
     def initialize(self, serving: Serving):
         self.serving, self.limits = serving, serving.limits
         self._size, self._too_large, self._form, self._form_error = 0, False, None, None
+        self.fallback = False
 
     def prepare(self) -> None:
         # Called once the headers are in, before any of the body is read (stream_request_body).
         super().prepare()
         if self.request.method != "POST":
             return
-        if self.request.query_arguments:
-            raise http_error(400, f"unknown query parameter(s) {sorted(self.request.query_arguments)[:10]}: "
-                                  "this endpoint takes none")
+        self.fallback = self._fallback_flag()
         if self.serving.not_ready:
             raise http_error(503, self.serving.not_ready)
         self.request.connection.set_max_body_size(2**62)  # data_received enforces the limits
@@ -203,6 +209,20 @@ class UploadHandler(JsonHandler):
             self._form = FormReader(self.request.headers.get("Content-Type", ""), keep=frozenset({"image"}))
         except FormError as err:
             self._form_error = err  # answered once the body is in, so that the client hears it
+
+    def _fallback_flag(self) -> bool:
+        """``?fallback=`` (1, true, 0 or false) where the endpoint takes it; 400 for any other query."""
+        given = dict(self.request.query_arguments)
+        values = given.pop("fallback", []) if self.takes_fallback else []
+        if given:
+            takes = "only fallback" if self.takes_fallback else "none"
+            raise http_error(400, f"unknown query parameter(s) {sorted(given)[:10]}: this endpoint takes {takes}")
+        if not values:
+            return False
+        flag = FLAG_VALUES.get(values[-1].decode("latin-1").lower()) if len(values) == 1 else None
+        if flag is None:
+            raise http_error(400, "fallback must be given once, as 1, true, 0 or false")
+        return flag
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
@@ -273,6 +293,7 @@ class OnePhotoHandler(UploadHandler):
     async def post(self) -> None:
         (data, name), = self.images()
         result, size, inference_ms = await self.classify(data, name)
+        result = result.guessed() if self.fallback else result
         self.log_note = result.answer
         self.write(self.answer(result, size, inference_ms))
 
@@ -281,10 +302,13 @@ class OnePhotoHandler(UploadHandler):
 
 
 class AnswerHandler(OnePhotoHandler):
+    """Exactly "glass" or "no_glass", as this endpoint always said: a photo without a face gets
+    its fallback crop's guess (/api/v1/predict tells such a photo apart)."""
     endpoint = "/glass_no_glass/"
+    takes_fallback = False
 
     def answer(self, result, size, inference_ms) -> dict:
-        return {"answer": result.answer}
+        return {"answer": result.guessed().answer}
 
 
 class PredictHandler(OnePhotoHandler):
@@ -308,6 +332,7 @@ class BatchHandler(UploadHandler):
         for index, (data, name) in enumerate(self.images()):
             try:
                 result, size, inference_ms = await self.classify(data, name, allowance)
+                result = result.guessed() if self.fallback else result
                 allowance -= size[0] * size[1]
                 results.append({"index": index, **details(self.serving, result, size, inference_ms)})
             except HTTPError as err:
@@ -357,7 +382,7 @@ class ModelHandler(HealthHandler):
         size = config.crop.size
         self.write({"version": config.version, "model_id": config.identity, "labels": list(config.labels),
                     "threshold": self.serving.classifier.threshold, "description": config.description,
-                    "input": {"shape": [1, size, size, 3], "format": config.input_format},
+                    "input": {"shape": [1, size, size, 3], "format": self.serving.classifier.input_format},
                     "crop": dataclasses.asdict(config.crop),
                     "limits": {"max_body_mb": self.serving.limits.max_body_bytes / MB,
                                "max_megapixels": self.serving.limits.max_pixels / 1e6,
@@ -378,13 +403,13 @@ class MetricsHandler(HealthHandler):
 
 
 class OpenApiHandler(HealthHandler):
+    """The OpenAPI description; its version is the served model's, so it waits for the model."""
     endpoint = "/openapi.json"
 
-    def initialize(self, serving: Serving, spec: dict):
-        self.serving, self.spec = serving, spec
-
     def get(self) -> None:
-        self.write(self.spec)
+        if self.serving.classifier is None:
+            raise http_error(503, "the model is still loading")
+        self.write(openapi_spec(self.serving.classifier.version, self.serving.limits.max_batch))
 
     head = get
 

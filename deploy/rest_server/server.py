@@ -6,13 +6,15 @@
 
     POST /glass_no_glass/        multipart field "image" -> {"answer": "glass"} or {"answer": "no_glass"}
     POST /api/v1/predict         the same input -> answer, probability, each face's box and probability,
-                                 image size, model version, threshold, time taken
+                                 image size, model version, threshold, time taken; a photo in which no
+                                 face is found answers "no_face" (?fallback=1: the fallback crop's guess)
     POST /api/v1/predict/batch   several "image" fields -> {"results": [...]}, one per image, in order;
                                  an image that fails gets {"index", "error"} and the others still answer
-    GET  /api/v1/model           version, labels, threshold, input shape and format, crop, limits
+    GET  /api/v1/model           version, labels, threshold, input shape, type and format, crop, limits
     GET  /health                 liveness: {"status": "ok", "model_version": ...} as soon as it listens
     GET  /ready                  readiness: 200 once the model is loaded; 503 while it loads, in shutdown
-    GET  /metrics                Prometheus: requests by endpoint and status, latency, in flight, model
+    GET  /metrics                Prometheus: requests by endpoint and status, latency, in flight, model;
+                                 one scrape reports every process of the server
     GET  /openapi.json           the OpenAPI 3.1 description of all of these
     GET  /                       a web page: choose or drop photos, or use the webcam; answered by the server
                                  or on the device (LiteRT.js in the page: the photo never leaves it)
@@ -32,8 +34,9 @@ decoded in a lane of their own, so giant uploads cannot hold the threads ordinar
 Each process classifies ordinary photos on its event loop's own thread (--threads 0, the default:
 with one process per core this serves the most requests; other requests wait for at most the photo
 being classified), or in N threads with --threads N (the loop then never waits). With --processes N the parent
-restarts any child that dies and logs how it died. SIGTERM or SIGINT: /ready says 503, new
-connections are refused, the requests in flight finish (up to 30 s), then the server exits.
+restarts any child that dies and logs how it died. SIGTERM or SIGINT (logged by name): /ready says
+503, new connections are refused, the requests in flight finish (up to 30 s), then the server exits.
+It listens on every interface by default (--host 0.0.0.0); --host 127.0.0.1 keeps it to this machine.
 Exit status: 0 after a clean stop; 1 when the model cannot be loaded, or a child failed.
 """
 from __future__ import annotations
@@ -42,14 +45,16 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import traceback
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
@@ -59,7 +64,7 @@ from deploy.rest_server.handlers import (MB, AnswerHandler, BatchHandler, Health
                                          OpenApiHandler, PageHandler, PredictHandler, ReadyHandler, Serving,
                                          VendorHandler, log_request)
 from deploy.rest_server.http1 import JsonErrorsHTTPServer
-from deploy.rest_server.openapi import openapi_spec
+from deploy.rest_server.metrics import REFRESH_S, process_ended, share_between_processes
 from deploy.rest_server.supervisor import Supervisor
 from glasses_core import GlassesClassifier, GlassesError
 from glasses_core.face_detect import model_dir
@@ -118,7 +123,7 @@ def make_app(serving: Serving, cors_origin: str | None = None, model: Path | Non
         (r"/health", HealthHandler, shared),
         (r"/ready", ReadyHandler, shared),
         (r"/metrics", MetricsHandler, shared),
-        (r"/openapi.json", OpenApiHandler, dict(serving=serving, spec=openapi_spec())),
+        (r"/openapi.json", OpenApiHandler, shared),
         (r"/()", PageHandler, dict(serving=serving, path=STATIC, default_filename="index.html")),
         (r"/static/(.+)", PageHandler, dict(serving=serving, path=STATIC)),
         (r"/vendor/litertjs/(.+)", VendorHandler, dict(serving=serving, path=LITERTJS)),
@@ -139,9 +144,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                                      epilog=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"(default {DEFAULT_PORT}; 0: any free port)")
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument("--host", default="0.0.0.0",
+                        help="address to listen on (default 0.0.0.0: every interface; 127.0.0.1: this machine only)")
     parser.add_argument("--model", type=Path, default=None,
-                        help="model .json (or .tflite with its .json beside it); default: the shipped model")
+                        help="model .json, or .tflite (its metadata inside it, or in a .json beside it); "
+                             "default: the shipped model")
     parser.add_argument("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_MB,
                         help=f"largest upload in MB (default {DEFAULT_MAX_BODY_MB:g})")
     parser.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_MEGAPIXELS,
@@ -189,15 +196,18 @@ async def serve(args: argparse.Namespace, sockets) -> int:
     server = JsonErrorsHTTPServer(make_app(serving, args.cors, args.model),
                                   **server_options(serving.limits.max_body_bytes))
     server.add_sockets(sockets)
-    stop = asyncio.Event()
+    stop, received = asyncio.Event(), []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        asyncio.get_running_loop().add_signal_handler(signum, lambda signum=signum: (received.append(signum),
+                                                                                     stop.set()))
+    if serving.metrics.shared:  # the other processes' scrapes read this one's gauges from its files
+        PeriodicCallback(serving.metrics.refresh, REFRESH_S * 1000).start()
     host, port = sockets[0].getsockname()[:2]
     log.info("listening on http://%s:%d (pid %d, %s)", host, port, os.getpid(), inference_lanes(args.threads))
     status = await load_model(serving, args.model)
     if status == 0:
         await stop.wait()
-    await shut_down(server, serving)
+    await shut_down(server, serving, signal.Signals(received[0]).name if received else "")
     return status
 
 
@@ -217,9 +227,10 @@ async def load_model(serving: Serving, model: Path | None) -> int:
     return 0
 
 
-async def shut_down(server: JsonErrorsHTTPServer, serving: Serving) -> None:
+async def shut_down(server: JsonErrorsHTTPServer, serving: Serving, why: str = "") -> None:
     serving.stopping = True
-    log.info("stopping: finishing %d request(s) in flight", serving.in_flight.count)
+    log.info("%sstopping: finishing %d request(s) in flight", f"{why} received: " if why else "",
+             serving.in_flight.count)
     server.stop()
     try:
         await asyncio.wait_for(serving.in_flight.idle(), SHUTDOWN_GRACE_S)
@@ -254,8 +265,13 @@ def main(argv=None) -> int:
         return asyncio.run(serve(args, bind_sockets(args.port, args.host)))
     held = hold_port(args.port, args.host)
     port = held[0].getsockname()[1]
-    return Supervisor(lambda: run_child(args, bind_sockets(port, args.host, reuse_port=True)),
-                      args.processes, held).run()
+    metrics = tempfile.mkdtemp(prefix="glasses-metrics-")  # every process counts here: /metrics sums them
+    share_between_processes(metrics)
+    try:
+        return Supervisor(lambda: run_child(args, bind_sockets(port, args.host, reuse_port=True)),
+                          args.processes, held, ended=process_ended).run()
+    finally:
+        shutil.rmtree(metrics, ignore_errors=True)
 
 
 def hold_port(port: int, host: str) -> list:

@@ -30,10 +30,12 @@ def describe_exit(status: int) -> str:
 
 
 class Supervisor:
-    """``child()`` is what each forked process runs; its return value is the child's exit status."""
+    """``child()`` is what each forked process runs; its return value is the child's exit status.
+    ``ended(pid)`` is told of each child that is gone (its shared metrics are then put to rest)."""
 
-    def __init__(self, child: Callable[[], int], processes: int, sockets: list):
-        self.child, self.processes, self.sockets = child, processes, sockets
+    def __init__(self, child: Callable[[], int], processes: int, sockets: list,
+                 ended: Callable[[int], None] = lambda pid: None):
+        self.child, self.processes, self.sockets, self.ended = child, processes, sockets, ended
         self.children: set[int] = set()
         self.stopping, self.failed = False, False
         self._deaths: deque[float] = deque(maxlen=MAX_RESTARTS)
@@ -46,7 +48,9 @@ class Supervisor:
         while self.children:
             pid, status = os.wait()  # a signal handled meanwhile runs, and the wait resumes (PEP 475)
             self.children.discard(pid)
+            self.ended(pid)
             self._child_ended(pid, status)
+        log.info("every server process stopped; exit status %d", 1 if self.failed else 0)
         return 1 if self.failed else 0
 
     def _start(self) -> None:
@@ -72,8 +76,10 @@ class Supervisor:
         self._start()
 
     def _stop(self, signum, frame) -> None:
+        """The signal handler (``frame`` None: the parent itself gives up)."""
         if not self.stopping:
-            log.info("stopping %d server process(es)", len(self.children))
+            why = f"{signal.Signals(signum).name} received: " if frame is not None else ""
+            log.info("%sstopping %d server process(es)", why, len(self.children))
         self.stopping = True
         for sock in self.sockets:
             sock.close()

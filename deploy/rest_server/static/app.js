@@ -1,6 +1,8 @@
 // The page: a thin layer that draws. The server answers (POST /api/v1/predict), or this device
-// does (ondevice/pipeline.js, LiteRT.js in the page: the photo is never sent anywhere).
-const LABELS = { glass: "Glasses", no_glass: "No glasses" };
+// does (ondevice/pipeline.js, LiteRT.js in the page: the photo is never sent anywhere). A photo in
+// which no face is found says so, either way: the model's guess on its centre is one small line,
+// called a guess, never the answer.
+const LABELS = { glass: "Glasses", no_glass: "No glasses", no_face: "No face found" };
 const COLOURS = { glass: "#22c55e", no_glass: "#f97316" };
 const MAX_WIDTH = 640;  // the photo is drawn at most this wide
 const $ = (id) => document.getElementById(id);
@@ -72,10 +74,17 @@ async function classifyOnServer(file) {
 async function classifyHere(source, name = source.name) {
   const pipeline = await onDevice();
   const started = performance.now();
-  const result = await pipeline.analyse(source);
+  const result = asAnswered(await pipeline.analyse(source));
   const ms = performance.now() - started;
   return { ...result, image_size: result.size, model_version: pipeline.config.version,
            by: "device", byText: `Answered on this device (LiteRT.js, WebAssembly; model ${pipeline.config.model_id}, ${ms.toFixed(0)} ms)` };
+}
+
+// The pipeline keeps the fallback crop among its faces (the crop contract, conformance/); the
+// page answers as the server does: no face found is "no_face", the fallback's guess kept apart.
+function asAnswered(result) {
+  if (result.face_found) return { ...result, fallback: null };
+  return { ...result, answer: "no_face", probability: null, faces: [], fallback: result.faces[0] };
 }
 
 function showAnswer(body) {
@@ -83,15 +92,18 @@ function showAnswer(body) {
   answer.dataset.answer = body.answer;
   by.textContent = body.byText;
   by.dataset.by = body.by;
-  const where = body.face_found ? `${body.faces.length} face(s)` : "no face found, looked at the centre";
-  setStatus(where);
-  faceList.replaceChildren(...body.faces.map((face, i) => {
-    const item = document.createElement("li");
-    if (face.crop) item.append(cropCanvas(face.crop));
-    const who = face.box ? `Face ${i + 1}` : "Centre of the photo";
-    item.append(`${who}: ${LABELS[face.answer] || face.answer} (probability of glasses ${face.probability.toFixed(3)})`);
-    return item;
-  }));
+  setStatus(body.face_found ? `${body.faces.length} face(s)` : "no face found");
+  const items = body.faces.map((face, i) => item(face, `Face ${i + 1}: `));
+  if (body.fallback) items.push(item(body.fallback, "A guess from the centre of the photo: ", "guess"));
+  faceList.replaceChildren(...items);
+}
+
+function item(face, who, className = "") {
+  const entry = document.createElement("li");
+  if (face.crop) entry.append(cropCanvas(face.crop));
+  entry.append(`${who}${LABELS[face.answer] || face.answer} (probability of glasses ${face.probability.toFixed(3)})`);
+  if (className) entry.classList.add(className);
+  return entry;
 }
 
 function cropCanvas(crop) {
@@ -111,7 +123,8 @@ function remember(name, body) {
   const row = history.tBodies[0].insertRow();
   row.dataset.answer = body.answer;
   row.dataset.by = body.by;
-  for (const text of [name, LABELS[body.answer] || body.answer, body.probability.toFixed(3), body.by]) {
+  const probability = body.probability === null ? "–" : body.probability.toFixed(3);
+  for (const text of [name, LABELS[body.answer] || body.answer, probability, body.by]) {
     row.insertCell().textContent = text;
   }
   history.hidden = false;
@@ -168,7 +181,7 @@ async function startWebcam() {
     const started = performance.now();
     while (live) {
       const photo = new Photo(pixelsOf(video, video.videoWidth, video.videoHeight), "webcam");
-      const result = await pipeline.analyse(photo);
+      const result = asAnswered(await pipeline.analyse(photo));
       frames += 1;
       clear();
       showAnswer({ ...result, byText: "Answered on this device (webcam)", by: "device" });
