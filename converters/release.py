@@ -27,6 +27,8 @@ from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError
 from glasses_core.quiet import quiet, set_verbose
 from converters.metadata import Metadata
+from converters.parity import MIN_CROPS
+from converters.runs import check_run
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -47,6 +49,7 @@ def release(run: Path, version: str, models: Path = MODELS, max_drop: float = 0.
 
     shipped = shipped_evaluation(models)
     check_version(version, ModelConfig.load(models / f"{NAME}.json").version)
+    check_run(run, MIN_CROPS)  # before the evaluation: a run convert_all would refuse
     staging = run / f"release-{version}"
     if staging.exists():
         shutil.rmtree(staging)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +58,32 @@ def load_run(run_dir: str | Path) -> Run:
     return Run(model, config, crops, labels, calibration, source)
 
 
+def check_run(run_dir: str | Path, min_crops: int) -> int:
+    """What can be checked before any export starts, without TensorFlow: the run folder's files,
+    its metadata, and enough validation crops for the parity check (``min_crops``). Returns how
+    many validation crops there are; raises GlassesError saying what is wrong and what to do."""
+    run_dir = Path(run_dir)
+    for required in (MODEL, CONFIG, VAL_CROPS):
+        if not (run_dir / required).is_file():
+            raise GlassesError(f"{run_dir}: no {required} (expected a training run folder with "
+                               f"{MODEL}, {CONFIG} and {VAL_CROPS})")
+    ModelConfig.load(run_dir / CONFIG)
+    crops, _ = _crops(run_dir / VAL_CROPS, with_labels=True)
+    if len(crops) < min_crops:
+        raise GlassesError(
+            f"{run_dir}: {len(crops)} validation crops in {VAL_CROPS}; the parity check needs at least "
+            f"{min_crops} (--min-crops), so nothing was exported. train.py --max-train N keeps at most N "
+            f"validation crops (as many as training ones): train again with --max-train {min_crops} or "
+            f"more, or without it")
+    return len(crops)
+
+
 def _crops(path: Path, with_labels: bool):
-    with np.load(path) as data:
+    try:
+        data = np.load(path)
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise GlassesError(f"{path}: not a readable .npz file ({err})") from None
+    with data:
         if "crops" not in data or with_labels and "labels" not in data:
             raise GlassesError(f"{path}: expected arrays 'crops'{' and labels' if with_labels else ''}, "
                                f"found {sorted(data.files)}")

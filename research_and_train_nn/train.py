@@ -25,7 +25,8 @@ from research_and_train_nn.training.run_state import RunFolderError, holds_a_run
 FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
     ("epochs", int, "epochs to train; the schedule spans them all"),
     ("batch_size", int, "crops per batch"),
-    ("max_train", int, "use at most this many training crops, 0 = all (quick runs)"),
+    ("max_train", int, "use at most this many training crops, and as many validation crops, 0 = all "
+     "(quick runs; converters/convert_all.py needs 500 validation crops or more)"),
     ("seed", int, "seed of the split and the sampling, and of the weights, batch order and "
      "augmentation unless --train-seed is given"),
     ("train_seed", int, "another seed for the weights, batch order and augmentation only, keeping the "

@@ -456,6 +456,60 @@ def test_a_folder_that_is_not_a_run(tmp_path):
     assert convert_all_main([str(tmp_path), "--out", str(tmp_path / "models")]) == 2
 
 
+def _with_validation_crops(run: Path, count: int, into: Path) -> Path:
+    """A copy of the run folder ``run`` that keeps only its first ``count`` validation crops."""
+    into.mkdir()
+    for name in ("model.keras", "config.json", "train_crops.npz"):
+        shutil.copy(run / name, into / name)
+    with np.load(run / "val_crops.npz") as val:
+        np.savez(into / "val_crops.npz", crops=val["crops"][:count], labels=val["labels"][:count])
+    return into
+
+
+def test_a_run_with_too_few_validation_crops_is_refused_before_any_work(tiny_run, tmp_path, capfd):
+    """Issue 29: a run trained with --max-train 400 was exported for 30 s, then refused by the
+    parity check after ~60 lines of library noise, leaving a half-filled export/ that made a rerun
+    exit 2 with "not empty". Now the count is checked first: one line, nothing written, and a
+    rerun says the same."""
+    run = _with_validation_crops(tiny_run, 400, tmp_path / "small")
+    before = sorted(p.name for p in run.iterdir())
+    for _ in range(2):
+        assert convert_all_main([str(run)]) == 2
+        err = capfd.readouterr().err
+        assert len(err.splitlines()) == 1, err  # the reason, and no library noise
+        assert "400 validation crops in val_crops.npz; the parity check needs at least 500" in err
+        assert "--max-train N keeps at most N validation crops" in err and "--max-train 500" in err
+        assert sorted(p.name for p in run.iterdir()) == before  # no export/, no temporary folder
+
+
+def test_an_export_that_stops_half_way_leaves_no_half_export(tiny_run, tmp_path, monkeypatch, capsys):
+    """Issue 29: everything is written into a temporary folder and moved into place at the end."""
+    from converters import to_tflite
+
+    def half_way(model, config, out_dir, name, *args):
+        (Path(out_dir) / f"{name}_float32.tflite").write_bytes(b"half a file")
+        raise KeyboardInterrupt  # Ctrl-C, or a kill, half-way through the exports
+
+    monkeypatch.setattr(to_tflite, "export_tflite", half_way)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        convert_all_main([str(tiny_run), "--out", str(out)])
+    assert list(tmp_path.iterdir()) == []  # neither the output folder nor a temporary one
+    out.mkdir()
+    (out / "glasses.json").write_text("an earlier export's default")
+    with pytest.raises(KeyboardInterrupt):
+        convert_all_main([str(tiny_run), "--out", str(out), "--force"])
+    assert list(tmp_path.iterdir()) == [out] and [p.name for p in out.iterdir()] == ["glasses.json"]
+    assert (out / "glasses.json").read_text() == "an earlier export's default"
+
+
+def test_the_report_names_the_files_where_they_are(converted):
+    out, _, report = converted
+    for entry in report["exports"].values():
+        assert Path(entry["path"]).parent == out and Path(entry["path"]).exists()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".export.partial-")]
+
+
 def test_tiny_run_converts(tiny_run, tiny_exports, tmp_path):
     """train.py's run folder and default width: the float32 exports give Keras's answers."""
     from converters.parity import format_table
