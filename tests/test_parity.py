@@ -101,7 +101,23 @@ def test_float_exports_are_held_to_their_probability_limit(file_name, limit):
     p[3] = REFERENCE[3] + 1.5 * limit
     entry = verdict(file_name, p)
     assert not entry["passed"] and len(entry["failures"]) == 1 and entry["failures"][0].startswith("max |ΔP|")
-    assert entry["tolerance"] == {"max_difference": limit}
+    assert entry["tolerance"] == {"max_difference": limit, "min_agreement": 0.99, "max_accuracy_change": 0.005}
+
+
+@pytest.mark.parametrize("file_name", ["glasses_float32.tflite", "glasses_float16.tflite"])
+def test_a_float_export_that_changes_the_answers_fails_however_close_its_probabilities(file_name):
+    """Issue 29: a float16 file of a weak model passed with "same answer 0.00 %, Δ accuracy
+    +77.5 pt": its probabilities were within 5e-3 of Keras's, but all of them crowd the
+    threshold, and only |ΔP| was checked. A row that contradicts itself must not pass."""
+    limit = TOLERANCES[file_name.split("_")[1].split(".")[0]].max_difference
+    reference = np.full(N, CONFIG.threshold - 0.4 * limit)  # Keras: every crop just below, "no_glass"
+    labels = (np.arange(N) < 880).astype(int)  # accuracy 12 % -> 88 %: +76 points
+    entry = compare(MODELS / file_name, "LiteRT", lambda crops, positive: reference + 0.8 * limit,  # just above
+                    reference, np.zeros((N, 1)), labels, CONFIG)
+    assert entry["max_difference"] <= limit
+    assert entry["agreement"] == 0 and entry["accuracy_change"] == pytest.approx(0.76)
+    assert not entry["passed"]
+    assert entry["failures"] == ["same answer on 0.00% < 99%", "accuracy moved +76.00 points, limit ±0.5"]
 
 
 def test_an_export_that_cannot_run_fails_with_the_reason():
