@@ -54,3 +54,36 @@ def test_the_report_of_a_two_answer_model_scores_which_glasses(tiny_kind_run, da
     assert errors and all((e["dark_probability"] >= report["kind"]["test"]["threshold"]) != (e["kind"] == "dark")
                           for e in errors)
     assert "Which glasses (the second answer" in (tmp_path / "evaluation_report.md").read_text()
+
+
+@pytest.fixture
+def small_test_set(tmp_path, data_dir):
+    """A folder: test set (with_glasses/ and without_glasses/) of six real AFLW photos."""
+    import shutil
+
+    from serving import MTFL_GLASSES, MTFL_NO_GLASSES
+    root = tmp_path / "test_set"
+    for folder, names in (("with_glasses", MTFL_GLASSES), ("without_glasses", MTFL_NO_GLASSES)):
+        (root / folder).mkdir(parents=True)
+        for name in names:
+            shutil.copy(data_dir / "mtfl" / name, root / folder / name.split("/")[-1])
+    return f"folder:{root}"
+
+
+def test_evaluate_never_replaces_a_report_silently(tiny_run, small_test_set, crop_cache, tmp_path, capsys):
+    """Issue 29: evaluate.py wrote over the run's report (the one train.py wrote) without a word."""
+    import shutil
+
+    from research_and_train_nn.evaluate import main
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "evaluation_report.md").write_text("the report train.py wrote\n")
+    args = [str(run), "--test", small_test_set, "--cache", str(crop_cache)]
+    assert main(args) == 2
+    assert f"{run / 'evaluation_report.md'} already there: --overwrite to replace" in capsys.readouterr().err
+    assert (run / "evaluation_report.md").read_text() == "the report train.py wrote\n"
+    assert not (run / "roc_pr.png").exists()  # nothing evaluated, nothing written
+    assert main([*args, "--overwrite"]) == 0
+    assert "| all | 6 | 3 |" in (run / "evaluation_report.md").read_text()
+    assert main([*args, "--out", str(tmp_path / "again")]) == 0  # elsewhere: nothing in the way
+    assert (tmp_path / "again" / "evaluation_report.json").is_file() and (tmp_path / "again" / "errors.png").is_file()

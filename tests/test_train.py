@@ -241,3 +241,26 @@ def test_the_threshold_is_chosen_on_the_pools_asked_for_only(tmp_path):
     everything = save_model_files(TrainConfig(), tmp_path, train, val, p)
     natural_only = save_model_files(TrainConfig(threshold_pools=("mtfl_train",)), tmp_path, train, val, p)
     assert everything <= 0.6 < 0.7 < natural_only
+
+
+def test_the_listing_names_every_file_the_run_folder_holds(tiny_run, tmp_path, data_dir, crop_cache, capsys):
+    """Issue 29: train.py's list of "every file it wrote" left out the evaluation's figures
+    (errors.png, roc_pr.png, schedule.png)."""
+    import shutil
+
+    from research_and_train_nn.evaluation.report import evaluate_run
+    from research_and_train_nn.training.run import print_outputs
+    from serving import MTFL_GLASSES, MTFL_NO_GLASSES
+    run, test_set = tmp_path / "run", tmp_path / "test_set"
+    shutil.copytree(tiny_run, run)
+    for folder, names in (("with_glasses", MTFL_GLASSES), ("without_glasses", MTFL_NO_GLASSES)):
+        (test_set / folder).mkdir(parents=True)
+        for name in names:
+            shutil.copy(data_dir / "mtfl" / name, test_set / folder / name.split("/")[-1])
+    evaluate_run(run, f"folder:{test_set}", crop_cache)  # as train.py does at the end with a test set
+    capsys.readouterr()
+    print_outputs(run)
+    listing = capsys.readouterr().out.split(f"run folder: {run.resolve()}\n", 1)[1]
+    assert {"errors.png", "roc_pr.png", "schedule.png"} <= {p.name for p in run.iterdir()}
+    for path in run.iterdir():
+        assert f"  {path.name} " in listing, path.name

@@ -20,6 +20,10 @@ from research_and_train_nn.evaluation.metrics import kind_metrics, metrics
 from research_and_train_nn.evaluation.probabilities import predict_answers, runtime_probabilities
 
 
+REPORTS = ("evaluation_report.json", "evaluation_report.md")  # written into ``out``
+FIGURES = ("roc_pr.png", "errors.png", "schedule.png")  # written into ``figures`` (schedule.png: with history.csv)
+
+
 def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures: Path | None = None,
                  out: Path | None = None, exports: tuple[Path, ...] = ()) -> dict:
     """Evaluate ``run/model.keras`` on ``test_spec``; writes the report files (into ``out``,

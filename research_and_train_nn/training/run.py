@@ -3,8 +3,10 @@
 Everything lands in the run folder: ``train_config.json`` (this run's settings),
 ``config.json`` (the model's metadata: crop, threshold chosen on validation, labels),
 ``model.keras`` (best epoch), ``checkpoint-NNN.keras`` (after the last finished epoch, N),
-``state.json`` (what ``--resume`` trusts, see run_state.py), ``history.csv``, ``val_crops.npz``, ``train_crops.npz`` (int8 calibration sample) and
-``evaluation_report.md`` / ``.json`` on the test set. The command is ``research_and_train_nn/train.py``.
+``state.json`` (what ``--resume`` trusts, see run_state.py), ``history.csv``, ``curves.png``,
+``val_crops.npz``, ``train_crops.npz`` (int8 calibration sample) and, with a test set,
+``evaluation_report.md`` / ``.json``, ``roc_pr.png``, ``errors.png`` and ``schedule.png``
+(evaluation/report.py). The command is ``research_and_train_nn/train.py``.
 """
 from __future__ import annotations
 
@@ -35,9 +37,13 @@ NEAR_CHANCE_AUC = 0.6  # a validation ROC-AUC below this gets a loud warning (ch
 OUTPUTS = {  # what a run folder holds, in the order train.py lists it at the end
     "model.keras": "the model of the best epoch (by validation PR-AUC)",
     "config.json": "the model's metadata: crop, threshold, labels, version",
-    "evaluation_report.md": "evaluation on the test set (also .json)",
+    "evaluation_report.md": "evaluation on the test set",
+    "evaluation_report.json": "the same, as JSON",
+    "roc_pr.png": "ROC and precision-recall curves on the test set",
+    "errors.png": "the test set's most confident errors, as the model saw them",
     "history.csv": "loss and metrics per epoch",
     "curves.png": "history.csv drawn",
+    "schedule.png": "learning rate and augmentation strength per epoch",
     "tensorboard": "TensorBoard logs: tensorboard --logdir <run folder>/tensorboard",
     "checkpoint-*.keras": "the model after the last finished epoch",
     "state.json": "the finished epochs, for --resume",
