@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import logging
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,7 @@ def _read_cache(cache_file: Path) -> dict:
 
 
 def _progress(iterable, enabled: bool):
-    if not enabled:
+    if not enabled or not sys.stderr.isatty():  # a bar is for a person watching, not for a log file
         return iterable
     from tqdm import tqdm
     return tqdm(iterable, desc="hashing reference images", unit="img")

@@ -5,16 +5,19 @@
     python3 data_scraper/scrape.py --query "cat eye glasses selfie" --label 1 \
         --against mtfl:../shared/data/mtfl
 
-Results are deduplicated against the project's test sets by default (TEST_SETS), against the
-output folder, and against any training data given with --against.
+Results are deduplicated against the project's test sets by default (TEST_SETS: a test set that
+cannot be found stops the run, exit 2, unless --no-test-sets), against the output folder, and
+against any training data given with --against.
 
 Every result is fetched politely (fetch.py), checked (checks.py) and saved under a generated
-name with a manifest row (store.py); re-running resumes. See data_scraper/README.md.
+name with a manifest row (store.py); re-running resumes. See data_scraper/README.md. Needs the
+full environment (.venv, requirements.txt): the light one has no icrawler nor ImageHash.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import inspect
 import logging
 import sys
@@ -25,24 +28,40 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from glasses_core.errors import ConfigError
-from research_and_train_nn.data.datasets import IMAGE_SUFFIXES, load
+EXIT_OK, EXIT_CONFIG, EXIT_NOTHING_KEPT, EXIT_INTERRUPTED = 0, 2, 3, 130
+FULL_ENVIRONMENT = ("icrawler", "imagehash", "requests")  # the scraper's libraries, in requirements.txt only
 
-from data_scraper.checks import Checker, HashIndex, Reject, hash_files
-from data_scraper.config import ScrapeConfig
-from data_scraper.engines import ENGINES, check_engine, crawl
-from data_scraper.fetch import PoliteSession, RateLimiter, fetch_image
-from data_scraper.presets import PRESETS, Job, parse_label, preset_jobs
-from data_scraper.store import ScrapeFolder
+
+def require_full_environment() -> None:
+    """Run as a command in the light environment (.venv-deploy), say which one it needs, exit 2."""
+    missing = [name for name in FULL_ENVIRONMENT if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"scrape.py: error: {', '.join(missing)} not installed: the scraper needs the full environment "
+              f"(source .venv/bin/activate; `make venv` makes it), not the light one", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+
+
+if __name__ == "__main__":
+    require_full_environment()
+
+from glasses_core.errors import ConfigError  # noqa: E402
+from research_and_train_nn.data.datasets import IMAGE_SUFFIXES, load  # noqa: E402
+
+from data_scraper.checks import Checker, HashIndex, Reject, hash_files  # noqa: E402
+from data_scraper.config import ScrapeConfig  # noqa: E402
+from data_scraper.engines import ENGINES, check_engine, crawl  # noqa: E402
+from data_scraper.fetch import PoliteSession, RateLimiter, fetch_image  # noqa: E402
+from data_scraper.presets import PRESETS, Job, parse_label, preset_jobs  # noqa: E402
+from data_scraper.store import ScrapeFolder  # noqa: E402
 
 log = logging.getLogger("scrape")
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "data" / "scraped"
 # Every test set the project evaluates on: a scraped photo that is one of them would leak the
-# test into training. MTFL's testing.txt (AFLW) is the only one (../shared/data/README.md).
+# test into training. MTFL's testing.txt (AFLW) is the only one (../shared/data/README.md),
+# found from this file's place, wherever the scraper is started from.
 TEST_SETS = (f"mtfl-test:{ROOT.parent / 'shared' / 'data' / 'mtfl'}",)
-EXIT_OK, EXIT_CONFIG, EXIT_NOTHING_KEPT, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
 @dataclass
@@ -97,8 +116,9 @@ class Collector:
 
 
 def files_of_test_sets(specs: list[str], chosen: bool) -> list[Path]:
-    """Image files of the test sets; a default one that is not on this machine is only warned
-    about (``chosen``: named with --test-set, so missing is an error)."""
+    """Image files of the test sets. One that cannot be read is an error, the default one too
+    (``chosen``: named with --test-set): a guard that cannot see the test set must stop the run,
+    not let its photos through; --no-test-sets is the way to go without one."""
     paths = []
     for spec in specs:
         try:
@@ -106,7 +126,9 @@ def files_of_test_sets(specs: list[str], chosen: bool) -> list[Path]:
         except ConfigError as err:
             if chosen:
                 raise ConfigError(f"--test-set {spec!r}: {err}") from None
-            log.warning("test set %s is not here (%s): results are NOT checked against it", spec, err)
+            raise ConfigError(f"the default test set {spec!r} is not here ({err}), so results cannot be "
+                              "checked against it: name where it is with --test-set KIND:PATH, or give "
+                              "--no-test-sets (only for a folder never scored on it)") from None
     return paths
 
 
@@ -191,7 +213,9 @@ def parse_args(argv):
         description="Collect photos from image search into a clean training folder "
                     "(with_glasses/ + without_glasses/ + manifest.csv). Re-running resumes.",
         epilog=f"exit status: {EXIT_OK} images were kept, or every query was already complete; "
-               f"{EXIT_CONFIG} bad arguments or settings; {EXIT_NOTHING_KEPT} nothing was kept although "
+               f"{EXIT_CONFIG} bad arguments or settings, a test set that cannot be found (without "
+               f"--no-test-sets), or the light environment (the scraper needs the full one, .venv); "
+               f"{EXIT_NOTHING_KEPT} nothing was kept although "
                f"images were wanted (offline, blocked, or every result rejected: see rejects.csv); "
                f"{EXIT_INTERRUPTED} interrupted")
     parser.add_argument("--preset", action="append", default=[],
@@ -207,8 +231,9 @@ def parse_args(argv):
     parser.add_argument("--test-set", action="append", default=[], metavar="KIND:PATH",
                         help="test set to deduplicate against (repeatable), instead of the default: "
                              + ", ".join(TEST_SETS))
-    parser.add_argument("--no-test-sets", action="store_true",
-                        help="do not deduplicate against any test set (only for data never scored on them)")
+    parser.add_argument("--no-test-sets", "--no-test-set", action="store_true",
+                        help="do not deduplicate against any test set (only for data never scored on them); "
+                             "without it, a test set that cannot be found is an error (exit 2)")
     parser.add_argument("--config", type=Path, help="JSON file of ScrapeConfig settings (flags win)")
     parser.add_argument("--list-presets", action="store_true", help="print the presets and engines, and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every kept and rejected URL")

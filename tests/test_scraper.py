@@ -364,3 +364,82 @@ def test_rate_limit_spaces_requests_to_one_host():
         limiter.wait("http://a.example/x")
     limiter.wait("http://b.example/x")
     assert 0.1 <= time.monotonic() - started < 0.5
+
+
+# --- what a new user trips on (issue 29) ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_in_the_light_environment_it_says_which_one_it_needs():
+    """The README activates the light environment; scrape.py died there with a traceback
+    (ModuleNotFoundError: imagehash). Now it says which environment it needs, exit 2."""
+    import subprocess
+    light = ROOT / ".venv-deploy" / "bin" / "python"
+    if not light.is_file():
+        pytest.fail(f"{light} missing: `make test` creates the light environment")
+    done = subprocess.run([str(light), str(ROOT / "data_scraper" / "scrape.py"), "--list-presets"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "the scraper needs the full environment (source .venv/bin/activate" in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_default_test_set_that_cannot_be_found_stops_the_run(server, tmp_path, monkeypatch, capsys):
+    """The guard switched itself off: with the default test set not where it was looked for (a
+    clone whose ../shared/data is elsewhere), it logged a warning, kept a test photo and exited 0.
+    Now it stops before fetching anything, exit 2, unless --no-test-sets."""
+    monkeypatch.setattr(scrape, "TEST_SETS", (f"mtfl-test:{tmp_path / 'shared' / 'data' / 'mtfl'}",))
+    server.images["/test-set/aflw.jpg"] = (ROOT.parent / "shared" / "data" / "mtfl" / "AFLW" /
+                                           "0001-image20056.jpg").read_bytes()
+    server.pages["guarded"] = ["/test-set/aflw.jpg"]
+    host = "http://%s:%d" % server.server_address
+    argv = ["--engine", "page", "--page-url", f"{host}/search?q={{query}}", "--out", str(tmp_path / "out"),
+            "--min-interval", "0", "--retries", "0", "--query", "guarded", "--label", "1"]
+    before = len(server.requests)
+    assert scrape.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"the default test set 'mtfl-test:{tmp_path / 'shared' / 'data' / 'mtfl'}' is not here" in err
+    assert "--test-set KIND:PATH" in err and "--no-test-sets" in err
+    assert len(server.requests) == before  # nothing fetched
+    assert scrape.main([*argv, "--no-test-set"]) == 0  # told to go without: it does
+    capsys.readouterr()
+
+
+def test_the_documented_offline_run_works_from_another_folder(tmp_path, data_dir):
+    """docs/training.md's offline commands, as written: Python's web server on a gallery folder,
+    the page engine on it, started from another folder than the checkout. The test photo in the
+    gallery is still caught by the default test set, and no progress bar goes into the log."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    import documentation
+    block = re.search(r"<!-- offline scraping -->\n```sh\n(.*?)```", documentation.text(), re.S)
+    serve, run = [shlex.split(line) for line in block.group(1).splitlines() if line.strip()]
+    gallery = tmp_path / "my_gallery"
+    (gallery / "sunglasses").mkdir(parents=True)
+    for photo in sorted((data_dir / "mtfl" / "lfw_5590").glob("*.jpg"))[:2]:
+        (gallery / "sunglasses" / photo.name).write_bytes(photo.read_bytes())
+    test_photo = data_dir / "mtfl" / "AFLW" / "0001-image20056.jpg"
+    (gallery / "sunglasses" / "from_the_test_set.jpg").write_bytes(test_photo.read_bytes())
+    assert serve[:3] == ["python3", "-m", "http.server"] and serve[-1] == "&"
+    serve = [sys.executable, "-u", *[{"8000": "0", "my_gallery/": str(gallery)}.get(a, a) for a in serve[1:-1]]]
+    web = subprocess.Popen(serve, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = re.search(r"port (\d+)", web.stdout.readline()).group(1)
+        assert run[:2] == ["python3", "data_scraper/scrape.py"]
+        command = [sys.executable, str(ROOT / run[1]), *[a.replace(":8000/", f":{port}/") for a in run[2:]],
+                   "--out", str(tmp_path / "scraped")]
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        done = subprocess.run(command, cwd=elsewhere, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        web.terminate()
+        web.wait(10)
+    assert done.returncode == 0, done.stderr
+    assert "kept 2 new images (with_glasses 2)" in done.stdout
+    assert _rejects(tmp_path / "scraped") == {"duplicate": 1}
+    assert "hashing reference images" not in done.stderr  # stderr is a pipe here, not a terminal
