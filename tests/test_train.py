@@ -252,7 +252,10 @@ def test_the_listing_names_every_file_the_run_folder_holds(tiny_run, tmp_path, d
     from research_and_train_nn.training.run import print_outputs
     from serving import MTFL_GLASSES, MTFL_NO_GLASSES
     run, test_set = tmp_path / "run", tmp_path / "test_set"
-    shutil.copytree(tiny_run, run)
+    run.mkdir()
+    for path in tiny_run.iterdir():  # what train.py wrote (other tests add folders: an export, a release)
+        if path.is_file():
+            shutil.copy(path, run / path.name)
     for folder, names in (("with_glasses", MTFL_GLASSES), ("without_glasses", MTFL_NO_GLASSES)):
         (test_set / folder).mkdir(parents=True)
         for name in names:

@@ -10,7 +10,7 @@
                                  face is found answers "no_face" (?fallback=1: the fallback crop's guess)
     POST /api/v1/predict/batch   several "image" fields -> {"results": [...]}, one per image, in order;
                                  an image that fails gets {"index", "error"} and the others still answer
-    GET  /api/v1/model           version, labels, threshold, input shape, type and format, crop, limits
+    GET  /api/v1/model           version, labels, threshold, input shape and format (the file's type), crop, limits
     GET  /health                 liveness: {"status": "ok", "model_version": ...} as soon as it listens
     GET  /ready                  readiness: 200 once the model is loaded; 503 while it loads, in shutdown
     GET  /metrics                Prometheus: requests by endpoint and status, latency, in flight, model;
@@ -197,9 +197,13 @@ async def serve(args: argparse.Namespace, sockets) -> int:
                                   **server_options(serving.limits.max_body_bytes))
     server.add_sockets(sockets)
     stop, received = asyncio.Event(), []
+
+    def on_signal(signum: int) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, lambda signum=signum: (received.append(signum),
-                                                                                     stop.set()))
+        asyncio.get_running_loop().add_signal_handler(signum, on_signal, signum)
     if serving.metrics.shared:  # the other processes' scrapes read this one's gauges from its files
         PeriodicCallback(serving.metrics.refresh, REFRESH_S * 1000).start()
     host, port = sockets[0].getsockname()[:2]
@@ -207,7 +211,7 @@ async def serve(args: argparse.Namespace, sockets) -> int:
     status = await load_model(serving, args.model)
     if status == 0:
         await stop.wait()
-    await shut_down(server, serving, signal.Signals(received[0]).name if received else "")
+    await shut_down(server, serving, received[0] if received else "")
     return status
 
 
