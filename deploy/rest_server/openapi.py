@@ -7,6 +7,10 @@ is the served model's version, as every answer's ``model_version`` is.
 """
 from __future__ import annotations
 
+import dataclasses
+
+from glasses_core import CropConfig
+
 JSON = "application/json"
 ERROR_STATUSES = {400: "Malformed request, no or unreadable image, unknown field or query parameter",
                   405: "Method not allowed here (the Allow header lists those that are)",
@@ -88,10 +92,8 @@ PHOTO = {  # what every answered photo carries, alone or in a batch
 TIME = {"time_ms": {"type": "number", "minimum": 0}}
 INDEX = {"index": {"type": "integer", "minimum": 0, "description": "the image's place among the request's"}}
 ERROR_BODY = _object({"status": {"type": "integer", "minimum": 400, "maximum": 599}, "message": {"type": "string"}})
-CROP = _object({"size": {"type": "integer"}, "scale": {"type": "number"}, "centre_shift": {"type": "number"},
-                "min_eye_distance": {"type": "number"}, "detector": {"type": "string"},
-                "min_face_score": {"type": "number"}, "refine": {"type": "string"},
-                "fallback_side": {"type": "number"}, "fallback_centre_y": {"type": "number"}})
+JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
+CROP = _object({f.name: {"type": JSON_TYPES[type(f.default)]} for f in dataclasses.fields(CropConfig)})
 SCHEMAS = {
     "Answer": _object({"answer": {"type": "string", "enum": ANSWERS}},
                       "glass or no_glass; a photo without a face gets its fallback crop's guess"),
