@@ -54,8 +54,8 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
                           "validation": kind_metrics(val["kinds"], val_dark, config.kind_threshold)}
         report["kind_errors"] = _kind_errors(test, test_kinds, dark, config.kind_threshold, 12)
     # per pool where the run saved pools: CelebA-more apart from CelebA
-    report["validation_per_source"] = per_source({**val, "sources": val.get("pools", val["sources"])},
-                                                 val_probabilities, config.threshold)
+    report["validation_per_source"] = per_source({**val, "sources": pools_of(val)}, val_probabilities,
+                                                 config.threshold) if pools_of(val) is not None else {}
     report["validation_hard_cases"] = hard_cases(val, val_probabilities, config.threshold)
     report["exports"] = {Path(e).name: metrics(test.labels, runtime_probabilities(Path(e), test.crops),
                                                config.threshold) for e in exports}
@@ -74,6 +74,12 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     (out / "evaluation_report.md").write_text(markdown(report))
     print(markdown(report))
     return report
+
+
+def pools_of(val: dict) -> np.ndarray | None:
+    """Each validation crop's pool (CelebA-more apart from CelebA); its source for runs saved before
+    pools; None for runs saved without either."""
+    return val["pools"] if "pools" in val else val.get("sources")
 
 
 def validation_crops(run: Path) -> dict:
@@ -102,7 +108,7 @@ def hard_cases(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
     runs saved without paths or without CelebA."""
     if "paths" not in val:
         return {}
-    celeba = np.flatnonzero(val.get("pools", val["sources"]) == "celeba")  # CelebA-more has no attributes but glasses
+    celeba = np.flatnonzero(pools_of(val) == "celeba")  # CelebA-more has no attributes but glasses
     if not len(celeba):
         return {}
     table = celeba_attributes(Path(str(val["paths"][celeba[0]])).parent.parent)
