@@ -36,7 +36,7 @@ from glasses_core import GlassesClassifier  # noqa: E402
 from glasses_core.errors import GlassesError, ModelError  # noqa: E402
 from glasses_core.quiet import quiet, set_verbose, verbose  # noqa: E402
 from glasses_core.runtime import resolve_model  # noqa: E402
-from glasses_core.tflite_metadata import batch_one_path, with_config  # noqa: E402
+from glasses_core.tflite_metadata import OUTPUT_NAME, batch_one_path, with_config  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 
@@ -77,22 +77,27 @@ def write_batch_one(path: str | Path) -> Path:
     return target
 
 
-def device_probabilities(path: str | Path, crops: np.ndarray) -> np.ndarray:
-    """P(glass) for each crop from LiteRT's compiled-model API, one crop per run with a
-    [1, size, size, 3] input, as a device runs the file; dequantized with the file's own
-    output parameters."""
+def device_probabilities(path: str | Path, crops: np.ndarray, output: str = OUTPUT_NAME) -> np.ndarray:
+    """P(glass) (or the output named ``output``: dark_probability) for each crop from LiteRT's
+    compiled-model API, one crop per run with a [1, size, size, 3] input, as a device runs the
+    file; dequantized with the file's own output parameters."""
     from ai_edge_litert.compiled_model import CompiledModel
 
     from glasses_core.litert import make_interpreter
 
     path = Path(path)
     interpreter = make_interpreter(path)  # only to read the tensors' types and quantization
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    outputs = interpreter.get_output_details()  # in the graph's order, as the compiled model's buffers
+    names = [o["name"] for o in outputs]
+    index = names.index(output) if output in names else 0 if output == OUTPUT_NAME and len(names) == 1 else None
+    if index is None:
+        raise ModelError(f"{path}: no output named {output!r} (its outputs: {names})")
+    inp, out = interpreter.get_input_details()[0], outputs[index]
     if list(inp["shape_signature"][:1]) != [1]:
         raise ModelError(f"{path}: its batch is not fixed at 1 (shape {list(inp['shape_signature'])}); "
                          f"converters/batch_one.py makes a copy that is")
     with quiet():  # LiteRT's notes
-        found = _run_one_by_one(CompiledModel.from_file(str(path)), crops, inp["dtype"], out["dtype"])
+        found = _run_one_by_one(CompiledModel.from_file(str(path)), crops, inp["dtype"], out["dtype"], index)
     _quiet_farewell()
     values = np.asarray(found)
     if out["dtype"] != np.float32:
@@ -110,13 +115,13 @@ def _quiet_farewell() -> None:
         _quiet_farewell.registered = True
 
 
-def _run_one_by_one(model, crops: np.ndarray, in_dtype, out_dtype) -> list:
+def _run_one_by_one(model, crops: np.ndarray, in_dtype, out_dtype, index: int = 0) -> list:
     inputs, outputs = model.create_input_buffers(0), model.create_output_buffers(0)
     found = []
     for crop in np.asarray(crops):
         inputs[0].write(crop[None].astype(in_dtype))
         model.run_by_index(0, inputs, outputs)
-        found.append(outputs[0].read(1, out_dtype)[0])
+        found.append(outputs[index].read(1, out_dtype)[0])
     return found
 
 

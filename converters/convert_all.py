@@ -142,7 +142,10 @@ def markdown(report: dict, name: str) -> str:
         format_table(report), "",
         "ΔP: difference from the Keras model's probability of glasses on the same crop. "
         "Tolerances: max |ΔP| ≤ 1e-4 for float32, ≤ 5e-3 for float16, ≤ 0.3 for int8; and for "
-        "every precision the same answer on ≥ 99 % of crops and accuracy within ±0.5 points.",
+        "every precision the same answer on ≥ 99 % of crops and accuracy within ±0.5 points."
+        + (" ΔP(dark): the same for the second answer, P(dark | glasses), on every crop, held to the same "
+           "limits; same kind: on the crops with glasses, at the kind threshold."
+           if any("kind_max_difference" in e for e in report["exports"].values()) else ""),
         "Core ML files are run by converters/coreml_numpy.py (their saved spec, in numpy) on "
         "every platform, and by Core ML itself on macOS; the ONNX file by onnxruntime. The "
         "`*_batch1` files are the TFLite files with a fixed batch of 1 for devices "

@@ -10,6 +10,7 @@ the class labels.
 
     run_mlmodel("models/glasses.mlmodel", crops)      # -> P(glass), (N,)
     run_mlpackage("models/glasses.mlpackage", crops)  # float16 tensors stay float16
+    run_coreml(path, crops, output="dark_probability")  # a model's other output, (N,)
 """
 from __future__ import annotations
 
@@ -34,33 +35,49 @@ class UnsupportedOpError(CoreMLSpecError):
     """The spec uses an operation the executor does not implement."""
 
 
-def run_mlmodel(path: str | Path, crops: np.ndarray, positive: str = "glass") -> np.ndarray:
-    """P(``positive``) for uint8 RGB crops (N, H, W, 3) from a neural-network ``.mlmodel``."""
+def run_mlmodel(path: str | Path, crops: np.ndarray, positive: str = "glass", output: str | None = None) -> np.ndarray:
+    """P(``positive``) for uint8 RGB crops (N, H, W, 3) from a neural-network ``.mlmodel``; with
+    ``output``, that other output of the model instead (one value a crop)."""
     path = Path(path)
     spec = load_spec(path)
     if spec.WhichOneof("Type") != "neuralNetworkClassifier":
         raise CoreMLSpecError(f"{path}: expected a neural network classifier, got {spec.WhichOneof('Type')}")
     network = NeuralNetworkRunner(spec, path)
-    return _positive(_batched(network.run, _image_tensor(spec, crops, path)), network.labels, positive, path)
+    return _answer(network, spec, crops, positive, output, path)
 
 
-def run_mlpackage(path: str | Path, crops: np.ndarray, positive: str = "glass") -> np.ndarray:
-    """P(``positive``) for uint8 RGB crops (N, H, W, 3) from an ML program ``.mlpackage``."""
+def run_mlpackage(path: str | Path, crops: np.ndarray, positive: str = "glass", output: str | None = None) -> np.ndarray:
+    """P(``positive``) for uint8 RGB crops (N, H, W, 3) from an ML program ``.mlpackage``; with
+    ``output``, that other output of the model instead (one value a crop)."""
     path = Path(path)
     spec = load_spec(path)
     if spec.WhichOneof("Type") != "mlProgram":
         raise CoreMLSpecError(f"{path}: expected an ML program, got {spec.WhichOneof('Type')}")
     program = ProgramRunner(spec, path / "Data" / _root_item(path).parent, path)
-    return _positive(_batched(program.run, _image_tensor(spec, crops, path)), program.labels, positive, path)
+    return _answer(program, spec, crops, positive, output, path)
 
 
-def run_coreml(path: str | Path, crops: np.ndarray, positive: str = "glass") -> np.ndarray:
+def run_coreml(path: str | Path, crops: np.ndarray, positive: str = "glass", output: str | None = None) -> np.ndarray:
     """``run_mlpackage`` or ``run_mlmodel``, by the file's suffix."""
     runners = {".mlpackage": run_mlpackage, ".mlmodel": run_mlmodel}
     path = Path(path)
     if path.suffix not in runners:
         raise CoreMLSpecError(f"{path}: not a Core ML file (expected one of {sorted(runners)})")
-    return runners[path.suffix](path, crops, positive)
+    return runners[path.suffix](path, crops, positive, output)
+
+
+def output_names(path: str | Path) -> list[str]:
+    """The names of a Core ML file's outputs."""
+    return [o.name for o in load_spec(path).description.output]
+
+
+def _answer(runner, spec, crops, positive: str, output: str | None, path: Path) -> np.ndarray:
+    named_input = _image_tensor(spec, crops, path)
+    if output is None:
+        return _positive(_batched(runner.run, named_input), runner.labels, positive, path)
+    if output not in [o.name for o in spec.description.output]:
+        raise CoreMLSpecError(f"{path}: no output named {output!r}")
+    return _batched(lambda name, pixels: runner.run(name, pixels, output), named_input).reshape(-1).astype(np.float32)
 
 
 def precision(path: str | Path) -> str:
@@ -198,7 +215,8 @@ class NeuralNetworkRunner:
         self.probabilities = self.network.labelProbabilityLayerName or self.network.layers[-1].output[0]
         self.bgr = spec.description.input[0].type.imageType.colorSpace == FeatureTypes_pb2.ImageFeatureType.BGR
 
-    def run(self, input_name: str, pixels: np.ndarray) -> np.ndarray:
+    def run(self, input_name: str, pixels: np.ndarray, output: str | None = None) -> np.ndarray:
+        """The label probabilities (N, labels), or the blob named ``output`` (N, -1)."""
         blobs = {input_name: self._preprocess(input_name, pixels)}
         for layer in self.network.layers:
             kind = layer.WhichOneof("layer")
@@ -216,7 +234,7 @@ class NeuralNetworkRunner:
             except (ValueError, IndexError) as err:
                 raise CoreMLSpecError(f"{self.path}: layer {layer.name!r} ({kind}) failed: {err}") from err
             blobs.update(zip(layer.output, outputs))
-        return blobs[self.probabilities].reshape(len(pixels), -1)
+        return blobs[output or self.probabilities].reshape(len(pixels), -1)
 
     def _preprocess(self, input_name: str, pixels: np.ndarray) -> np.ndarray:
         steps = [p for p in self.network.preprocessing if p.featureName in ("", input_name)]
@@ -357,8 +375,12 @@ class ProgramRunner:
         if len(classify) != 1:
             raise CoreMLSpecError(f"{path}: expected one classify operation, found {len(classify)}")
         self.labels = [str(v) for v in self._argument(classify[0], "classes", self.constants)]
+        # the model's outputs, by the variables of the block that holds them
+        self.outputs = dict(zip([o.name for o in spec.description.output], block.outputs))
 
-    def run(self, input_name: str, pixels: np.ndarray) -> np.ndarray:
+    def run(self, input_name: str, pixels: np.ndarray, output: str | None = None) -> np.ndarray:
+        """The classify operation's probabilities (N, labels), or the program output named ``output``
+        (N, -1)."""
         env = {input_name: pixels}
         for op in self.operations:
             if op.type == "const":
@@ -374,11 +396,14 @@ class ProgramRunner:
                 raise UnsupportedOpError(f"{self.path}: operation {_op_name(op)!r}: {err}") from err
             except (ValueError, IndexError, TypeError) as err:
                 raise CoreMLSpecError(f"{self.path}: operation {_op_name(op)!r} ({op.type}) failed: {err}") from err
-            for output, result in zip(op.outputs, results):
-                env[output.name] = _as_declared(result, output.type)
-            if op.type == "classify":
+            for declared, result in zip(op.outputs, results):
+                env[declared.name] = _as_declared(result, declared.type)
+            if op.type == "classify" and output is None:
                 return results[1]
-        raise CoreMLSpecError(f"{self.path}: the program ends without a classify operation")
+        if output is not None and self.outputs.get(output) in env:
+            return np.asarray(env[self.outputs[output]], np.float32).reshape(len(pixels), -1)
+        raise CoreMLSpecError(f"{self.path}: the program ends without a classify operation"
+                              if output is None else f"{self.path}: the program computes no {output!r}")
 
     def _argument(self, op, key: str, env: dict):
         values = []

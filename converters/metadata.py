@@ -2,7 +2,8 @@
 
 The TFLite files carry the whole ModelConfig (glasses_core/tflite_metadata.py); Core ML's
 user-defined metadata and ONNX's ``metadata_props`` carry ``export_fields()``, the same
-labels, threshold, version, model id and crop, as strings.
+labels, threshold, version, model id and crop (and, for a model that says which glasses, its
+kinds and kind threshold), as strings.
 """
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def export_fields(config: ModelConfig, metadata: Metadata) -> dict[str, str]:
     fields = {"version": config.version, "model_id": config.identity, "labels": f"{no},{yes}",
               "threshold": f"{config.threshold}", "input_crop": crop_description(config),
               "training_data": metadata.training_data}
+    if config.kinds:  # the second answer: which glasses, from the output named dark_probability
+        fields["kinds"] = ",".join(config.kinds)
+        fields["kind_threshold"] = f"{config.kind_threshold}"
     if config.description:
         fields["run"] = config.description
     return fields

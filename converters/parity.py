@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import GlassesClassifier, ModelConfig
+from glasses_core.tflite_metadata import KIND_OUTPUT_NAME
 from glasses_core.errors import GlassesError
 from glasses_core.quiet import quiet, set_verbose
 from glasses_core.tflite_metadata import batch_one_path
@@ -58,7 +59,7 @@ def check_parity(keras_model, exports: dict[str, str | Path], crops: np.ndarray,
     crops, labels = np.asarray(crops), np.asarray(labels)
     if len(crops) < min_crops:
         raise ValueError(f"parity needs at least {min_crops} validation crops, got {len(crops)}")
-    reference = keras_probabilities(keras_model, crops)
+    reference, dark = keras_answers(keras_model, crops)
     report = {"crops": int(len(crops)), "positives": int(labels.sum()), "threshold": config.threshold,
               "keras_accuracy": _accuracy(reference, labels, config.threshold), "exports": {}}
     for name, path in exports.items():
@@ -66,16 +67,70 @@ def check_parity(keras_model, exports: dict[str, str | Path], crops: np.ndarray,
             primary = runner_name in ("LiteRT", "LiteRT CompiledModel", "numpy executor", "onnxruntime")
             entry = name if primary else f"{name} ({runner_name})"
             report["exports"][entry] = compare(Path(path), runner_name, run, reference, crops, labels, config)
+            if dark is not None and "error" not in report["exports"][entry]:
+                compare_kinds(report["exports"][entry], Path(path), runner_name, dark, crops, labels, config)
     report["passed"] = all(e["passed"] for e in report["exports"].values())
     return report
 
 
 def keras_probabilities(keras_model, crops: np.ndarray) -> np.ndarray:
     """P(glass) from the Keras training model: the reference every export is held to."""
-    from research_and_train_nn.training.model import inference_model
+    return keras_answers(keras_model, crops)[0]
 
-    probability = inference_model(keras_model)
-    return probability.predict(crops.astype(np.float32), batch_size=100, verbose=0).reshape(-1)
+
+def keras_answers(keras_model, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(P(glass), P(dark | glasses) or None for a one-answer model) from the Keras training model."""
+    from research_and_train_nn.training.model import has_kind_head, inference_model
+
+    outputs = inference_model(keras_model).predict(crops.astype(np.float32), batch_size=100, verbose=0)
+    if has_kind_head(keras_model):
+        return outputs[0].reshape(-1), outputs[1].reshape(-1)
+    return outputs.reshape(-1), None
+
+
+def kind_runner(path: Path, runner_name: str):
+    """crops -> P(dark | glasses) from an export, run the way ``runner_name`` runs it."""
+    if runner_name == "LiteRT CompiledModel":
+        from converters.batch_one import device_probabilities
+        return lambda crops: device_probabilities(path, crops, KIND_OUTPUT_NAME)
+    if runner_name == "LiteRT":
+        def dark(crops):
+            found = GlassesClassifier(path).predict_crops_and_kinds(crops)[1]
+            if found is None:
+                raise GlassesError(f"{path}: no {KIND_OUTPUT_NAME} output (or no kinds in its metadata)")
+            return found
+        return dark
+    if runner_name == "numpy executor":
+        from converters import coreml_numpy
+        return lambda crops: coreml_numpy.run_coreml(path, crops, output=KIND_OUTPUT_NAME)
+    if runner_name == "onnxruntime":
+        from converters.to_onnx import run_onnx
+        return lambda crops: run_onnx(path, crops, KIND_OUTPUT_NAME)
+    if runner_name == "Core ML":
+        return lambda crops: coreml_dark(path, crops)
+    raise GlassesError(f"{path}: no way to run its second answer with {runner_name}")
+
+
+def compare_kinds(entry: dict, path: Path, runner_name: str, reference: np.ndarray, crops: np.ndarray,
+                  labels: np.ndarray, config: ModelConfig) -> None:
+    """The second answer's parity, added to ``entry``: the largest |ΔP(dark)| over every crop, and
+    the same kind on the crops with glasses, held to the precision's limits."""
+    tolerance = TOLERANCES[entry["precision"]]
+    try:
+        dark = np.asarray(kind_runner(path, runner_name)(crops), np.float32).reshape(-1)
+    except GlassesError as err:
+        entry["failures"].append(f"second answer: {err}")
+        entry["passed"] = False
+        return
+    with_glasses = labels == 1
+    said, meant = dark >= config.kind_threshold, reference >= config.kind_threshold
+    entry.update({"kind_max_difference": float(np.abs(dark.astype(np.float64) - reference).max()),
+                  "kind_agreement": float(np.mean(said[with_glasses] == meant[with_glasses])) if with_glasses.any() else 1.0})
+    if tolerance.max_difference is not None and not entry["kind_max_difference"] <= tolerance.max_difference:
+        entry["failures"].append(f"max |ΔP(dark)| {entry['kind_max_difference']:.2e} > {tolerance.max_difference:.0e}")
+    if tolerance.min_agreement is not None and not entry["kind_agreement"] >= tolerance.min_agreement:
+        entry["failures"].append(f"same kind on {entry['kind_agreement']:.2%} < {tolerance.min_agreement:.0%}")
+    entry["passed"] = not entry["failures"]
 
 
 def runners(path: Path) -> list[tuple[str, object]]:
@@ -169,6 +224,16 @@ def coreml_predict(path: Path, crops: np.ndarray, positive: str) -> np.ndarray:
                      for crop in crops], np.float32)
 
 
+def coreml_dark(path: Path, crops: np.ndarray) -> np.ndarray:
+    """P(dark | glasses) from Core ML itself (macOS only)."""
+    import coremltools as ct
+    from PIL import Image
+
+    model = ct.models.MLModel(str(path))
+    return np.array([np.asarray(model.predict({"image": Image.fromarray(crop)})[KIND_OUTPUT_NAME]).reshape(-1)[0]
+                     for crop in crops], np.float32)
+
+
 def file_size(path: Path) -> int:
     """Bytes of a file, or of every file in a folder (an .mlpackage)."""
     if path.is_dir():
@@ -182,19 +247,23 @@ def _accuracy(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -
 
 def format_table(report: dict) -> str:
     """The report's exports as a Markdown table."""
+    kinds = any("kind_max_difference" in e for e in report["exports"].values())
+    extra = (" max \\|ΔP(dark)\\| | same kind |", "---:|---:|") if kinds else ("", "")
     rows = ["| export | precision | size | max \\|ΔP\\| | mean \\|ΔP\\| | same answer | accuracy | "
-            "Δ accuracy | run by | passed |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+            f"Δ accuracy |{extra[0]} run by | passed |",
+            f"|---|---|---:|---:|---:|---:|---:|---:|{extra[1]}---|---|"]
     for name, e in report["exports"].items():
         size = f"{e['size_bytes'] / 1024:.1f} KiB"
         if "error" in e:
-            rows.append(f"| {name} | {e.get('precision', '?')} | {size} | | | | | | {e['runner']} | "
+            rows.append(f"| {name} | {e.get('precision', '?')} | {size} | | | | | |{' | |' if kinds else ''} {e['runner']} | "
                         f"**no**: {_cell(e['error'])} |")
             continue
         verdict = "yes" if e["passed"] else "**no**: " + _cell("; ".join(e["failures"]))
+        kind = (f" | {e['kind_max_difference']:.2e} | {e['kind_agreement']:.2%}" if "kind_max_difference" in e
+                else " | | " if kinds else "")
         rows.append(f"| {name} | {e['precision']} | {size} | {e['max_difference']:.2e} | "
                     f"{e['mean_difference']:.2e} | {e['agreement']:.2%} | {e['accuracy']:.2%} | "
-                    f"{e['accuracy_change'] * 100:+.2f} pt | {e['runner']} | {verdict} |")
+                    f"{e['accuracy_change'] * 100:+.2f} pt{kind} | {e['runner']} | {verdict} |")
     return "\n".join(rows)
 
 

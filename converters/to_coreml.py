@@ -3,7 +3,8 @@ but for the stem layer, see ``FLOAT32_LAYERS``) and a neural network ``.mlmodel`
 
 Both take an RGB image named ``image`` of the model's input size, with the model's rescaling
 folded into the image input's scale/bias, and are classifiers: ``classLabel`` (no_glass or
-glass) and ``classLabel_probs`` (the probability of each).
+glass) and ``classLabel_probs`` (the probability of each); a model that says which glasses also
+outputs ``dark_probability``, P(dark | glasses).
 
     python3 converters/to_coreml.py RUN_DIR --out models/
 """
@@ -22,12 +23,13 @@ with quiet():  # TensorFlow's and coremltools' start-up notes (GLASSES_VERBOSE=1
 
 from glasses_core import ModelConfig
 from glasses_core.errors import GlassesError
-from research_and_train_nn.training.model import inference_model
+from research_and_train_nn.training.model import has_kind_head, inference_model
 
 from converters.metadata import Metadata, crop_description, export_fields
 from converters.runs import export_main
 
 PROBABILITIES = "classLabel_probs"  # the probabilities output, named as Xcode's classifiers name it
+DARK = "dark_probability"  # the second answer's output: P(dark | glasses), (1, 1)
 # Layers the ML program computes in float32, everything else in float16. The stem sees the
 # image itself: version 0.1.0's .mlpackage differed from Keras by up to 4.93e-3 with it in
 # float16 and 3.46e-3 with it in float32 (limit 5e-3; models/conversion_report.md). It is
@@ -57,15 +59,20 @@ def without_rescaling(model: keras.Model) -> keras.Model:
 
 
 def classifier_function(model: keras.Model, input_size: int):
-    """Concrete function: one normalised crop -> [P(no_glass), P(glass)], shape (1, 2).
+    """Concrete function: one normalised crop -> [P(no_glass), P(glass)], shape (1, 2), and for a
+    model that says which glasses, P(dark | glasses), shape (1, 1), after it.
 
     Core ML converts this rather than the Keras 3 model object, which coremltools does not
     reliably accept; a classifier needs one probability per label, hence the [1 - p, p].
     """
     probability = inference_model(without_rescaling(model))
+    kind = has_kind_head(model)
 
     @tf.function(input_signature=[tf.TensorSpec([1, input_size, input_size, 3], tf.float32, name="image")])
     def classify(image):
+        if kind:
+            p, dark = probability(image, training=False)
+            return tf.concat([1.0 - p, p], axis=1), dark
         p = probability(image, training=False)
         return tf.concat([1.0 - p, p], axis=1)
 
@@ -93,17 +100,29 @@ def convert(model: keras.Model, config: ModelConfig, target: str):
                "neuralnetwork": {"minimum_deployment_target": ct.target.iOS13}}
     if target not in options:
         raise ValueError(f"unknown Core ML target {target!r}; choose from {sorted(options)}")
-    mlmodel = ct.convert([classifier_function(model, size)], source="tensorflow", inputs=[image],
-                         classifier_config=ct.ClassifierConfig(list(config.labels)),
+    function = classifier_function(model, size)
+    probabilities_output = function.outputs[0].name.split(":")[0]  # the first of two outputs is the classifier's
+    mlmodel = ct.convert([function], source="tensorflow", inputs=[image],
+                         classifier_config=ct.ClassifierConfig(list(config.labels),
+                                                               predicted_probabilities_output=probabilities_output),
                          convert_to=target, **options[target])
     if target == "mlprogram" and not float32_ops:
         raise GlassesError(f"{model.name}: no layer named {FLOAT32_LAYERS} to keep in float32 "
                            f"(the ML program would lose precision where the image enters)")
-    probabilities = mlmodel.get_spec().description.predictedProbabilitiesName
-    if probabilities != PROBABILITIES:
-        spec = mlmodel.get_spec()
-        ct.utils.rename_feature(spec, probabilities, PROBABILITIES)
-        mlmodel = ct.models.MLModel(spec, skip_model_load=True)
+    spec = mlmodel.get_spec()
+    renames = {spec.description.predictedProbabilitiesName: PROBABILITIES}
+    if has_kind_head(model):
+        extra = [o.name for o in spec.description.output
+                 if o.name not in (spec.description.predictedFeatureName, spec.description.predictedProbabilitiesName)]
+        if len(extra) != 1:
+            raise GlassesError(f"{model.name}: expected one output beside the classifier's, got {extra}")
+        renames[extra[0]] = DARK
+    renames = {old: new for old, new in renames.items() if old != new}
+    if renames:
+        for old, new in renames.items():
+            ct.utils.rename_feature(spec, old, new)
+        weights = None if target == "neuralnetwork" else mlmodel.weights_dir
+        mlmodel = ct.models.MLModel(spec, skip_model_load=True, weights_dir=weights)
     return mlmodel
 
 
@@ -122,6 +141,11 @@ def describe(mlmodel, config: ModelConfig, metadata: Metadata) -> None:
         f"{yes!r} or {no!r}, whichever is more probable; the threshold chosen in training is "
         f"{config.threshold}: compare {PROBABILITIES}[{yes!r}] with it to use that instead")
     mlmodel.output_description[PROBABILITIES] = f"probability of each label, {no!r} and {yes!r}"
+    if config.kinds:
+        clear, dark = config.kinds
+        mlmodel.output_description[DARK] = (
+            f"which glasses: the probability that glasses are {dark!r} (sunglasses) rather than {clear!r}, "
+            f"given glasses; {dark!r} at or above {config.kind_threshold}")
 
 
 def export_coreml(model: keras.Model, config: ModelConfig, out_dir: str | Path, name: str = "glasses",

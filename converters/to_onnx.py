@@ -1,7 +1,8 @@
 """Export the trained Keras model to ONNX (float32), for runtimes other than LiteRT and Core ML.
 
 The ONNX model takes ``image``: float32 (N, size, size, 3) raw RGB crops, 0-255 (the rescaling
-is inside the model, as in every other export), and returns ``probability``: (N, 1), P(glass).
+is inside the model, as in every other export), and returns ``probability``: (N, 1), P(glass),
+and for a model that says which glasses ``dark_probability``: (N, 1), P(dark | glasses).
 Its metadata (``metadata_props``) holds the labels, the threshold chosen in training, the
 version and the crop the input must be. Converted by tf2onnx from a concrete function; run
 by onnxruntime in the parity check.
@@ -22,6 +23,7 @@ from converters.metadata import Metadata, crop_description, export_fields
 
 OPSET = 17  # onnxruntime 1.16+ and most mobile/web ONNX runtimes read it
 OUTPUT = "probability"
+KIND_OUTPUT = "dark_probability"
 
 
 def export_onnx(model, config: ModelConfig, out_dir: str | Path, name: str = "glasses",
@@ -30,13 +32,17 @@ def export_onnx(model, config: ModelConfig, out_dir: str | Path, name: str = "gl
     import tensorflow as tf
     import tf2onnx
 
-    from research_and_train_nn.training.model import inference_model
+    from research_and_train_nn.training.model import has_kind_head, inference_model
 
     probability = inference_model(model)
     size = config.crop.size
+    kind = has_kind_head(model)
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="image")])
     def classify(image):
+        if kind:
+            glasses, dark = probability(image, training=False)
+            return {OUTPUT: glasses, KIND_OUTPUT: dark}
         return {OUTPUT: probability(image, training=False)}
 
     out_dir = Path(out_dir)
@@ -62,14 +68,15 @@ def _version_number(version: str) -> int:
     return major * 10000 + minor * 100 + patch
 
 
-def run_onnx(path: Path, crops: np.ndarray) -> np.ndarray:
-    """P(glass) for uint8 crops from onnxruntime; GlassesError when the file cannot be run."""
+def run_onnx(path: Path, crops: np.ndarray, output: str = OUTPUT) -> np.ndarray:
+    """P(glass) (or the ``output`` named) for uint8 crops from onnxruntime; GlassesError when the
+    file cannot be run."""
     import onnxruntime
 
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         (image,) = session.get_inputs()
-        return session.run([OUTPUT], {image.name: np.asarray(crops, np.float32)})[0].reshape(-1)
+        return session.run([output], {image.name: np.asarray(crops, np.float32)})[0].reshape(-1)
     except Exception as err:  # onnxruntime raises its own exception types for bad files
         raise GlassesError(f"{path}: onnxruntime cannot run it ({err})") from err
 

@@ -14,7 +14,7 @@ from .errors import ModelError
 from .image_io import ImageSource, Photo, open_photo
 from .litert import make_interpreter
 from .locate import Detectors
-from .tflite_metadata import read_config
+from .tflite_metadata import KIND_OUTPUT_NAME, OUTPUT_NAME, read_config
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "glasses.json"
 
@@ -30,11 +30,14 @@ class FaceResult:
     probability: float
     answer: str
     score: float | None = None  # face detector confidence
+    kind: str | None = None  # with glasses, which ("clear" or "dark") when the model says; else None
+    dark_probability: float | None = None  # P(dark | glasses), when the model says which glasses
 
     def to_dict(self) -> dict:
         return {"box": None if self.box is None else [round(v, 1) for v in self.box],
                 "probability": round(self.probability, 6), "answer": self.answer,
-                "score": None if self.score is None else round(self.score, 4)}
+                "score": None if self.score is None else round(self.score, 4), "kind": self.kind,
+                "dark_probability": None if self.dark_probability is None else round(self.dark_probability, 6)}
 
 
 @dataclass(frozen=True)
@@ -46,18 +49,20 @@ class PhotoResult:
     faces: list[FaceResult] = field(default_factory=list)  # the faces found, largest first
     face_found: bool = True
     fallback: FaceResult | None = None  # no face found: the model's guess on the fallback centre crop
+    kind: str | None = None  # the kind of glasses of the face that decided a "glass" answer (most likely to wear them)
 
     def guessed(self) -> "PhotoResult":
         """This result; for a photo without a face, the fallback crop's guess as its answer
         (``face_found`` stays False: the answer is a guess, not a face's)."""
         if self.fallback is None or self.face_found:
             return self
-        return dataclasses.replace(self, answer=self.fallback.answer, probability=self.fallback.probability)
+        return dataclasses.replace(self, answer=self.fallback.answer, probability=self.fallback.probability,
+                                   kind=self.fallback.kind)
 
     def to_dict(self) -> dict:
         return {"answer": self.answer,
                 "probability": None if self.probability is None else round(self.probability, 6),
-                "face_found": self.face_found, "faces": [f.to_dict() for f in self.faces],
+                "kind": self.kind, "face_found": self.face_found, "faces": [f.to_dict() for f in self.faces],
                 "fallback": None if self.fallback is None else self.fallback.to_dict()}
 
 
@@ -130,14 +135,23 @@ class GlassesClassifier:
             self._local.batch = 1
         return self._local.interpreter
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The second answer's kinds ("clear", "dark") when the model says which glasses; else ()."""
+        return self.config.kinds if self._kind_output() is not None else ()
+
     def predict_crops(self, crops: np.ndarray) -> np.ndarray:
         """Probability of glasses for a batch of crops, (N, size, size, 3) uint8 -> (N,)."""
+        return self.predict_crops_and_kinds(crops)[0]
+
+    def predict_crops_and_kinds(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(P(glasses), P(dark | glasses) or None for a model without the second answer), each (N,)."""
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[1:] != (self.config.crop.size, self.config.crop.size, 3):
             raise ValueError(f"crops must be (N, {self.config.crop.size}, {self.config.crop.size}, 3), "
                              f"got {crops.shape}")
         if len(crops) == 0:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float32), (np.zeros(0, dtype=np.float32) if self.kinds else None)
         interpreter = self._interpreter()
         inp = interpreter.get_input_details()[0]
         if self._local.batch != len(crops):
@@ -147,8 +161,19 @@ class GlassesClassifier:
             inp = interpreter.get_input_details()[0]
         interpreter.set_tensor(inp["index"], _quantize(crops, inp))
         interpreter.invoke()
-        out = interpreter.get_output_details()[0]
-        return _dequantize(interpreter.get_tensor(out["index"]), out).reshape(len(crops))
+        read = lambda out: _dequantize(interpreter.get_tensor(out["index"]), out).reshape(len(crops))  # noqa: E731
+        kind = self._kind_output()
+        return read(self._glasses_output()), None if kind is None or not self.config.kinds else read(kind)
+
+    def _glasses_output(self) -> dict:
+        outputs = self._interpreter().get_output_details()
+        return next((o for o in outputs if o["name"] == OUTPUT_NAME), outputs[0])
+
+    def _kind_output(self) -> dict | None:
+        """The output of P(dark | glasses), when the file has one (and its metadata its kinds)."""
+        if not self.config.kinds:
+            return None
+        return next((o for o in self._interpreter().get_output_details() if o["name"] == KIND_OUTPUT_NAME), None)
 
     def crops(self, photo: Photo | ImageSource | np.ndarray) -> list[FaceCrop]:
         """The model inputs for a photo (the core's one preprocessing function)."""
@@ -165,21 +190,32 @@ class GlassesClassifier:
         """Answers for many photos, with the classifier run once on all their crops."""
         names = names or [None] * len(sources)
         per_photo = [self.crops(open_photo(s, n)) for s, n in zip(sources, names)]
-        flat = [c.pixels for crops in per_photo for c in crops]
-        probabilities = iter(self.predict_crops(np.stack(flat)).tolist())
-        return [self._photo_result(crops, [next(probabilities) for _ in crops]) for crops in per_photo]
+        glasses, dark = self.predict_crops_and_kinds(np.stack([c.pixels for crops in per_photo for c in crops]))
+        answers = iter(zip(glasses.tolist(), [None] * len(glasses) if dark is None else dark.tolist()))
+        return [self._photo_result(crops, [next(answers) for _ in crops]) for crops in per_photo]
 
     def answer(self, probability: float) -> str:
         return self.config.labels[1] if probability >= self.threshold else self.config.labels[0]
 
-    def _photo_result(self, crops: list[FaceCrop], probabilities: list[float]) -> PhotoResult:
+    def kind(self, probability: float, dark: float | None) -> str | None:
+        """Which glasses a face with ``probability`` of glasses and ``dark`` = P(dark | glasses)
+        wears: None when it wears none or the model does not say."""
+        if dark is None or probability < self.threshold or not self.config.kinds:
+            return None
+        return self.config.kinds[1] if dark >= self.config.kind_threshold else self.config.kinds[0]
+
+    def _face_result(self, crop: FaceCrop, probability: float, dark: float | None) -> FaceResult:
+        return FaceResult(box=None if crop.face is None else crop.face.box, probability=probability,
+                          answer=self.answer(probability), score=None if crop.face is None else crop.face.score,
+                          kind=self.kind(probability, dark), dark_probability=dark)
+
+    def _photo_result(self, crops: list[FaceCrop], answers: list[tuple[float, float | None]]) -> PhotoResult:
         if crops[0].face is None:  # preprocess() gives one fallback crop when it finds no face
-            guess = FaceResult(box=None, probability=probabilities[0], answer=self.answer(probabilities[0]))
-            return PhotoResult(answer=NO_FACE, probability=None, face_found=False, fallback=guess)
-        faces = [FaceResult(box=c.face.box, probability=p, answer=self.answer(p), score=c.face.score)
-                 for c, p in zip(crops, probabilities)]
-        best = max(probabilities)
-        return PhotoResult(answer=self.answer(best), probability=best, faces=faces)
+            return PhotoResult(answer=NO_FACE, probability=None, face_found=False,
+                               fallback=self._face_result(crops[0], *answers[0]))
+        faces = [self._face_result(c, p, d) for c, (p, d) in zip(crops, answers)]
+        decider = max(faces, key=lambda f: f.probability)
+        return PhotoResult(answer=decider.answer, probability=decider.probability, faces=faces, kind=decider.kind)
 
 
 def _quantize(crops: np.ndarray, detail: dict) -> np.ndarray:

@@ -4,7 +4,8 @@ A TFLite flatbuffer holds a list of named metadata buffers (``Model.metadata`` i
 schema). Ours, ``CONFIG_ENTRY``, holds the model's ``ModelConfig`` as UTF-8 JSON, byte for
 byte what ``<model>.json`` beside the file says: labels, threshold, crop, input format,
 version and model id. The input and output tensors (and the signature's keys) are named
-``image`` and ``probability``.
+``image`` and ``probability``, and a model that says which glasses has a second output,
+``dark_probability`` (P(dark | glasses)).
 
 Why not the ``TFLITE_METADATA`` entry that Android Studio and the TFLite Task Library read: its
 only Python writer, ``tflite-support`` (0.4.4, 2023, no longer released), pins protobuf < 4 and
@@ -23,6 +24,8 @@ from .errors import ModelError
 
 CONFIG_ENTRY = "glasses_or_not.model_config"  # the metadata entry that holds the ModelConfig JSON
 INPUT_NAME, OUTPUT_NAME = "image", "probability"
+KIND_OUTPUT_NAME = "dark_probability"  # the second output of a model that says which glasses
+OUTPUT_NAMES = (OUTPUT_NAME, KIND_OUTPUT_NAME)  # by the Keras model's output order
 BATCH_ONE = "_batch1"  # <stem>_batch1.tflite: the same model with a fixed batch of 1, for devices
 _IDENTIFIER = b"TFL3"  # a TFLite flatbuffer's file identifier
 
@@ -33,8 +36,8 @@ def _schema():
 
 
 def with_config(model: bytes, config: ModelConfig) -> bytes:
-    """``model`` (a TFLite flatbuffer with one input and one output) with ``config`` stored
-    inside it and its input and output named ``INPUT_NAME`` and ``OUTPUT_NAME``."""
+    """``model`` (a TFLite flatbuffer with one input and one or two outputs) with ``config``
+    stored inside it and its input and outputs named ``INPUT_NAME`` and ``OUTPUT_NAMES``."""
     import flatbuffers
     import numpy as np
 
@@ -54,12 +57,39 @@ def with_config(model: bytes, config: ModelConfig) -> bytes:
 
 def _name_input_and_output(model) -> None:
     graph = model.subgraphs[0]
-    if len(model.subgraphs) != 1 or len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise ModelError("expected a model with one subgraph, one input and one output")
+    if len(model.subgraphs) != 1 or len(graph.inputs) != 1 or len(graph.outputs) not in (1, 2):
+        raise ModelError("expected a model with one subgraph, one input and one or two outputs")
+    # The converter names every inner tensor by its place in the Keras graph: 9 KB of a 125 KB int8
+    # file, read by nobody at run time. They get short names; the input and outputs get ours below.
+    for index, tensor in enumerate(graph.tensors):
+        tensor.name = f"t{index}"
     graph.tensors[graph.inputs[0]].name = INPUT_NAME
-    graph.tensors[graph.outputs[0]].name = OUTPUT_NAME
     for signature in model.signatureDefs or []:
-        signature.inputs[0].name, signature.outputs[0].name = INPUT_NAME, OUTPUT_NAME
+        signature.inputs[0].name = INPUT_NAME
+    if len(graph.outputs) == 1:
+        graph.tensors[graph.outputs[0]].name = OUTPUT_NAME
+        for signature in model.signatureDefs or []:
+            signature.outputs[0].name = OUTPUT_NAME
+        return
+    # Two outputs: the converter may list the graph's outputs in any order, but the signature keys
+    # them by the Keras model's order (output_0, output_1), or by our names once they are given.
+    signatures = model.signatureDefs or []
+    if len(signatures) != 1:
+        raise ModelError("a model with two outputs needs its signature to tell them apart")
+    keys = sorted(signatures[0].outputs, key=lambda o: _output_rank(o.name))
+    for output, name in zip(keys, OUTPUT_NAMES):
+        output.name = name
+        graph.tensors[output.tensorIndex].name = name
+
+
+def _output_rank(key: bytes) -> int:
+    """The Keras output index of a signature key: output_<i> (Keras's export) or one of OUTPUT_NAMES."""
+    text = key.decode()
+    if text in OUTPUT_NAMES:
+        return OUTPUT_NAMES.index(text)
+    if text.startswith("output_") and text[7:].isdigit():
+        return int(text[7:])
+    raise ModelError(f"cannot tell which output {text!r} is: expected output_0/output_1 or {OUTPUT_NAMES}")
 
 
 def batch_one_path(path: str | Path) -> Path:

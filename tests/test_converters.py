@@ -640,3 +640,36 @@ def test_release_replaces_the_models_after_its_checks(fine_tuned, models_copy, c
     assert json.loads((models_copy / "conversion_report.json").read_text())["passed"]
     assert (models_copy / "README.md").read_text() == readme
     assert _digests(ROOT / "models") == shipped
+
+
+def test_a_two_answer_model_exports_both_answers_everywhere(tiny_kind_run, tmp_path):
+    """TFLite, Core ML and ONNX files of a model that says which glasses carry P(dark | glasses)
+    as a second named output, the kinds and their threshold in their metadata, and give the Keras
+    model's second answer too (parity covers it)."""
+    import onnxruntime
+
+    from converters import coreml_numpy
+    from converters.parity import check_parity
+    from converters.to_coreml import export_coreml
+    from converters.to_onnx import export_onnx
+    from converters.to_tflite import export_tflite
+    from glasses_core import GlassesClassifier
+    from glasses_core.tflite_metadata import read_config
+    run = load_run(tiny_kind_run)
+    tflite = export_tflite(run.model, run.config, tmp_path, variants=("float32",))
+    exports = {"tflite_float32": tflite["float32"], **export_coreml(run.model, run.config, tmp_path),
+               "onnx": export_onnx(run.model, run.config, tmp_path)}
+    assert read_config(tflite["float32"]).kinds == ("clear", "dark")
+    classifier = GlassesClassifier(tflite["float32"])
+    assert classifier.kinds == ("clear", "dark")
+    names = {o["name"] for o in classifier._interpreter().get_output_details()}
+    assert names == {"probability", "dark_probability"}
+    assert "dark_probability" in coreml_numpy.output_names(exports["mlpackage"])
+    session = onnxruntime.InferenceSession(str(exports["onnx"]), providers=["CPUExecutionProvider"])
+    assert {o.name for o in session.get_outputs()} == {"probability", "dark_probability"}  # read by name
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["kinds"] == "clear,dark" and float(meta["kind_threshold"]) == run.config.kind_threshold
+    report = check_parity(run.model, exports, run.crops, run.labels, run.config)
+    for name, entry in report["exports"].items():
+        if entry["precision"] == "float32":
+            assert entry["kind_max_difference"] < 1e-4 and entry["kind_agreement"] >= 0.99, name

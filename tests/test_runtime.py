@@ -296,31 +296,49 @@ def test_the_name_given_is_the_one_an_error_reports(classifier):
 
 
 def test_a_result_as_json():
-    result = PhotoResult(answer="glass", probability=0.123456789, faces=[
-        FaceResult(box=(10.04, 20.06, 30.0, 40.96), probability=0.987654321, answer="glass", score=0.87654321),
+    result = PhotoResult(answer="glass", probability=0.123456789, kind="dark", faces=[
+        FaceResult(box=(10.04, 20.06, 30.0, 40.96), probability=0.987654321, answer="glass", score=0.87654321,
+                   kind="dark", dark_probability=0.91234567),
         FaceResult(box=(1.0, 2.0, 3.0, 4.0), probability=0.5, answer="no_glass")])
     assert result.to_dict() == {
-        "answer": "glass", "probability": 0.123457, "face_found": True,
-        "faces": [{"box": [10.0, 20.1, 30.0, 41.0], "probability": 0.987654, "answer": "glass", "score": 0.8765},
-                  {"box": [1.0, 2.0, 3.0, 4.0], "probability": 0.5, "answer": "no_glass", "score": None}],
+        "answer": "glass", "probability": 0.123457, "kind": "dark", "face_found": True,
+        "faces": [{"box": [10.0, 20.1, 30.0, 41.0], "probability": 0.987654, "answer": "glass", "score": 0.8765,
+                   "kind": "dark", "dark_probability": 0.912346},
+                  {"box": [1.0, 2.0, 3.0, 4.0], "probability": 0.5, "answer": "no_glass", "score": None,
+                   "kind": None, "dark_probability": None}],
         "fallback": None}
     assert PhotoResult(answer="no_glass", probability=0.0).to_dict() == {
-        "answer": "no_glass", "probability": 0.0, "face_found": True, "faces": [], "fallback": None}
+        "answer": "no_glass", "probability": 0.0, "kind": None, "face_found": True, "faces": [], "fallback": None}
     none = PhotoResult(answer="no_face", probability=None, face_found=False,
                        fallback=FaceResult(box=None, probability=0.5555556, answer="no_glass"))
-    assert none.to_dict() == {"answer": "no_face", "probability": None, "face_found": False, "faces": [],
-                              "fallback": {"box": None, "probability": 0.555556, "answer": "no_glass", "score": None}}
+    assert none.to_dict() == {"answer": "no_face", "probability": None, "kind": None, "face_found": False,
+                              "faces": [], "fallback": {"box": None, "probability": 0.555556, "answer": "no_glass",
+                                                        "score": None, "kind": None, "dark_probability": None}}
     assert none.guessed().to_dict() == {**none.to_dict(), "answer": "no_glass", "probability": 0.555556}
 
 
 def test_the_highest_face_decides_the_photo(classifier, data_dir):
     crops = classifier.crops(data_dir / GLASSES)[:1] * 3
     t = classifier.threshold
-    result = classifier._photo_result(crops, [t - 0.2, t, t - 0.1])
-    assert result.answer == "glass" and result.probability == t
+    result = classifier._photo_result(crops, [(t - 0.2, None), (t, None), (t - 0.1, None)])
+    assert result.answer == "glass" and result.probability == t and result.kind is None
     assert [f.answer for f in result.faces] == ["no_glass", "glass", "no_glass"]
     assert [f.probability for f in result.faces] == [t - 0.2, t, t - 0.1]
-    assert classifier._photo_result(crops[:1], [t - 0.2]).answer == "no_glass"
+    assert classifier._photo_result(crops[:1], [(t - 0.2, None)]).answer == "no_glass"
+
+
+def test_the_face_that_decides_says_which_glasses(data_dir):
+    """A model that says which glasses: each face with glasses is clear or dark at the kind
+    threshold; a face without glasses has no kind, however dark; the photo's kind is its deciding
+    face's."""
+    classifier = GlassesClassifier(threshold=0.5)
+    classifier.config = dataclasses.replace(classifier.config, kinds=("clear", "dark"), kind_threshold=0.6)
+    crops = classifier.crops(data_dir / GLASSES)[:1] * 3
+    result = classifier._photo_result(crops, [(0.7, 0.9), (0.95, 0.2), (0.1, 0.99)])
+    assert [f.kind for f in result.faces] == ["dark", "clear", None]
+    assert result.kind == "clear" and result.probability == 0.95
+    assert classifier._photo_result(crops[:1], [(0.4, 0.9)]).kind is None
+    assert classifier.kind(0.9, 0.6) == "dark" and classifier.kind(0.9, 0.59) == "clear"
 
 
 # --- LiteRT loading (litert.py) and quiet stderr (quiet.py), which the runtime uses -------------

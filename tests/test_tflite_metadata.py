@@ -112,7 +112,7 @@ def test_a_model_without_signatures_or_metadata_takes_a_config(converter_output,
     assert graph.tensors[graph.inputs[0]].name == b"image" and graph.tensors[graph.outputs[0]].name == b"probability"
 
 
-@pytest.mark.parametrize("change", ["two subgraphs", "two inputs", "two outputs"])
+@pytest.mark.parametrize("change", ["two subgraphs", "two inputs", "three outputs"])
 def test_a_model_of_another_shape_is_refused(converter_output, change):
     model = unpack(converter_output)
     graph = model.subgraphs[0]
@@ -121,8 +121,26 @@ def test_a_model_of_another_shape_is_refused(converter_output, change):
     elif change == "two inputs":
         graph.inputs = list(graph.inputs) + [graph.outputs[0]]
     else:
-        graph.outputs = list(graph.outputs) + [graph.inputs[0]]
-    with pytest.raises(ModelError, match=r"^expected a model with one subgraph, one input and one output$"):
+        graph.outputs = list(graph.outputs) + [graph.inputs[0], graph.inputs[0]]
+    with pytest.raises(ModelError, match=r"^expected a model with one subgraph, one input and one or two outputs$"):
+        with_config(pack(model), CONFIG)
+
+
+def test_two_outputs_are_named_by_the_signature_not_by_the_graph_s_order(converter_output):
+    """A second output (which glasses) gets its name from the signature's Keras order, whatever
+    order the graph lists its outputs in; without a signature there is no telling them apart."""
+    model = unpack(converter_output)
+    graph = model.subgraphs[0]
+    graph.outputs = [graph.inputs[0], graph.outputs[0]]  # the graph lists the second output first
+    second = type(model.signatureDefs[0].outputs[0])()
+    second.name, second.tensorIndex = b"output_1", graph.inputs[0]
+    model.signatureDefs[0].outputs[0].name = b"output_0"
+    model.signatureDefs[0].outputs = [second, model.signatureDefs[0].outputs[0]]
+    named = unpack(with_config(pack(model), CONFIG)).subgraphs[0]
+    assert named.tensors[named.outputs[1]].name == b"probability"
+    assert named.tensors[named.outputs[0]].name == b"dark_probability"
+    model.signatureDefs = None
+    with pytest.raises(ModelError, match="signature to tell them apart"):
         with_config(pack(model), CONFIG)
 
 

@@ -71,9 +71,16 @@ def inference_model(model: keras.Model) -> keras.Model:
     if not has_kind_head(model):
         prob = layers.Activation("sigmoid", name="probability")(model.output)
         return keras.Model(model.input, prob, name=f"{model.name}_inference")
-    glasses = layers.Activation("sigmoid", name="probability")(model.output[:, :1])
-    dark = layers.Activation("sigmoid", name="dark_probability")(model.output[:, 1:])
-    return keras.Model(model.input, [glasses, dark], name=f"{model.name}_inference")
+    # Each logit picked out of the two by a fixed one-output dense layer: every export is then
+    # convolutions and matrix products only (a slice would be one more operation for every
+    # runtime, and for our Core ML executor, to know).
+    picks = [layers.Dense(1, name=name, trainable=False) for name in ("glasses_logit", "dark_logit")]
+    glasses = layers.Activation("sigmoid", name="probability")(picks[0](model.output))
+    dark = layers.Activation("sigmoid", name="dark_probability")(picks[1](model.output))
+    inference = keras.Model(model.input, [glasses, dark], name=f"{model.name}_inference")
+    for i, pick in enumerate(picks):
+        pick.set_weights([np.eye(2, dtype="float32")[:, i:i + 1], np.zeros(1, "float32")])
+    return inference
 
 
 def multiply_adds(model: keras.Model) -> int:
