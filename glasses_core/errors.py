@@ -14,6 +14,11 @@ class ImageLoadError(GlassesError):
         self.reason = reason
 
 
+class ImageTooLargeError(ImageLoadError):
+    """The image is over a limit on what decoding it may cost (pixels, side, scans, ...):
+    refused from its header, before any pixel is decoded (a server answers 413)."""
+
+
 class ModelError(GlassesError):
     """A model file or its metadata is missing or unusable."""
 

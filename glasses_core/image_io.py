@@ -1,4 +1,5 @@
-"""Open any image Pillow reads and decode it upright, as RGB uint8, at the resolution each use needs.
+"""Open a photo (JPEG, PNG, WebP, HEIC, ...: glasses_core/image_header.py says which formats and
+what limits) and decode it upright, as RGB uint8, at the resolution each use needs.
 
 A JPEG decodes at 1/2, 1/4 or 1/8 of its size straight from its DCT coefficients (Pillow's
 draft mode), which costs a fraction of a full decode: a 12 MP phone photo's faces are found on
@@ -8,22 +9,18 @@ the model's resolution. Other formats (PNG, WebP, HEIC, ...) decode once at full
 from __future__ import annotations
 
 import contextlib
-import io
+import errno
 import math
 import os
-import warnings
-from pathlib import Path
 from typing import Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
-from pillow_heif import register_heif_opener
+from PIL import Image, ImageOps
 
 from .errors import ImageLoadError
+from .files import FileRefused, read_regular_file
+from .image_header import MAX_PIXELS, checked, opened  # noqa: F401 -- MAX_PIXELS: the limit, for callers
 
-register_heif_opener()  # HEIC/HEIF, what iPhones save: Pillow then opens them like any format
-
-MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompression bombs)
 SCALES = (8, 4, 2, 1)  # the reductions a JPEG decodes at directly (1/8 ... full size)
 _TRANSPOSED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
@@ -47,6 +44,7 @@ class Photo:
         # directly, and a numpy copy is made only when one is asked for (``pixels``).
         self._views: dict[int, Image.Image] = {}
         self._arrays: dict[int, np.ndarray] = {}
+        self.header = None  # made from encoded data: what its header says (image_header.Header)
         if image is not None:
             if isinstance(image, Image.Image):
                 self._views[1] = image
@@ -57,10 +55,8 @@ class Photo:
             self._jpeg = False
             return
         with self._opened() as im:
+            self.header = checked(im, data, label)  # every limit, before any pixel is decoded
             width, height = im.size
-            if width * height > MAX_PIXELS:
-                raise ImageLoadError(label, f"{width}x{height} is over the "
-                                            f"{MAX_PIXELS // 1_000_000} megapixel limit")
             transposed = im.getexif().get(0x0112) in _TRANSPOSED
             self.size = (height, width) if transposed else (width, height)
             self._jpeg = reduced_decode and im.format == "JPEG" and im.mode in ("RGB", "L")
@@ -114,23 +110,10 @@ class Photo:
 
     @contextlib.contextmanager
     def _opened(self):
-        """The image opened with Pillow; its decoding errors become ImageLoadError."""
-        try:
-            with warnings.catch_warnings():
-                # Pillow warns before it raises on bombs; the size is checked in __init__.
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(self._data)) as im:
-                    yield im
-        except ImageLoadError:
-            raise
-        except UnidentifiedImageError as err:
-            raise ImageLoadError(self.label, "not a recognised image format") from err
-        except Image.DecompressionBombError as err:
-            raise ImageLoadError(self.label, f"over the {MAX_PIXELS // 1_000_000} megapixel limit "
-                                             f"({err})") from err
-        except (OSError, SyntaxError, ValueError, EOFError) as err:
-            # Pillow signals undecodable or truncated data with these; say which input it was.
-            raise ImageLoadError(self.label, f"not a readable image ({err})") from err
+        """The image opened with Pillow; whatever its decoder raises becomes ImageLoadError
+        (glasses_core/image_header.py)."""
+        with opened(self._data, self.label) as im:
+            yield im
 
 
 def _reduction(scale: float) -> int:
@@ -172,12 +155,15 @@ def _read(source: ImageSource, label: str) -> bytes:
     elif not isinstance(source, (str, os.PathLike)):
         raise ImageLoadError(label, f"not an image source: {type(source).__name__}")
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ImageLoadError(label, "no such file")
         try:
-            data = path.read_bytes()
+            data = read_regular_file(source)  # never a FIFO or a device, never more than 256 MB
+        except FileNotFoundError:
+            raise ImageLoadError(label, "no such file") from None
+        except FileRefused as err:
+            raise ImageLoadError(label, str(err)) from None
         except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise ImageLoadError(label, "symbolic link loop") from None
             raise ImageLoadError(label, f"cannot be read ({err.strerror or err})") from err
     if not data:
         raise ImageLoadError(label, "empty input (0 bytes)" if isinstance(source, (bytes, bytearray, memoryview))

@@ -1,0 +1,200 @@
+"""What an image is and what decoding it will cost, read from its header before any pixel is
+decoded; and the one place where a decoder library's exceptions become ImageLoadError.
+
+Only photo formats are opened (ACCEPTED). Pillow knows some forty others (icons, textures,
+scientific and print formats); none of them is ever handed to its plugin, so no decoder we have
+not bounded runs: an ICO, for one, is decoded whole as soon as it is opened, whatever its
+directory says (a 16 x 16 entry holding a 13,000 x 13,000 PNG cost 1.3 s and 648 MB).
+
+An accepted image is refused (ImageTooLargeError) before decoding when
+- it has over MAX_PIXELS pixels, or a side over MAX_SIDE: Pillow spends memory and time per
+  row as well as per pixel, so a 1 x 39,999,999 PNG cost seconds where a square of as many
+  pixels costs a fraction of one;
+- it is a JPEG of over MAX_JPEG_SCANS scans: each scan is a pass over every coefficient of
+  the image, whatever the size it is decoded at;
+- it is a BMP compressed with RLE in over MAX_RLE_BYTES (Pillow decodes RLE in Python);
+- it is a TIFF that lists more strips or tiles than its size needs (each is decoded on its own).
+The size checked is the one the decoder allocates: Pillow grows a GIF to its first frame when
+it opens it, and libheif, libavif and libwebp decode to the size their headers give or fail.
+``Header.cost`` is the pixels weighed by what turning them into RGB takes (an alpha channel is
+laid on white, deep greyscale is scaled through float64), so that a decode budget counts memory,
+not pixels (benchmarks/worst_images.py measures each format's worst image).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+from pillow_heif import register_heif_opener
+
+from .errors import ImageLoadError, ImageTooLargeError
+
+register_heif_opener()  # HEIC/HEIF, what iPhones save: Pillow then opens them like any format
+
+# Photo formats, in the order Pillow tries them. MPO is what Pillow calls a JPEG holding more
+# than one image (cameras' stereo and depth pictures); the first is the photo.
+ACCEPTED = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF")
+MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompression bombs)
+MAX_SIDE = 65_535  # the longest side JPEG, GIF or WebP can hold: PNG, TIFF and BMP may claim 2**31
+MAX_JPEG_SCANS = 64  # a progressive JPEG has about 10; each costs a pass over the whole image
+MAX_RLE_BYTES = 2 * 1024 * 1024  # an RLE-compressed BMP (decoded by Pillow in Python)
+ALPHA_WEIGHT = 3  # memory per pixel of an image with alpha, over an 8-bit photo's (laid on white)
+DEEP_WEIGHT = 6  # ... of 16-bit and float greyscale (scaled through float64)
+DEEP_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
+ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")  # in Pillow's DecompressionBombError message
+
+
+@dataclass(frozen=True)
+class Header:
+    """An image as its header describes it: ``size`` (width, height) as stored, before any
+    EXIF turn; ``cost`` the pixels a decode budget counts it for (weighed by ``mode``)."""
+    format: str
+    size: tuple[int, int]
+    mode: str
+    cost: int
+
+    @property
+    def pixels(self) -> int:
+        return self.size[0] * self.size[1]
+
+
+def read_header(data: bytes, label: str) -> Header:
+    """The header of an encoded image, checked against every limit; raises ImageLoadError
+    (ImageTooLargeError for the limits) naming ``label``. No pixel is decoded."""
+    with opened(data, label) as image:
+        return checked(image, data, label)
+
+
+@contextlib.contextmanager
+def opened(data: bytes, label: str):
+    """The image opened with Pillow (its header read, no pixel decoded) when it is in an
+    accepted format. Inside, whatever a decoder raises becomes ImageLoadError."""
+    with decoder_errors(label), warnings.catch_warnings():
+        # Pillow warns before it raises on bombs; checked() compares the size with our limit.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=_available())
+        except UnidentifiedImageError:
+            raise ImageLoadError(label, _not_accepted(data[:16])) from None
+        with image:
+            yield image
+
+
+@contextlib.contextmanager
+def decoder_errors(label: str):
+    """Every exception a decoder library raises on one image becomes that image's
+    ImageLoadError: Pillow's plugins raise OSError, SyntaxError, ValueError, EOFError,
+    struct.error and more, its AVIF plugin RuntimeError, pillow_heif its own."""
+    try:
+        yield
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as err:
+        found = _BOMB_PIXELS.search(str(err))
+        size = f"{int(found.group(1)) / 1e6:.1f} megapixels" if found else "too many pixels"
+        raise ImageTooLargeError(label, f"{size}, over the {MAX_PIXELS // 1_000_000} megapixel limit") from err
+    except MemoryError as err:
+        raise ImageLoadError(label, "not enough memory to decode it") from err
+    except Exception as err:  # noqa: BLE001 -- a decoder's failure on this image, whatever its type
+        raise ImageLoadError(label, f"not a readable image ({str(err)[:300] or type(err).__name__})") from err
+
+
+def checked(image: Image.Image, data: bytes, label: str) -> Header:
+    """The Header of an image opened by ``opened``, once it is within every limit."""
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeError(label, f"{width}x{height} is over the {MAX_PIXELS // 1_000_000} megapixel limit")
+    if max(width, height) > MAX_SIDE:
+        raise ImageTooLargeError(label, f"{width}x{height} has a side over the {MAX_SIDE:,} pixel limit")
+    _format_limits(image, data, label)
+    weight = (DEEP_WEIGHT if image.mode in DEEP_MODES
+              else ALPHA_WEIGHT if image.mode in ALPHA_MODES or "transparency" in image.info else 1)
+    return Header(image.format, (width, height), image.mode, width * height * weight)
+
+
+def _format_limits(image: Image.Image, data: bytes, label: str) -> None:
+    if image.format in ("JPEG", "MPO"):
+        scans = jpeg_scans(data)
+        if scans > MAX_JPEG_SCANS:
+            raise ImageTooLargeError(label, f"a JPEG of {scans} scans, over the limit of {MAX_JPEG_SCANS}")
+    elif image.format == "BMP" and image.tile and image.tile[0].codec_name == "bmp_rle" and len(data) > MAX_RLE_BYTES:
+        raise ImageTooLargeError(label, f"an RLE-compressed BMP of {len(data) / 2**20:.1f} MB, over the "
+                                        f"{MAX_RLE_BYTES / 2**20:g} MB limit")
+    elif image.format == "TIFF" and len(image.tile) > 1:
+        x0, y0, x1, y1 = image.tile[0].extents  # the first strip or tile: (0, 0, its width, its height)
+        across, down = -(-image.size[0] // max(1, x1 - x0)), -(-image.size[1] // max(1, y1 - y0))
+        needed = across * down * len(image.getbands())  # planes stored apart need one set each
+        if len(image.tile) > needed:
+            raise ImageTooLargeError(label, f"a TIFF of {len(image.tile)} strips or tiles where its size needs "
+                                            f"{needed}")
+
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (SOS segments) the first image of a JPEG file has, found by walking its
+    markers and the entropy-coded data after each scan header (where 0xFF is always followed by
+    0x00 or a restart marker)."""
+    scans, pos, end = 0, 2, len(data)  # after SOI
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            break  # not a marker: the decoder will say what is wrong
+        marker = data[pos + 1]
+        if marker == 0xFF:  # a fill byte before a marker
+            pos += 1
+        elif marker == 0xD9:  # EOI: the end of the first image
+            break
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+            if marker == 0xDA:
+                scans += 1
+                pos = _entropy_end(data, pos)
+    return scans
+
+
+def _entropy_end(data: bytes, pos: int) -> int:
+    """Where the marker after entropy-coded data starting at ``pos`` is (the data's end if none)."""
+    while (pos := data.find(b"\xff", pos)) != -1 and pos + 1 < len(data):
+        following = data[pos + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            pos += 2  # a stuffed 0xFF, or a restart marker: still the scan's data
+        elif following == 0xFF:
+            pos += 1
+        else:
+            return pos
+    return len(data)
+
+
+def _available() -> tuple[str, ...]:
+    """The accepted formats this Pillow can open (a build without AVIF has no AVIF plugin)."""
+    Image.init()
+    return tuple(fmt for fmt in ACCEPTED if fmt in Image.OPEN)
+
+
+def _not_accepted(prefix: bytes) -> str:
+    """Why an image was not opened: a format we do not accept (named), or none Pillow knows."""
+    named = [fmt for fmt, (_, accept) in Image.OPEN.items()
+             if fmt not in ACCEPTED and accept is not None and accept(prefix) is True]
+    if named:
+        return (f"an image in {named[0]} format, which is not accepted (accepted: "
+                f"{', '.join(_available())})")
+    return "not a recognised image format"
+
+
+def sniff(prefix: bytes) -> str | None:
+    """The accepted format whose signature the first 16 bytes of a file carry, or None."""
+    for fmt in _available():
+        accept = Image.OPEN[fmt][1]
+        if accept is not None and accept(prefix) is True:
+            return fmt
+    return None
+
+
+def accepted_extensions() -> frozenset[str]:
+    """File extensions of the accepted formats ('.jpg', '.heic', ...)."""
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in ACCEPTED)
