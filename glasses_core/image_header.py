@@ -74,6 +74,8 @@ def read_header(data: bytes, label: str) -> Header:
 def opened(data: bytes, label: str):
     """The image opened with Pillow (its header read, no pixel decoded) when it is in an
     accepted format. Inside, whatever a decoder raises becomes ImageLoadError."""
+    if not data:
+        raise ImageLoadError(label, "empty input (0 bytes)")
     with decoder_errors(label), warnings.catch_warnings():
         # Pillow warns before it raises on bombs; checked() compares the size with our limit.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -1,46 +1,27 @@
-"""What one upload may cost: its size is read from the image header before any pixel is decoded.
+"""What one upload may cost: read from the image header before any pixel is decoded.
 
 A blank 6,300 x 6,300 PNG is 39 KB on the wire and 119 MB once decoded (1.6 s of one core), so
-the bytes say nothing about the cost; the pixels do. Each image is held to a per-image limit
-(413 before decoding), and every decode holds its megapixels from a budget shared by the
-requests in flight: an image waits for room, up to a deadline, then gets 503. Images over
-LARGE_PIXELS are decoded in a lane of their own, so that however many arrive, they never hold
-the threads that ordinary photos use.
+the bytes say nothing about the cost; the header does (glasses_core/image_header.py: the
+accepted formats, their limits, and the cost of decoding, the pixels weighed by what turning
+them into RGB takes). Each image is held to a per-image limit (413 before decoding), and every
+decode holds its cost from a budget shared by the requests in flight: an image waits for room,
+up to a deadline, then gets 503. Images that cost over LARGE_PIXELS are decoded in a lane of
+their own, so that however many arrive, they never hold the threads that ordinary photos use.
 """
 from __future__ import annotations
 
 import asyncio
-import io
 import time
-import warnings
 from contextlib import asynccontextmanager
-
-from PIL import Image
 
 from glasses_core import GlassesClassifier, open_photo
 
-LARGE_PIXELS = 4_000_000  # above this an image is decoded in the large-image lane
+LARGE_PIXELS = 4_000_000  # above this cost an image is decoded in the large-image lane
 BUDGET_WAIT_S = 10.0  # how long an image may wait for room in the decode budget before a 503
 
 
 class BudgetBusy(Exception):
     """No room in the decode budget within the deadline."""
-
-
-def header_pixels(data: bytes) -> int:
-    """Width x height from the image header (Pillow opens lazily: no pixel is decoded here).
-
-    0 when Pillow cannot tell: the core's decoder then gives the client its reason."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                return width * height
-    except Image.DecompressionBombError:
-        return Image.MAX_IMAGE_PIXELS * 2 + 1  # Pillow refuses over twice its limit: too large for us too
-    except Exception:  # noqa: BLE001 -- any unreadable header: the core's decoder names the reason
-        return 0
 
 
 class PixelBudget:

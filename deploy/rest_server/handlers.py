@@ -14,8 +14,10 @@ from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler, stream_request_body
 
 from glasses_core import GlassesClassifier, GlassesError
+from glasses_core.errors import ImageTooLargeError
+from glasses_core.image_header import read_header
 
-from .decode import LARGE_PIXELS, BudgetBusy, PixelBudget, header_pixels, predict
+from .decode import LARGE_PIXELS, BudgetBusy, PixelBudget, predict
 from .form import FormError, FormReader
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
@@ -30,6 +32,7 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a client's X-Request-Id is 
 FLAG_VALUES = {"1": True, "true": True, "0": False, "false": False}  # what ?fallback= may say
 
 access_log = logging.getLogger("glasses.access")
+log = logging.getLogger("glasses.server")
 
 
 def http_error(status: int, message: str) -> HTTPError:
@@ -259,20 +262,27 @@ class UploadHandler(JsonHandler):
 
     async def classify(self, data: bytes, name: str, pixel_allowance: int | None = None):
         """(PhotoResult, (height, width), milliseconds) for one image, or an HTTPError."""
-        pixels = header_pixels(data)
-        allowance = self.limits.max_pixels if pixel_allowance is None else pixel_allowance
-        if pixels > allowance:
-            raise http_error(413, f"{name}: {pixels / 1e6:.1f} megapixels, over the "
-                                  f"{allowance / 1e6:g} megapixel limit of this request")
-        large = pixels > LARGE_PIXELS
         try:
-            async with self.serving.budget.hold(pixels):
+            image = read_header(data, name)  # on the event loop: no pixel is decoded
+        except ImageTooLargeError as err:
+            raise http_error(413, str(err))
+        except GlassesError as err:
+            raise http_error(400, str(err))
+        allowance = self.limits.max_pixels if pixel_allowance is None else pixel_allowance
+        if image.pixels > allowance:
+            raise http_error(413, f"{name}: {image.pixels / 1e6:.1f} megapixels, over the "
+                                  f"{allowance / 1e6:g} megapixel limit of this request")
+        large = image.cost > LARGE_PIXELS
+        try:
+            async with self.serving.budget.hold(image.cost):
                 if not large and self.serving.executor is None:  # --threads 0: on the event loop's thread
                     return predict(self.serving.classifier, data, name)
                 lane = self.serving.large_executor if large else self.serving.executor
                 return await IOLoop.current().run_in_executor(lane, predict, self.serving.classifier, data, name)
         except BudgetBusy as err:
             raise http_error(503, str(err))
+        except ImageTooLargeError as err:
+            raise http_error(413, str(err))
         except GlassesError as err:
             raise http_error(400, str(err))
 
@@ -338,6 +348,9 @@ class BatchHandler(UploadHandler):
             except HTTPError as err:
                 results.append({"index": index, "error": {"status": err.status_code,
                                                           "message": err.log_message % err.args}})
+            except Exception:  # a failure of ours on this image: logged; the other images still answer
+                log.exception("%s: unexpected error in a batch", name)
+                results.append({"index": index, "error": {"status": 500, "message": f"{name}: internal error"}})
         self.log_note = f"{sum('error' not in r for r in results)}/{len(results)} answered"
         self.write({"results": results, "time_ms": round(1000.0 * self.request.request_time(), 2)})
 

@@ -10,7 +10,9 @@ replacing it this module adapts the three stream calls it makes for those cases,
   error says so), built from the ``HTTPInputError`` being handled at that moment;
 - ``read_until_regex`` (the headers) reads up to READ_HEADER_BYTES and fails the request with
   431 above MAX_HEADER_BYTES, instead of closing the connection at 64 KB;
-- ``read_until(b"\\r\\n")`` (a chunk-size line) drops chunk extensions (RFC 9112, 7.1.1).
+- ``read_until(b"\\r\\n")`` (a chunk-size line) drops chunk extensions (RFC 9112, 7.1.1), and
+  fails the request with 400 when the line ends in a bare LF: Tornado looked for CRLF and waited
+  for the body timeout, or for 1 KB more.
 """
 from __future__ import annotations
 
@@ -80,7 +82,10 @@ def _headers_within_limit(data: bytes) -> bytes:
     return data
 
 
-def _without_chunk_extensions(line: bytes) -> bytes:
+def _chunk_size_line(line: bytes) -> bytes:
+    """A chunk-size line read up to its LF, without its chunk extensions; 400 unless it ends in CRLF."""
+    if not line.endswith(b"\r\n"):
+        raise HTTPInputError("a chunk-size line ends in a bare LF; HTTP/1.1 lines end in CRLF")
     return CHUNK_EXTENSION.sub(b"", line)
 
 
@@ -99,7 +104,7 @@ def adapt_stream(stream: IOStream) -> None:
     def read_line(delimiter, max_bytes=None):
         if delimiter != b"\r\n":
             return read_until(delimiter, max_bytes=max_bytes)
-        return _then(read_until(delimiter, max_bytes=MAX_CHUNK_LINE_BYTES), _without_chunk_extensions)
+        return _then(read_until(b"\n", max_bytes=MAX_CHUNK_LINE_BYTES), _chunk_size_line)
 
     stream.write, stream.read_until, stream.read_until_regex = json_errors_write, read_line, read_headers
 

@@ -23,8 +23,10 @@
 
 Every error is JSON, {"error": {"status": 400, "message": "..."}}, malformed HTTP included:
 400 malformed request or form, no 'image' field, unknown field or query parameter, more than one
-image where one is taken, an image that cannot be read; 404; 405 (with Allow); 413 body over
---max-body-mb or image over --max-megapixels (read from its header, before decoding); 431 request
+image where one is taken, an image that cannot be read or is not in a photo format (JPEG, PNG, GIF,
+WebP, BMP, TIFF, HEIC/HEIF, AVIF); 404; 405 (with Allow); 413 body over --max-body-mb, or an image
+over --max-megapixels or another limit of the decoder (a side over 65,535 pixels, a JPEG of over
+64 scans, ...: read from its header, before decoding); 431 request
 headers over 64 KB (over 1 MB the connection is closed); 503 with Retry-After when not ready, in
 shutdown, or when the decode budget (--decode-megapixels, shared by the requests in flight) has
 no room within 10 s. Every answer carries X-Request-Id (the client's, when it sends a plain one of
@@ -154,7 +156,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_MEGAPIXELS,
                         help=f"largest image, and largest batch, in megapixels (default {DEFAULT_MAX_MEGAPIXELS:g})")
     parser.add_argument("--decode-megapixels", type=float, default=DEFAULT_DECODE_MEGAPIXELS,
-                        help="megapixels decoded at once per process, shared by the requests in flight "
+                        help="megapixels decoded at once per process, shared by the requests in flight; an "
+                             "image with alpha counts 3 times its pixels, 16-bit or float greyscale 6 times "
                              f"(default {DEFAULT_DECODE_MEGAPIXELS:g}; at least --max-megapixels)")
     parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
                         help=f"most images in one batch request (default {DEFAULT_MAX_BATCH})")
