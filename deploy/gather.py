@@ -5,7 +5,9 @@ is refused, a link where the file would go counts as taken), and nothing is over
 ``name.jpg`` is taken the photo becomes ``name-1.jpg``, ``name-2.jpg``, ... Every step works
 on open folder descriptors and exclusive creation (O_EXCL, hard links), so a link or file that
 appears meanwhile is never followed or replaced either. The destination folder itself may be
-a link: the user chose it.
+a link: the user chose it. A move never follows a link out of the folder it was given
+(``tree``): a photo reached through one stays where it is, since moving it would remove a file
+outside that folder.
 """
 from __future__ import annotations
 
@@ -27,15 +29,23 @@ def _all_taken(name: str) -> GatherError:
     return GatherError(f"{name} and the {MAX_TRIES - 1} numbered names beside it are all taken")
 
 
-def gather(photo: Path, relative: Path, destination: Path, move: bool) -> Path:
+def gather(photo: Path, relative: Path, destination: Path, move: bool, tree: Path | None = None) -> Path:
     """Copy (or move) ``photo`` to ``destination / relative`` or the first free name beside
-    it; returns where it went. Raises OSError, or GatherError for a link or a full set of names."""
+    it; returns where it went. Raises OSError, or GatherError for a link, a full set of names,
+    or a move of a photo that is not inside ``tree`` (the folder given) once links are resolved."""
+    if move and tree is not None and not _inside(photo, tree):
+        raise GatherError(f"reached through a symbolic link out of {tree}; not moved")
     folder = _open_folder(destination, relative.parent.parts)
     try:
         name = (_move if move else _copy)(photo, relative.name, folder)
     finally:
         os.close(folder)
     return destination / relative.parent / name
+
+
+def _inside(photo: Path, tree: Path) -> bool:
+    """Whether ``photo``, its folders' links and its own resolved, lies inside ``tree``."""
+    return Path(os.path.realpath(photo)).is_relative_to(os.path.realpath(tree))
 
 
 def free_names(name: str):

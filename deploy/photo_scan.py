@@ -1,12 +1,14 @@
 """Find the photos among the files and folders given to the folder runner.
 
 A file named on the command line is always tried. In a folder, a file is a photo when its
-extension is one Pillow reads, or when Pillow recognises its header; other files, and hidden
-files and folders, are left out quietly. Entries that cannot be looked at are reported
+extension is one of a photo format the core accepts (glasses_core/image_header.py), or when its
+first bytes are the signature of one; other files, and hidden files and folders, are left out
+quietly. Entries that cannot be looked at are reported
 (``Scan.skipped``): dangling symbolic links, symbolic link loops, FIFOs, sockets and devices
 (never opened, so a FIFO cannot block the run), folders that cannot be listed, and, without
 ``--recursive``, a folder named like a photo. Symbolic links to folders are followed, each
-folder is scanned once.
+folder is scanned once; each photo keeps the folder given that it was found under (``root``),
+so that a move can refuse the photos that a link led out of it.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
+from glasses_core.files import read_head
+from glasses_core.image_header import accepted_extensions, sniff
 
 SPECIAL_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
                  (stat.S_ISBLK, "a block device"))
@@ -26,6 +29,7 @@ SPECIAL_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S
 class Photo:
     path: Path
     relative: Path  # its place below --copy-to/--move-to: its path below the folder given, or its name
+    root: Path | None = None  # the folder given that it was found in (None: the file was given itself)
 
 
 @dataclass
@@ -35,20 +39,19 @@ class Scan:
 
 
 def image_extensions() -> frozenset[str]:
-    """File extensions of every format Pillow can read (not those it can only write)."""
-    Image.init()
-    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+    """File extensions of the photo formats the core reads ('.jpg', '.heic', ...)."""
+    return accepted_extensions()
 
 
 def readable_header(path: Path) -> bool:
-    """Whether Pillow recognises a file without an image extension (it reads the header only).
-    A file we may not open counts as a photo, so that its row says why it was not read."""
+    """Whether a file without a photo extension starts like a photo (its first 16 bytes, read
+    only from a regular file). A file we may not open counts as a photo, so that its row says
+    why it was not read."""
     try:
-        with Image.open(path):
-            return True
+        return sniff(read_head(path, 16)) is not None
     except PermissionError:
         return True
-    except (OSError, ValueError, Image.DecompressionBombError):
+    except OSError:  # FileRefused included: a FIFO or device that appeared since the scan looked
         return False
 
 
@@ -126,7 +129,7 @@ class _Walker:
         elif not stat.S_ISREG(mode):
             self.skip(path, f"not a regular file ({special_kind(mode)})")
         elif path.suffix.lower() in self.extensions or readable_header(path):
-            self.found.photos.append(Photo(path, path.relative_to(root)))
+            self.found.photos.append(Photo(path, path.relative_to(root), root))
 
     def skip(self, path: Path, why: str) -> None:
         self.found.skipped.append((path, why))

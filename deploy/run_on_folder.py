@@ -7,8 +7,8 @@
     python3 deploy/run_on_folder.py DIR --annotate boxes/          # copies with the faces drawn on
     python3 deploy/run_on_folder.py a.jpg b.png DIR     # files and folders, in any mix
 
-Reads every image format Pillow reads (by extension, or by content for files without a known
-one); other files and hidden files are skipped quietly. A photo that cannot be read gets an
+Reads the photo formats (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF, AVIF: by extension, or by
+content for files without a known one); other files and hidden files are skipped quietly. A photo that cannot be read gets an
 error row (and a line on stderr) and the run goes on; entries that cannot be looked at
 (dangling or looping links, FIFOs, unreadable folders, ...) are named on stderr
 (deploy/photo_scan.py). A summary line closes every run on stderr. Large runs are shared
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -44,7 +45,9 @@ EPILOG = f"""\
 exit status:
   {EXIT_OK}  every photo was read (also when there was nothing to do)
   {EXIT_NO_MODEL}  the model could not be loaded
-  {EXIT_USAGE}  bad arguments, or a path that does not exist or is not a file or folder
+  {EXIT_USAGE}  bad arguments, a path that does not exist or is not a file or folder, or a --copy-to,
+     --move-to or --annotate folder that cannot be made or written in (it is made, with its
+     parents, first)
   {EXIT_INCOMPLETE}  the run went to the end, but some files or folders could not be read, or
      some photos could not be copied, moved or annotated: each is named on stderr and counted
      in the summary
@@ -59,7 +62,9 @@ Faces come largest first, numbered from 1; a box is x0,y0,x1,y1 in the photo's u
 \\xNN, and characters the output's encoding cannot hold become \\xNN, \\uNNNN or \\UNNNNNNNN.
 
 --copy-to, --move-to and --annotate never overwrite: a taken name.jpg becomes name-1.jpg,
-name-2.jpg, ...; they never write through a symbolic link inside the destination."""
+name-2.jpg, ...; they never write through a symbolic link inside the destination. --move-to
+never moves a photo that a symbolic link led to from outside the folder given (that would remove
+a file outside it): such a photo stays, and is named on stderr."""
 
 
 @dataclass
@@ -134,11 +139,27 @@ def parse_args(argv=None) -> argparse.Namespace:
         if problem:
             parser.error(escape(f"{path}: {problem}"))
     for destination in (args.copy_to or args.move_to, args.annotate):
-        if destination is not None and destination.exists() and not destination.is_dir():
-            parser.error(escape(f"{destination}: exists and is not a folder"))
+        problem = destination_problem(destination) if destination is not None else None
+        if problem:
+            parser.error(escape(f"{destination}: {problem}"))
     if args.workers < 0:
         parser.error("--workers must be 0 (automatic) or more")
     return args
+
+
+def destination_problem(destination: Path) -> str | None:
+    """Why a --copy-to, --move-to or --annotate folder cannot be used, or None once it is made
+    (with its parents) and a file could be made in it: checked before anything is read or moved."""
+    if destination.exists() and not destination.is_dir():
+        return "exists and is not a folder"
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+        probe, name = tempfile.mkstemp(prefix=".write-test-", dir=destination)
+        os.close(probe)
+        os.unlink(name)
+    except OSError as err:
+        return f"cannot be made or written in ({err.strerror or err})"
+    return None
 
 
 def probability(text: str) -> float:
@@ -218,7 +239,7 @@ def worker_count(requested: int, photos: int) -> int:
 def gather_photo(photo: Photo, destination: Path, move: bool) -> str | None:
     """Copy or move a photo into ``destination``; returns what went wrong, or None."""
     try:
-        gather(photo.path, photo.relative, destination, move)
+        gather(photo.path, photo.relative, destination, move, tree=photo.root)
     except (OSError, GatherError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else err
         return f"could not {'move' if move else 'copy'} {photo.path} to {destination}: {reason}"
@@ -291,9 +312,6 @@ def main(argv=None) -> int:
         if not found.photos:
             print("nothing to do: no photos in " + escape(", ".join(map(str, args.paths))), file=sys.stderr)
         else:
-            for folder in (destination, args.annotate):
-                if folder is not None:
-                    folder.mkdir(parents=True, exist_ok=True)
             answer_all(args, classifier, found.photos, tally, output)
     finally:
         output.finish()  # a JSON list stays valid, even when the run is interrupted

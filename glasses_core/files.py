@@ -7,6 +7,7 @@ the same file that is then read), and read only when it is a regular file, up to
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 
@@ -29,19 +30,10 @@ def kind(mode: int) -> str:
 def read_regular_file(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``; FileRefused for anything else,
     OSError when it cannot be opened or read."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise FileRefused(f"not a regular file ({kind(info.st_mode)})")
-        if info.st_size > max_bytes:
-            raise FileRefused(too_large(info.st_size, max_bytes))
-    except BaseException:
-        os.close(fd)
-        raise
-    with open(fd, "rb", buffering=0) as stream:  # closes fd
-        chunks, size = [], 0
-        want = info.st_size + 1  # one byte more than it says it holds: a file that grew is read on
+    with _regular(path) as (stream, size):
+        if size > max_bytes:
+            raise FileRefused(too_large(size, max_bytes))
+        chunks, size, want = [], 0, size + 1  # one byte more than it said it held: a file that grew is read on
         while size <= max_bytes:
             chunk = stream.read(min(max(want, READ_CHUNK), max_bytes + 1 - size))
             if not chunk:
@@ -51,6 +43,28 @@ def read_regular_file(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) 
     if size > max_bytes:
         raise FileRefused(too_large(size, max_bytes))
     return b"".join(chunks)
+
+
+def read_head(path: str | os.PathLike, length: int) -> bytes:
+    """The first ``length`` bytes of a regular file (fewer when it is shorter); FileRefused for
+    anything that is not a regular file."""
+    with _regular(path) as (stream, _):
+        return stream.read(length) or b""
+
+
+@contextlib.contextmanager
+def _regular(path: str | os.PathLike):
+    """(unbuffered stream, size) of a regular file, opened without waiting, closed after."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileRefused(f"not a regular file ({kind(info.st_mode)})")
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, "rb", buffering=0) as stream:  # closes fd
+        yield stream, info.st_size
 
 
 def too_large(size: int, max_bytes: int) -> str:
