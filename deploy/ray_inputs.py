@@ -4,21 +4,28 @@ Local folders and files go through the folder runner's scan (deploy/photo_scan.p
 tools see the same photos; glob patterns are expanded first. Object-storage URIs (``s3://``,
 ``gs://``, ``file://``, ...) are listed and read through pyarrow's file systems, which are
 part of Ray Data's own dependencies; in a URI, ``*``, ``?`` and ``[...]`` match as in fnmatch.
-A file list holds one path or URI a line.
+A file list holds one path or URI a line; it may be a pipe (``-``, ``<(find ...)``), never a
+device, and holds at most MAX_LIST_BYTES. A photo is read only from a regular file (a FIFO
+would block the task forever, /dev/zero would never end), or from a URI, up to MAX_FILE_BYTES.
 """
 from __future__ import annotations
 
 import fnmatch
 import glob
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from glasses_core.files import MAX_FILE_BYTES, FileRefused, kind, read_regular_file, too_large
 
 from deploy.photo_scan import image_extensions, input_problem, scan
 
 URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 GLOB = re.compile(r"[*?[]")
+MAX_LIST_BYTES = 1024 * 1024 * 1024  # a file list: ten million paths of 100 characters
 
 
 class InputError(Exception):
@@ -69,9 +76,19 @@ def _scan_local(paths: list[Path], recursive: bool, found: Found) -> None:
 
 
 def read_list(file_list: Path) -> list[str]:
-    """The non-empty lines of a file list ('-': standard input)."""
+    """The non-empty lines of a file list ('-': standard input), of at most MAX_LIST_BYTES."""
     try:
-        text = sys.stdin.read() if str(file_list) == "-" else file_list.read_text()
+        if str(file_list) == "-":
+            data = sys.stdin.buffer.read(MAX_LIST_BYTES + 1)
+        else:
+            with open(file_list, "rb") as stream:
+                mode = os.fstat(stream.fileno()).st_mode
+                if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+                    raise FileRefused(f"not a regular file or a pipe ({kind(mode)})")
+                data = stream.read(MAX_LIST_BYTES + 1)
+        if len(data) > MAX_LIST_BYTES:
+            raise FileRefused(too_large(len(data), MAX_LIST_BYTES))
+        text = data.decode()
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{file_list}: cannot read the file list ({err})") from err
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -100,12 +117,18 @@ def list_uri(uri: str, recursive: bool) -> list[str]:
 
 
 def read_bytes(path: str) -> bytes:
-    """A photo's bytes, from a local path or a URI; raises OSError when it cannot be read."""
+    """A photo's bytes, from a local path or a URI (``file://`` ones as local paths); raises
+    OSError (FileRefused: not a regular file, or over MAX_FILE_BYTES) when it cannot be read."""
     if not is_uri(path):
-        return Path(path).read_bytes()
+        return read_regular_file(path)
     filesystem, inner = _filesystem(path)
+    if filesystem.type_name == "local":
+        return read_regular_file(inner)
     with filesystem.open_input_stream(inner) as stream:
-        return stream.read()
+        data = stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise FileRefused(too_large(len(data), MAX_FILE_BYTES))
+    return data
 
 
 _filesystems: dict[str, object] = {}  # one pyarrow file system per bucket, kept for the process

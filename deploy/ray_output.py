@@ -12,11 +12,13 @@ A rerun reads the paths already written and scores only the others. A part file 
 stopped run left unfinished (a Parquet file without its footer, a CSV file whose last line has
 no end) is removed, and its photos are scored again. With --retry-errors, the error rows of the
 photos asked for are first removed from their part files (each rewritten whole, then moved over
-the old one), and those photos are scored again.
+the old one), and those photos are scored again. In a local output folder, symbolic links are
+never followed: a part file is only ever read, removed or rewritten inside the folder given.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -115,9 +117,15 @@ def drop_error_rows(out: str, fmt: str, paths: set[str]) -> int:
 
 
 def _parts(filesystem, folder: str, fmt: str) -> list[str]:
-    """The part files in ``folder`` and below (none when there is no such folder)."""
+    """The part files in ``folder`` and below (none when there is no such folder). Locally,
+    links are not followed (pyarrow's listing follows them: an unfinished-looking file a link
+    led to outside the folder would have been removed)."""
     if filesystem.get_file_info(folder).type != pafs.FileType.Directory:
         return []
+    if filesystem.type_name == "local":
+        return sorted(path for top, _, names in os.walk(folder)  # os.walk follows no link below folder
+                      for path in (os.path.join(top, name) for name in names)
+                      if path.endswith("." + fmt) and not os.path.islink(path))
     return [info.path for info in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True))
             if info.type == pafs.FileType.File and info.path.endswith("." + fmt)]
 

@@ -10,8 +10,11 @@ Each photo's bytes are read and handed to GlassesClassifier.predict(bytes, name=
 same runtime and preprocessing as every other tool, in Ray Data tasks (deploy/ray_scoring.py):
 one per CPU at a time, each worker process holding a classifier whose LiteRT interpreters run on
 one thread, loaded on its first batch and kept for the next. A photo that cannot be read
-or decoded becomes a row with its error; the job goes on. Running again with the same --out
-scores only the photos not yet written there. Needs the full environment (`ray[data]`).
+or decoded becomes a row with its error; the job goes on. A task that fails (its worker killed
+for memory, say) is tried once more; the photos of a task that failed twice are scored again
+one per task, and a photo whose own task fails twice gets an error row: nothing is retried
+without end. Running again with the same --out scores only the photos not yet written there.
+Needs the full environment (`ray[data]`).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import argparse
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from glasses_core import GlassesClassifier, GlassesError
@@ -34,6 +38,8 @@ from deploy.run_on_folder import EXIT_INCOMPLETE, EXIT_NO_MODEL, EXIT_OK, EXIT_U
 BATCH = 32  # photos per call of score_batch
 BLOCK = 128  # photos per Ray Data block (one task); benchmarks/ray_results.md compares 64
 ROWS_PER_FILE = 1000  # rows per output part file at least (the last ones may hold fewer)
+TASK_FAILED = ("scoring it failed twice, each time in a task of its own that raised or whose worker died "
+               "(killed for memory?); Ray's log says why")
 EPILOG = f"""\
 exit status:
   {EXIT_OK}  every photo has its answer in --out (also when there was nothing left to do)
@@ -85,16 +91,48 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def score(photos: list[str], args, workers: int) -> None:
-    """Score ``photos`` on Ray Data and write their rows into ``args.out``."""
+    """Score ``photos`` on Ray Data and write their rows into ``args.out``: every photo gets a
+    row, even one whose task fails twice alone (see the module docstring)."""
     import ray
-    blocks = min(len(photos), max(workers, math.ceil(len(photos) / BLOCK)))  # no empty block
+    context = ray.data.DataContext.get_current()
+    saved, context.max_errored_blocks = context.max_errored_blocks, -1  # a block that failed is left out
+    try:
+        score_pass(photos, args, workers, BLOCK, BATCH)
+        lost = unwritten(photos, args)
+        if lost:
+            print(f"{len(lost)} photos were in tasks that failed twice: scoring them one per task",
+                  file=sys.stderr)
+            score_pass(lost, args, workers, 1, 1)
+            lost = unwritten(lost, args)
+        if lost:
+            rows = [Row(photo, error=TASK_FAILED) for photo in lost]
+            ray_output.write(ray.data.from_arrow(ray_output.table(rows, args.format)), args.out, args.format,
+                             ROWS_PER_FILE)
+    finally:
+        context.max_errored_blocks = saved
+
+
+def score_pass(photos: list[str], args, workers: int, block: int, batch: int) -> None:
+    """One Ray Data run over ``photos``, ``block`` photos per task, each task tried twice at most."""
+    import ray
+    blocks = min(len(photos), max(workers, math.ceil(len(photos) / block)))  # no empty block
     workers = min(workers, blocks)
     dataset = ray.data.from_items([{"path": photo} for photo in photos], override_num_blocks=blocks)
-    dataset = dataset.map_batches(score_batch, fn_kwargs={"model": args.model, "threshold": args.threshold,
-                                                          "fmt": args.format, "fallback_guess": args.fallback_guess},
-                                  batch_size=BATCH, batch_format="numpy", num_cpus=1,
-                                  compute=ray.data.TaskPoolStrategy(size=workers))
+    with warnings.catch_warnings():
+        # max_retries has no named parameter in Ray 2.60 (Ray Data's default, -1, retries a task
+        # whose worker died without end); the catch-all it goes through is deprecated for 2.64.
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        dataset = dataset.map_batches(score_batch, fn_kwargs={"model": args.model, "threshold": args.threshold,
+                                                              "fmt": args.format, "fallback_guess": args.fallback_guess},
+                                      batch_size=batch, batch_format="numpy", num_cpus=1, max_retries=1,
+                                      compute=ray.data.TaskPoolStrategy(size=workers))
     ray_output.write(dataset, args.out, args.format, ROWS_PER_FILE)
+
+
+def unwritten(photos: list[str], args) -> list[str]:
+    """The photos that have no row in ``args.out`` (a part file left unfinished is removed)."""
+    done = ray_output.written(args.out, args.format, [])
+    return [photo for photo in photos if escape(photo) not in done]
 
 
 def to_score(photos: list[str], args) -> list[str]:
