@@ -3,7 +3,6 @@ not a picture we already have (perceptual hash) and, when asked, it shows a face
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import sys
@@ -17,6 +16,7 @@ from PIL import Image
 
 from glasses_core import CropConfig, Detectors, ImageLoadError, load_image
 from glasses_core.crop import usable_faces
+from glasses_core.image_header import read_header
 
 from data_scraper.config import ScrapeConfig
 
@@ -104,10 +104,10 @@ class Checker:
             rgb = load_image(data, name=name)
         except ImageLoadError as err:
             raise Reject(name, "undecodable", err.reason) from err
-        with Image.open(io.BytesIO(data)) as im:
-            extension = FORMAT_EXTENSIONS.get(im.format)
+        fmt = read_header(data, name).format  # decoded above: the header is that of an accepted format
+        extension = FORMAT_EXTENSIONS.get(fmt)
         if extension is None:
-            raise Reject(name, "unsupported_format", f"{im.format} is not a training-loader format")
+            raise Reject(name, "unsupported_format", f"{fmt} is not a training-loader format")
         height, width = rgb.shape[:2]
         if min(height, width) < self.config.min_side:
             raise Reject(name, "too_small", f"{width}x{height}, shorter side under {self.config.min_side}")

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glasses_core.errors import ConfigError
+from glasses_core.files import read_regular_file
 
+MAX_LABEL_BYTES = 1024 * 1024 * 1024  # a label file (all of CelebA's attributes: 26 MB)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -237,10 +239,15 @@ def load(spec: str) -> list[Record]:
 
 
 def _read_lines(path: Path) -> list[str]:
+    """A label file's lines, read only from a regular file and up to MAX_LABEL_BYTES (the
+    scraper's test-set guard reads these from paths a user names)."""
     try:
-        return [line.strip() for line in path.read_text().splitlines()]
+        data = read_regular_file(path, MAX_LABEL_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"{path}: label file not found") from None
+    except OSError as err:  # FileRefused: a FIFO, a device, a folder, too large
+        raise ConfigError(f"{path}: cannot read the label file ({err.strerror or err})") from None
+    return [line.strip() for line in data.decode().splitlines()]
 
 
 def _rows(path: Path, fields: int):
