@@ -51,17 +51,22 @@ def jpeg_with_scans(image: Image.Image, extra: int, quality: int = 50) -> bytes:
 
 
 def bmp_rle8(width: int, height: int, run: int, max_bytes: int) -> bytes:
-    """An 8-bit RLE BMP of width x height, each row in runs of ``run`` pixels, with as many
-    rows as fit in ``max_bytes`` (then the end-of-bitmap marker; the rest stays blank)."""
+    """An 8-bit RLE BMP of width x height within ``max_bytes``: as many rows as fit are in runs
+    of ``run`` pixels, the others in runs of 255 (the longest), every row ending in its marker."""
     palette = b"".join(struct.pack("<BBBB", i, i, i, 0) for i in range(256))
-    row, x = bytearray(), 0
-    while x < width:
-        count = min(run, width - x, 255)
-        row += bytes((count, x % 256))
-        x += count
-    row += b"\x00\x00"  # end of line
-    rows = max(1, min(height, (max_bytes - 1100) // len(row)))
-    data = bytes(row) * rows + b"\x00\x01"  # end of bitmap
+
+    def row(length: int) -> bytes:
+        out, x = bytearray(), 0
+        while x < width:
+            count = min(length, width - x, 255)
+            out += bytes((count, x % 256))
+            x += count
+        return bytes(out) + b"\x00\x00"  # end of line
+
+    fine, coarse = row(run), row(255)
+    room = max_bytes - 1100 - 2 - height * len(coarse)  # headers, palette, end of bitmap
+    fine_rows = max(0, min(height, room // max(1, len(fine) - len(coarse))))
+    data = fine * fine_rows + coarse * (height - fine_rows) + b"\x00\x01"  # then the end of the bitmap
     offset = 14 + 40 + len(palette)
     info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(data), 2835, 2835, 256, 0)
     return b"BM" + struct.pack("<IHHI", offset + len(data), 0, 0, offset) + info + palette + data

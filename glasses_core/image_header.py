@@ -16,9 +16,9 @@ An accepted image is refused (ImageTooLargeError) before decoding when
 - it is a TIFF that lists more strips or tiles than its size needs (each is decoded on its own).
 The size checked is the one the decoder allocates: Pillow grows a GIF to its first frame when
 it opens it, and libheif, libavif and libwebp decode to the size their headers give or fail.
-``Header.cost`` is the pixels weighed by what turning them into RGB takes (an alpha channel is
-laid on white, deep greyscale is scaled through float64), so that a decode budget counts memory,
-not pixels (benchmarks/worst_images.py measures each format's worst image).
+``Header.cost`` is the pixels weighed by what turning them into RGB takes (decode_weight: an
+alpha channel is laid on white, deep greyscale is scaled through float64), so that a decode
+budget counts memory, not pixels (benchmarks/worst_images.py measures each format's worst image).
 """
 from __future__ import annotations
 
@@ -42,8 +42,13 @@ MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompress
 MAX_SIDE = 65_535  # the longest side JPEG, GIF or WebP can hold: PNG, TIFF and BMP may claim 2**31
 MAX_JPEG_SCANS = 64  # a progressive JPEG has about 10; each costs a pass over the whole image
 MAX_RLE_BYTES = 2 * 1024 * 1024  # an RLE-compressed BMP (decoded by Pillow in Python)
-ALPHA_WEIGHT = 3  # memory per pixel of an image with alpha, over an 8-bit photo's (laid on white)
-DEEP_WEIGHT = 6  # ... of 16-bit and float greyscale (scaled through float64)
+# The memory decoding to RGB takes at its peak, per pixel, in units of an 8-bit RGB PNG's:
+# benchmarks/worst_images.py measures each format's worst images (benchmarks/worst_images.md),
+# and tests/test_worst_images.py checks that these weights cover what it measured.
+CODEC_WEIGHT = 3  # CMYK JPEGs, HEIF and AVIF: the decoder's own buffers, then a conversion
+ALPHA_WEIGHT = 4  # alpha or a transparent colour: laid on white through RGBA copies
+WEBP_ALPHA_WEIGHT = 6  # ... and WebP's decoder hands over a copy of the pixels first
+DEEP_WEIGHT = 7  # 16-bit and float greyscale: scaled through float64
 DEEP_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")  # in Pillow's DecompressionBombError message
@@ -114,9 +119,18 @@ def checked(image: Image.Image, data: bytes, label: str) -> Header:
     if max(width, height) > MAX_SIDE:
         raise ImageTooLargeError(label, f"{width}x{height} has a side over the {MAX_SIDE:,} pixel limit")
     _format_limits(image, data, label)
-    weight = (DEEP_WEIGHT if image.mode in DEEP_MODES
-              else ALPHA_WEIGHT if image.mode in ALPHA_MODES or "transparency" in image.info else 1)
-    return Header(image.format, (width, height), image.mode, width * height * weight)
+    return Header(image.format, (width, height), image.mode, width * height * decode_weight(image))
+
+
+def decode_weight(image: Image.Image) -> int:
+    """What decoding this image to RGB costs per pixel, in units of an 8-bit RGB PNG's."""
+    if image.mode in DEEP_MODES:
+        return DEEP_WEIGHT
+    if image.mode in ALPHA_MODES or "transparency" in image.info:
+        return WEBP_ALPHA_WEIGHT if image.format == "WEBP" else ALPHA_WEIGHT
+    if image.mode == "CMYK" or image.format in ("HEIF", "AVIF"):
+        return CODEC_WEIGHT
+    return 1
 
 
 def _format_limits(image: Image.Image, data: bytes, label: str) -> None:

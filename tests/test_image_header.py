@@ -12,8 +12,9 @@ from PIL import Image, IcoImagePlugin
 from serving import ROOT
 from glasses_core import ImageLoadError, load_image, open_photo
 from glasses_core.errors import ImageTooLargeError
-from glasses_core.image_header import (ACCEPTED, ALPHA_WEIGHT, DEEP_WEIGHT, MAX_JPEG_SCANS, MAX_RLE_BYTES,
-                                       MAX_SIDE, accepted_extensions, jpeg_scans, read_header, sniff)
+from glasses_core.image_header import (ACCEPTED, ALPHA_WEIGHT, CODEC_WEIGHT, DEEP_WEIGHT, MAX_JPEG_SCANS,
+                                       MAX_RLE_BYTES, MAX_SIDE, WEBP_ALPHA_WEIGHT, accepted_extensions, jpeg_scans,
+                                       read_header, sniff)
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from hostile_images import (blank, bmp_rle8, encode, ico_holding, jpeg_with_scans, png_claiming,  # noqa: E402
@@ -142,13 +143,20 @@ def test_a_tiff_with_more_strips_than_its_size_needs_is_refused():
         open_photo(tiff_strips(64, 64, 100_000), "x.tif")
 
 
-def test_the_cost_weighs_alpha_and_deep_greyscale(face):
+def test_the_cost_weighs_what_decoding_takes(face):
     pixels = 250 * 250
-    assert open_photo(encode(face, "PNG")).header.cost == pixels
-    assert open_photo(encode(face.convert("RGBA"), "PNG")).header.cost == ALPHA_WEIGHT * pixels
-    assert open_photo(encode(face.convert("P"), "GIF", transparency=0)).header.cost == ALPHA_WEIGHT * pixels
     deep = Image.fromarray(np.asarray(face.convert("L"), np.uint16) * 257)
-    assert open_photo(encode(deep, "PNG")).header.cost == DEEP_WEIGHT * pixels
+    translucent = face.convert("RGBA")
+    translucent.putalpha(128)
+    for data, weight in ((encode(face, "PNG"), 1), (encode(face, "JPEG"), 1), (encode(face, "GIF"), 1),
+                         (encode(face.convert("RGBA"), "PNG"), ALPHA_WEIGHT),
+                         (encode(face.convert("P"), "GIF", transparency=0), ALPHA_WEIGHT),
+                         (encode(translucent, "WEBP"), WEBP_ALPHA_WEIGHT),
+                         (encode(face.convert("CMYK"), "JPEG"), CODEC_WEIGHT), (encode(face, "HEIF"), CODEC_WEIGHT),
+                         (encode(face, "AVIF"), CODEC_WEIGHT), (encode(deep, "PNG"), DEEP_WEIGHT),
+                         (encode(deep.convert("F"), "TIFF"), DEEP_WEIGHT)):
+        header = read_header(data, "x")
+        assert header.cost == weight * pixels, (header.format, header.mode)
 
 
 def test_a_gif_is_as_large_as_its_first_frame_says(face):

@@ -12,6 +12,7 @@ from tornado.testing import gen_test
 
 from deploy.rest_server import decode
 from glasses_core import GlassesClassifier
+from glasses_core.image_header import ALPHA_WEIGHT
 from serving import MTFL_GLASSES, ROOT, SHIPPED_MODEL, json_error, multipart
 from test_server_hardening import HardeningTest, HoldingClassifier, gen_sleep
 
@@ -142,12 +143,12 @@ class DecodeCostTest(HardeningTest):
         super().tearDown()
 
     @gen_test(timeout=60)
-    async def test_an_image_with_alpha_holds_three_times_its_pixels(self):
+    async def test_an_image_with_alpha_holds_its_weighed_pixels(self):
         content_type, body = multipart({"image": ("alpha.png", blank("PNG", (1000, 1000), "RGBA"))})
         pending = self.http_client.fetch(self.get_url("/glass_no_glass/"), method="POST", body=body,
                                          headers={"Content-Type": content_type}, raise_error=False)
         while not self.holder.holding.is_set():
             await gen_sleep(0.02)
-        assert self.serving.budget.used == 3_000_000  # 1 MP of RGBA: laid on white through RGBA copies
+        assert self.serving.budget.used == ALPHA_WEIGHT * 1_000_000  # 1 MP of RGBA: laid on white through copies
         self.holder.release.set()
         assert (await pending).code == 200 and self.serving.budget.used == 0

@@ -157,7 +157,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help=f"largest image, and largest batch, in megapixels (default {DEFAULT_MAX_MEGAPIXELS:g})")
     parser.add_argument("--decode-megapixels", type=float, default=DEFAULT_DECODE_MEGAPIXELS,
                         help="megapixels decoded at once per process, shared by the requests in flight; an "
-                             "image with alpha counts 3 times its pixels, 16-bit or float greyscale 6 times "
+                             "image counts its pixels weighed by what decoding it takes (alpha, 16-bit greyscale, "
+                             "HEIF, ... count several times: docs/using.md) "
                              f"(default {DEFAULT_DECODE_MEGAPIXELS:g}; at least --max-megapixels)")
     parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
                         help=f"most images in one batch request (default {DEFAULT_MAX_BATCH})")
