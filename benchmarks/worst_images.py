@@ -14,6 +14,7 @@ refused from their header now. Writes a Markdown table (--out) and the same rows
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -33,7 +34,8 @@ from hostile_images import (blank, bmp_rle8, encode, ico_holding, jpeg_with_scan
 from photos import photo_640x480  # noqa: E402
 from serving import SHIPPED_MODEL, multipart, running_server  # noqa: E402
 
-from glasses_core.image_header import MAX_JPEG_SCANS, MAX_RLE_BYTES, MAX_SIDE, jpeg_scans, read_header  # noqa: E402
+from glasses_core.image_header import (MAX_JPEG_SCANS, MAX_RLE_BYTES, MAX_SIDE, UNIT_BYTES,  # noqa: E402
+                                       jpeg_scans, read_header)
 
 SIDE = 6324  # 6,324 x 6,324 = 39,992,976 pixels: the largest square under the 40 MP limit
 
@@ -44,7 +46,7 @@ def candidates() -> list[tuple[str, str, bytes]]:
     rgb = Image.new("RGB", square)
     progressive_scans = jpeg_scans(encode(Image.new("RGB", (64, 64)), "JPEG", progressive=True))
     return [
-        ("PNG", "40 MP, RGB (the unit of the weights)", blank("PNG", square, "RGB")),
+        ("PNG", "40 MP, RGB", blank("PNG", square, "RGB")),
         ("JPEG", "40 MP, RGB", blank("JPEG", square, "RGB", quality=10)),
         ("JPEG", f"40 MP, progressive, {MAX_JPEG_SCANS} scans (the most accepted)",
          jpeg_with_scans(rgb, MAX_JPEG_SCANS - progressive_scans)),
@@ -100,8 +102,10 @@ def measure(fmt: str, what: str, data: bytes) -> dict:
     try:
         header = read_header(data, what)
         megapixels, mode, weight = header.pixels / 1e6, header.mode, header.cost // header.pixels
+        with Image.open(io.BytesIO(data)) as image:
+            transparent = "transparency" in image.info
     except Exception:  # noqa: BLE001 -- refused from its header: no cost to report
-        megapixels = mode = weight = None
+        megapixels = mode = weight = transparent = None
     with running_server(SHIPPED_MODEL, "--processes", "1") as server:
         pid = server.proc.pid
         assert post(server.url, "photo.jpg", photo_640x480())[0] == 200
@@ -109,35 +113,46 @@ def measure(fmt: str, what: str, data: bytes) -> dict:
         status, seconds = post(server.url, "worst", data)
         peak = memory_kb(pid, "VmHWM")
     return {"format": fmt, "image": what, "bytes": len(data), "megapixels": megapixels, "mode": mode,
-            "weight": weight, "status": status, "seconds": round(seconds, 2),
+            "transparent_colour": transparent, "weight": weight, "status": status, "seconds": round(seconds, 2),
             "peak_over_before_mb": round((peak - before) / 1024)}
 
 
 def table(rows: list[dict], note: str) -> str:
-    """The Markdown table; "per MP" is the peak memory per megapixel in units of the first row's
-    (a 40 MP RGB PNG), which the weight the core gives the image should cover."""
-    unit = rows[0]["peak_over_before_mb"] / rows[0]["megapixels"]
+    """The Markdown table; "units" is the peak memory per pixel over UNIT_BYTES, which the weight
+    the core gives the image (its decode budget cost per pixel) should cover."""
     lines = [f"# Worst images per accepted format\n\nWritten by `benchmarks/worst_images.py` ({note}). One request "
              "each to a fresh server (`--processes 1`, default limits), after one ordinary photo: the wall time "
-             "of the request, the server's peak memory over its memory before it, and that peak per megapixel "
-             "in units of the first row's, beside the weight the decode budget gives the image "
+             "of the request, the server's peak memory over its memory before it, that peak less twice the "
+             f"upload per pixel in units of {UNIT_BYTES} bytes, and the weight the decode budget gives the image "
              "(`glasses_core/image_header.py`).\n",
-             "| format | image | bytes | MP | status | time (s) | peak memory (MB) | per MP | weight |",
+             "| format | image | bytes | MP | status | time (s) | peak memory (MB) | units | weight |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         decoded = row["megapixels"] is not None
         mp = f"{row['megapixels']:.1f}" if decoded else ""
-        ratio = f"{row['peak_over_before_mb'] / row['megapixels'] / unit:.1f}" if decoded else ""
         lines.append(f"| {row['format']} | {row['image']} | {row['bytes']:,} | {mp} | {row['status']} | "
-                     f"{row['seconds']:.2f} | {row['peak_over_before_mb']} | {ratio} | {row['weight'] or ''} |")
+                     f"{row['seconds']:.2f} | {row['peak_over_before_mb']} | {f'{units(row):.1f}' if decoded else ''} | "
+                     f"{row['weight'] or ''} |")
     return "\n".join(lines) + "\n"
+
+
+def units(row: dict) -> float:
+    """The memory decoding the row's image took per pixel, in units of UNIT_BYTES: its peak less
+    twice the upload (which the server holds as the form's part and as the image's bytes)."""
+    return (row["peak_over_before_mb"] * 2**20 - 2 * row["bytes"]) / (row["megapixels"] * 1e6) / UNIT_BYTES
 
 
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "worst_images.md")
     parser.add_argument("--note", default="", help="what the machine was doing, for the table's heading")
+    parser.add_argument("--table-only", action="store_true",
+                        help="measure nothing: write the table again from the JSON beside --out")
     args = parser.parse_args(argv)
+    if args.table_only:
+        measured = json.loads(args.out.with_suffix(".json").read_text())
+        args.out.write_text(table(measured["rows"], measured["machine"]))
+        return measured["rows"]
     rows = []
     for fmt, what, data in candidates():
         rows.append(measure(fmt, what, data))

@@ -42,13 +42,15 @@ MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompress
 MAX_SIDE = 65_535  # the longest side JPEG, GIF or WebP can hold: PNG, TIFF and BMP may claim 2**31
 MAX_JPEG_SCANS = 64  # a progressive JPEG has about 10; each costs a pass over the whole image
 MAX_RLE_BYTES = 2 * 1024 * 1024  # an RLE-compressed BMP (decoded by Pillow in Python)
-# The memory decoding to RGB takes at its peak, per pixel, in units of an 8-bit RGB PNG's:
-# benchmarks/worst_images.py measures each format's worst images (benchmarks/worst_images.md),
-# and tests/test_worst_images.py checks that these weights cover what it measured.
-CODEC_WEIGHT = 3  # CMYK JPEGs, HEIF and AVIF: the decoder's own buffers, then a conversion
-ALPHA_WEIGHT = 4  # alpha or a transparent colour: laid on white through RGBA copies
-WEBP_ALPHA_WEIGHT = 6  # ... and WebP's decoder hands over a copy of the pixels first
-DEEP_WEIGHT = 7  # 16-bit and float greyscale: scaled through float64
+# The memory decoding to RGB takes at its peak, per pixel, in units of UNIT_BYTES (an 8-bit
+# image without alpha: its decoded pixels and their RGB copy). benchmarks/worst_images.py
+# measures each format's worst images (benchmarks/worst_images.md); tests/test_worst_images.py
+# checks that these weights cover what it measured.
+UNIT_BYTES = 5
+WEIGHTS = {"WEBP": (4, 5), "HEIF": (2, 4), "AVIF": (2, 4)}  # format: (opaque, with alpha), where not DEFAULT
+DEFAULT_WEIGHTS = (1, 4)  # alpha, or a transparent colour, is laid on white through RGBA copies
+CMYK_WEIGHT = 2  # a CMYK JPEG: converted to RGB
+DEEP_WEIGHT = 6  # 16-bit and float greyscale: scaled through float64
 DEEP_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")  # in Pillow's DecompressionBombError message
@@ -119,18 +121,18 @@ def checked(image: Image.Image, data: bytes, label: str) -> Header:
     if max(width, height) > MAX_SIDE:
         raise ImageTooLargeError(label, f"{width}x{height} has a side over the {MAX_SIDE:,} pixel limit")
     _format_limits(image, data, label)
-    return Header(image.format, (width, height), image.mode, width * height * decode_weight(image))
+    weight = decode_weight(image.format, image.mode, "transparency" in image.info)
+    return Header(image.format, (width, height), image.mode, width * height * weight)
 
 
-def decode_weight(image: Image.Image) -> int:
-    """What decoding this image to RGB costs per pixel, in units of an 8-bit RGB PNG's."""
-    if image.mode in DEEP_MODES:
+def decode_weight(fmt: str, mode: str, transparent_colour: bool) -> int:
+    """What decoding an image to RGB costs per pixel, in units of UNIT_BYTES."""
+    if mode in DEEP_MODES:
         return DEEP_WEIGHT
-    if image.mode in ALPHA_MODES or "transparency" in image.info:
-        return WEBP_ALPHA_WEIGHT if image.format == "WEBP" else ALPHA_WEIGHT
-    if image.mode == "CMYK" or image.format in ("HEIF", "AVIF"):
-        return CODEC_WEIGHT
-    return 1
+    if mode == "CMYK":
+        return CMYK_WEIGHT
+    opaque, alpha = WEIGHTS.get(fmt, DEFAULT_WEIGHTS)
+    return alpha if mode in ALPHA_MODES or transparent_colour else opaque
 
 
 def _format_limits(image: Image.Image, data: bytes, label: str) -> None:

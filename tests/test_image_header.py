@@ -12,8 +12,8 @@ from PIL import Image, IcoImagePlugin
 from serving import ROOT
 from glasses_core import ImageLoadError, load_image, open_photo
 from glasses_core.errors import ImageTooLargeError
-from glasses_core.image_header import (ACCEPTED, ALPHA_WEIGHT, CODEC_WEIGHT, DEEP_WEIGHT, MAX_JPEG_SCANS,
-                                       MAX_RLE_BYTES, MAX_SIDE, WEBP_ALPHA_WEIGHT, accepted_extensions, jpeg_scans,
+from glasses_core.image_header import (ACCEPTED, CMYK_WEIGHT, DEEP_WEIGHT, DEFAULT_WEIGHTS, MAX_JPEG_SCANS,
+                                       MAX_RLE_BYTES, MAX_SIDE, WEIGHTS, accepted_extensions, jpeg_scans,
                                        read_header, sniff)
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -148,13 +148,14 @@ def test_the_cost_weighs_what_decoding_takes(face):
     deep = Image.fromarray(np.asarray(face.convert("L"), np.uint16) * 257)
     translucent = face.convert("RGBA")
     translucent.putalpha(128)
-    for data, weight in ((encode(face, "PNG"), 1), (encode(face, "JPEG"), 1), (encode(face, "GIF"), 1),
-                         (encode(face.convert("RGBA"), "PNG"), ALPHA_WEIGHT),
-                         (encode(face.convert("P"), "GIF", transparency=0), ALPHA_WEIGHT),
-                         (encode(translucent, "WEBP"), WEBP_ALPHA_WEIGHT),
-                         (encode(face.convert("CMYK"), "JPEG"), CODEC_WEIGHT), (encode(face, "HEIF"), CODEC_WEIGHT),
-                         (encode(face, "AVIF"), CODEC_WEIGHT), (encode(deep, "PNG"), DEEP_WEIGHT),
-                         (encode(deep.convert("F"), "TIFF"), DEEP_WEIGHT)):
+    plain, alpha = DEFAULT_WEIGHTS
+    for data, weight in ((encode(face, "PNG"), plain), (encode(face, "JPEG"), plain), (encode(face, "GIF"), plain),
+                         (encode(translucent, "PNG"), alpha),
+                         (encode(face.convert("P"), "GIF", transparency=0), alpha),
+                         (encode(face, "WEBP"), WEIGHTS["WEBP"][0]), (encode(translucent, "WEBP"), WEIGHTS["WEBP"][1]),
+                         (encode(face, "HEIF"), WEIGHTS["HEIF"][0]), (encode(translucent, "AVIF"), WEIGHTS["AVIF"][1]),
+                         (encode(face.convert("CMYK"), "JPEG"), CMYK_WEIGHT),
+                         (encode(deep, "PNG"), DEEP_WEIGHT), (encode(deep.convert("F"), "TIFF"), DEEP_WEIGHT)):
         header = read_header(data, "x")
         assert header.cost == weight * pixels, (header.format, header.mode)
 

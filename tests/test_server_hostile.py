@@ -12,7 +12,7 @@ from tornado.testing import gen_test
 
 from deploy.rest_server import decode
 from glasses_core import GlassesClassifier
-from glasses_core.image_header import ALPHA_WEIGHT
+from glasses_core.image_header import DEFAULT_WEIGHTS
 from serving import MTFL_GLASSES, ROOT, SHIPPED_MODEL, json_error, multipart
 from test_server_hardening import HardeningTest, HoldingClassifier, gen_sleep
 
@@ -149,6 +149,6 @@ class DecodeCostTest(HardeningTest):
                                          headers={"Content-Type": content_type}, raise_error=False)
         while not self.holder.holding.is_set():
             await gen_sleep(0.02)
-        assert self.serving.budget.used == ALPHA_WEIGHT * 1_000_000  # 1 MP of RGBA: laid on white through copies
+        assert self.serving.budget.used == DEFAULT_WEIGHTS[1] * 1_000_000  # 1 MP of RGBA, laid on white
         self.holder.release.set()
         assert (await pending).code == 200 and self.serving.budget.used == 0
