@@ -1,6 +1,6 @@
 """Images made to cost as much as possible to decode for their size on the wire, one builder a
 trick: blank images (which compress to almost nothing), headers that claim more than they hold,
-containers whose directory lies, JPEGs with a scan repeated, RLE-compressed BMPs and TIFFs with
+containers whose directory lies (an ICO, an AVIF), JPEGs with a scan repeated, RLE-compressed BMPs and TIFFs with
 more strips than rows. Used by benchmarks/worst_images.py and by the tests of the limits.
 """
 from __future__ import annotations
@@ -34,6 +34,14 @@ def png_claiming(width: int, height: int) -> bytes:
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def avif_claiming(side: int, claimed: int) -> bytes:
+    """A blank AVIF of side x side whose container (its ispe property) says claimed x claimed."""
+    data = bytearray(blank("AVIF", (side, side), "RGB", quality=10, speed=10))
+    at = data.find(b"ispe")
+    data[at + 8:at + 16] = claimed.to_bytes(4, "big") * 2
+    return bytes(data)
 
 
 def ico_holding(png: bytes, claimed: int = 16) -> bytes:

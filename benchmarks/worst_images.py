@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hostile_images import (blank, bmp_rle8, encode, ico_holding, jpeg_with_scans,  # noqa: E402
-                            png_claiming)
+from hostile_images import (avif_claiming, blank, bmp_rle8, encode, ico_holding,  # noqa: E402
+                            jpeg_with_scans, png_claiming)
 from photos import photo_640x480  # noqa: E402
 from serving import SHIPPED_MODEL, multipart, running_server  # noqa: E402
 
@@ -73,6 +73,7 @@ def candidates() -> list[tuple[str, str, bytes]]:
         ("refused", "issue 30, 3: ICO of 16 x 16 holding a 13,000 x 13,000 RGBA PNG",
          ico_holding(blank("PNG", (13000, 13000), "RGBA"))),
         ("refused", "issue 30, 4: PNG of 1 x 39,999,999", blank("PNG", (1, 39_999_999), "L")),
+        ("refused", "AVIF saying 16 x 16, holding a 16,000 x 16,000 frame", avif_claiming(16000, 16)),
         ("refused", "1,000 scans, 40 MP", jpeg_with_scans(rgb, 1000 - progressive_scans)),
         ("refused", "PNG claiming 20,000 x 20,000", png_claiming(20000, 20000)),
     ]

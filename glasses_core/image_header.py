@@ -13,9 +13,12 @@ An accepted image is refused (ImageTooLargeError) before decoding when
 - it is a JPEG of over MAX_JPEG_SCANS scans: each scan is a pass over every coefficient of
   the image, whatever the size it is decoded at;
 - it is a BMP compressed with RLE in over MAX_RLE_BYTES (Pillow decodes RLE in Python);
-- it is a TIFF that lists more strips or tiles than its size needs (each is decoded on its own).
+- it is a TIFF that lists more strips or tiles than its size needs (each is decoded on its own);
+- it is an AVIF holding an AV1 frame or a grid larger than the image it says it is (libavif
+  decodes the frame whatever its container says: glasses_core/av1_frames.py reads the sizes).
 The size checked is the one the decoder allocates: Pillow grows a GIF to its first frame when
-it opens it, and libheif, libavif and libwebp decode to the size their headers give or fail.
+it opens it, libheif refuses a HEIF whose stream is larger than its container says, and an
+AVIF's frames are read from their AV1 sequence headers.
 ``Header.cost`` is the pixels weighed by what turning them into RGB takes (decode_weight: an
 alpha channel is laid on white, deep greyscale is scaled through float64), so that a decode
 budget counts memory, not pixels (benchmarks/worst_images.py measures each format's worst image).
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
+from .av1_frames import NotReadable, frame_sizes
 from .errors import ImageLoadError, ImageTooLargeError
 
 register_heif_opener()  # HEIC/HEIF, what iPhones save: Pillow then opens them like any format
@@ -42,6 +46,9 @@ MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompress
 MAX_SIDE = 65_535  # the longest side JPEG, GIF or WebP can hold: PNG, TIFF and BMP may claim 2**31
 MAX_JPEG_SCANS = 64  # a progressive JPEG has about 10; each costs a pass over the whole image
 MAX_RLE_BYTES = 2 * 1024 * 1024  # an RLE-compressed BMP (decoded by Pillow in Python)
+# An AVIF's frames in all: its colour, its alpha and a gain map, each the image's size, and the
+# edges of a grid's tiles, which may overhang the image (a slack of 1 MP for small images).
+AVIF_DECODED_TIMES, AVIF_DECODED_SLACK = 3, 1_000_000
 # The memory decoding to RGB takes at its peak, per pixel, in units of UNIT_BYTES (an 8-bit
 # image without alpha: its decoded pixels and their RGB copy). benchmarks/worst_images.py
 # measures each format's worst images (benchmarks/worst_images.md); tests/test_worst_images.py
@@ -143,6 +150,8 @@ def _format_limits(image: Image.Image, data: bytes, label: str) -> None:
     elif image.format == "BMP" and image.tile and image.tile[0].codec_name == "bmp_rle" and len(data) > MAX_RLE_BYTES:
         raise ImageTooLargeError(label, f"an RLE-compressed BMP of {len(data) / 2**20:.1f} MB, over the "
                                         f"{MAX_RLE_BYTES / 2**20:g} MB limit")
+    elif image.format == "AVIF":
+        _avif_limits(data, image.size, label)
     elif image.format == "TIFF" and len(image.tile) > 1:
         x0, y0, x1, y1 = image.tile[0].extents  # the first strip or tile: (0, 0, its width, its height)
         across, down = -(-image.size[0] // max(1, x1 - x0)), -(-image.size[1] // max(1, y1 - y0))
@@ -150,6 +159,24 @@ def _format_limits(image: Image.Image, data: bytes, label: str) -> None:
         if len(image.tile) > needed:
             raise ImageTooLargeError(label, f"a TIFF of {len(image.tile)} strips or tiles where its size needs "
                                             f"{needed}")
+
+
+def _avif_limits(data: bytes, size: tuple[int, int], label: str) -> None:
+    """Every AV1 frame and grid of an AVIF fits in the image it says it is, and all of them
+    together are at most AVIF_DECODED_TIMES its pixels (glasses_core/av1_frames.py)."""
+    try:
+        frames = frame_sizes(data)
+    except NotReadable as err:
+        raise ImageLoadError(label, f"an AVIF whose content cannot be read before decoding ({err})") from None
+    width, height = size
+    for frame_width, frame_height in frames:
+        if frame_width > width or frame_height > height:
+            raise ImageTooLargeError(label, f"an AVIF of {width}x{height} holding a frame of "
+                                            f"{frame_width}x{frame_height}")
+    decoded = sum(w * h for w, h in frames)
+    if decoded > AVIF_DECODED_TIMES * width * height + AVIF_DECODED_SLACK:
+        raise ImageTooLargeError(label, f"an AVIF of {width}x{height} holding {decoded / 1e6:.1f} megapixels of "
+                                        "frames")
 
 
 def jpeg_scans(data: bytes) -> int:

@@ -11,14 +11,15 @@ from PIL import Image, IcoImagePlugin
 
 from serving import ROOT
 from glasses_core import ImageLoadError, load_image, open_photo
+from glasses_core.av1_frames import frame_sizes
 from glasses_core.errors import ImageTooLargeError
 from glasses_core.image_header import (ACCEPTED, CMYK_WEIGHT, DEEP_WEIGHT, DEFAULT_WEIGHTS, MAX_JPEG_SCANS,
                                        MAX_RLE_BYTES, MAX_SIDE, WEIGHTS, accepted_extensions, jpeg_scans,
                                        read_header, sniff)
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from hostile_images import (blank, bmp_rle8, encode, ico_holding, jpeg_with_scans, png_claiming,  # noqa: E402
-                            tiff_strips)
+from hostile_images import (avif_claiming, blank, bmp_rle8, encode, ico_holding, jpeg_with_scans,  # noqa: E402
+                            png_claiming, tiff_strips)
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +37,11 @@ def avif_with_zeroed_data(face: Image.Image, at: int = 0) -> bytes:
 
 def test_a_corrupt_avif_is_the_image_s_error_not_a_runtime_error(face):
     """Pillow's AVIF plugin raised RuntimeError, which image_io did not catch: a 500 in the server."""
-    for at in (0, 40, 192):  # where the issue's zeroed run broke the colour planes
+    for at in (8, 40, 192):  # where the zeroed run breaks the colour planes: libavif's RuntimeError
         with pytest.raises(ImageLoadError, match=r"^face.avif: not a readable image \(.*decode"):
             open_photo(avif_with_zeroed_data(face, at), "face.avif").pixels()
+    with pytest.raises(ImageLoadError, match=r"^face.avif: "):  # the issue's: its sequence header zeroed too
+        open_photo(avif_with_zeroed_data(face, 0), "face.avif").pixels()
     assert open_photo(encode(face, "AVIF", quality=60)).pixels()[0].shape == (250, 250, 3)
 
 
@@ -127,6 +130,31 @@ def test_scans_are_counted_by_markers_not_by_bytes(face):
     data = encode(face, "JPEG", icc_profile=fake_scans)
     assert data.count(b"\xff\xda") > MAX_JPEG_SCANS and jpeg_scans(data) == 1
     assert open_photo(data).pixels()[0].shape == (250, 250, 3)
+
+
+def test_an_avif_holding_a_frame_larger_than_it_says_is_refused(face, monkeypatch):
+    """libavif decodes an AV1 frame at the size its sequence header gives, whatever the container
+    says: 16 x 16 holding 16,000 x 16,000 cost 2.35 s and 523 MB, and came out 16 x 16."""
+    from PIL import AvifImagePlugin
+    lying = avif_claiming(2000, 16)
+    assert Image.open(io.BytesIO(lying)).size == (16, 16)  # what Pillow reports
+    monkeypatch.setattr(AvifImagePlugin.AvifImageFile, "load", lambda self: pytest.fail("decoded"))
+    with pytest.raises(ImageTooLargeError, match=r"^x.avif: an AVIF of 16x16 holding a frame of 2000x2000$"):
+        read_header(lying, "x.avif")
+    monkeypatch.undo()
+    assert frame_sizes(avif_claiming(300, 300)) == [(300, 300)]
+    translucent = face.convert("RGBA")
+    translucent.putalpha(128)
+    assert frame_sizes(encode(translucent, "AVIF")) == [(250, 250), (250, 250)]  # colour and alpha
+    assert open_photo(encode(translucent, "AVIF")).pixels()[0].shape == (250, 250, 3)
+
+
+def test_an_avif_sequence_is_refused_before_decoding(face):
+    """An animation's frames are in a track, which libavif decodes in place of the items."""
+    animation = encode(face, "AVIF", save_all=True, append_images=[face.rotate(90)])
+    with pytest.raises(ImageLoadError, match=r"^x.avif: an AVIF whose content cannot be read before decoding "
+                                             r"\(an image sequence \(an animation\)\)$"):
+        open_photo(animation, "x.avif")
 
 
 def test_an_rle_bmp_is_bounded_by_its_bytes():

@@ -26,10 +26,10 @@ ONE_IMAGE = ("/glass_no_glass/", "/api/v1/predict")
 def photos(request, data_dir):
     request.cls.classifier = GlassesClassifier(SHIPPED_MODEL)
     request.cls.photo = (data_dir / "mtfl" / MTFL_GLASSES[0]).read_bytes()
-    face = Image.open(data_dir / "mtfl" / MTFL_GLASSES[0]).convert("RGB")
+    face = Image.open(data_dir / "mtfl" / "lfw_5590" / "Aaron_Eckhart_0001.jpg").convert("RGB")
     avif = bytearray(encode(face, "AVIF", quality=60))
-    start = avif.find(b"mdat") + 4
-    avif[start:start + 64] = bytes(64)  # the mutation: libavif fails on the colour planes
+    start = avif.find(b"mdat") + 4 + 8
+    avif[start:start + 64] = bytes(64)  # the mutation, past the sequence header: libavif's RuntimeError
     request.cls.broken_avif = bytes(avif)
 
 
