@@ -98,3 +98,25 @@ def test_a_fifo_appearing_among_the_photos_never_blocks(capsys, tmp_path, data_d
     assert code == run_on_folder.EXIT_INCOMPLETE
     assert out.splitlines() == [str(tmp_path / "photos" / "a.jpg")]
     assert "no_extension: skipped: not a regular file (a FIFO)" in err
+
+
+def test_only_photo_formats_are_looked_for_in_folders(capsys, tmp_path, data_dir):
+    """Files without a photo extension were tried with Image.open in any of Pillow's forty-odd
+    formats (a link to /etc made the runner report its files as unreadable photos); now only the
+    signatures of the accepted formats count, and a file named itself gets its format named."""
+    import io
+
+    from PIL import Image
+    (tmp_path / "photos").mkdir()
+    face = Image.open(data_dir / "mtfl" / MTFL_GLASSES[1])
+    (tmp_path / "photos" / "face_no_extension").write_bytes((data_dir / "mtfl" / MTFL_GLASSES[1]).read_bytes())
+    for name, fmt in (("portable_anymap", "PPM"), ("icon", "ICO"), ("bitmap_font", "XBM")):
+        buffer = io.BytesIO()
+        face.convert("1" if fmt == "XBM" else "RGB").save(buffer, fmt)
+        (tmp_path / "photos" / name).write_bytes(buffer.getvalue())
+    code, out, err = run(capsys, tmp_path / "photos", "--all")
+    assert code == 0, err
+    assert [line.split("\t")[0] for line in out.splitlines()] == [str(tmp_path / "photos" / "face_no_extension")]
+    code, out, err = run(capsys, tmp_path / "photos" / "icon")
+    assert code == run_on_folder.EXIT_INCOMPLETE
+    assert "icon: an image in ICO format, which is not accepted" in err
