@@ -3,7 +3,7 @@
     .venv-deploy/bin/python benchmarks/worst_images.py [--out benchmarks/worst_images.md]
 
 For every format the server accepts (glasses_core/image_header.py), the images that cost it
-most within its default limits (40 MP, a side of 65,535 pixels, 64 JPEG scans, 2 MB of RLE
+most within its default limits (40 MP, a side of 16,384 pixels, 64 JPEG scans, 2 MB of RLE
 BMP, a 10 MB body): blank, so that they are small on the wire, in the modes that cost most to
 turn into RGB (benchmarks/hostile_images.py builds them). Each is posted once to
 /api/v1/predict of a fresh server (--processes 1, the default limits otherwise), after one
@@ -34,8 +34,8 @@ from hostile_images import (avif_claiming, blank, bmp_rle8, encode, ico_holding,
 from photos import photo_640x480  # noqa: E402
 from serving import SHIPPED_MODEL, multipart, running_server  # noqa: E402
 
-from glasses_core.image_header import (MAX_JPEG_SCANS, MAX_RLE_BYTES, MAX_SIDE, UNIT_BYTES,  # noqa: E402
-                                       jpeg_scans, read_header)
+from glasses_core.image_header import (MAX_JPEG_SCANS, MAX_PIXELS, MAX_RLE_BYTES, MAX_SIDE, UNIT_BYTES,  # noqa: E402
+                                       decode_weight, jpeg_scans, read_header)
 
 SIDE = 6324  # 6,324 x 6,324 = 39,992,976 pixels: the largest square under the 40 MP limit
 
@@ -55,7 +55,9 @@ def candidates() -> list[tuple[str, str, bytes]]:
          encode(rgb, "MPO", save_all=True, append_images=[Image.new("RGB", (64, 64))], quality=10)),
         ("PNG", "40 MP, 16-bit greyscale", blank("PNG", square, "I;16")),
         ("PNG", "40 MP, RGBA", blank("PNG", square, "RGBA")),
-        ("PNG", f"610 x {MAX_SIDE:,} (the longest side), RGB", blank("PNG", (610, MAX_SIDE), "RGB")),
+        ("PNG", f"{MAX_PIXELS // MAX_SIDE:,} x {MAX_SIDE:,} (the longest side), RGB",
+         blank("PNG", (MAX_PIXELS // MAX_SIDE, MAX_SIDE), "RGB")),
+        ("PNG", f"1 x {MAX_SIDE:,} (the widened look's largest canvas), RGB", blank("PNG", (1, MAX_SIDE), "RGB")),
         ("GIF", "40 MP", blank("GIF", square, "P")),
         ("GIF", "40 MP, a transparent colour", blank("GIF", square, "P", transparency=0)),
         ("WEBP", "40 MP, RGB, lossy", blank("WEBP", square, "RGB", quality=10)),
@@ -73,6 +75,7 @@ def candidates() -> list[tuple[str, str, bytes]]:
         ("refused", "issue 30, 3: ICO of 16 x 16 holding a 13,000 x 13,000 RGBA PNG",
          ico_holding(blank("PNG", (13000, 13000), "RGBA"))),
         ("refused", "issue 30, 4: PNG of 1 x 39,999,999", blank("PNG", (1, 39_999_999), "L")),
+        ("refused", "PNG of 1 x 65,535 (a 1 GB canvas for the widened look before)", blank("PNG", (1, 65_535), "RGB")),
         ("refused", "AVIF saying 16 x 16, holding a 16,000 x 16,000 frame", avif_claiming(16000, 16)),
         ("refused", "1,000 scans, 40 MP", jpeg_with_scans(rgb, 1000 - progressive_scans)),
         ("refused", "PNG claiming 20,000 x 20,000", png_claiming(20000, 20000)),
@@ -102,45 +105,48 @@ def measure(fmt: str, what: str, data: bytes) -> dict:
     """One image, posted once to a fresh server after one ordinary photo."""
     try:
         header = read_header(data, what)
-        megapixels, mode, weight = header.pixels / 1e6, header.mode, header.cost // header.pixels
+        megapixels, size, mode, cost = header.pixels / 1e6, list(header.size), header.mode, header.cost
         with Image.open(io.BytesIO(data)) as image:
             transparent = "transparency" in image.info
+        weight = decode_weight(header.format, mode, transparent)
     except Exception:  # noqa: BLE001 -- refused from its header: no cost to report
-        megapixels = mode = weight = transparent = None
+        megapixels = size = mode = cost = transparent = weight = None
     with running_server(SHIPPED_MODEL, "--processes", "1") as server:
         pid = server.proc.pid
         assert post(server.url, "photo.jpg", photo_640x480())[0] == 200
         before = memory_kb(pid, "VmRSS")
         status, seconds = post(server.url, "worst", data)
         peak = memory_kb(pid, "VmHWM")
-    return {"format": fmt, "image": what, "bytes": len(data), "megapixels": megapixels, "mode": mode,
-            "transparent_colour": transparent, "weight": weight, "status": status, "seconds": round(seconds, 2),
+    return {"format": fmt, "image": what, "bytes": len(data), "megapixels": megapixels, "size": size, "mode": mode,
+            "transparent_colour": transparent, "weight": weight, "budget_cost": cost, "status": status, "seconds": round(seconds, 2),
             "peak_over_before_mb": round((peak - before) / 1024)}
 
 
 def table(rows: list[dict], note: str) -> str:
-    """The Markdown table; "units" is the peak memory per pixel over UNIT_BYTES, which the weight
-    the core gives the image (its decode budget cost per pixel) should cover."""
+    """The Markdown table: what decoding each image took (its peak memory less twice the upload,
+    which the server holds as the form's part and as the image's bytes) in millions of
+    UNIT_BYTES, beside what the decode budget counts it for (Header.cost), which should cover it."""
     lines = [f"# Worst images per accepted format\n\nWritten by `benchmarks/worst_images.py` ({note}). One request "
              "each to a fresh server (`--processes 1`, default limits), after one ordinary photo: the wall time "
              "of the request, the server's peak memory over its memory before it, that peak less twice the "
-             f"upload per pixel in units of {UNIT_BYTES} bytes, and the weight the decode budget gives the image "
-             "(`glasses_core/image_header.py`).\n",
-             "| format | image | bytes | MP | status | time (s) | peak memory (MB) | units | weight |",
+             f"upload in millions of {UNIT_BYTES} bytes (\"taken\"), and what the decode budget counts the image "
+             "for (`glasses_core/image_header.py`: its pixels times its weight, and the detector's widened "
+             "canvas).\n",
+             "| format | image | bytes | MP | status | time (s) | peak memory (MB) | taken | budget cost |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         decoded = row["megapixels"] is not None
         mp = f"{row['megapixels']:.1f}" if decoded else ""
+        taken = f"{taken_units(row) / 1e6:.1f}" if decoded else ""
+        cost = f"{row['budget_cost'] / 1e6:.1f}" if decoded else ""
         lines.append(f"| {row['format']} | {row['image']} | {row['bytes']:,} | {mp} | {row['status']} | "
-                     f"{row['seconds']:.2f} | {row['peak_over_before_mb']} | {f'{units(row):.1f}' if decoded else ''} | "
-                     f"{row['weight'] or ''} |")
+                     f"{row['seconds']:.2f} | {row['peak_over_before_mb']} | {taken} | {cost} |")
     return "\n".join(lines) + "\n"
 
 
-def units(row: dict) -> float:
-    """The memory decoding the row's image took per pixel, in units of UNIT_BYTES: its peak less
-    twice the upload (which the server holds as the form's part and as the image's bytes)."""
-    return (row["peak_over_before_mb"] * 2**20 - 2 * row["bytes"]) / (row["megapixels"] * 1e6) / UNIT_BYTES
+def taken_units(row: dict) -> float:
+    """The memory decoding the row's image took, in UNIT_BYTES: its peak less twice the upload."""
+    return (row["peak_over_before_mb"] * 2**20 - 2 * row["bytes"]) / UNIT_BYTES
 
 
 def main(argv=None) -> list[dict]:

@@ -15,7 +15,7 @@ from glasses_core.av1_frames import frame_sizes
 from glasses_core.errors import ImageTooLargeError
 from glasses_core.image_header import (ACCEPTED, CMYK_WEIGHT, DEEP_WEIGHT, DEFAULT_WEIGHTS, MAX_JPEG_SCANS,
                                        MAX_RLE_BYTES, MAX_SIDE, WEIGHTS, accepted_extensions, jpeg_scans,
-                                       read_header, sniff)
+                                       read_header, sniff, widened_cost)
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from hostile_images import (avif_claiming, blank, bmp_rle8, encode, ico_holding, jpeg_with_scans,  # noqa: E402
@@ -96,7 +96,7 @@ def test_accepted_extensions_are_those_of_the_photo_formats():
 
 def test_a_side_over_the_limit_is_refused_from_the_header():
     """Issue 30, 4: a 1 x 39,999,999 PNG is under 40 MP, and cost 7.6-9.1 s and +802 MB a request."""
-    with pytest.raises(ImageTooLargeError, match=r"^tall.png: 1x39999999 has a side over the 65,535 pixel limit$"):
+    with pytest.raises(ImageTooLargeError, match=r"^tall.png: 1x39999999 has a side over the 16,384 pixel limit$"):
         read_header(png_claiming(1, 39_999_999), "tall.png")
     with pytest.raises(ImageTooLargeError, match="side over"):
         read_header(png_claiming(MAX_SIDE + 1, 1), "wide.png")
@@ -185,7 +185,31 @@ def test_the_cost_weighs_what_decoding_takes(face):
                          (encode(face.convert("CMYK"), "JPEG"), CMYK_WEIGHT),
                          (encode(deep, "PNG"), DEEP_WEIGHT), (encode(deep.convert("F"), "TIFF"), DEEP_WEIGHT)):
         header = read_header(data, "x")
-        assert header.cost == weight * pixels, (header.format, header.mode)
+        assert header.cost == weight * pixels + widened_cost(250, 250), (header.format, header.mode)
+
+
+def test_the_cost_counts_the_detector_s_widened_canvas(face):
+    """The detector's last look draws the photo at 1/8 in a square twice its longer side: a thin
+    image of a few hundred bytes cost a canvas of (longer / 4)^2 RGB pixels (1 GB at 65,535).
+    widened_cost mirrors locate.py's sizes: checked here against the canvas it really makes."""
+    from glasses_core import CropConfig, Detectors
+    from glasses_core.image_header import UNIT_BYTES
+    detectors = Detectors(CropConfig())
+    real_new = Image.new
+    for size in ((1, MAX_SIDE), (250, 250), (700, 500), (2200, 2000), (300, 4100)):
+        canvases = []
+
+        def noting_new(mode, canvas, *args, **kwargs):
+            canvases.append(canvas)
+            return real_new(mode, canvas, *args, **kwargs)
+        image = blank("PNG", size, "RGB")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Image, "new", noting_new)
+            detectors.detect_widened(open_photo(image))
+        (side, _), = canvases
+        assert side * side * 4 // UNIT_BYTES == widened_cost(*size), size
+        assert read_header(image, "x").cost == size[0] * size[1] + widened_cost(*size)
+    assert widened_cost(1, MAX_SIDE) > 10 * MAX_SIDE  # a thin image costs its canvas, not its pixels
 
 
 def test_a_gif_is_as_large_as_its_first_frame_says(face):

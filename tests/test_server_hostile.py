@@ -12,7 +12,7 @@ from tornado.testing import gen_test
 
 from deploy.rest_server import decode
 from glasses_core import GlassesClassifier
-from glasses_core.image_header import DEFAULT_WEIGHTS
+from glasses_core.image_header import DEFAULT_WEIGHTS, widened_cost
 from serving import MTFL_GLASSES, ROOT, SHIPPED_MODEL, json_error, multipart
 from test_server_hardening import HardeningTest, HoldingClassifier, gen_sleep
 
@@ -101,7 +101,7 @@ class HostileInputTest(HardeningTest):
         with mock.patch.object(decode, "open_photo", side_effect=AssertionError("decoded")):
             for path in ONE_IMAGE:
                 response = self.post(path, {"image": ("tall.png", png_claiming(1, 39_999_999))})
-                self.assert_json_error(response, 413, "tall.png", "1x39999999", "side over the 65,535 pixel limit")
+                self.assert_json_error(response, 413, "tall.png", "1x39999999", "side over the 16,384 pixel limit")
 
     # --- minor: a bomb was "179.0 megapixels" whatever its size --------------------------------------
 
@@ -149,6 +149,7 @@ class DecodeCostTest(HardeningTest):
                                          headers={"Content-Type": content_type}, raise_error=False)
         while not self.holder.holding.is_set():
             await gen_sleep(0.02)
-        assert self.serving.budget.used == DEFAULT_WEIGHTS[1] * 1_000_000  # 1 MP of RGBA, laid on white
+        # 1 MP of RGBA, laid on white, and the detector's widened canvas
+        assert self.serving.budget.used == DEFAULT_WEIGHTS[1] * 1_000_000 + widened_cost(1000, 1000)
         self.holder.release.set()
         assert (await pending).code == 200 and self.serving.budget.used == 0

@@ -14,7 +14,7 @@ from glasses_core import CropConfig
 JSON = "application/json"
 ERROR_STATUSES = {400: "Malformed request, no or unreadable image, unknown field or query parameter",
                   405: "Method not allowed here (the Allow header lists those that are)",
-                  413: "Body over --max-body-mb, or an image over a limit read from its header (--max-megapixels, a side over 65,535 pixels, too many JPEG scans, ...)",
+                  413: "Body over --max-body-mb, or an image over a limit read from its header (--max-megapixels, a side over 16,384 pixels, too many JPEG scans, ...)",
                   431: "Request headers over 64 KB",
                   503: "Not ready (model loading, shutting down) or the decode budget is full; see Retry-After"}
 UPLOAD_ERRORS = (400, 405, 413, 431, 503)

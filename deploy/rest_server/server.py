@@ -25,7 +25,7 @@ Every error is JSON, {"error": {"status": 400, "message": "..."}}, malformed HTT
 400 malformed request or form, no 'image' field, unknown field or query parameter, more than one
 image where one is taken, an image that cannot be read or is not in a photo format (JPEG, PNG, GIF,
 WebP, BMP, TIFF, HEIC/HEIF, AVIF); 404; 405 (with Allow); 413 body over --max-body-mb, or an image
-over --max-megapixels or another limit of the decoder (a side over 65,535 pixels, a JPEG of over
+over --max-megapixels or another limit of the decoder (a side over 16,384 pixels, a JPEG of over
 64 scans, ...: read from its header, before decoding); 431 request
 headers over 64 KB (over 1 MB the connection is closed); 503 with Retry-After when not ready, in
 shutdown, or when the decode budget (--decode-megapixels, shared by the requests in flight) has
