@@ -72,7 +72,7 @@ def test_a_destination_that_cannot_be_made_or_written_exits_2_before_anything_is
     destination = {"under_a_file": tmp_path / "plain" / "dest", "in_proc": Path("/proc/1/dest"),
                    "a_file": tmp_path / "plain"}[where]
     monkeypatch.setattr(run_on_folder, "GlassesClassifier", lambda *a: pytest.fail("the model was loaded"))
-    for flag in ("--copy-to", "--move-to"):
+    for flag in ("--copy-to", "--move-to", "--annotate"):
         with pytest.raises(SystemExit) as exit_:
             run(capsys, source, flag, destination)
         err = capsys.readouterr().err
