@@ -17,8 +17,9 @@ from glasses_core import PhotoResult
 from deploy.escape import escape
 
 FORMATS = ("text", "csv", "json")
-CSV_COLUMNS = ("path", "answer", "probability", "faces", "error", "model")
-FACE_COLUMNS = ("path", "face", "x0", "y0", "x1", "y1", "probability", "answer", "error", "model")
+CSV_COLUMNS = ("path", "answer", "probability", "faces", "error", "model", "kind")
+FACE_COLUMNS = ("path", "face", "x0", "y0", "x1", "y1", "probability", "answer", "error", "model", "kind")
+KINDS = ("clear", "dark")  # --kind: the kinds of glasses a model that says which can be asked for
 
 
 @dataclass
@@ -35,6 +36,15 @@ class Row:
     def has_glasses(self) -> bool:
         return not self.error and self.answer == "glass"
 
+    @property
+    def kind(self) -> str:
+        """Which glasses ("clear", "dark") when the photo has them and the model says; else ""."""
+        return (self.result.kind or "") if self.result is not None and self.has_glasses else ""
+
+    def wanted(self, kind: str | None) -> bool:
+        """Whether the photo has glasses of ``kind`` (any glasses when None): what is listed and gathered."""
+        return self.has_glasses and (kind is None or self.kind == kind)
+
     def guessed(self) -> "Row":
         """This row; for a photo without a face, the fallback crop's guess as its answer."""
         if self.result is None:
@@ -47,12 +57,15 @@ class Output:
     """Writes rows to a stream as they come: paths or tab-separated text, CSV, or a JSON list.
     CSV rows and JSON records name the model that gave the answer (``model``: its model id).
 
-    ``every``: every photo's row; otherwise the photos with glasses and, except as the plain
-    list of paths (text without ``every`` or ``per_face``), the photos that could not be read.
-    ``per_face``: one row per face found (a photo without a face, or unread, keeps one row)."""
+    ``every``: every photo's row; otherwise the photos with glasses (of ``kind`` only, when given)
+    and, except as the plain list of paths (text without ``every`` or ``per_face``), the photos
+    that could not be read. ``per_face``: one row per face found (a photo without a face, or
+    unread, keeps one row)."""
 
-    def __init__(self, fmt: str, every: bool, stream, model: str = "", per_face: bool = False):
+    def __init__(self, fmt: str, every: bool, stream, model: str = "", per_face: bool = False,
+                 kind: str | None = None):
         self.fmt, self.every, self.stream, self.model, self.per_face = fmt, every, stream, model, per_face
+        self.kind = kind
         self.encoding = getattr(stream, "encoding", None) or "utf-8"
         self.paths_only = fmt == "text" and not every and not per_face
         self._count = 0
@@ -64,7 +77,7 @@ class Output:
 
     def lists(self, row: Row) -> bool:
         """Whether ``row`` is part of this output."""
-        return self.every or row.has_glasses or bool(row.error) and not self.paths_only
+        return self.every or row.wanted(self.kind) or bool(row.error) and not self.paths_only
 
     def write(self, row: Row) -> None:
         path, error = escape(row.path, self.encoding), escape(row.error, self.encoding)
@@ -73,27 +86,30 @@ class Output:
                 self._write_face(path, error, face, record)
         elif self.fmt == "csv":
             self._csv.writerow([path, row.answer, _number(row.probability, 6), "" if row.error else row.faces,
-                                error, self.model])
+                                error, self.model, row.kind])
         elif self.fmt == "json":
             details = row.result.to_dict() if row.result else {
-                "answer": None, "probability": None, "face_found": False, "faces": [], "fallback": None}
+                "answer": None, "probability": None, "kind": None, "face_found": False, "faces": [], "fallback": None}
             self._json({"path": path, **details, "error": error or None, "model": self.model})
         elif self.paths_only:
             print(path, file=self.stream)
         elif row.error:
             print(f"{path}\terror\t{error}", file=self.stream)
         else:
-            print(f"{path}\t{row.answer}\t{_number(row.probability, 3) or '-'}", file=self.stream)
+            kind = f"\t{row.kind}" if row.kind else ""
+            print(f"{path}\t{row.answer}\t{_number(row.probability, 3) or '-'}{kind}", file=self.stream)
         self.stream.flush()  # a long run shows its answers as they come, also through a pipe
 
     def _write_face(self, path: str, error: str, face: int | None, record: dict) -> None:
         box = record.get("box") or [None] * 4
         if self.fmt == "csv":
             self._csv.writerow([path, face or "", *(_number(v, 1) for v in box),
-                                _number(record.get("probability"), 6), record.get("answer") or "", error, self.model])
+                                _number(record.get("probability"), 6), record.get("answer") or "", error, self.model,
+                                record.get("kind") or ""])
         elif self.fmt == "json":
             self._json({"path": path, "face": face, "box": record.get("box"), "probability": record.get("probability"),
-                        "answer": record.get("answer"), "error": error or None, "model": self.model})
+                        "answer": record.get("answer"), "kind": record.get("kind"), "error": error or None,
+                        "model": self.model})
         elif error:
             print(f"{path}\terror\t{error}", file=self.stream)
         else:
@@ -117,7 +133,7 @@ def face_records(row: Row) -> list[tuple[int | None, dict]]:
     if row.error or row.result is None:
         return [(None, {})]
     if not row.result.faces:
-        return [(None, {"box": None, "probability": row.probability, "answer": row.answer})]
+        return [(None, {"box": None, "probability": row.probability, "answer": row.answer, "kind": row.kind or None})]
     return [(number, face.to_dict()) for number, face in enumerate(row.result.faces, 1)]
 
 

@@ -30,7 +30,7 @@ from glasses_core import GlassesClassifier, GlassesError
 
 from deploy.annotate import annotated
 from deploy.escape import escape
-from deploy.folder_output import FORMATS, Output, Row
+from deploy.folder_output import FORMATS, KINDS, Output, Row
 from deploy.gather import GatherError, gather, place
 from deploy.memory import keep_freed_memory
 from deploy.photo_scan import Photo, input_problem, scan
@@ -45,7 +45,8 @@ EPILOG = f"""\
 exit status:
   {EXIT_OK}  every photo was read (also when there was nothing to do)
   {EXIT_NO_MODEL}  the model could not be loaded
-  {EXIT_USAGE}  bad arguments, a path that does not exist or is not a file or folder, or a --copy-to,
+  {EXIT_USAGE}  bad arguments (--kind with a model that does not say which glasses), a path that
+     does not exist or is not a file or folder, or a --copy-to,
      --move-to or --annotate folder that cannot be made or written in (it is made, with its
      parents, first)
   {EXIT_INCOMPLETE}  the run went to the end, but some files or folders could not be read, or
@@ -56,6 +57,8 @@ output: one line per photo (with --per-face, one per face) in every format. With
 photo; without it, the photos with glasses and, in CSV, JSON and --per-face output, every photo
 that could not be read (its error row; a plain list of paths names those on stderr only). A
 photo in which no face is found answers no_face, with no probability, unless --fallback-guess.
+A model that says which glasses adds each photo's kind (clear or dark, of the face most likely to
+wear glasses; each face's in --per-face and JSON): the last CSV column, a fourth text field.
 Faces come largest first, numbered from 1; a box is x0,y0,x1,y1 in the photo's upright
 (EXIF-applied) pixels. In paths and error messages a backslash is doubled, control characters
 (newline, tab, ...) become \\n, \\t, \\xNN, bytes of a file name that are not valid UTF-8 become
@@ -121,6 +124,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--annotate", type=Path, metavar="DIR",
                         help="write a copy of each photo listed (JPEG) with its faces' boxes and answers "
                              "drawn, here")
+    parser.add_argument("--kind", choices=KINDS,
+                        help="list (and copy or move) only the photos with this kind of glasses: clear "
+                             "eyeglasses or dark sunglasses (a model that says which; CSV and JSON carry "
+                             "each photo's kind either way)")
     parser.add_argument("--recursive", action="store_true", help="also look in subfolders")
     gather_to = parser.add_mutually_exclusive_group()
     gather_to.add_argument("--copy-to", type=Path, metavar="DIR", help="copy the photos with glasses here")
@@ -281,7 +288,7 @@ def answer_all(args, classifier: GlassesClassifier, photos: list[Photo], tally: 
                     tally.not_annotated += problem is not None
                     if problem:
                         bar.write(escape(problem), file=sys.stderr)
-                if row.has_glasses and destination is not None:
+                if row.wanted(args.kind) and destination is not None:
                     problem = gather_photo(photo, destination, move=args.move_to is not None)
                     tally.gathered += problem is None
                     tally.not_gathered += problem is not None
@@ -306,8 +313,13 @@ def main(argv=None) -> int:
     except GlassesError as err:
         print(escape(f"error: {err}"), file=sys.stderr)
         return EXIT_NO_MODEL
+    if args.kind and not classifier.kinds:
+        print(escape(f"error: --kind {args.kind}: the model {classifier.model_id} does not say which glasses "
+                     f"(it has no second answer); use a model that does, as the shipped one from 0.3.0"),
+              file=sys.stderr)
+        return EXIT_USAGE
     tally = Tally(skipped=len(found.skipped))
-    output = Output(args.format, args.all, sys.stdout, classifier.model_id, args.per_face)
+    output = Output(args.format, args.all, sys.stdout, classifier.model_id, args.per_face, args.kind)
     try:
         if not found.photos:
             print("nothing to do: no photos in " + escape(", ".join(map(str, args.paths))), file=sys.stderr)

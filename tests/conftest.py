@@ -78,6 +78,19 @@ def tiny_exports(tiny_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_kind_model_json(tiny_kind_run, tmp_path_factory):
+    """The tiny two-answer model exported to float32 TFLite: usable as GlassesClassifier(model=...)."""
+    import keras
+
+    from converters.to_tflite import export_tflite
+    from glasses_core import ModelConfig
+    model = keras.models.load_model(tiny_kind_run / "model.keras", compile=False)
+    paths = export_tflite(model, ModelConfig.load(tiny_kind_run / "config.json"),
+                          tmp_path_factory.mktemp("tiny_kind_model"), variants=("float32",))
+    return paths["float32"].with_suffix(".json")
+
+
+@pytest.fixture(scope="session")
 def tiny_model_json(tiny_exports):
     """Path of the tiny model's float32 metadata, usable as GlassesClassifier(model=...)."""
     return tiny_exports["float32"].with_suffix(".json")

@@ -96,7 +96,7 @@ def test_csv(capsys, folder, expected, model_json):
     code, out, _ = run(capsys, folder, "--model", model_json, "--all", "--format", "csv", "--recursive")
     assert code == INCOMPLETE
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["path", "answer", "probability", "faces", "error", "model"]
+    assert list(rows[0]) == ["path", "answer", "probability", "faces", "error", "model", "kind"]
     assert {r["model"] for r in rows} == {GlassesClassifier(model_json).model_id}
     by_path = {r["path"]: r for r in rows}
     assert set(by_path) == {*expected, str(folder / "broken.jpg")}
@@ -114,7 +114,7 @@ def test_json(capsys, folder, expected, model_json):
     records = {r["path"]: r for r in json.loads(out)}
     assert records[str(folder / "broken.jpg")]["error"]
     for path, result in top_level(expected, folder).items():
-        assert {k: records[path][k] for k in ("answer", "probability", "face_found", "faces", "fallback")} \
+        assert {k: records[path][k] for k in ("answer", "probability", "kind", "face_found", "faces", "fallback")} \
             == result.to_dict()
         assert records[path]["error"] is None and records[path]["model"] == SHIPPED_ID  # the shipped model
     code, out, _ = run(capsys, folder, "--model", model_json, "--format", "json", "--threshold", "1")
@@ -424,7 +424,7 @@ def test_files_and_folders_in_any_mix(capsys, folder, expected, model_json, data
 
 
 @pytest.mark.parametrize("fmt, nothing", [("text", ""), ("json", "[]\n"),
-                                          ("csv", "path,answer,probability,faces,error,model\n")])
+                                          ("csv", "path,answer,probability,faces,error,model,kind\n")])
 def test_nothing_to_do_says_so(capsys, tmp_path, model_json, fmt, nothing):
     (tmp_path / "notes.txt").write_text("not a photo\n")
     code, out, err = run(capsys, tmp_path, "--model", model_json, "--format", fmt)
@@ -485,7 +485,7 @@ def test_copy_to_keeps_every_photo_s_date(capsys, data_dir, model_json, tmp_path
 
 # --- who in a group wears glasses; no face is no answer (issue 29) -----------------------------
 
-GROUP_COLUMNS = ["path", "face", "x0", "y0", "x1", "y1", "probability", "answer", "error", "model"]
+GROUP_COLUMNS = ["path", "face", "x0", "y0", "x1", "y1", "probability", "answer", "error", "model", "kind"]
 
 
 @pytest.fixture(scope="module")
@@ -609,3 +609,29 @@ def test_annotate_draws_each_face_on_an_upright_copy(capsys, group, group_expect
     run(capsys, group, "--model", model_json, "--annotate", tmp_path / "drawn")
     assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == [
         "grey.jpg", "pair-1.jpg", "pair.jpg", "turned-1.jpg", "turned.jpg"]  # without --all: those with glasses
+
+
+def test_kind_lists_and_copies_only_that_kind_of_glasses(capsys, tmp_path, tiny_kind_model_json):
+    """A model that says which glasses: CSV carries each photo's kind; --kind dark lists and copies
+    the photos with sunglasses only, --kind clear the others with glasses; together, every photo
+    with glasses, each once."""
+    examples = ROOT / "examples"
+    code, out, _ = run(capsys, examples, "--model", tiny_kind_model_json, "--all", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and {r["kind"] for r in rows if r["answer"] == "glass"} <= {"clear", "dark"}
+    assert all(r["kind"] == "" for r in rows if r["answer"] != "glass")
+    with_glasses = {r["path"] for r in rows if r["answer"] == "glass"}
+    listed = {}
+    for kind in ("dark", "clear"):
+        code, out, _ = run(capsys, examples, "--model", tiny_kind_model_json, "--kind", kind,
+                           "--copy-to", str(tmp_path / kind))
+        listed[kind] = set(out.split())
+        assert code == 0 and listed[kind] == {r["path"] for r in rows if r["kind"] == kind}
+        assert sorted(p.name for p in (tmp_path / kind).iterdir()) == sorted(Path(p).name for p in listed[kind])
+    assert listed["dark"] | listed["clear"] == with_glasses and not listed["dark"] & listed["clear"]
+
+
+def test_kind_with_a_model_that_does_not_say_which_is_refused(capsys):
+    code, out, err = run(capsys, ROOT / "examples", "--kind", "dark")
+    assert code == 2 and out == ""
+    assert "does not say which glasses" in err

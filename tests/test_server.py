@@ -299,3 +299,32 @@ def test_help_says_what_a_model_file_needs_and_where_it_listens(capsys, tmp_path
     with running_server(bare) as server:
         with urlopen(server.url + "/ready", timeout=20) as response:
             assert json.loads(response.read())["status"] == "ready"
+
+
+@pytest.fixture(scope="class")
+def kind_classifier(request, data_dir, tiny_kind_model_json):
+    request.cls.classifier = GlassesClassifier(tiny_kind_model_json, threshold=0.0)  # every face "wears glasses"
+    request.cls.photo = data_dir / "mtfl" / MTFL_GLASSES[0]
+
+
+@pytest.mark.usefixtures("kind_classifier")
+class KindServerTest(AsyncHTTPTestCase):
+    """A model that says which glasses: each face's kind and P(dark), the photo's kind, in
+    /api/v1/predict and batch; /glass_no_glass/ answers exactly as before."""
+
+    def get_app(self):
+        return make_app(make_serving(self.classifier, max_body_bytes=LIMIT))
+
+    def post(self, path: str):
+        content_type, body = multipart({"image": ("face.jpg", self.photo.read_bytes())})
+        return self.fetch(path, method="POST", body=body, headers={"Content-Type": content_type}, raise_error=False)
+
+    def test_the_kind_is_in_every_answer_but_the_plain_one(self):
+        expected = self.classifier.predict(self.photo)
+        single = json.loads(self.post("/api/v1/predict").body)
+        assert single["kind"] == expected.kind in ("clear", "dark")
+        assert [(f["kind"], f["dark_probability"]) for f in single["faces"]] == \
+            [(f.kind, round(f.dark_probability, 6)) for f in expected.faces]
+        batch = json.loads(self.post("/api/v1/predict/batch").body)["results"]
+        assert batch[0]["kind"] == expected.kind
+        assert json.loads(self.post("/glass_no_glass/").body) == {"answer": "glass"}

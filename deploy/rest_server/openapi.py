@@ -65,15 +65,21 @@ def _get(summary: str, schema: dict, errors=(405, 431), content_type: str = JSON
 
 
 PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
+KIND = {"type": ["string", "null"], "enum": ["clear", "dark", None],
+        "description": "which glasses: clear (eyeglasses) or dark (sunglasses); null without glasses, or when "
+                       "the model does not say which"}
+DARK = {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+        "description": "P(dark | glasses), the model's second answer; null when the model has none"}
 FACE = _object({
     "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
             "description": "x0, y0, x1, y1 in the photo's upright (EXIF-applied) pixels"},
     "probability": PROBABILITY, "answer": {"type": "string", "enum": ANSWERS},
-    "score": {"type": "number", "description": "the face detector's confidence"}},
+    "score": {"type": "number", "description": "the face detector's confidence"},
+    "kind": KIND, "dark_probability": DARK},
     "A face found, largest first")
 GUESS = _object({
     "box": {"type": "null"}, "probability": PROBABILITY, "answer": {"type": "string", "enum": ANSWERS},
-    "score": {"type": "null"}},
+    "score": {"type": "null"}, "kind": KIND, "dark_probability": DARK},
     "The model's guess on the fallback crop (a centre square) of a photo in which no face was found")
 PHOTO = {  # what every answered photo carries, alone or in a batch
     "answer": {"type": "string", "enum": [*ANSWERS, NO_FACE],
@@ -82,6 +88,8 @@ PHOTO = {  # what every answered photo carries, alone or in a batch
     "probability": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
                     "description": "the highest face probability of glasses; null when no face was found "
                                    "(with ?fallback=1, the fallback crop's)"},
+    "kind": {**KIND, "description": "which glasses the face most likely to wear them wears (clear or dark); null "
+                                    "when the answer is not glass or the model does not say which"},
     "face_found": {"type": "boolean"}, "faces": {"type": "array", "items": _ref("Face")},
     "fallback": {"anyOf": [_ref("FallbackGuess"), {"type": "null"}],
                  "description": "null when a face was found"},
