@@ -115,7 +115,8 @@ class Output:
         else:
             where = ",".join(_number(v, 1) for v in box) if record.get("box") else "-"
             chance = _number(record.get("probability"), 3) or "-"
-            print(f"{path}\t{face or '-'}\t{record['answer']}\t{chance}\t{where}", file=self.stream)
+            kind = f"\t{record['kind']}" if record.get("kind") else ""
+            print(f"{path}\t{face or '-'}\t{record['answer']}\t{chance}\t{where}{kind}", file=self.stream)
 
     def _json(self, record: dict) -> None:
         self.stream.write(("," if self._count else "") + "\n  " + json.dumps(record))

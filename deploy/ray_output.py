@@ -1,9 +1,11 @@
 """What a Ray scoring run writes: the folder runner's columns plus each face's box and
 probability, as Parquet or CSV part files in one output folder (local or object storage).
 
-Columns: path, answer, probability, faces, error (as deploy/folder_output.py, paths and errors
-escaped the same way), face_boxes ([x0, y0, x1, y1] per face found, in photo pixels) and
-face_probabilities. Parquet holds the two face columns as lists, CSV as JSON text. An unread
+Columns: path, answer, probability, faces, error, kind (as deploy/folder_output.py, paths and
+errors escaped the same way; kind: clear or dark for a photo with glasses, from a model that says
+which), face_boxes ([x0, y0, x1, y1] per face found, in photo pixels), face_probabilities and
+face_kinds (null for a face without glasses). Parquet holds the face columns as lists, CSV as JSON
+text. An unread
 photo has an error and empty answer, probability and faces; a photo in which no face was found
 answers no_face with no probability and 0 faces (with --fallback-guess, the fallback crop's
 answer and probability, and still 0 faces).
@@ -28,34 +30,36 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from deploy.escape import escape
-from deploy.folder_output import CSV_COLUMNS, Row
+from deploy.folder_output import Row
 from deploy.ray_inputs import is_uri
 
 FORMATS = ("parquet", "csv")
-COLUMNS = CSV_COLUMNS + ("face_boxes", "face_probabilities")
-FACE_LISTS = pa.list_(pa.list_(pa.float64())), pa.list_(pa.float64())
+COLUMNS = ("path", "answer", "probability", "faces", "error", "kind", "face_boxes", "face_probabilities", "face_kinds")
+FACE_LISTS = pa.list_(pa.list_(pa.float64())), pa.list_(pa.float64()), pa.list_(pa.string())
 
 
 def schema(fmt: str) -> pa.Schema:
     """One schema for every part file, so that an all-error batch writes the same types."""
-    boxes, probabilities = FACE_LISTS if fmt == "parquet" else (pa.string(), pa.string())
+    boxes, probabilities, kinds = FACE_LISTS if fmt == "parquet" else (pa.string(),) * 3
     return pa.schema([("path", pa.string()), ("answer", pa.string()), ("probability", pa.float64()),
-                      ("faces", pa.int32()), ("error", pa.string()),
-                      ("face_boxes", boxes), ("face_probabilities", probabilities)])
+                      ("faces", pa.int32()), ("error", pa.string()), ("kind", pa.string()),
+                      ("face_boxes", boxes), ("face_probabilities", probabilities), ("face_kinds", kinds)])
 
 
 def record(row: Row, fmt: str) -> dict:
     """A row of the output table, from the folder runner's Row."""
     faces = [face.to_dict() for face in row.result.faces] if row.result else []
     boxes, probabilities = [face["box"] for face in faces], [face["probability"] for face in faces]
+    kinds = [face["kind"] for face in faces]
     if fmt == "csv":
-        boxes, probabilities = json.dumps(boxes), json.dumps(probabilities)
+        boxes, probabilities, kinds = json.dumps(boxes), json.dumps(probabilities), json.dumps(kinds)
     ok = not row.error
     return {"path": escape(row.path), "answer": row.answer if ok else None,
             "probability": round(row.probability, 6) if ok and row.probability is not None else None,
             "faces": row.faces if ok else None,
-            "error": escape(row.error) if row.error else None,
-            "face_boxes": boxes if ok else None, "face_probabilities": probabilities if ok else None}
+            "error": escape(row.error) if row.error else None, "kind": row.kind or None,
+            "face_boxes": boxes if ok else None, "face_probabilities": probabilities if ok else None,
+            "face_kinds": kinds if ok else None}
 
 
 def table(rows: list[Row], fmt: str) -> pa.Table:

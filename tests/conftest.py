@@ -1,7 +1,9 @@
 """Shared fixtures: real photos from ../shared/data and a tiny, really trained model."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,18 @@ def tiny_kind_model_json(tiny_kind_run, tmp_path_factory):
     paths = export_tflite(model, ModelConfig.load(tiny_kind_run / "config.json"),
                           tmp_path_factory.mktemp("tiny_kind_model"), variants=("float32",))
     return paths["float32"].with_suffix(".json")
+
+
+@pytest.fixture(scope="session")
+def everyone_wears_glasses(tiny_kind_model_json, tmp_path_factory):
+    """The tiny model that says which glasses, with threshold 0: every face wears glasses, so
+    every face gets a kind."""
+    folder = tmp_path_factory.mktemp("threshold_zero")
+    for path in tiny_kind_model_json.parent.glob(tiny_kind_model_json.stem + "*"):
+        shutil.copy(path, folder / path.name)
+    model = folder / tiny_kind_model_json.name
+    model.write_text(json.dumps({**json.loads(model.read_text()), "threshold": 0.0}))
+    return model
 
 
 @pytest.fixture(scope="session")

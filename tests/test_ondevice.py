@@ -14,7 +14,7 @@ import pytest
 from conformance.check import TOLERANCES, check, stage_deviations
 from conformance.vectors import load_vectors
 from glasses_core import GlassesClassifier
-from serving import SHIPPED_MODEL, running_server
+from serving import MTFL_GLASSES, SHIPPED_MODEL, running_server
 from test_server_browser import browser, wait_for  # noqa: F401  (the module-scoped Chromium)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,8 +168,9 @@ def test_the_page_answers_on_the_device_and_sends_no_photo_even_with_the_server_
         d.find_elements(By.CSS_SELECTOR, "#history tbody tr")), timeout=90)
     assert len(rows) == 2 + len(examples)
     for row in rows[2:]:
-        name, _, probability, who = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        name, _, probability, kind, who = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
         assert who == "device" and row.get_attribute("data-answer") == expected[name].answer, name
+        assert kind == (expected[name].kind or "–"), name
         assert abs(float(probability) - expected[name].probability) <= TOLERANCES.probability, name
     assert browser.find_element(By.ID, "answered-by").get_attribute("data-by") == "device"
     assert "on this device" in browser.find_element(By.ID, "answered-by").text
@@ -194,3 +195,32 @@ def test_the_page_says_no_face_on_the_device_as_the_server_does(browser, server)
     (item,) = browser.find_elements(By.CSS_SELECTOR, "#faces li")
     label = {"glass": "Glasses", "no_glass": "No glasses"}[result.fallback.answer]
     assert item.get_attribute("class") == "guess" and item.text.startswith(f"A guess from the centre of the photo: {label}")
+
+
+def test_the_page_says_which_glasses_from_the_server_and_on_the_device(browser, everyone_wears_glasses,  # noqa: F811
+                                                                      data_dir):
+    """Issue 24: the page shows each photo's kind of glasses and each face's P(dark), answered by
+    the server and on the device (which reads the second output by its name), as Python does."""
+    from selenium.webdriver.common.by import By
+    classifier = GlassesClassifier(everyone_wears_glasses)
+    results = {p: classifier.predict(data_dir / "mtfl" / p) for p in MTFL_GLASSES}
+    # the photo whose kind is farthest from the kind threshold: the device's float rounding cannot turn it
+    photo = max(results, key=lambda p: abs(results[p].faces[0].dark_probability - classifier.config.kind_threshold))
+    expected = results[photo]
+    assert expected.kind in ("clear", "dark")
+    shown = {"clear": "clear glasses", "dark": "sunglasses"}[expected.kind]
+    with running_server(everyone_wears_glasses) as server:
+        browser.get(server.url + "/")
+        for count, mode in enumerate(("server", "device"), 1):
+            browser.find_element(By.CSS_SELECTOR, f"input[name=mode][value={mode}]").click()
+            browser.find_element(By.ID, "file").send_keys(str(data_dir / "mtfl" / photo))
+            rows = wait_for(browser, lambda d: (lambda r: r if len(r) == count else None)(
+                d.find_elements(By.CSS_SELECTOR, "#history tbody tr")), timeout=90)
+            _, _, probability, kind, who = [cell.text for cell in rows[-1].find_elements(By.TAG_NAME, "td")]
+            assert (who, kind) == (mode, expected.kind)
+            assert abs(float(probability) - expected.probability) <= TOLERANCES.probability
+            assert browser.find_element(By.ID, "answer").text == f"Glasses ({shown})"
+            faces = browser.find_elements(By.CSS_SELECTOR, "#faces li")
+            assert len(faces) == len(expected.faces) and f"{shown}: P(dark) " in faces[0].text
+            dark = float(faces[0].text.rsplit("P(dark) ", 1)[1].rstrip(")"))
+            assert abs(dark - expected.faces[0].dark_probability) <= TOLERANCES.probability

@@ -75,6 +75,7 @@ def test_same_answers_as_the_folder_runner_and_one_error_row_per_bad_file(local_
         if not row["error"]:
             assert float(row["probability"]) == pytest.approx(float(expected["probability"]), abs=1.5e-6)
             assert int(row["faces"]) == int(expected["faces"]) == len(json.loads(row["face_boxes"]))
+            assert row["kind"] == expected["kind"], row["path"]
     assert {row["answer"] for row in rows if not row["error"]} == {"glass", "no_glass"}
 
 
@@ -208,3 +209,22 @@ def test_no_face_is_said_as_the_folder_runner_says_it(local_ray, data_dir, tmp_p
         else:
             assert float(grey["probability"]) == pytest.approx(probability, abs=1e-6)
         assert rows["face.jpg"]["answer"] == "glass" and rows["face.jpg"]["faces"] == "1"
+
+
+def test_the_kind_of_glasses_per_photo_and_per_face(local_ray, data_dir, everyone_wears_glasses, tmp_path):
+    """Issue 24: with a model that says which glasses, each photo's kind and each face's, as
+    Python says them (Parquet: face_kinds as a list)."""
+    from glasses_core import GlassesClassifier
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in MTFL_GLASSES + MTFL_NO_GLASSES:
+        shutil.copy(data_dir / "mtfl" / name, photos / Path(name).name)
+    classifier = GlassesClassifier(everyone_wears_glasses)
+    out = tmp_path / "out"
+    assert score_on_ray.main([str(photos), "--out", str(out), "--model", str(everyone_wears_glasses)]) == 0
+    rows = read_rows(out, "parquet")
+    assert len(rows) == 6
+    for row in rows:
+        expected = classifier.predict(row["path"])
+        assert row["kind"] == expected.kind in ("clear", "dark")
+        assert row["face_kinds"] == [face.kind for face in expected.faces]

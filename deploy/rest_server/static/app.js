@@ -4,6 +4,7 @@
 // called a guess, never the answer.
 const LABELS = { glass: "Glasses", no_glass: "No glasses", no_face: "No face found" };
 const COLOURS = { glass: "#22c55e", no_glass: "#f97316" };
+const KINDS = { clear: "clear glasses", dark: "sunglasses" };  // a model that says which glasses
 const MAX_WIDTH = 640;  // the photo is drawn at most this wide
 const $ = (id) => document.getElementById(id);
 const input = $("file"), drop = $("drop"), statusLine = $("status"), answer = $("answer"), by = $("answered-by");
@@ -84,11 +85,11 @@ async function classifyHere(source, name = source.name) {
 // page answers as the server does: no face found is "no_face", the fallback's guess kept apart.
 function asAnswered(result) {
   if (result.face_found) return { ...result, fallback: null };
-  return { ...result, answer: "no_face", probability: null, faces: [], fallback: result.faces[0] };
+  return { ...result, answer: "no_face", probability: null, kind: null, faces: [], fallback: result.faces[0] };
 }
 
 function showAnswer(body) {
-  answer.textContent = LABELS[body.answer] || body.answer;
+  answer.textContent = (LABELS[body.answer] || body.answer) + (body.kind ? ` (${KINDS[body.kind] || body.kind})` : "");
   answer.dataset.answer = body.answer;
   by.textContent = body.byText;
   by.dataset.by = body.by;
@@ -101,7 +102,8 @@ function showAnswer(body) {
 function item(face, who, className = "") {
   const entry = document.createElement("li");
   if (face.crop) entry.append(cropCanvas(face.crop));
-  entry.append(`${who}${LABELS[face.answer] || face.answer} (probability of glasses ${face.probability.toFixed(3)})`);
+  const kind = face.kind ? `, ${KINDS[face.kind] || face.kind}: P(dark) ${face.dark_probability.toFixed(3)}` : "";
+  entry.append(`${who}${LABELS[face.answer] || face.answer} (probability of glasses ${face.probability.toFixed(3)}${kind})`);
   if (className) entry.classList.add(className);
   return entry;
 }
@@ -124,7 +126,7 @@ function remember(name, body) {
   row.dataset.answer = body.answer;
   row.dataset.by = body.by;
   const probability = body.probability === null ? "–" : body.probability.toFixed(3);
-  for (const text of [name, LABELS[body.answer] || body.answer, probability, body.by]) {
+  for (const text of [name, LABELS[body.answer] || body.answer, probability, body.kind || "–", body.by]) {
     row.insertCell().textContent = text;
   }
   history.hidden = false;

@@ -8,7 +8,7 @@ import { openPhoto, Photo } from "./decode.js";
 import { FaceMesh } from "./facemesh.js";
 import { compile, loadRuntime } from "./litert.js";
 import { detectFaces, detectTurned, detectWidened, findFaces, MeshRefiner, NoRefiner } from "./locate.js";
-import { outputQuantization } from "./tflite.js";
+import { outputQuantizations } from "./tflite.js";
 
 // Where the server puts the files (deploy/rest_server/server.py, ``/ondevice/``).
 export const FILES = {
@@ -43,7 +43,7 @@ export async function loadPipeline(files = FILES) {
     detector: new FaceDetector(detector, config.crop.min_face_score),
     refiner: config.crop.refine === "none" ? new NoRefiner() : new MeshRefiner(new FaceMesh(mesh),
                                                                                config.crop.refine === "mesh_mirrored"),
-    classifier: new Classifier(classifier, outputQuantization(classifierBytes), config),
+    classifier: new Classifier(classifier, outputQuantizations(classifierBytes), config),
   });
   return { config, stages, analyse: (source, replaced = {}) => analyse(source, { ...stages, ...replaced }, false) };
 }
@@ -61,7 +61,9 @@ export function defaultStages({ config, detector, refiner, classifier }) {
     fallback: (photo) => fallbackGeometry(photo.size[1], photo.size[0], config.crop),
     cut: (photo, geometry) => cutGeometry(photo, geometry, config.crop.size),
     classify: (pixels) => classifier.probability(pixels),
+    classifyWithKind: (pixels) => classifier.probabilities(pixels),
     answer: (probability) => classifier.answer(probability),
+    kind: (probability, dark) => classifier.kind(probability, dark),
   };
 }
 
@@ -84,21 +86,27 @@ export async function analyse(source, stages, detail = true) {
     return { face, geometry, pixels: stages.cut(photo, geometry) };
   });
   for (const crop of crops) {
-    crop.probability = await stages.classify(crop.pixels.data);
+    const both = stages.classifyWithKind ? await stages.classifyWithKind(crop.pixels.data)
+      : { probability: await stages.classify(crop.pixels.data), dark_probability: null };
+    crop.probability = both.probability;
+    crop.dark_probability = both.dark_probability;
     crop.answer = stages.answer(crop.probability);
+    crop.kind = stages.kind ? stages.kind(crop.probability, crop.dark_probability) : null;
   }
-  const best = Math.max(...crops.map((c) => c.probability));
+  const decider = crops.reduce((a, b) => (b.probability > a.probability ? b : a));
+  const best = decider.probability;
   return {
     size: photo.size,
     detections: detections.map((f) => ({ box: f.box, score: f.score, keypoints: f.keypoints })),
     refined: refined.map((f) => [f.keypoints[0], f.keypoints[1]]),
     presence: refined.map((f) => f.presence),
-    faces: crops.map(({ face, geometry, pixels, probability, answer }) => ({
+    faces: crops.map(({ face, geometry, pixels, probability, answer, kind, dark_probability }) => ({
       box: face && face.box, score: face && face.score, presence: face && face.presence, right_eye: face && face.keypoints[0],
-      left_eye: face && face.keypoints[1], geometry, crop: pixels, probability, answer })),
+      left_eye: face && face.keypoints[1], geometry, crop: pixels, probability, answer, kind, dark_probability })),
     face_found: faces.length > 0,
     answer: stages.answer(best),
     probability: best,
+    kind: decider.kind,
   };
 }
 
