@@ -30,10 +30,10 @@ class Tolerances:
     geometry_side: float = 0.001  # ...side, relative
     geometry_angle: float = 0.001  # ...rotation, radians
     crop: float = 8.0  # crop (given the geometry): mean |pixel difference|, levels of 255
-    classify: float = 0.01  # classify (given the crop): |ΔP(glasses)|
+    classify: float = 0.01  # classify (given the crop): |ΔP(glasses)| and |ΔP(dark | glasses)|
     # the whole pipeline (the same faces, matched by their eyes, and the same answers, always)
     eyes: float = 0.08  # each face's eyes, in eye distances
-    probability: float = 0.06  # each face's and the photo's P(glasses)
+    probability: float = 0.06  # each face's and the photo's P(glasses), each face's P(dark | glasses)
 
 
 TOLERANCES = Tolerances()
@@ -79,6 +79,10 @@ def stage_deviations(expected: dict, stages: dict, min_face_score: float) -> dic
         found["crop"] = max(found["crop"], _pixels(want["crop"], got))
     for want, got in zip(expected["faces"], stages["probabilities"]):
         found["classify"] = max(found["classify"], abs(want["probability"] - got))
+    port_darks = stages.get("dark_probabilities") or [None] * len(expected["faces"])
+    for want, got in zip(expected["faces"], port_darks):  # P(dark | glasses), from a model that says which
+        if want.get("dark_probability") is not None:
+            found["classify"] = max(found["classify"], math.inf if got is None else abs(want["dark_probability"] - got))
     found["mismatches"] = mismatches
     return found
 
@@ -96,13 +100,21 @@ def pipeline_deviations(expected: dict, record: dict) -> dict:
             found["eyes"] = max(found["eyes"], _eye_error((want["right_eye"], want["left_eye"]),
                                                           (got["right_eye"], got["left_eye"])))
         found["probability"] = max(found["probability"], abs(want["probability"] - got["probability"]))
+        if want.get("dark_probability") is not None:
+            got_dark = got.get("dark_probability")
+            found["probability"] = max(found["probability"], math.inf if got_dark is None
+                                       else abs(want["dark_probability"] - got_dark))
         if want["answer"] != got["answer"]:
             mismatches.append(f"face at {_where(want)}: answer {got['answer']}, the vectors: {want['answer']}")
+        if want.get("kind") != got.get("kind"):
+            mismatches.append(f"face at {_where(want)}: kind {got.get('kind')}, the vectors: {want.get('kind')}")
     # a face the mesh doubts (a second detection of a face upside down, say) may be on one side only
     mismatches += [f"face at {_where(f)} on one side only" for f in left_over
                    if f.get("presence") is None or f["presence"] >= TRUSTED]
     if expected["answer"] != record["answer"]:
         mismatches.append(f"answer {record['answer']}, the vectors: {expected['answer']}")
+    if expected.get("kind") != record.get("kind"):
+        mismatches.append(f"kind {record.get('kind')}, the vectors: {expected.get('kind')}")
     found["mismatches"] = mismatches
     return found
 

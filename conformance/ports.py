@@ -80,8 +80,9 @@ def port(name: str, classifier: GlassesClassifier):
         elif name == "no_levelling":
             patch.set(glasses_core.crop, "eye_geometry", _unlevelled)
         elif name == "pixels_255":
-            real = classifier.predict_crops
-            patch.set(classifier, "predict_crops", lambda crops: real((np.asarray(crops) / 255.0).astype(np.uint8)))
+            real = classifier.predict_crops_and_kinds
+            patch.set(classifier, "predict_crops_and_kinds",
+                      lambda crops: real((np.asarray(crops) / 255.0).astype(np.uint8)))
         elif name != "core":
             raise ValueError(f"unknown port {name!r}; choose one of {PORTS}")
         yield

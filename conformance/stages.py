@@ -47,18 +47,27 @@ def run_core(classifier: GlassesClassifier, photo_path: str | Path) -> dict:
     refined = [detectors.refiner.refine(photo, face) for face in detections]
     faces = find_faces(photo, detectors, config) or [None]  # the upright look, and the second looks when it doubts
     crops = [crop_face(photo, face, config) for face in faces]
-    probabilities = classifier.predict_crops(np.stack([c.pixels for c in crops])).tolist()
+    probabilities, darks = _both(classifier, np.stack([c.pixels for c in crops]))
+    decider = int(np.argmax(probabilities))
     return {
         "size": list(photo.size),
         "detections": [{"box": list(f.box), "score": f.score, "keypoints": [list(k) for k in f.keypoints]}
                        for f in detections],
         "refined": [[list(f.right_eye), list(f.left_eye)] for f in refined],
         "presence": [f.presence for f in refined],
-        "faces": [face_record(c, p, classifier.answer(p)) for c, p in zip(crops, probabilities)],
+        "faces": [face_record(c, p, classifier.answer(p), d, classifier.kind(p, d))
+                  for c, p, d in zip(crops, probabilities, darks)],
         "face_found": faces[0] is not None,
         "answer": classifier.answer(max(probabilities)),
         "probability": max(probabilities),
+        "kind": classifier.kind(probabilities[decider], darks[decider]),
     }
+
+
+def _both(classifier: GlassesClassifier, crops: np.ndarray) -> tuple[list[float], list[float | None]]:
+    """P(glasses) of each crop, and P(dark | glasses) (None each from a model that does not say which)."""
+    glasses, dark = classifier.predict_crops_and_kinds(crops)
+    return [float(p) for p in glasses], [None] * len(glasses) if dark is None else [float(d) for d in dark]
 
 
 def run_stages(classifier: GlassesClassifier, photo_path: str | Path, expected: dict) -> dict:
@@ -71,12 +80,12 @@ def run_stages(classifier: GlassesClassifier, photo_path: str | Path, expected: 
                   else crop_module.eye_geometry(f["right_eye"], f["left_eye"], config) for f in expected["faces"]]
     crops = [_cut(photo, CropGeometry(tuple(f["geometry"]["centre"]), f["geometry"]["side"], f["geometry"]["angle"]),
                   config.size) for f in expected["faces"]]
-    probabilities = classifier.predict_crops(np.stack([np.asarray(f["crop"], np.uint8) for f in expected["faces"]]))
+    probabilities, darks = _both(classifier, np.stack([np.asarray(f["crop"], np.uint8) for f in expected["faces"]]))
     return {"detections": [{"box": list(f.box), "score": f.score} for f in detectors.detect(photo)],
             "refined": [[list(f.right_eye), list(f.left_eye)] for f in refined],
             "presence": [f.presence for f in refined],
             "geometry": [{"centre": list(g.centre), "side": g.side, "angle": g.angle} for g in geometries],
-            "crops": crops, "probabilities": [float(p) for p in probabilities]}
+            "crops": crops, "probabilities": probabilities, "dark_probabilities": darks}
 
 
 def _cut(photo, geometry: CropGeometry, size: int) -> np.ndarray:
@@ -89,7 +98,7 @@ def _open(photo_path):
     return open_photo(Path(photo_path) if Path(photo_path).is_absolute() else ROOT / photo_path)
 
 
-def face_record(crop, probability: float, answer: str) -> dict:
+def face_record(crop, probability: float, answer: str, dark: float | None = None, kind: str | None = None) -> dict:
     face, geometry = crop.face, crop.geometry
     return {"box": None if face is None else list(face.box),
             "score": None if face is None else face.score,
@@ -97,4 +106,5 @@ def face_record(crop, probability: float, answer: str) -> dict:
             "right_eye": None if face is None else list(face.right_eye),
             "left_eye": None if face is None else list(face.left_eye),
             "geometry": {"centre": list(geometry.centre), "side": geometry.side, "angle": geometry.angle},
-            "crop": crop.pixels, "probability": probability, "answer": answer}
+            "crop": crop.pixels, "probability": probability, "answer": answer,
+            "dark_probability": dark, "kind": kind}

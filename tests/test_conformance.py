@@ -57,6 +57,7 @@ def test_the_stage_runner_is_the_core(vectors, classifier):
         result, faces = answered.guessed(), answered.faces or [answered.fallback]
         assert record["answer"] == result.answer and record["face_found"] == result.face_found
         assert [f["probability"] for f in record["faces"]] == [f.probability for f in faces]
+        assert [f["kind"] for f in record["faces"]] == [f.kind for f in faces] and record["kind"] == result.kind
         crops = classifier.crops(ROOT / photo)
         assert all(np.array_equal(f["crop"], c.pixels) for f, c in zip(record["faces"], crops))
 
@@ -108,3 +109,21 @@ def test_the_vectors_regenerate_the_same(vectors, classifier):
         assert [np.array_equal(a["crop"], b["crop"]) for a, b in
                 zip(made["photos"][photo]["faces"], vectors["photos"][photo]["faces"])] == \
             [True] * len(vectors["photos"][photo]["faces"])
+
+
+def test_the_suite_holds_a_port_to_the_second_answer(everyone_wears_glasses):
+    """Issue 24: with a model that says which glasses, the vectors carry each face's P(dark | glasses)
+    and kind; a port that reads the second output the wrong way round fails at the classifier and
+    in its kinds, and the core passes."""
+    classifier = GlassesClassifier(everyone_wears_glasses)
+    photos = [p for p in suite_photos() if "two_faces" in p]
+    vectors = make_vectors(classifier, photos)
+    faces = vectors["photos"][photos[0]]["faces"]
+    assert len(faces) == 2 and all(f["kind"] in ("clear", "dark") and f["dark_probability"] is not None for f in faces)
+    stages, records = run_port("core", vectors, classifier)
+    assert not any(check(vectors, stages, records, SAME).values())
+    real = classifier.predict_crops_and_kinds
+    classifier.predict_crops_and_kinds = lambda crops: (lambda g, d: (g, 1.0 - d))(*real(crops))
+    stages, records = run_port("core", vectors, classifier)
+    (reasons,) = check(vectors, stages, records).values()
+    assert any(why.startswith("classify:") for why in reasons) and any("kind" in why for why in reasons)

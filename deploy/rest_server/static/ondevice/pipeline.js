@@ -121,8 +121,13 @@ export async function stageByStage(source, expected, stages) {
     refined.push([face.keypoints[0], face.keypoints[1]]);
     presence.push(face.presence);
   }
-  const probabilities = [];
-  for (const f of expected.faces) probabilities.push(await stages.classify(f.crop));
+  const probabilities = [], darks = [];
+  for (const f of expected.faces) {
+    const both = stages.classifyWithKind ? await stages.classifyWithKind(f.crop)
+      : { probability: await stages.classify(f.crop), dark_probability: null };
+    probabilities.push(both.probability);
+    darks.push(both.dark_probability);
+  }
   return {
     detections: detections.map((f) => ({ box: f.box, score: f.score })),
     refined,
@@ -131,6 +136,7 @@ export async function stageByStage(source, expected, stages) {
       : stages.geometry({ keypoints: [f.right_eye, f.left_eye] }))),
     crops: expected.faces.map((f) => stages.cut(photo, f.geometry)),
     probabilities,
+    dark_probabilities: darks,
   };
 }
 
