@@ -127,7 +127,7 @@ def test_v0_2_notes_quote_the_runs_table_and_the_refine_study():
     assert f"moves {one['changed']} placements' probabilities by more than 0.05, against {study['mesh']['changed']}" in notes
     assert f"Exactly two passes moved {two['changed']}, but lost {two['missed']} faces" in notes
     assert f"moved {eight['changed']} and cost {eight['mesh_invokes_per_face']:.2f} passes" in notes
-    test = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["overall"]
+    test = json.loads((reports / "v0.2.0" / "evaluation_report.json").read_text())["overall"]  # as it was then
     assert f"F1 {test['f1']:.4f}" in notes and f"ROC-AUC {test['roc_auc']:.4f}" in notes
 
 
@@ -209,3 +209,30 @@ def test_the_preprocessing_page_quotes_the_hard_cases_study():
     before = json.loads((reports / "before_second_looks.json").read_text())["cases"]["all"]
     text = " ".join((ROOT / "docs" / "preprocessing.md").read_text().split())
     assert f"the right face is found in {now['right_face']:.3f} of them against {before['right_face']:.3f}" in text
+
+
+def test_v0_3_notes_and_model_card_quote_the_runs_table():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    card = " ".join((ROOT / "models" / "README.md").read_text().split())
+    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3" / "runs.json").read_text())}
+    for name in ("shipped 0.2.0", "r16_all_data", "r17_all_data_kind", "r18_all_data_kind_variants",
+                 "r19_scratch_all_data_kind_variants", "r20_all_data_kind_variants_16", "r21_all_data_kind3_variants"):
+        assert f"{runs[name]['overall']['f1']:.4f}" in notes, name
+    for name in ("r17_all_data_kind", "r19_scratch_all_data_kind_variants", "r21_all_data_kind3_variants"):
+        assert f"{runs[name]['kind']['dark_accuracy']:.4f}" in notes, name
+    shipped = runs["r21_all_data_kind3_variants"]
+    moved = shipped["robustness"]
+    assert (f"cost {-moved['eyes moved 0.06']['change']:.4f} and {-moved['eyes moved 0.10']['change']:.4f}"
+            in notes + card)
+    assert f"recall ({shipped['composed']['recall']:.3f})" in notes
+    assert f"MTFL {shipped['per_source']['mtfl_train']['f1']:.4f} and CelebA {shipped['per_source']['celeba']['f1']:.4f}" \
+        in card
+    test = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
+    kind = test["kind"]["validation"]
+    assert f"| validation | {kind['clear']} | {kind['confusion'][0][0]} | {kind['confusion'][0][1]} | " \
+           f"{kind['clear_accuracy']:.4f} | {kind['dark']} | {kind['confusion'][1][0]} | {kind['confusion'][1][1]} | " \
+           f"{kind['dark_accuracy']:.4f} |" in card
+    before = json.loads((reports / "v0.2.0" / "evaluation_report.json").read_text())["overall"]
+    assert f"F1 {test['overall']['f1']:.4f} against 0.2.0's {before['f1']:.4f}" in notes
+    assert f"({test['overall']['f1']:.4f} against {before['f1']:.4f}, one photo)" in card
