@@ -8,9 +8,13 @@ All in one run, single thread, medians (photos.py builds the photos):
 - ``GlassesClassifier.predict(jpeg_bytes)`` end to end per photo size, and the same with every
   photo decoded at full size first (``open_photo(..., reduced_decode=False)``: 0.1.0's decode);
 - where predict() spends it: decode, whole-photo detection, refinement, crop, classify;
-- the ratios the speed issue asks for: predict() at 640x480 against the two networks every
-  photo needs (BlazeFace + classifier) and against every network predict() runs (the face-mesh
-  invokes included); 1920x1080 and 12 MP against 640x480.
+- how many times predict() invokes each network on each photo, and its unavoidable cost: the
+  photo's decode at the reductions it uses plus every invoke it makes (issue 26's limit);
+- the ratios the speed issue asks for: predict() against that limit at each size; at 640x480
+  against the two networks every photo needs (BlazeFace + classifier) and against every network
+  predict() runs (the face-mesh invokes included); 1920x1080 and 12 MP against 640x480;
+- the same frames without the face (no face is found: the second looks all run), against the
+  frame with one face.
 With ``--profile``, a cProfile of predict() on each photo (top functions by own time).
 """
 from __future__ import annotations
@@ -62,6 +66,25 @@ def mesh_invokes(classifier: GlassesClassifier, jpeg: bytes) -> int:
     return len(calls)
 
 
+def invokes(classifier: GlassesClassifier, jpeg: bytes) -> dict:
+    """How many times predict() invokes each network on this photo (in this thread)."""
+    interpreters = {"blazeface": classifier._detectors._detector._interpreter(),
+                    "classifier": classifier._interpreter()}
+    mesh = getattr(classifier._detectors.refiner, "_mesh", None)
+    if mesh is not None:
+        interpreters["face_mesh"] = mesh._interpreter()
+    counts = dict.fromkeys(("blazeface", "face_mesh", "classifier"), 0)
+    for name, interpreter in interpreters.items():
+        original = interpreter.invoke
+        interpreter.invoke = lambda name=name, original=original: counts.__setitem__(name, counts[name] + 1) or original()
+    try:
+        classifier.predict(jpeg)
+    finally:
+        for interpreter in interpreters.values():
+            del interpreter.invoke
+    return counts
+
+
 def stages(classifier: GlassesClassifier, jpeg: bytes, runs: int) -> dict:
     """Median ms of each step predict() takes for one photo, each on a freshly opened photo."""
     detectors, config = classifier._detectors, classifier.config.crop
@@ -88,26 +111,46 @@ def decode_into(photo, reductions):
     return photo
 
 
-def photo_row(classifier: GlassesClassifier, size: str, runs: int) -> dict:
+def photo_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) -> dict:
     jpeg = benchmark_photo(size)
-    row = {"jpeg_bytes": len(jpeg), "mesh_invokes": mesh_invokes(classifier, jpeg)}
+    row = {"jpeg_bytes": len(jpeg), "mesh_invokes": mesh_invokes(classifier, jpeg), "invokes": invokes(classifier, jpeg)}
     row.update(stages(classifier, jpeg, runs))
     row["predict_ms"] = median_ms(lambda: classifier.predict(jpeg), runs)
     row["predict_full_decode_ms"] = median_ms(
         lambda: classifier.predict(open_photo(jpeg, reduced_decode=False)), max(5, runs // 4))
+    row["unavoidable_ms"] = row["decode_ms"] + sum(n * net[f"{name}_ms"] for name, n in row["invokes"].items())
     return row
 
 
-def ratios(net: dict, photos: dict) -> dict:
+def no_face_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) -> dict:
+    """The frame of ``size`` without its face: what predict() costs when it finds none."""
+    jpeg = benchmark_photo(size, face=False)
+    opened = open_photo(jpeg)
+    found = classifier.predict(opened).face_found
+    used = sorted(opened._views)  # the reductions predict() decoded it at
+    row = {"face_found": found, "invokes": invokes(classifier, jpeg), "reductions": used,
+           "decode_ms": median_ms(lambda: decode_into(open_photo(jpeg), used), runs),
+           "predict_ms": median_ms(lambda: classifier.predict(jpeg), runs)}
+    row["unavoidable_ms"] = row["decode_ms"] + sum(n * net[f"{name}_ms"] for name, n in row["invokes"].items())
+    return row
+
+
+def ratios(net: dict, photos: dict, no_face: dict) -> dict:
     two = net["blazeface_ms"] + net["classifier_ms"]
     every = two + photos["640x480"]["mesh_invokes"] * net["face_mesh_ms"]
     base = photos["640x480"]["predict_ms"]
-    return {"640x480_vs_two_networks": base / two,
+    found = {f"{size}_vs_its_decode_and_invokes": row["predict_ms"] / row["unavoidable_ms"]
+             for size, row in photos.items()}
+    missing = {f"{size}_no_face_vs_one_face": row["predict_ms"] / photos[size]["predict_ms"]
+               for size, row in no_face.items()}
+    return {**found,
+            "640x480_vs_two_networks": base / two,
             "640x480_vs_every_network_it_runs": base / every,
             "1920x1080_vs_640x480": photos["1920x1080"]["predict_ms"] / base,
             "4032x3024_vs_640x480": photos["4032x3024"]["predict_ms"] / base,
             "4032x3024_full_decode_vs_fast": photos["4032x3024"]["predict_full_decode_ms"]
-            / photos["4032x3024"]["predict_ms"]}
+            / photos["4032x3024"]["predict_ms"],
+            **missing}
 
 
 def profile(classifier: GlassesClassifier, out: Path, runs: int) -> None:
@@ -127,9 +170,10 @@ def profile(classifier: GlassesClassifier, out: Path, runs: int) -> None:
 def measure(model: Path | None = None, runs: int = 100, profile_to: Path | None = None) -> dict:
     classifier = GlassesClassifier(model)
     net = networks(classifier, runs * 2)
-    photos = {size: photo_row(classifier, size, runs) for size in SIZES}
-    results = {"model": classifier.model_path.name, "networks_ms": net, "photos": photos,
-               "ratios": ratios(net, photos)}
+    photos = {size: photo_row(classifier, net, size, runs) for size in SIZES}
+    no_face = {size: no_face_row(classifier, net, size, runs) for size in SIZES}
+    results = {"model": classifier.model_path.name, "networks_ms": net, "photos": photos, "no_face": no_face,
+               "ratios": ratios(net, photos, no_face)}
     if profile_to is not None:
         profile(classifier, profile_to, max(10, runs // 2))
     return results

@@ -22,15 +22,17 @@ SIZES = {"640x480": ((640, 480), 320), "1920x1080": ((1920, 1080), 800), "4032x3
 
 
 @lru_cache(maxsize=None)
-def benchmark_photo(size: str) -> bytes:
-    """The JPEG (quality 90) for one of SIZES: the face photo's side is the second number."""
+def benchmark_photo(size: str, face: bool = True) -> bytes:
+    """The JPEG (quality 90) for one of SIZES: the face photo's side is the second number.
+    ``face`` False: the same frame without the face (a photo in which no face is found)."""
     (width, height), face_side = SIZES[size]
     rng = np.random.default_rng(0)
     blur = Image.fromarray(rng.integers(40, 200, (9, 12, 3), dtype=np.uint8)).resize((width, height), Image.BICUBIC)
     noisy = np.asarray(blur, dtype=np.float32) + rng.normal(0, 9, (height, width, 3))
     frame = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
-    face = Image.open(FACE).convert("RGB").resize((face_side, face_side), Image.BICUBIC)
-    frame.paste(face, ((width - face_side) // 2, (height - face_side) // 3))
+    if face:
+        portrait = Image.open(FACE).convert("RGB").resize((face_side, face_side), Image.BICUBIC)
+        frame.paste(portrait, ((width - face_side) // 2, (height - face_side) // 3))
     buf = io.BytesIO()
     frame.save(buf, format="JPEG", quality=90)
     return buf.getvalue()

@@ -79,6 +79,12 @@ def pipeline(models: Path, runs: int, out: Path) -> dict:
     return bench_pipeline.measure(models / "glasses.json", max(5, runs // 2), out / "profile_predict.txt")
 
 
+def invoked(counts: dict) -> str:
+    """'1 BlazeFace, 2 face mesh, 1 classifier': the invokes a photo made."""
+    names = {"blazeface": "BlazeFace", "face_mesh": "face mesh", "classifier": "classifier"}
+    return ", ".join(f"{n} {names[name]}" for name, n in counts.items())
+
+
 def fastest(latency: dict) -> str:
     """The TFLite variant with the lowest single-thread time per crop."""
     return min((ms, key.split("_")[0]) for key, ms in latency.items() if key.endswith("_1_thread"))[1]
@@ -157,6 +163,14 @@ def rows(results: dict):
                 " / ".join(f"{row[k + '_ms']:.2f}" for k in ("decode", "detect", "refine", "crop", "classify")) + " ms"
             yield f"predict() {size} ({p['model']})", "with a full-size decode first (0.1.0's)", \
                 f"{row['predict_full_decode_ms']:.2f} ms"
+            yield f"predict() {size} ({p['model']})", "its decode + every network invoke it makes", \
+                f"{row['unavoidable_ms']:.2f} ms ({invoked(row['invokes'])})"
+        for size, row in p.get("no_face", {}).items():
+            yield f"predict() {size}, no face ({p['model']})", "end to end", \
+                f"{row['predict_ms']:.2f} ms ({'a face found' if row['face_found'] else 'no face found'}, " \
+                f"decoded at 1/{', 1/'.join(map(str, row['reductions']))})"
+            yield f"predict() {size}, no face ({p['model']})", "its decode + every network invoke it makes", \
+                f"{row['unavoidable_ms']:.2f} ms ({invoked(row['invokes'])})"
         for name, value in p["ratios"].items():
             yield "ratios (one run)", name.replace("_", " "), f"{value:.2f}x"
     if "folder" in results:

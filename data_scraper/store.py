@@ -32,9 +32,13 @@ class ScrapeFolder:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         for folder in LABEL_FOLDERS.values():
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
-            for partial in (self.root / folder).glob(".*.part"):  # left by a killed run
-                partial.unlink()
+            label_folder = self.root / folder
+            if label_folder.is_symlink():  # its files would be written, and its .part files removed, elsewhere
+                raise ConfigError(f"{label_folder} is a symbolic link: the scraper writes and removes files "
+                                  f"only inside {self.root}; make it a folder")
+            label_folder.mkdir(parents=True, exist_ok=True)
+            for partial in label_folder.glob(".*.part"):  # left by a killed run
+                partial.unlink()  # a link itself, never what it points to
         self.manifest = self.root / "manifest.csv"
         self.rejects = self.root / "rejects.csv"
         for path, fields in ((self.manifest, MANIFEST_FIELDS), (self.rejects, REJECT_FIELDS)):
@@ -98,7 +102,10 @@ class ScrapeFolder:
 def _write_new(target: Path, data: bytes) -> None:
     """Write a file that must not exist yet; a killed run leaves no half-written image."""
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    partial.write_bytes(data)
+    partial.unlink(missing_ok=True)  # a link or a killed run's file of the same name: never written through
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644),
+                   "wb") as stream:
+        stream.write(data)
     try:
         os.link(partial, target)  # unlike a rename, fails instead of replacing an existing file
     except FileExistsError:

@@ -102,8 +102,12 @@ class FaceDetector:
         self._interpreter()  # fail now, not on the first photo, if the model is missing
 
     def _interpreter(self):
+        """This thread's interpreter, its input's tensor index and its outputs' (scores, boxes)."""
         if getattr(self._local, "interpreter", None) is None:
-            self._local.interpreter = make_interpreter(self._path, self._num_threads)
+            interpreter = make_interpreter(self._path, self._num_threads)
+            outputs = sorted(interpreter.get_output_details(), key=lambda d: d["shape"][-1])
+            self._local.indices = interpreter.get_input_details()[0]["index"], [o["index"] for o in outputs]
+            self._local.interpreter = interpreter
         return self._local.interpreter
 
     def detect(self, image: np.ndarray | Image.Image) -> list[Face]:
@@ -111,11 +115,11 @@ class FaceDetector:
         in its pixels."""
         tensor, scale, pad = self._letterbox(image)
         interpreter = self._interpreter()
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
+        source, (scores_at, boxes_at) = self._local.indices
+        interpreter.set_tensor(source, tensor)
         interpreter.invoke()
-        outputs = sorted(interpreter.get_output_details(), key=lambda d: d["shape"][-1])
-        scores = interpreter.get_tensor(outputs[0]["index"])[0, :, 0]
-        raw = interpreter.get_tensor(outputs[1]["index"])[0]
+        scores = interpreter.get_tensor(scores_at)[0, :, 0]
+        raw = interpreter.get_tensor(boxes_at)[0]
         return self._decode(raw, scores, scale, pad)
 
     def _letterbox(self, image: np.ndarray | Image.Image):

@@ -30,8 +30,14 @@ class FaceMesh:
         self._interpreter()  # fail now, not on the first photo, if the model is missing
 
     def _interpreter(self):
+        """This thread's interpreter; its input's tensor index and its outputs' (the face flag,
+        the landmarks: the smallest output and the largest) in ``self._local.indices``."""
         if getattr(self._local, "interpreter", None) is None:
-            self._local.interpreter = make_interpreter(self._path, self._num_threads)
+            interpreter = make_interpreter(self._path, self._num_threads)
+            outputs = sorted(interpreter.get_output_details(), key=lambda d: int(np.prod(d["shape"])))
+            self._local.indices = (interpreter.get_input_details()[0]["index"], outputs[0]["index"],
+                                   outputs[-1]["index"])
+            self._local.interpreter = interpreter
         return self._local.interpreter
 
     def landmarks(self, patch: np.ndarray) -> np.ndarray:
@@ -45,12 +51,12 @@ class FaceMesh:
         upright face scores 15 to 50, and a face read upside down with its eyes swapped can still
         score 10, which as a probability (0.99995) could hardly be told from 1."""
         interpreter = self._interpreter()
+        source, flag_at, points_at = self._local.indices
         tensor = (patch.astype(np.float32) * (1.0 / 255.0))[None]
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
+        interpreter.set_tensor(source, tensor)
         interpreter.invoke()
-        outputs = sorted(interpreter.get_output_details(), key=lambda d: int(np.prod(d["shape"])))
-        flag = float(interpreter.get_tensor(outputs[0]["index"]).reshape(-1)[0])
-        points = interpreter.get_tensor(outputs[-1]["index"]).reshape(-1, 3)[:, :2] / INPUT_SIZE
+        flag = float(interpreter.get_tensor(flag_at).reshape(-1)[0])
+        points = interpreter.get_tensor(points_at).reshape(-1, 3)[:, :2] / INPUT_SIZE
         return points, flag
 
 

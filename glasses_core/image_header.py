@@ -218,17 +218,15 @@ def jpeg_scans(data: bytes) -> int:
     return scans
 
 
+# In entropy-coded data 0xFF is followed by 0x00 (a stuffed 0xFF), a restart marker (0xD0-0xD7)
+# or another 0xFF (fill); any other byte after it is the next marker.
+_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
+
+
 def _entropy_end(data: bytes, pos: int) -> int:
     """Where the marker after entropy-coded data starting at ``pos`` is (the data's end if none)."""
-    while (pos := data.find(b"\xff", pos)) != -1 and pos + 1 < len(data):
-        following = data[pos + 1]
-        if following == 0x00 or 0xD0 <= following <= 0xD7:
-            pos += 2  # a stuffed 0xFF, or a restart marker: still the scan's data
-        elif following == 0xFF:
-            pos += 1
-        else:
-            return pos
-    return len(data)
+    found = _MARKER.search(data, pos)
+    return len(data) if found is None else found.start()
 
 
 def _available() -> tuple[str, ...]:

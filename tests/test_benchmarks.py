@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,10 @@ def test_writes_json_with_positive_numbers(results):
         for stage in ("decode", "detect", "refine", "crop", "classify", "predict", "predict_full_decode"):
             assert row[f"{stage}_ms"] > 0, (size, stage)
         assert row["faces"] == 1 and row["mesh_invokes"] >= 1
+        assert row["invokes"]["blazeface"] >= 1 and row["invokes"]["face_mesh"] == row["mesh_invokes"]
+        assert row["invokes"]["classifier"] == 1 and 0 < row["unavoidable_ms"]
+    for size, row in pipeline["no_face"].items():  # the frames without the face: the detector looks again
+        assert row["invokes"]["blazeface"] > pipeline["photos"][size]["invokes"]["blazeface"], size
     assert pipeline["photos"]["4032x3024"]["reductions"] != [1]  # a 12 MP photo is never decoded at full size
     assert all(v > 0 for v in pipeline["ratios"].values())
     assert (results / "profile_predict.txt").read_text().count("=== predict()") == 3
@@ -49,8 +54,11 @@ def test_writes_json_with_positive_numbers(results):
 
 def test_training_numbers_match_the_shipped_log(results):
     training = json.loads((results / "results.json").read_text())["training"]
-    assert training["train_crops_per_epoch"] == 17044  # models/README.md
-    assert training["epochs"] == 8 and training["wall_s"] == 233  # models/README.md: 8 epochs, 233 s
+    log = (ROOT / "models" / "training_log.txt").read_text()  # train.py's own lines
+    crops = int(re.search(r"^train (\d+) crops", log, re.MULTILINE).group(1))
+    took = int(re.search(r"^training took (\d+) s", log, re.MULTILINE).group(1))
+    assert training["train_crops_per_epoch"] == crops
+    assert training["epochs"] == len(re.findall(r"^epoch \d+/\d+ took", log, re.MULTILINE)) and training["wall_s"] == took
     assert 0 < training["epoch_s_min"] <= training["epoch_s_median"] <= training["epoch_s_max"]
 
 
@@ -58,8 +66,9 @@ def test_markdown_table_has_a_row_per_measurement(results):
     table = (results / "results.md").read_text()
     assert "| section | measurement | value |" in table
     assert "`glasses_int8.tflite`" in table and "| float32, 2 threads |" in table
-    assert table.count("| predict() 1920x1080") == 3 and "fastest on this CPU" in table
-    assert table.count("| ratios (one run) |") == 5
+    assert table.count("| predict() 1920x1080 (") == 4 and "fastest on this CPU" in table
+    assert table.count("| predict() 1920x1080, no face (") == 2
+    assert table.count("| ratios (one run) |") == 11
 
 
 def test_mlpackage_size_is_its_folder_total(run_all, tmp_path):

@@ -47,7 +47,9 @@ def test_the_fast_path_gives_the_same_crops_and_answers(classifier, faces):
     assert reduced >= 2 * FACES  # the placed faces took the fast path
     assert np.mean(pixel) <= 1.5 and max(worst) <= 9.0
     assert max(eye) <= 0.02
-    assert max(probability) <= 0.05
+    # 0.2.0 moved by at most 0.05 here, 0.3.0 by 0.0625 (16 steps of the int8 output); what the
+    # fast path must keep is F1 on all AFLW test photos (benchmarks/fast_path_f1.md: +0.0019)
+    assert max(probability) <= 0.08
 
 
 @pytest.mark.parametrize("canvas", [(1921, 1081), (650, 400), (4031, 3023)])

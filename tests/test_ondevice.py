@@ -147,8 +147,9 @@ def test_litert_js_refuses_the_dynamic_batch_and_runs_the_fixed_one(page):
     with pytest.raises(AssertionError, match=r"does not match expected ranked tensor type UInt8\[-1, 64, 64, 3\]"):
         js(page, "compile", model=base64.b64encode((MODELS / "glasses_int8.tflite").read_bytes()).decode())
     fixed = js(page, "compile", model=base64.b64encode((MODELS / "glasses_int8_batch1.tflite").read_bytes()).decode())
-    assert fixed == [int(round(GlassesClassifier(MODELS / "glasses_int8.tflite")
-                                .predict_crops(np.zeros((1, 64, 64, 3), np.uint8))[0] * 256))]
+    glasses, dark = GlassesClassifier(MODELS / "glasses_int8.tflite").predict_crops_and_kinds(
+        np.zeros((1, 64, 64, 3), np.uint8))  # both outputs: 1/256 a step, zero point 0
+    assert fixed == {"probability": [int(round(glasses[0] * 256))], "dark_probability": [int(round(dark[0] * 256))]}
 
 
 def test_the_page_answers_on_the_device_and_sends_no_photo_even_with_the_server_stopped(browser):  # noqa: F811

@@ -83,12 +83,13 @@ def test_all_lists_every_photo_with_answer_and_probability(capsys, folder, expec
     assert code == INCOMPLETE
     rows = [line.split("\t") for line in out.splitlines()]
     assert [r[0] for r in rows] == sorted([*top_level(expected, folder), str(folder / "broken.jpg")])
-    for path, answer, detail in rows:
+    for path, answer, detail, *kind in rows:
         if path.endswith("broken.jpg"):
-            assert answer == "error" and "truncated" in detail
+            assert answer == "error" and "truncated" in detail and kind == []
         else:
             assert answer == expected[path].answer
             assert float(detail) == pytest.approx(expected[path].probability, abs=1e-3)
+            assert kind == ([expected[path].kind] if expected[path].kind else [])  # a fourth column with glasses
     assert err.count("broken.jpg") == 1
 
 
@@ -631,7 +632,7 @@ def test_kind_lists_and_copies_only_that_kind_of_glasses(capsys, tmp_path, tiny_
     assert listed["dark"] | listed["clear"] == with_glasses and not listed["dark"] & listed["clear"]
 
 
-def test_kind_with_a_model_that_does_not_say_which_is_refused(capsys):
-    code, out, err = run(capsys, ROOT / "examples", "--kind", "dark")
+def test_kind_with_a_model_that_does_not_say_which_is_refused(capsys, tiny_model_json):
+    code, out, err = run(capsys, ROOT / "examples", "--model", str(tiny_model_json), "--kind", "dark")
     assert code == 2 and out == ""
     assert "does not say which glasses" in err

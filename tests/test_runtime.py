@@ -183,8 +183,9 @@ def test_a_tflite_without_any_metadata_is_refused(tmp_path):
 def test_the_classifier_reports_its_model(classifier):
     shipped = ModelConfig.load(MODELS / "glasses.json")
     assert classifier.model_path == MODELS / "glasses_int8.tflite" and classifier.config == shipped
-    assert classifier.version == shipped.version == "0.2.0"
-    assert classifier.model_id == shipped.model_id == "0.2.0+d6aaf7ee3cf1"
+    assert classifier.version == shipped.version == "0.3.0"
+    assert classifier.model_id == shipped.model_id == "0.3.0+ed41bcb03dc9"
+    assert classifier.kinds == shipped.kinds == ("clear", "dark")
 
 
 def test_a_threshold_given_overrides_the_stored_one(tmp_path):
@@ -368,6 +369,12 @@ class FakeInterpreter:
     def allocate_tensors(self):
         if FakeInterpreter.fail:
             raise FakeInterpreter.fail
+
+    def get_input_details(self):
+        return [{"index": 0, "shape": np.array([1, 64, 64, 3]), "dtype": np.uint8, "name": "image"}]
+
+    def get_output_details(self):
+        return [{"index": 1, "shape": np.array([1, 1]), "dtype": np.uint8, "name": "probability"}]
 
 
 @pytest.fixture

@@ -443,3 +443,36 @@ def test_the_documented_offline_run_works_from_another_folder(tmp_path, data_dir
     assert "kept 2 new images (with_glasses 2)" in done.stdout
     assert _rejects(tmp_path / "scraped") == {"duplicate": 1}
     assert "hashing reference images" not in done.stderr  # stderr is a pipe here, not a terminal
+
+
+def test_a_label_folder_that_is_a_link_is_refused_and_nothing_outside_is_removed(tmp_path, capsys):
+    """Issue 30: a label folder linked out of the output folder had its .part files removed and
+    the scraped images written there; now the run stops with exit 2 before touching it."""
+    from data_scraper.presets import LABEL_FOLDERS
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / ".keep.jpg.1.part").write_bytes(b"someone else's file")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / next(iter(LABEL_FOLDERS.values()))).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ConfigError, match="symbolic link"):
+        ScrapeFolder(out)
+    assert (outside / ".keep.jpg.1.part").read_bytes() == b"someone else's file"
+    (tmp_path / "urls.txt").write_text("http://127.0.0.1:9/none.jpg\n")
+    assert scrape.main(["--engine", "urls", "--query", str(tmp_path / "urls.txt"), "--label", "with_glasses",
+                        "--out", str(out), "--no-test-sets"]) == 2
+    assert "symbolic link" in capsys.readouterr().err
+    assert (outside / ".keep.jpg.1.part").exists()
+
+
+def test_an_image_is_never_written_through_a_link_left_where_its_partial_file_goes(tmp_path, lfw):
+    """Issue 30: the partial file's name, taken by a link to a file outside, was written through."""
+    import os
+
+    from data_scraper import store
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"keep me")
+    target = tmp_path / "out.jpg"
+    (tmp_path / f".out.jpg.{os.getpid()}.part").symlink_to(victim)
+    store._write_new(target, lfw[0])
+    assert victim.read_bytes() == b"keep me" and target.read_bytes() == lfw[0]

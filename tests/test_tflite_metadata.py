@@ -33,10 +33,13 @@ def unpack(data: bytes) -> schema.ModelT:
 
 @pytest.fixture(scope="module")
 def converter_output() -> bytes:
-    """The shipped model as the converter writes it: its own tensor and signature names, no config."""
+    """The shipped model as the converter writes it: its own tensor and signature names, no config;
+    one output (P(glasses): a model that also says which glasses keeps only its first answer here)."""
     model = unpack(SHIPPED.read_bytes())
     model.metadata = [m for m in model.metadata if m.name != CONFIG_ENTRY.encode()]
     graph = model.subgraphs[0]
+    (first,) = [o for o in model.signatureDefs[0].outputs if o.name == OUTPUT_NAME.encode()]
+    graph.outputs, model.signatureDefs[0].outputs = [first.tensorIndex], [first]
     graph.tensors[graph.inputs[0]].name = b"serving_default_input:0"
     graph.tensors[graph.outputs[0]].name = b"StatefulPartitionedCall:0"
     model.signatureDefs[0].inputs[0].name = b"input"

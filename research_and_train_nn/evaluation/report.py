@@ -50,8 +50,9 @@ def evaluate_run(run: Path, test_spec: str, cache: Path = DEFAULT_CACHE, figures
     report["recall_by_kind"] = {k: metrics(test.labels[test_kinds == k], probabilities[test_kinds == k],
                                            config.threshold)["recall"] for k in ("dark", "clear") if (test_kinds == k).any()}
     if dark is not None:
-        report["kind"] = {"test": kind_metrics(test_kinds, dark, config.kind_threshold),
-                          "validation": kind_metrics(val["kinds"], val_dark, config.kind_threshold)}
+        report["kind"] = {"test": kind_metrics(test_kinds, dark, config.kind_threshold)}
+        if "kinds" in val:  # validation crops saved by a run that knew the kinds
+            report["kind"]["validation"] = kind_metrics(val["kinds"], val_dark, config.kind_threshold)
         report["kind_errors"] = _kind_errors(test, test_kinds, dark, config.kind_threshold, 12)
     # per pool where the run saved pools: CelebA-more apart from CelebA
     report["validation_per_source"] = per_source({**val, "sources": pools_of(val)}, val_probabilities,

@@ -67,11 +67,11 @@ function broken(stages, name) {
     }
     return { tensors: seen.length, alive: seen.filter((t) => !t.deleted).length };
   }
-  if (command === "compile") {  // a model given as bytes, run once on zeros
+  if (command === "compile") {  // a model given as bytes, run once on zeros: each output by its name
     const { compile, run } = await import("/static/ondevice/litert.js");
     const compiled = await compile(bytes(payload.model));
-    const [out] = await run(compiled, new Uint8Array(64 * 64 * 3));
-    return Array.from(out.data);
+    const outputs = await run(compiled, new Uint8Array(64 * 64 * 3));
+    return Object.fromEntries(compiled.outputs.map((o, i) => [o.name, Array.from(outputs[i].data)]));
   }
   throw new Error(`unknown command ${command}`);
 })().then(done, (err) => done({ error: String(err && err.stack || err) }));
