@@ -206,7 +206,8 @@ def test_the_fast_path_sentence_quotes_its_report():
     r = json.loads((ROOT / "benchmarks" / "fast_path_f1.json").read_text())
     text = " ".join(documentation.text().split())
     assert (f"on all {r['photos']} AFLW test photos, F1 through the int8 model is {r['f1_fast']:.4f} from the fast "
-            f"path and {r['f1_full']:.4f} from a full-size decode, with {r['answers_changed']} answers changed") in text
+            f"path and {r['f1_full']:.4f} from a full-size decode, with {r['answers_changed']} "
+            f"answer{'' if r['answers_changed'] == 1 else 's'} changed") in text
 
 
 def test_the_preprocessing_page_quotes_the_hard_cases_study():
