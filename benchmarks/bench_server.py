@@ -8,6 +8,9 @@ they can for 30 s, each on one keep-alive connection: requests per second, p50 a
 latency, errors (any answer but 200). Then the same JPEG bytes go through
 GlassesClassifier.predict in this process, from as many threads as the server has: the
 server's overhead is the ratio of the two throughputs on the same machine in the same run.
+The two alternate in ``--rounds`` rounds (the seconds shared out), and the ratio reported is
+the median of the rounds' ratios: this machine's speed drifts by a quarter within a minute, and
+measuring one side after the other put the drift into the ratio.
 """
 from __future__ import annotations
 
@@ -66,10 +69,9 @@ async def load(url: str, jpeg: bytes, clients: int, seconds: float) -> dict:
     return summary(latencies, elapsed, errors)
 
 
-def in_process(model: Path | None, jpeg: bytes, threads: int, seconds: float) -> dict:
-    """The same photo through the runtime, from ``threads`` threads, for ``seconds``."""
-    from glasses_core import GlassesClassifier
-    classifier = GlassesClassifier(model)
+def in_process(classifier, jpeg: bytes, pool: ThreadPoolExecutor, threads: int, seconds: float) -> dict:
+    """The same photo through the runtime (a GlassesClassifier), from ``threads`` threads of ``pool``
+    (kept between rounds: each thread makes its interpreters once), for ``seconds``."""
     latencies, lock = [], threading.Lock()
 
     def work(until: float) -> None:
@@ -80,9 +82,14 @@ def in_process(model: Path | None, jpeg: bytes, threads: int, seconds: float) ->
                 latencies.append(time.perf_counter() - start)
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(work, [start + seconds] * threads))
+    list(pool.map(work, [start + seconds] * threads))
     return summary(latencies, time.perf_counter() - start, [])
+
+
+def merged(rounds: list[dict]) -> dict:
+    """One summary of several rounds' (latencies, elapsed, errors)."""
+    return summary([x for r in rounds for x in r["latencies"]], sum(r["elapsed"] for r in rounds),
+                   [e for r in rounds for e in r["error_list"]])
 
 
 def summary(latencies: list[float], elapsed: float, errors: list) -> dict:
@@ -94,7 +101,12 @@ def summary(latencies: list[float], elapsed: float, errors: list) -> dict:
     return {"requests": len(latencies), "per_second": round(len(latencies) / elapsed, 1),
             "p50_ms": percentile_ms(0.50), "p99_ms": percentile_ms(0.99),
             "mean_ms": round(1000 * statistics.fmean(ordered), 2), "errors": len(errors),
-            "first_errors": [str(e)[:200] for e in errors[:3]]}
+            "first_errors": [str(e)[:200] for e in errors[:3]],
+            "latencies": latencies, "elapsed": elapsed, "error_list": errors}  # dropped before printing
+
+
+def public(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k not in ("latencies", "elapsed", "error_list")}
 
 
 def inference_threads(line: str) -> int:
@@ -110,26 +122,38 @@ def main(argv=None) -> dict:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "glasses.json")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--in-process-seconds", type=float, default=10.0)
+    parser.add_argument("--in-process-seconds", type=float, default=20.0)
     parser.add_argument("--server-args", default="--processes 0",
                         help="arguments for server.py (default: its own defaults, one process per core)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="server and runtime measured in turn this many times; the ratio is the rounds' median")
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
     jpeg = photo_640x480()
+    from glasses_core import GlassesClassifier
+    classifier = GlassesClassifier(args.model)
+    served_rounds, runtime_rounds = [], []
     with running_server(args.model, *shlex.split(args.server_args)) as server:
         asyncio.run(load(server.url, jpeg, 1, 2.0))  # warm-up: interpreters in every thread
-        served = asyncio.run(load(server.url, jpeg, args.clients, args.seconds))
         threads = sum(inference_threads(line) for line in server.lines if "listening on" in line)
-    runtime = in_process(args.model, jpeg, threads, args.in_process_seconds)
+        with ThreadPoolExecutor(threads) as pool:
+            in_process(classifier, jpeg, pool, threads, 1.0)  # warm-up too
+            for _ in range(args.rounds):  # the server idles while the runtime runs, and the other way round
+                served_rounds.append(asyncio.run(load(server.url, jpeg, args.clients, args.seconds / args.rounds)))
+                runtime_rounds.append(in_process(classifier, jpeg, pool, threads, args.in_process_seconds / args.rounds))
+    served, runtime = merged(served_rounds), merged(runtime_rounds)
+    ratios = [s["per_second"] / r["per_second"] for s, r in zip(served_rounds, runtime_rounds)]
     results = {"cores": cores, "load_average_1min": round(os.getloadavg()[0], 2), "clients": args.clients,
                "jpeg_bytes": len(jpeg), "server_threads": threads, "server_args": args.server_args,
-               "server": served, "in_process": runtime,
-               "server_over_runtime_throughput": round(served["per_second"] / runtime["per_second"], 3)}
+               "server": public(served), "in_process": public(runtime), "rounds": args.rounds,
+               "round_ratios": [round(r, 3) for r in ratios],
+               "server_over_runtime_throughput": round(statistics.median(ratios), 3)}
     print(f"server   {served['per_second']:7.1f} req/s  p50 {served['p50_ms']:6.1f} ms  "
           f"p99 {served['p99_ms']:6.1f} ms  errors {served['errors']}  ({args.clients} clients, {args.seconds:g} s)")
     print(f"runtime  {runtime['per_second']:7.1f} photos/s p50 {runtime['p50_ms']:6.1f} ms  "
           f"p99 {runtime['p99_ms']:6.1f} ms  ({threads} threads, in process)")
-    print(f"server throughput / runtime throughput = {results['server_over_runtime_throughput']}")
+    print(f"server throughput / runtime throughput = {results['server_over_runtime_throughput']} "
+          f"(median of {args.rounds} rounds: {', '.join(map(str, results['round_ratios']))})")
     print(json.dumps(results))
     return results
 
