@@ -211,13 +211,13 @@ class PixelLimitTest(HardeningTest):
         assert "answer" in results[0] and "answer" in results[1] and results[2]["error"]["status"] == 413
 
 
-@pytest.mark.usefixtures("photo")
-class DecodeBudgetTest(HardeningTest):
-    """10: the megapixels decoded at once are bounded; large images have a lane of their own."""
-    serving_options = dict(max_pixels=5_000_000, decode_pixels=6_000_000)
+class HoldingTest(HardeningTest):
+    """A server with one inference thread per lane whose classifier holds photos over
+    ``hold_over`` pixels until the test releases them (``self.holder``)."""
+    hold_over = decode.LARGE_PIXELS
 
     def make_classifier(self):
-        self.holder = HoldingClassifier(self.classifier, hold_over=decode.LARGE_PIXELS)
+        self.holder = HoldingClassifier(self.classifier, hold_over=self.hold_over)
         return self.holder
 
     def get_app(self):
@@ -228,6 +228,12 @@ class DecodeBudgetTest(HardeningTest):
     def tearDown(self):
         self.holder.release.set()
         super().tearDown()
+
+
+@pytest.mark.usefixtures("photo")
+class DecodeBudgetTest(HoldingTest):
+    """10: the megapixels decoded at once are bounded; large images have a lane of their own."""
+    serving_options = dict(max_pixels=5_000_000, decode_pixels=6_000_000)
 
     def fetch_async(self, fields: dict):
         content_type, body = multipart(fields)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import pytest
@@ -14,7 +13,7 @@ from deploy.rest_server import decode
 from glasses_core import GlassesClassifier
 from glasses_core.image_header import DEFAULT_WEIGHTS, widened_cost
 from serving import MTFL_GLASSES, ROOT, SHIPPED_MODEL, json_error, multipart
-from test_server_hardening import HardeningTest, HoldingClassifier, gen_sleep
+from test_server_hardening import HardeningTest, HoldingTest, gen_sleep
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from hostile_images import blank, encode, ico_holding, png_claiming  # noqa: E402
@@ -125,22 +124,10 @@ class HostileInputTest(HardeningTest):
 
 
 @pytest.mark.usefixtures("photos")
-class DecodeCostTest(HardeningTest):
+class DecodeCostTest(HoldingTest):
     """Every decode holds its cost from the budget: what decoding to RGB takes, not just pixels."""
     serving_options = dict(max_pixels=5_000_000, decode_pixels=20_000_000)
-
-    def make_classifier(self):
-        self.holder = HoldingClassifier(self.classifier, hold_over=500_000)
-        return self.holder
-
-    def get_app(self):
-        self.serving_options = dict(self.serving_options, executor=ThreadPoolExecutor(1),
-                                    large_executor=ThreadPoolExecutor(1))
-        return super().get_app()
-
-    def tearDown(self):
-        self.holder.release.set()
-        super().tearDown()
+    hold_over = 500_000
 
     @gen_test(timeout=60)
     async def test_an_image_with_alpha_holds_its_weighed_pixels(self):

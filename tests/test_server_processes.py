@@ -49,29 +49,34 @@ def test_new_connections_are_refused_once_stopping(data_dir):
         assert server.proc.wait(30) == 0
 
 
-def test_connections_are_spread_over_the_processes(data_dir):
-    """16 keep-alive clients at once: both processes serve (each child listens with SO_REUSEPORT;
-    on one shared socket, one child used to accept them all). 2 / 2**16 odds of a false failure."""
+def post_at_once(url: str, jpeg: bytes, clients: int) -> list[bytes]:
+    """The response heads of ``clients`` connections that each post ``jpeg`` to /glass_no_glass/ at once."""
     import asyncio
     import sys
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     from bench_server import upload_request
-    request = upload_request("127.0.0.1", "a.jpg", (data_dir / "mtfl" / MTFL_NO_GLASSES[0]).read_bytes())
+    request = upload_request("127.0.0.1", "a.jpg", jpeg)
+    port = int(url.rsplit(":", 1)[1])
 
-    async def client(port: int) -> bytes:
+    async def client() -> bytes:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
         writer.close()
         return head
 
-    async def clients(port: int) -> list[bytes]:
-        return await asyncio.gather(*[client(port) for _ in range(16)])
+    async def all_of_them() -> list[bytes]:
+        return await asyncio.gather(*[client() for _ in range(clients)])
 
+    return asyncio.run(all_of_them())
+
+
+def test_connections_are_spread_over_the_processes(data_dir):
+    """16 keep-alive clients at once: both processes serve (each child listens with SO_REUSEPORT;
+    on one shared socket, one child used to accept them all). 2 / 2**16 odds of a false failure."""
     with running_server(SHIPPED_MODEL, "--processes", "2") as server:
-        port = int(server.url.rsplit(":", 1)[1])
-        heads = asyncio.run(clients(port))
+        heads = post_at_once(server.url, (data_dir / "mtfl" / MTFL_NO_GLASSES[0]).read_bytes(), 16)
         assert all(h.startswith(b"HTTP/1.1 200") for h in heads)
         assert server.wait_for("POST /glass_no_glass/", times=16), "".join(server.lines)
         serving = {int(m.group(1)) for line in list(server.lines)
@@ -96,27 +101,10 @@ def test_one_scrape_of_metrics_reports_every_process(data_dir):
     of one port alternated between processes and Prometheus saw counters go back. Now every
     scrape, whichever process answers it, reports the whole server; a process that dies and is
     replaced keeps its counts in the sum, and leaves the live gauges."""
-    import asyncio
-    import sys
     import time
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from bench_server import upload_request
-    request = upload_request("127.0.0.1", "a.jpg", (data_dir / "mtfl" / MTFL_NO_GLASSES[0]).read_bytes())
-
-    async def client(port: int) -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        writer.close()
-        return head
-
-    async def clients(port: int) -> list[bytes]:
-        return await asyncio.gather(*[client(port) for _ in range(16)])
-
     with running_server(SHIPPED_MODEL, "--processes", "2") as server:
-        port = int(server.url.rsplit(":", 1)[1])
-        assert all(h.startswith(b"HTTP/1.1 200") for h in asyncio.run(clients(port)))
+        photo = (data_dir / "mtfl" / MTFL_NO_GLASSES[0]).read_bytes()
+        assert all(h.startswith(b"HTTP/1.1 200") for h in post_at_once(server.url, photo, 16))
         assert server.wait_for("POST /glass_no_glass/", times=16), "".join(server.lines)
         serving = {int(m.group(1)) for line in list(server.lines)
                    if "POST /glass_no_glass/" in line and (m := re.search(r" (\d+) INFO ", line))}
