@@ -51,23 +51,9 @@ def networks(classifier: GlassesClassifier, runs: int) -> dict:
             "classifier_ms": invoke_ms(classifier._interpreter(), runs)}
 
 
-def mesh_invokes(classifier: GlassesClassifier, jpeg: bytes) -> int:
-    """How many times predict() runs the face mesh on this photo (its passes, and the mirrored look)."""
-    refiner = getattr(classifier._detectors.refiner, "_mesh", None)
-    if refiner is None:
-        return 0
-    calls = []
-    original = refiner.look  # every invoke goes through look() (landmarks() calls it too)
-    refiner.look = lambda patch: calls.append(1) or original(patch)
-    try:
-        classifier.predict(jpeg)
-    finally:
-        del refiner.look
-    return len(calls)
-
-
 def invokes(classifier: GlassesClassifier, jpeg: bytes) -> dict:
-    """How many times predict() invokes each network on this photo (in this thread)."""
+    """How many times predict() invokes each network on this photo (in this thread): the face
+    mesh's passes and looks, the detector's tiles and second looks included."""
     interpreters = {"blazeface": classifier._detectors._detector._interpreter(),
                     "classifier": classifier._interpreter()}
     mesh = getattr(classifier._detectors.refiner, "_mesh", None)
@@ -113,12 +99,13 @@ def decode_into(photo, reductions):
 
 def photo_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) -> dict:
     jpeg = benchmark_photo(size)
-    row = {"jpeg_bytes": len(jpeg), "mesh_invokes": mesh_invokes(classifier, jpeg), "invokes": invokes(classifier, jpeg)}
+    counts = invokes(classifier, jpeg)
+    row = {"jpeg_bytes": len(jpeg), "mesh_invokes": counts["face_mesh"], "invokes": counts}
     row.update(stages(classifier, jpeg, runs))
     row["predict_ms"] = median_ms(lambda: classifier.predict(jpeg), runs)
     row["predict_full_decode_ms"] = median_ms(
         lambda: classifier.predict(open_photo(jpeg, reduced_decode=False)), max(5, runs // 4))
-    row["unavoidable_ms"] = row["decode_ms"] + sum(n * net[f"{name}_ms"] for name, n in row["invokes"].items())
+    row["unavoidable_ms"] = unavoidable_ms(row, net)
     return row
 
 
@@ -131,8 +118,13 @@ def no_face_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) 
     row = {"face_found": found, "invokes": invokes(classifier, jpeg), "reductions": used,
            "decode_ms": median_ms(lambda: decode_into(open_photo(jpeg), used), runs),
            "predict_ms": median_ms(lambda: classifier.predict(jpeg), runs)}
-    row["unavoidable_ms"] = row["decode_ms"] + sum(n * net[f"{name}_ms"] for name, n in row["invokes"].items())
+    row["unavoidable_ms"] = unavoidable_ms(row, net)
     return row
+
+
+def unavoidable_ms(row: dict, net: dict) -> float:
+    """What a photo's row cannot do without: its decode at the reductions it used, and every invoke it made."""
+    return row["decode_ms"] + sum(n * net[f"{name}_ms"] for name, n in row["invokes"].items())
 
 
 def ratios(net: dict, photos: dict, no_face: dict) -> dict:

@@ -19,7 +19,6 @@ from deploy.escape import escape
 FORMATS = ("text", "csv", "json")
 CSV_COLUMNS = ("path", "answer", "probability", "faces", "error", "model", "kind")
 FACE_COLUMNS = ("path", "face", "x0", "y0", "x1", "y1", "probability", "answer", "error", "model", "kind")
-KINDS = ("clear", "dark")  # --kind: the kinds of glasses a model that says which can be asked for
 
 
 @dataclass

@@ -27,10 +27,11 @@ from functools import partial
 from pathlib import Path
 
 from glasses_core import GlassesClassifier, GlassesError
+from glasses_core.config import KINDS
 
 from deploy.annotate import annotated
 from deploy.escape import escape
-from deploy.folder_output import FORMATS, KINDS, Output, Row
+from deploy.folder_output import FORMATS, Output, Row
 from deploy.gather import GatherError, gather, place
 from deploy.memory import keep_freed_memory
 from deploy.photo_scan import Photo, input_problem, scan

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from .errors import ConfigError
 
+KINDS = ("clear", "dark")  # which glasses: the second answer's kinds, in its output's order (P(dark))
+
 
 @dataclass(frozen=True)
 class CropConfig:
@@ -36,7 +38,7 @@ class ModelConfig:
     input_format: str = "RGB uint8 0-255, rescaled inside the model"
     labels: tuple[str, str] = ("no_glass", "glass")  # output index -> answer
     threshold: float = 0.5  # probability of "glass" at or above which the answer is "glass"
-    kinds: tuple[str, ...] = ()  # the second answer's kinds, ("clear", "dark"), when the model has one
+    kinds: tuple[str, ...] = ()  # the second answer's kinds (KINDS) when the model has one
     kind_threshold: float = 0.5  # P(dark | glasses) at or above which glasses are "dark" (chosen on validation)
     version: str = "0.0.0"  # the release version; clean (1.2.3) for a shipped model
     model_id: str = ""  # which trained weights: "<version>+<sha256 of model.keras, 12 digits>"

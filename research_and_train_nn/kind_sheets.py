@@ -33,12 +33,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from glasses_core import load_image
 from glasses_core.crop import cut, eye_geometry
-from glasses_core.config import CropConfig
-from research_and_train_nn.data.datasets import CELEBA_ALIGNED_EYES, load_celeba, load_mtfl, mtfl_eyes
+from glasses_core.config import KINDS, CropConfig
+from research_and_train_nn.data.datasets import CELEBA_ALIGNED_EYES, KIND_LABELS, load_celeba, load_mtfl, mtfl_eyes
 from research_and_train_nn.data.paths import PROJECT_ROOT, SHARED_DATA
 
-LABELS = PROJECT_ROOT / "research_and_train_nn" / "data" / "kind_labels"  # one CSV per pool, and the answers
-KINDS = ("clear", "dark", "unsure")
+LABELS = KIND_LABELS  # one CSV per pool, and the labellers' answers
+
+ANSWERS = (*KINDS, "unsure")  # what a labeller may say of a face
 POOLS = {  # pool name -> (dataset folder under --data, loader)
     "mtfl_train": ("mtfl", lambda root: load_mtfl(root, "train")),
     "mtfl_test": ("mtfl", lambda root: load_mtfl(root, "test")),
@@ -174,13 +175,13 @@ def parse_answers(lines: list[str], source: str) -> tuple[dict[tuple[str, int], 
             notes[(note.group(1), int(note.group(2)))] = note.group(3).strip()
             continue
         match = LINE.match(line)
-        if not match or match.group(2) not in KINDS:
+        if not match or match.group(2) not in ANSWERS:
             raise ValueError(f"{source}:{number}: not an answer line: {line!r}")
         sheet, rest, named = match.group(1), match.group(2), match.group(3)
         answers[(sheet, 0)] = rest  # cell 0: the sheet's default
         for part in named.split():
             kind, cells = part.split("=")
-            if kind not in KINDS:
+            if kind not in ANSWERS:
                 raise ValueError(f"{source}:{number}: unknown kind {kind!r}")
             for cell in filter(None, cells.split(",")):
                 answers[(sheet, int(cell))] = kind
@@ -219,7 +220,7 @@ def collect(answer_files: list[Path], index_files: list[Path], out: Path = LABEL
             writer = csv.writer(handle)
             writer.writerow(["file", "kind", "note"])
             writer.writerows(rows)
-        counts[pool] = {k: sum(kind == k for _, kind, _ in rows) for k in KINDS}
+        counts[pool] = {k: sum(kind == k for _, kind, _ in rows) for k in ANSWERS}
     return {"counts": counts, "changed_by_a_later_look": changed}
 
 

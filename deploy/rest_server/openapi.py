@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from glasses_core import CropConfig
+from glasses_core.config import KINDS
 
 JSON = "application/json"
 ERROR_STATUSES = {400: "Malformed request, no or unreadable image, unknown field or query parameter",
@@ -65,7 +66,7 @@ def _get(summary: str, schema: dict, errors=(405, 431), content_type: str = JSON
 
 
 PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
-KIND = {"type": ["string", "null"], "enum": ["clear", "dark", None],
+KIND = {"type": ["string", "null"], "enum": [*KINDS, None],
         "description": "which glasses: clear (eyeglasses) or dark (sunglasses); null without glasses, or when "
                        "the model does not say which"}
 DARK = {"type": ["number", "null"], "minimum": 0, "maximum": 1,

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from glasses_core.config import KINDS
 from glasses_core.errors import ConfigError
 from glasses_core.files import read_regular_file
 
@@ -23,7 +24,6 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 # its place under this folder (see Record.group), wherever the data really lies.
 SPLIT_DATA_ROOT = "../shared/data"
 KIND_LABELS = Path(__file__).resolve().parent / "kind_labels"  # <pool>.csv: file,kind,note
-KINDS = ("clear", "dark")  # the kinds of glasses: the second answer's labels, in its output's order
 # CelebA's aligned images put the eyes here, as fractions of width and height: the face mesh's
 # mean on 100 of the 89 x 109 images (the subject's right eye, on the image's left, first).
 CELEBA_ALIGNED_EYES = ((34.5 / 89, 56.1 / 109), (53.7 / 89, 56.1 / 109))

@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import ModelConfig
-from glasses_core.config import model_id
+from glasses_core.config import KINDS, model_id
 from glasses_core.errors import ConfigError
 from glasses_core.quiet import quiet
 from research_and_train_nn.data.crops import DEFAULT_CACHE, CropSet, make_crops
 from research_and_train_nn.data.datasets import load
 from research_and_train_nn.data.splits import split_by_identity
-from research_and_train_nn.data.datasets import KINDS
 from research_and_train_nn.evaluation.metrics import choose_kind_threshold, choose_threshold
 from research_and_train_nn.evaluation.probabilities import predict_answers
 from research_and_train_nn.training.config import TrainConfig

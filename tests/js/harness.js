@@ -20,11 +20,7 @@ function broken(stages, name) {
     } };
   }
   if (name === "no_levelling") return { geometry: (face) => ({ ...stages.geometry(face), angle: 0 }) };
-  if (name === "pixels_255") {
-    const scaled = (pixels) => Uint8Array.from(pixels, (v) => v / 255);
-    return { classify: (pixels) => stages.classify(scaled(pixels)),
-             classifyWithKind: (pixels) => stages.classifyWithKind(scaled(pixels)) };
-  }
+  if (name === "pixels_255") return { classify: (pixels) => stages.classify(Uint8Array.from(pixels, (v) => v / 255)) };
   return {};
 }
 

@@ -30,10 +30,6 @@ export class Classifier {
              dark_probability: this.darkAt < 0 ? null : read(this.darkAt, this.quantization[1]) };
   }
 
-  async probability(pixels) {
-    return (await this.probabilities(pixels)).probability;
-  }
-
   answer(probability) {
     return probability >= this.config.threshold ? this.config.labels[1] : this.config.labels[0];
   }

@@ -60,8 +60,7 @@ export function defaultStages({ config, detector, refiner, classifier }) {
     geometry: (face) => eyeGeometry(face.keypoints[0], face.keypoints[1], config.crop),
     fallback: (photo) => fallbackGeometry(photo.size[1], photo.size[0], config.crop),
     cut: (photo, geometry) => cutGeometry(photo, geometry, config.crop.size),
-    classify: (pixels) => classifier.probability(pixels),
-    classifyWithKind: (pixels) => classifier.probabilities(pixels),
+    classify: (pixels) => classifier.probabilities(pixels),  // {probability, dark_probability}
     answer: (probability) => classifier.answer(probability),
     kind: (probability, dark) => classifier.kind(probability, dark),
   };
@@ -86,12 +85,9 @@ export async function analyse(source, stages, detail = true) {
     return { face, geometry, pixels: stages.cut(photo, geometry) };
   });
   for (const crop of crops) {
-    const both = stages.classifyWithKind ? await stages.classifyWithKind(crop.pixels.data)
-      : { probability: await stages.classify(crop.pixels.data), dark_probability: null };
-    crop.probability = both.probability;
-    crop.dark_probability = both.dark_probability;
+    Object.assign(crop, await stages.classify(crop.pixels.data));
     crop.answer = stages.answer(crop.probability);
-    crop.kind = stages.kind ? stages.kind(crop.probability, crop.dark_probability) : null;
+    crop.kind = stages.kind(crop.probability, crop.dark_probability);
   }
   const decider = crops.reduce((a, b) => (b.probability > a.probability ? b : a));
   const best = decider.probability;
@@ -123,10 +119,9 @@ export async function stageByStage(source, expected, stages) {
   }
   const probabilities = [], darks = [];
   for (const f of expected.faces) {
-    const both = stages.classifyWithKind ? await stages.classifyWithKind(f.crop)
-      : { probability: await stages.classify(f.crop), dark_probability: null };
-    probabilities.push(both.probability);
-    darks.push(both.dark_probability);
+    const { probability, dark_probability } = await stages.classify(f.crop);
+    probabilities.push(probability);
+    darks.push(dark_probability);
   }
   return {
     detections: detections.map((f) => ({ box: f.box, score: f.score })),
