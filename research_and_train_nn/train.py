@@ -1,10 +1,13 @@
 """Train the compact CNN: ``python3 research_and_train_nn/train.py --out runs/NAME``.
 
-The run itself is research_and_train_nn/training/run.py; this is its command line.
+The run itself is research_and_train_nn/training/run.py; this is its command line. What it
+prints also goes to the run folder's ``training_log.txt`` (appended to on ``--resume``), which
+converters/release.py ships beside the model.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -19,7 +22,60 @@ from research_and_train_nn.data.crops import DEFAULT_CACHE  # noqa: E402
 from research_and_train_nn.training.config import TrainConfig  # noqa: E402
 from research_and_train_nn.training.distribute import STRATEGIES, strategy_scope  # noqa: E402
 from research_and_train_nn.training.run import run  # noqa: E402
-from research_and_train_nn.training.run_state import RunFolderError, holds_a_run  # noqa: E402
+from research_and_train_nn.training.run_state import holds_a_run  # noqa: E402
+
+
+LOG = "training_log.txt"  # in the run folder: everything train.py printed (release.py ships it)
+
+
+class RunLog:
+    """``out / LOG``, written from the moment ``out`` exists (until then what is printed waits;
+    a run that stops before making its folder leaves no log). ``append`` keeps a resumed run's
+    earlier lines."""
+
+    def __init__(self, out: Path, append: bool):
+        self._out, self._mode = out, "a" if append else "w"
+        self._pending, self._file = [], None
+
+    def write(self, text: str) -> None:
+        self._pending.append(text)
+        if self._file is None and self._out.is_dir():
+            self._file = open(self._out / LOG, self._mode, encoding="utf-8")
+        if self._file is not None:
+            self._file.write("".join(self._pending))
+            self._file.flush()
+            self._pending.clear()
+
+    def close(self) -> None:
+        self.write("")
+        if self._file is not None:
+            self._file.close()
+
+
+class Tee:
+    """A text stream that also writes to a RunLog; everything else is the stream's own."""
+
+    def __init__(self, stream, log: RunLog):
+        self._stream, self._log = stream, log
+
+    def write(self, text: str) -> int:
+        self._log.write(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):  # flush, isatty, fileno, encoding, ...
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def logged(out: Path, append: bool):
+    """stdout and stderr as they are, and both in the run folder's training_log.txt."""
+    log, saved = RunLog(out, append), (sys.stdout, sys.stderr)
+    sys.stdout, sys.stderr = Tee(sys.stdout, log), Tee(sys.stderr, log)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        log.close()
 
 
 FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
@@ -97,15 +153,17 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
 def main(argv=None) -> int:
     config, args = parse_args(argv)
     set_verbose(args.verbose)
-    try:
-        if not (args.resume or args.overwrite) and holds_a_run(args.out):
-            raise RunFolderError(f"{args.out} already holds a run: --resume to continue it, "
-                                 "--overwrite to train a new one in its place")
-        with strategy_scope(args.strategy, args.devices):
-            run(config, args.out, args.resume, args.cache, args.tensorboard)
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
+    if not (args.resume or args.overwrite) and holds_a_run(args.out):
+        print(f"error: {args.out} already holds a run: --resume to continue it, "
+              "--overwrite to train a new one in its place", file=sys.stderr)
         return 2
+    with logged(args.out, append=args.resume):
+        try:
+            with strategy_scope(args.strategy, args.devices):
+                run(config, args.out, args.resume, args.cache, args.tensorboard)
+        except GlassesError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 

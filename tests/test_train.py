@@ -267,3 +267,20 @@ def test_the_listing_names_every_file_the_run_folder_holds(tiny_run, tmp_path, d
     assert {"errors.png", "roc_pr.png", "schedule.png"} <= {p.name for p in run.iterdir()}
     for path in run.iterdir():
         assert f"  {path.name} " in listing, path.name
+
+
+def test_the_run_folder_keeps_what_train_py_printed(tmp_path, tiny_config_file, crop_cache, capsys):
+    """models/training_log.txt was train.py's output copied by hand: train.py now writes it into
+    the run folder (release.py ships it), fresh on a new run, appended to on --resume."""
+    run = tmp_path / "run"
+    assert main(["--out", str(run), "--config", str(tiny_config_file), "--cache", str(crop_cache)]) == 0
+    printed = capsys.readouterr()
+    log = (run / "training_log.txt").read_text()  # stdout and stderr (a tiny model's warning), as they came
+    assert sorted(log.splitlines()) == sorted((printed.out + printed.err).splitlines())
+    assert "epoch 2/2 took" in log and "training took" in log
+    assert main(["--out", str(run), "--resume", "--epochs", "3", "--cache", str(crop_cache)]) == 0
+    resumed = (run / "training_log.txt").read_text()
+    assert resumed.startswith(log) and "epoch 3/3 took" in resumed[len(log):]
+    assert main(["--out", str(run), "--overwrite", "--config", str(tiny_config_file),
+                 "--cache", str(crop_cache)]) == 0
+    assert "epoch 3/3" not in (run / "training_log.txt").read_text()

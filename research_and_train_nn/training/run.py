@@ -47,6 +47,7 @@ OUTPUTS = {  # what a run folder holds, in the order train.py lists it at the en
     "checkpoint-*.keras": "the model after the last finished epoch",
     "state.json": "the finished epochs, for --resume",
     "train_config.json": "this run's settings",
+    "training_log.txt": "everything train.py printed",
     "val_crops.npz": "the validation crops (threshold, reports)",
     "train_crops.npz": "a sample of training crops (int8 calibration)",
 }
