@@ -14,8 +14,11 @@ A rerun reads the paths already written and scores only the others. A part file 
 stopped run left unfinished (a Parquet file without its footer, a CSV file whose last line has
 no end) is removed, and its photos are scored again. With --retry-errors, the error rows of the
 photos asked for are first removed from their part files (each rewritten whole, then moved over
-the old one), and those photos are scored again. In a local output folder, symbolic links are
-never followed: a part file is only ever read, removed or rewritten inside the folder given.
+the old one), and those photos are scored again. A part file written before a column existed
+(``kind`` and ``face_kinds`` came with the second answer) is rewritten the same way with that
+column empty, so that every part file in a folder has the same columns. In a local output
+folder, symbolic links are never followed: a part file is only ever read, removed or rewritten
+inside the folder given.
 """
 from __future__ import annotations
 
@@ -90,6 +93,53 @@ def written(out: str, fmt: str, removed: list[str]) -> dict[str, Row]:
     return rows
 
 
+def upgrade_parts(out: str, fmt: str) -> list[str]:
+    """Rewrite each part file in ``out`` that lacks some of the output's columns (written by an
+    older release) with those columns empty, in the output's order; returns the files rewritten.
+    A file whose columns are not a subset of the output's, or that was left unfinished, is left
+    as it is."""
+    filesystem, folder = output_folder(out)
+    types, upgraded = schema(fmt), []
+    for part_path in _parts(filesystem, folder, fmt):
+        columns = _columns(filesystem, part_path, fmt)
+        if columns is None or columns == types.names or not set(columns) < set(types.names):
+            continue
+        table = _read_part(filesystem, part_path, fmt, columns)
+        if table is None:
+            continue
+        full = pa.table({field.name: table[field.name] if field.name in columns else pa.nulls(table.num_rows, field.type)
+                         for field in types}, schema=types)
+        _replace(filesystem, part_path, full, fmt)
+        upgraded.append(part_path)
+    return upgraded
+
+
+def _columns(filesystem, path: str, fmt: str) -> list[str] | None:
+    """A part file's column names, or None when they cannot be told (left unfinished, empty)."""
+    if fmt == "parquet":
+        try:
+            with filesystem.open_input_file(path) as stream:
+                return pq.read_schema(stream).names
+        except pa.ArrowInvalid:
+            return None
+    with filesystem.open_input_stream(path) as stream:
+        header = stream.read(64 * 1024).split(b"\n", 1)
+    if len(header) < 2:
+        return None
+    return pacsv.read_csv(pa.BufferReader(header[0] + b"\n")).column_names
+
+
+def _replace(filesystem, part_path: str, table: pa.Table, fmt: str) -> None:
+    """Write ``table`` whole beside ``part_path``, then move it over it."""
+    temporary = part_path + ".rewriting"  # not a part file: a rerun ignores it if this stops here
+    with filesystem.open_output_stream(temporary) as stream:
+        if fmt == "parquet":
+            pq.write_table(table, stream)
+        else:
+            pacsv.write_csv(table, stream)
+    filesystem.move(temporary, part_path)
+
+
 def drop_error_rows(out: str, fmt: str, paths: set[str]) -> int:
     """Remove the error rows of ``paths`` (escaped, as written) from the part files in ``out``;
     a part file left empty is deleted. Returns how many rows were removed."""
@@ -109,14 +159,7 @@ def drop_error_rows(out: str, fmt: str, paths: set[str]) -> int:
         if dropped == table.num_rows:
             filesystem.delete_file(part_path)
             continue
-        kept = table.filter(pc.invert(drop))
-        temporary = part_path + ".rewriting"  # not a part file: a rerun ignores it if this stops here
-        with filesystem.open_output_stream(temporary) as stream:
-            if fmt == "parquet":
-                pq.write_table(kept, stream)
-            else:
-                pacsv.write_csv(kept, stream)
-        filesystem.move(temporary, part_path)
+        _replace(filesystem, part_path, table.filter(pc.invert(drop)), fmt)
     return removed
 
 

@@ -143,6 +143,9 @@ def to_score(photos: list[str], args) -> list[str]:
     for path in removed:
         print(escape(f"{path}: removed, left unfinished by a stopped run; its photos are scored again"),
               file=sys.stderr)
+    for path in ray_output.upgrade_parts(args.out, args.format):
+        print(escape(f"{path}: written by an older release; rewritten with the columns added since "
+                     "(empty), so that every part file has the same columns"), file=sys.stderr)
     if args.retry_errors:
         failed = {escape(photo) for photo in photos if escape(photo) in done and done[escape(photo)].error}
         dropped = ray_output.drop_error_rows(args.out, args.format, failed)

@@ -228,3 +228,45 @@ def test_the_kind_of_glasses_per_photo_and_per_face(local_ray, data_dir, everyon
         expected = classifier.predict(row["path"])
         assert row["kind"] == expected.kind in ("clear", "dark")
         assert row["face_kinds"] == [face.kind for face in expected.faces]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_part_file_from_before_the_kind_columns_is_given_them(local_ray, folder, tmp_path, fmt, capsys):
+    """A folder scored by 0.2.0's release (no kind, face_kinds columns) and continued by this one
+    held part files of two schemas (CSV readers saw two headers), and --retry-errors could not read
+    the old parts ("0 error rows removed"). The old part is rewritten with the new columns empty,
+    its rows as they were."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from deploy import ray_output
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in sorted(p for p in folder.iterdir() if p.suffix == ".jpg" and p.name not in BAD_FILES)[:3]:
+        shutil.copy(path, photos / path.name)
+    (photos / "late.jpg").write_bytes(b"still being copied")
+    out = tmp_path / "out"
+    assert score(photos, "--out", out, "--format", fmt) == EXIT_INCOMPLETE
+    (part,) = out.glob(f"*.{fmt}")
+    new = pq.read_table(part) if fmt == "parquet" else pacsv.read_csv(part)
+    old = new.drop_columns(["kind", "face_kinds"])  # what the older release wrote
+    if fmt == "parquet":
+        pq.write_table(old, part)
+    else:
+        pacsv.write_csv(old, part)
+    before = {row["path"]: row for row in read_rows(out, fmt)}
+    capsys.readouterr()
+    assert score(photos, "--out", out, "--format", fmt, "--retry-errors") == EXIT_INCOMPLETE  # late.jpg again
+    err = capsys.readouterr().err
+    assert f"{part}: written by an older release; rewritten" in err and "1 error rows removed" in err
+    for each in out.glob(f"*.{fmt}"):
+        names = pq.read_schema(each).names if fmt == "parquet" else each.read_text().split("\n")[0].replace('"', "").split(",")
+        assert names == list(ray_output.COLUMNS), each.name
+    rows = {row["path"]: row for row in read_rows(out, fmt)}
+    assert sorted(rows) == sorted(before) and rows[str(photos / "late.jpg")]["error"]  # one row a photo
+    for path, row in before.items():
+        if not row["error"]:
+            assert {k: v for k, v in rows[path].items() if k not in ("kind", "face_kinds")} == row
+            assert rows[path]["kind"] in (None, "")  # unknown: the older release did not say
+    if fmt == "parquet":
+        assert pa.types.is_list(pq.read_table(out)["face_kinds"].type)  # the folder reads as one table
