@@ -1,7 +1,7 @@
 """Load test of the REST server, and the runtime alone on the same photo, in one run.
 
     .venv-deploy/bin/python benchmarks/bench_server.py [--model models/glasses.json]
-        [--clients 8] [--seconds 30] [--server-args "--processes 2 --threads 1"]
+        [--clients 8] [--seconds 30] [--server-args "--processes 2 --threads 1"] [--repeat 3]
 
 8 clients on loopback post a 640x480 JPEG (a real MTFL face, from photos.py) to /glass_no_glass/ as fast as
 they can for 30 s, each on one keep-alive connection: requests per second, p50 and p99
@@ -127,11 +127,24 @@ def main(argv=None) -> dict:
                         help="arguments for server.py (default: its own defaults, one process per core)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="server and runtime measured in turn this many times; the ratio is the rounds' median")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure this many times in a row, each with a fresh server, and list each "
+                             "time's ratio (issue 26 asks for 0.9 or more three times in a row)")
     args = parser.parse_args(argv)
-    cores = len(os.sched_getaffinity(0))
-    jpeg = photo_640x480()
     from glasses_core import GlassesClassifier
-    classifier = GlassesClassifier(args.model)
+    classifier, jpeg = GlassesClassifier(args.model), photo_640x480()
+    runs = [measure(args, classifier, jpeg) for _ in range(args.repeat)]
+    results = runs[-1]
+    if args.repeat > 1:
+        results["repeat_ratios"] = [run["server_over_runtime_throughput"] for run in runs]
+        results["server"]["errors"] = sum(run["server"]["errors"] for run in runs)
+        print(f"{args.repeat} runs in a row: server / runtime = {', '.join(map(str, results['repeat_ratios']))}")
+    print(json.dumps(results))
+    return results
+
+
+def measure(args, classifier, jpeg: bytes) -> dict:
+    """One run: a fresh server, then it and the runtime in alternating rounds; prints its lines."""
     served_rounds, runtime_rounds = [], []
     with running_server(args.model, *shlex.split(args.server_args)) as server:
         asyncio.run(load(server.url, jpeg, 1, 2.0))  # warm-up: interpreters in every thread
@@ -143,10 +156,10 @@ def main(argv=None) -> dict:
                 runtime_rounds.append(in_process(classifier, jpeg, pool, threads, args.in_process_seconds / args.rounds))
     served, runtime = merged(served_rounds), merged(runtime_rounds)
     ratios = [s["per_second"] / r["per_second"] for s, r in zip(served_rounds, runtime_rounds)]
-    results = {"cores": cores, "load_average_1min": round(os.getloadavg()[0], 2), "clients": args.clients,
-               "jpeg_bytes": len(jpeg), "server_threads": threads, "server_args": args.server_args,
-               "server": public(served), "in_process": public(runtime), "rounds": args.rounds,
-               "round_ratios": [round(r, 3) for r in ratios],
+    results = {"cores": len(os.sched_getaffinity(0)), "load_average_1min": round(os.getloadavg()[0], 2),
+               "clients": args.clients, "jpeg_bytes": len(jpeg), "server_threads": threads,
+               "server_args": args.server_args, "server": public(served), "in_process": public(runtime),
+               "rounds": args.rounds, "round_ratios": [round(r, 3) for r in ratios],
                "server_over_runtime_throughput": round(statistics.median(ratios), 3)}
     print(f"server   {served['per_second']:7.1f} req/s  p50 {served['p50_ms']:6.1f} ms  "
           f"p99 {served['p99_ms']:6.1f} ms  errors {served['errors']}  ({args.clients} clients, {args.seconds:g} s)")
@@ -154,9 +167,7 @@ def main(argv=None) -> dict:
           f"p99 {runtime['p99_ms']:6.1f} ms  ({threads} threads, in process)")
     print(f"server throughput / runtime throughput = {results['server_over_runtime_throughput']} "
           f"(median of {args.rounds} rounds: {', '.join(map(str, results['round_ratios']))})")
-    print(json.dumps(results))
     return results
-
 
 if __name__ == "__main__":
     sys.exit(1 if main()["server"]["errors"] else 0)
