@@ -4,7 +4,8 @@
         [--profile benchmarks/profile_predict.txt]
 
 All in one run, single thread, medians (photos.py builds the photos):
-- the networks' own invoke times: BlazeFace short-range, the face mesh, the classifier;
+- the networks' own invoke times: BlazeFace short-range (at its own 128 x 128 input, and resized to
+  the detailed look's input for each photo size), the face mesh, the classifier;
 - ``GlassesClassifier.predict(jpeg_bytes)`` end to end per photo size, and the same with every
   photo decoded at full size first (``open_photo(..., reduced_decode=False)``: 0.1.0's decode);
 - where predict() spends it: decode, whole-photo detection, refinement, crop, classify;
@@ -32,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling photos.py
 from photos import SIZES, benchmark_photo, median_ms  # noqa: E402
 
-from glasses_core import GlassesClassifier, crop_face, open_photo  # noqa: E402
+from glasses_core import Detectors, GlassesClassifier, crop_face, open_photo  # noqa: E402
 from glasses_core.face_mesh import FaceMesh  # noqa: E402
 from glasses_core.locate import usable_faces  # noqa: E402
 
@@ -41,32 +42,49 @@ def invoke_ms(interpreter, runs: int) -> float:
     return median_ms(interpreter.invoke, runs)
 
 
+def detail_shape(classifier: GlassesClassifier, size: str) -> str:
+    """'288x384': the detailed look's input (height x width) for a photo of ``size``."""
+    detector = classifier._detectors._detector
+    width, height = SIZES[size][0]
+    rows, columns = detector.input_shape(width, height, Detectors.DETAIL * detector.variant.input_size)
+    return f"{rows}x{columns}"
+
+
 def networks(classifier: GlassesClassifier, runs: int) -> dict:
-    """Median invoke ms of each network, its input already set (what no Python code can save)."""
+    """Median invoke ms of each network, its input already set (what no Python code can save);
+    BlazeFace also at the detailed look's input for each photo size (``blazeface_detail_ms``)."""
     detector = classifier._detectors._detector
     mesh = FaceMesh()
     classifier.predict_crops(np.zeros((1, classifier.config.crop.size, classifier.config.crop.size, 3), np.uint8))
+    shapes = sorted({detail_shape(classifier, size) for size in SIZES})
     return {"blazeface_ms": invoke_ms(detector._interpreter(), runs),
+            "blazeface_detail_ms": {shape: invoke_ms(detector._interpreter(tuple(map(int, shape.split("x")))), runs)
+                                    for shape in shapes},
             "face_mesh_ms": invoke_ms(mesh._interpreter(), runs),
             "classifier_ms": invoke_ms(classifier._interpreter(), runs)}
 
 
 def invokes(classifier: GlassesClassifier, jpeg: bytes) -> dict:
     """How many times predict() invokes each network on this photo (in this thread): the face
-    mesh's passes and looks, the detector's tiles and second looks included."""
-    interpreters = {"blazeface": classifier._detectors._detector._interpreter(),
-                    "classifier": classifier._interpreter()}
+    mesh's passes and looks, the detector's detailed look (``blazeface_detail``) and second looks
+    included."""
+    classifier.predict(jpeg)  # every interpreter this photo needs made, in this thread
+    detector = classifier._detectors._detector
+    native = (detector.variant.input_size,) * 2
+    interpreters = [("classifier", classifier._interpreter())]
+    interpreters += [("blazeface" if shape == native else "blazeface_detail", interpreter)
+                     for shape, (interpreter, _) in detector._local.models.items()]
     mesh = getattr(classifier._detectors.refiner, "_mesh", None)
     if mesh is not None:
-        interpreters["face_mesh"] = mesh._interpreter()
-    counts = dict.fromkeys(("blazeface", "face_mesh", "classifier"), 0)
-    for name, interpreter in interpreters.items():
+        interpreters.append(("face_mesh", mesh._interpreter()))
+    counts = dict.fromkeys(("blazeface", "blazeface_detail", "face_mesh", "classifier"), 0)
+    for name, interpreter in interpreters:
         original = interpreter.invoke
         interpreter.invoke = lambda name=name, original=original: counts.__setitem__(name, counts[name] + 1) or original()
     try:
         classifier.predict(jpeg)
     finally:
-        for interpreter in interpreters.values():
+        for _, interpreter in interpreters:
             del interpreter.invoke
     return counts
 
@@ -100,7 +118,8 @@ def decode_into(photo, reductions):
 def photo_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) -> dict:
     jpeg = benchmark_photo(size)
     counts = invokes(classifier, jpeg)
-    row = {"jpeg_bytes": len(jpeg), "mesh_invokes": counts["face_mesh"], "invokes": counts}
+    row = {"jpeg_bytes": len(jpeg), "mesh_invokes": counts["face_mesh"], "invokes": counts,
+           "detail_input": detail_shape(classifier, size)}
     row.update(stages(classifier, jpeg, runs))
     row["predict_ms"] = median_ms(lambda: classifier.predict(jpeg), runs)
     row["predict_full_decode_ms"] = median_ms(
@@ -116,6 +135,7 @@ def no_face_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) 
     found = classifier.predict(opened).face_found
     used = sorted(opened._views)  # the reductions predict() decoded it at
     row = {"face_found": found, "invokes": invokes(classifier, jpeg), "reductions": used,
+           "detail_input": detail_shape(classifier, size),
            "decode_ms": median_ms(lambda: decode_into(open_photo(jpeg), used), runs),
            "predict_ms": median_ms(lambda: classifier.predict(jpeg), runs)}
     row["unavoidable_ms"] = unavoidable_ms(row, net)
@@ -123,8 +143,10 @@ def no_face_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) 
 
 
 def unavoidable_ms(row: dict, net: dict) -> float:
-    """What a photo's row cannot do without: its decode at the reductions it used, and every invoke it made."""
-    return row["decode_ms"] + sum(n * net[f"{name}_ms"] for name, n in row["invokes"].items())
+    """What a photo's row cannot do without: its decode at the reductions it used, and every invoke
+    it made (the detailed look's at its input for this photo)."""
+    cost = {**net, "blazeface_detail_ms": net["blazeface_detail_ms"].get(row["detail_input"], 0.0)}
+    return row["decode_ms"] + sum(n * cost[f"{name}_ms"] for name, n in row["invokes"].items())
 
 
 def ratios(net: dict, photos: dict, no_face: dict) -> dict:

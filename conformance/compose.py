@@ -1,7 +1,7 @@
 """The suite's composed photos, made from real faces in ../shared/data (deterministic: the same
 files again from the same data and Pillow).
 
-Each case is one thing a port can get wrong: a small face in a 12 MP frame (the tiles), two faces
+Each case is one thing a port can get wrong: a small face in a 12 MP frame (the detailed pass), two faces
 (the any-face rule), a face turned 30 degrees in the picture (the levelling), a face upside down
 and a head lying on its side (the second looks, turned), a phone photo stored
 sideways with an EXIF orientation, a greyscale JPEG, a PNG with alpha (composited on white), and a
@@ -47,7 +47,7 @@ def _background(width: int, height: int, seed: int) -> Image.Image:
 
 
 def small_face_12mp(data: Path) -> bytes:
-    """A face about 7 % of the width of a 4032 x 3024 frame: found only on the tiles."""
+    """A face about 7 % of the width of a 4032 x 3024 frame: found only by the detailed pass."""
     frame = _background(4032, 3024, seed=1)
     frame.paste(_face(data, "glasses_a").resize((500, 500), Image.BICUBIC), (1800, 1400))
     return _jpeg(frame)

@@ -2,7 +2,7 @@
 reports in the same shape (``check.py`` compares the two).
 
 A photo's record (``run_core``): ``size`` (upright width, height); ``detections``, what the face
-detector finds on the whole photo and its tiles (``Detectors.detect``: box, score, six keypoints);
+detector finds on the whole photo and in detail (``Detectors.detect``: box, score, six keypoints);
 ``refined``, each detection's eyes measured again (the refiner: subject's right eye, then left)
 and ``presence``, how surely the face mesh saw an upright face there (a logit); ``faces``, the
 usable faces largest first (``find_faces``: when no face of the upright look is trusted, the

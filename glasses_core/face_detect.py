@@ -64,12 +64,14 @@ def model_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
-def ssd_anchors(input_size: int, strides: tuple[int, ...], anchors_per_layer: int) -> np.ndarray:
-    """Anchor centres (N, 2) in [0, 1], in the order the model emits its predictions.
+def ssd_anchors(input_size: int | tuple[int, int], strides: tuple[int, ...], anchors_per_layer: int) -> np.ndarray:
+    """Anchor centres (N, 2) in [0, 1], in the order the model emits its predictions, for a square
+    input of ``input_size`` or one of (height, width).
 
     Consecutive layers with the same stride share one feature map, so their anchors are
     interleaved per cell (MediaPipe's SsdAnchorsCalculator with fixed_anchor_size).
     """
+    height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
     centres = []
     layer = 0
     while layer < len(strides):
@@ -77,9 +79,8 @@ def ssd_anchors(input_size: int, strides: tuple[int, ...], anchors_per_layer: in
         same = 1
         while layer + same < len(strides) and strides[layer + same] == stride:
             same += 1
-        cells = int(np.ceil(input_size / stride))
-        ys, xs = np.meshgrid((np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells,
-                             indexing="ij")
+        rows, columns = int(np.ceil(height / stride)), int(np.ceil(width / stride))
+        ys, xs = np.meshgrid((np.arange(rows) + 0.5) / rows, (np.arange(columns) + 0.5) / columns, indexing="ij")
         grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
         centres.append(np.repeat(grid, same * anchors_per_layer, axis=0))
         layer += same
@@ -87,7 +88,16 @@ def ssd_anchors(input_size: int, strides: tuple[int, ...], anchors_per_layer: in
 
 
 class FaceDetector:
-    """Find faces with BlazeFace. ``variant``: "short" (faces within ~2 m) or "full" (small faces)."""
+    """Find faces with BlazeFace. ``variant``: "short" (faces within ~2 m) or "full" (small faces).
+
+    ``detect(image)`` reads the image at the model's own square input; ``detect(image, long_side)``
+    reads it at ``long_side`` input pixels along its longer side, in one invoke of the network
+    resized to that input (it is convolutions throughout, so a face of a given size in input pixels
+    is found the same way anywhere in a larger input): the small faces of a group photo, without
+    cutting it into tiles.
+    """
+
+    GRID = 32  # a resized input's sides are multiples of this (the coarsest stride is 16)
 
     def __init__(self, variant: str = "short", min_score: float = 0.5, num_threads: int = 1):
         if variant not in VARIANTS:
@@ -97,55 +107,82 @@ class FaceDetector:
         self._path = model_dir() / self.variant.file_name
         self._num_threads = num_threads
         self._local = threading.local()  # a LiteRT interpreter may not be shared across threads
-        self._anchors = ssd_anchors(self.variant.input_size, self.variant.strides,
-                                    self.variant.anchors_per_layer)
+        size = self.variant.input_size
+        self._anchors = ssd_anchors(size, self.variant.strides, self.variant.anchors_per_layer)
+        self._shape_anchors = {(size, size): self._anchors}
         self._interpreter()  # fail now, not on the first photo, if the model is missing
 
-    def _interpreter(self):
-        """This thread's interpreter, its input's tensor index and its outputs' (scores, boxes)."""
-        if getattr(self._local, "interpreter", None) is None:
+    def _interpreter(self, shape: tuple[int, int] | None = None):
+        """This thread's interpreter for an input of ``shape`` (height, width; default the model's
+        own), its input's tensor index and its outputs' (scores, boxes) in ``self._local.indices``."""
+        size = self.variant.input_size
+        shape = shape or (size, size)
+        models = getattr(self._local, "models", None)
+        if models is None:
+            models = self._local.models = {}
+        if shape not in models:
             interpreter = make_interpreter(self._path, self._num_threads)
+            source = interpreter.get_input_details()[0]["index"]
+            if shape != (size, size):
+                interpreter.resize_tensor_input(source, [1, *shape, 3])
+                interpreter.allocate_tensors()
             outputs = sorted(interpreter.get_output_details(), key=lambda d: d["shape"][-1])
-            self._local.indices = interpreter.get_input_details()[0]["index"], [o["index"] for o in outputs]
-            self._local.interpreter = interpreter
-        return self._local.interpreter
+            models[shape] = interpreter, (source, [o["index"] for o in outputs])
+        interpreter, self._local.indices = models[shape]
+        return interpreter
 
-    def detect(self, image: np.ndarray | Image.Image) -> list[Face]:
+    def input_shape(self, width: int, height: int, long_side: int | None = None) -> tuple[int, int]:
+        """(height, width) of the network's input for an image of ``width`` x ``height``: the model's
+        own square, or with ``long_side`` that many pixels along the image's longer side and the
+        other side just enough for the image, both rounded up to a multiple of GRID."""
+        if long_side is None:
+            return self.variant.input_size, self.variant.input_size
+        grid = lambda n: int(np.ceil(n / self.GRID)) * self.GRID  # noqa: E731
+        fit = long_side / max(width, height)
+        return grid(max(1, round(height * fit))), grid(max(1, round(width * fit)))
+
+    def detect(self, image: np.ndarray | Image.Image, long_side: int | None = None) -> list[Face]:
         """Faces in an RGB image ((H, W, 3) uint8 array or Pillow image), most confident first,
-        in its pixels."""
-        tensor, scale, pad = self._letterbox(image)
-        interpreter = self._interpreter()
+        in its pixels; with ``long_side``, read at that many input pixels along its longer side."""
+        pil = as_pillow(image)
+        shape = self.input_shape(*pil.size, long_side)
+        tensor, scale, pad = self._letterbox(pil, shape)
+        interpreter = self._interpreter(shape)
         source, (scores_at, boxes_at) = self._local.indices
         interpreter.set_tensor(source, tensor)
         interpreter.invoke()
         scores = interpreter.get_tensor(scores_at)[0, :, 0]
         raw = interpreter.get_tensor(boxes_at)[0]
-        return self._decode(raw, scores, scale, pad)
+        return self._decode(raw, scores, scale, pad, shape)
 
-    def _letterbox(self, image: np.ndarray | Image.Image):
-        """Shrink to fit the model's square input (keeping the aspect ratio), pad the rest
-        black, scale to [-1, 1]. Returns the tensor and the (x, y) scale and padding that map
-        input pixels back to the image's: image = (input - pad) / scale."""
+    def _letterbox(self, image: np.ndarray | Image.Image, shape: tuple[int, int] | None = None):
+        """Shrink to fit the input of ``shape`` (height, width; default the model's own square),
+        keeping the aspect ratio, pad the rest black, scale to [-1, 1]. Returns the tensor and the
+        (x, y) scale and padding that map input pixels back to the image's: image = (input - pad) / scale."""
         pil = as_pillow(image)
         width, height = pil.size
-        size = self.variant.input_size
-        fit = size / max(height, width)
+        rows, columns = shape or (self.variant.input_size,) * 2
+        fit = min(columns / width, rows / height)
         new_w, new_h = max(1, round(width * fit)), max(1, round(height * fit))
         if (new_w, new_h) != (width, height):
             pil = pil.resize((new_w, new_h), Image.BILINEAR, reducing_gap=3.0)
-        pad = ((size - new_w) // 2, (size - new_h) // 2)
-        tensor = np.full((1, size, size, 3), -1.0, dtype=np.float32)
+        pad = ((columns - new_w) // 2, (rows - new_h) // 2)
+        tensor = np.full((1, rows, columns, 3), -1.0, dtype=np.float32)
         tensor[0, pad[1]:pad[1] + new_h, pad[0]:pad[0] + new_w] = np.asarray(pil, np.float32) / 127.5 - 1.0
         return tensor, np.array([new_w / width, new_h / height]), np.array(pad, dtype=np.float64)
 
-    def _decode(self, raw: np.ndarray, logits: np.ndarray, scale: np.ndarray, pad: np.ndarray) -> list[Face]:
+    def _decode(self, raw: np.ndarray, logits: np.ndarray, scale: np.ndarray, pad: np.ndarray,
+                shape: tuple[int, int] | None = None) -> list[Face]:
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -RAW_SCORE_CLIP, RAW_SCORE_CLIP)))
         keep = scores >= self.min_score
         if not keep.any():
             return []
-        size = float(self.variant.input_size)
-        anchors = self._anchors[keep]
-        raw = raw[keep] / size
+        shape = shape or (self.variant.input_size,) * 2
+        if shape not in self._shape_anchors:
+            self._shape_anchors[shape] = ssd_anchors(shape, self.variant.strides, self.variant.anchors_per_layer)
+        size = np.array(shape[::-1], dtype=np.float64)  # (width, height): raw outputs are in input pixels
+        anchors = self._shape_anchors[shape][keep]
+        raw = raw[keep] / np.tile(size, 8).astype(np.float32)  # float32, as the outputs
         centre = raw[:, 0:2] + anchors
         half = raw[:, 2:4] / 2.0
         boxes = np.concatenate([centre - half, centre + half], axis=1)

@@ -45,19 +45,19 @@ class Detectors:
     ``config.detector``: "short" (BlazeFace short-range on the whole photo), "full" (the
     full-range model on the whole photo) or "auto": short-range on the whole photo and, when
     it finds no face or only faces narrower than ``SMALL_FACE`` of the photo (a group or
-    distant shot), short-range again on overlapping tiles a third of the photo wide, which
-    finds faces down to about 5 % of the photo's longer side.
+    distant shot), short-range again on the whole photo at DETAIL times the detector's input
+    (one invoke of the network resized to it: what tiles a third of the photo wide would see,
+    without their edges), which finds faces down to about 5 % of the photo's longer side.
     """
     SMALL_FACE = 0.15  # face width / longer side under which the whole-photo pass may miss faces
-    TILES = 3  # "auto": tiles are 1/TILES of the longer side, overlapping by a third
-    MIN_TILE = 128  # no tiles narrower than the detector's input (small photos)
+    DETAIL = 3  # "auto": the second pass reads the photo's longer side at DETAIL x the detector's input
 
     def __init__(self, config: CropConfig, num_threads: int = 1):
         if config.detector not in ("short", "full", "auto"):
             raise ConfigError(f"unknown detector {config.detector!r}; choose short, full or auto")
         self._detector = FaceDetector("full" if config.detector == "full" else "short",
                                       config.min_face_score, num_threads)
-        self._tiled = config.detector == "auto"
+        self._detailed = config.detector == "auto"
         if config.refine not in REFINERS:
             raise ConfigError(f"unknown refine {config.refine!r}; choose one of {sorted(REFINERS)}")
         self.refiner = REFINERS[config.refine](config, num_threads)
@@ -70,22 +70,17 @@ class Detectors:
         longer = max(photo.size)
         view, reduction = photo.image(DETECT_SIDE / longer)
         faces = [scaled(face, reduction) for face in self._detector.detect(view)]
-        if self._tiled and longer / self.TILES >= self.MIN_TILE and \
+        detail = self.DETAIL * self._detector.variant.input_size
+        if self._detailed and longer >= detail and \
                 (not faces or max(f.box[2] - f.box[0] for f in faces) < self.SMALL_FACE * longer):
-            faces = keep_whole_faces(faces + self._detect_in_tiles(photo))
+            faces = keep_whole_faces(faces + self._detect_small(photo, detail))
         return faces
 
-    def _detect_in_tiles(self, photo: Photo) -> list[Face]:
-        side = max(photo.size) / self.TILES
-        view, reduction = photo.image(2 * self._detector.variant.input_size / side)
-        tile = int(round(side / reduction))
-        width, height = view.size
-        faces = []
-        for y in _starts(height, tile):
-            for x in _starts(width, tile):
-                for face in self._detector.detect(view.crop((x, y, min(x + tile, width), min(y + tile, height)))):
-                    faces.append(scaled(shifted(face, x, y), reduction))
-        return faces
+    def _detect_small(self, photo: Photo, detail: int) -> list[Face]:
+        """Faces found on the photo read at ``detail`` input pixels along its longer side (cut from
+        a decode of twice that, so the resize never aliases), in its full-resolution pixels."""
+        view, reduction = photo.image(2 * detail / max(photo.size))
+        return [scaled(face, reduction) for face in self._detector.detect(view, detail)]
 
 
     def detect_turned(self, photo) -> list[tuple[float, list[Face]]]:
@@ -120,17 +115,9 @@ def unturned(face: Face, turn: Image.Transpose, size: tuple[int, int]) -> Face:
                      face.score)
 
 
-def _starts(length: int, tile: int) -> list[int]:
-    """Tile origins along one side: overlapping by about a third, the last one flush."""
-    if length <= tile:
-        return [0]
-    count = math.ceil((length - tile) / (tile * 2 / 3)) + 1
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
-
-
 def keep_whole_faces(faces: list[Face], overlap: float = 0.5, key=lambda f: f.score) -> list[Face]:
     """Each face once: a detection that covers more than ``overlap`` of a more confident one's
-    box (or of its own), such as the same face found again or cut in half by a tile's edge,
+    box (or of its own), such as the same face found again by another look,
     is dropped. Confidence is ``key`` (the detector's score)."""
     kept: list[Face] = []
     for face in sorted(faces, key=key, reverse=True):
@@ -286,7 +273,7 @@ def scaled(face: Face, factor: float) -> Face:
 
 
 def shifted(face: Face, dx: float, dy: float) -> Face:
-    """A face found in a tile whose origin is (dx, dy), in the tiled image's pixels."""
+    """A face found in an image whose origin is (dx, dy) in another one, in that one's pixels."""
     offset = np.array([dx, dy], dtype=np.float64)
     return make_face((np.asarray(face.box).reshape(2, 2) + offset).ravel(),
                      np.asarray(face.keypoints) + offset, face.score)

@@ -44,8 +44,11 @@ def test_writes_json_with_positive_numbers(results):
         assert row["faces"] == 1 and row["mesh_invokes"] >= 1
         assert row["invokes"]["blazeface"] >= 1 and row["invokes"]["face_mesh"] == row["mesh_invokes"]
         assert row["invokes"]["classifier"] == 1 and 0 < row["unavoidable_ms"]
-    for size, row in pipeline["no_face"].items():  # the frames without the face: the detector looks again
-        assert row["invokes"]["blazeface"] > pipeline["photos"][size]["invokes"]["blazeface"], size
+    for size, row in pipeline["no_face"].items():  # the frames without the face: the detector looks again,
+        assert row["invokes"]["blazeface"] > pipeline["photos"][size]["invokes"]["blazeface"], size  # turned
+        assert row["invokes"]["blazeface_detail"] == 1, size  # and once in detail, for small faces
+        assert pipeline["photos"][size]["invokes"]["blazeface_detail"] == 0, size  # not needed for a large one
+        assert pipeline["networks_ms"]["blazeface_detail_ms"][row["detail_input"]] > 0
     assert pipeline["photos"]["4032x3024"]["reductions"] != [1]  # a 12 MP photo is never decoded at full size
     assert all(v > 0 for v in pipeline["ratios"].values())
     assert (results / "profile_predict.txt").read_text().count("=== predict()") == 3

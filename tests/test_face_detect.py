@@ -6,6 +6,7 @@ from glasses_core import CropConfig, Detectors, FaceDetector, load_image
 from glasses_core.errors import ModelError
 from glasses_core.face_detect import _iou, model_dir, ssd_anchors, weighted_nms
 from research_and_train_nn.data.datasets import load_celeba, mtfl_eyes
+from serving import MTFL_GLASSES
 
 SAMPLE = 300
 
@@ -72,15 +73,39 @@ def test_group_photo_finds_every_face(data_dir):
     assert all(abs(c - (i + 0.5) * 320) < 60 for i, c in enumerate(centres))
 
 
-def test_small_faces_are_found_in_tiles(data_dir):
+def test_small_faces_are_found_in_detail(data_dir):
     # 220-px faces in a 1920x1080 photo are ~15 px at the short-range model's 128-px input;
-    # "auto" looks again on tiles a third of the photo wide
+    # "auto" looks again at three times that (the network resized to a 384 x 224 input)
     image = group_photo(data_dir, 5, 220, canvas=(1920, 1080))
     assert len(FaceDetector("short").detect(image)) <= 1
     faces = Detectors(CropConfig(detector="auto")).detect(image)
     assert len(faces) >= 4
     boxes = sorted(f.box for f in faces)
     assert all(b[0] > a[2] for a, b in zip(boxes, boxes[1:]))  # each face once
+
+
+@pytest.mark.parametrize("size, shape", [((640, 480), (288, 384)), ((480, 640), (384, 288)),
+                                         ((1920, 1080), (224, 384)), ((5000, 20), (32, 384))])
+def test_a_detailed_input_holds_the_photo_at_its_long_side_in_multiples_of_32(short_detector, size, shape):
+    assert short_detector.input_shape(*size) == (128, 128)  # the model's own input
+    assert short_detector.input_shape(*size, long_side=384) == shape
+
+
+def test_a_face_read_in_detail_is_found_where_the_same_face_alone_is(data_dir, short_detector):
+    """The network resized to a larger input finds a face of a given size in input pixels as its
+    own input does: a face a third of a frame wide, read at 3 x 128 px, is where the face alone,
+    read at 128 px, says it is (within 2 % of its width), with about the same confidence."""
+    path = data_dir / "mtfl" / MTFL_GLASSES[0]
+    face = Image.open(path).convert("RGB")
+    frame = Image.new("RGB", (3 * face.width, 3 * face.height), (90, 110, 130))
+    frame.paste(face, (face.width, face.height // 2))
+    (alone,) = short_detector.detect(face)
+    (found,) = short_detector.detect(frame, long_side=3 * 128)
+    expected = np.asarray(alone.box) + [face.width, face.height // 2] * 2
+    assert np.abs(np.asarray(found.box) - expected).max() < 0.02 * face.width
+    assert abs(found.score - alone.score) < 0.05
+    np.testing.assert_allclose(found.keypoints, np.asarray(alone.keypoints) + [face.width, face.height // 2],
+                               atol=0.03 * face.width)
 
 
 def test_no_face_in_a_blank_image(short_detector):
@@ -100,6 +125,15 @@ def test_anchors_of_layers_sharing_a_stride_are_interleaved_per_cell():
     np.testing.assert_allclose(coarse[:4], [[0.5 / 8, 0.5 / 8]] * 4)  # 2 layers x 2 anchors per cell
     np.testing.assert_allclose(coarse[4], [1.5 / 8, 0.5 / 8])
     np.testing.assert_allclose(coarse[-1], [7.5 / 8, 7.5 / 8])
+
+
+def test_anchors_of_a_wide_input_run_along_its_rows_first():
+    anchors = ssd_anchors((64, 96), (8, 16), 1)  # height 64, width 96: 8 x 12 cells, then 4 x 6
+    assert anchors.shape == (8 * 12 + 4 * 6, 2)
+    np.testing.assert_allclose(anchors[1], [1.5 / 12, 0.5 / 8])  # x runs fastest, in twelfths of the width
+    np.testing.assert_allclose(anchors[12], [0.5 / 12, 1.5 / 8])  # the next row, in eighths of the height
+    np.testing.assert_allclose(anchors[-1], [5.5 / 6, 3.5 / 4])
+    np.testing.assert_array_equal(ssd_anchors((128, 128), (8, 16), 2), ssd_anchors(128, (8, 16), 2))
 
 
 def test_detector_eyes_land_near_the_annotated_eyes(data_dir, short_detector):

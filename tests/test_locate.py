@@ -1,6 +1,6 @@
-"""locate.py's logic on its own: where tiles go, which detections are kept, how regions are
-measured, and when the tiled search runs, with a stand-in detector that "finds" painted squares
-(so every expected box is known exactly); the refiners on real MTFL faces."""
+"""locate.py's logic on its own: which detections are kept, how regions are measured, and when
+the detailed search for small faces runs and on what, with a stand-in detector that "finds"
+painted squares (so every expected box is known exactly); the refiners on real MTFL faces."""
 from __future__ import annotations
 
 import io
@@ -15,7 +15,7 @@ from glasses_core.errors import ConfigError
 from glasses_core.face_detect import VARIANTS, make_face
 from glasses_core.geometry import CropGeometry
 from glasses_core.image_io import open_photo
-from glasses_core.locate import (MESH_SETTLED, _settled, _shared, _starts, find_faces, keep_whole_faces,
+from glasses_core.locate import (MESH_SETTLED, _settled, _shared, find_faces, keep_whole_faces,
                                  region_of, region_pixels, scaled, shifted, usable_faces)
 from research_and_train_nn.data.datasets import mtfl_eyes
 
@@ -30,17 +30,6 @@ def square_face(box, score=0.9):
 
 
 # ---- tiles and duplicate detections -------------------------------------------------------
-
-@pytest.mark.parametrize("length, tile, starts", [
-    (50, 100, [0]), (100, 100, [0]),  # no room for a second tile
-    (300, 100, [0, 67, 133, 200]),  # steps of at most two thirds of a tile, the last one flush
-    (301, 100, [0, 50, 100, 151, 201]),
-    (1000, 333, [0, 167, 334, 500, 667]),
-])
-def test_tile_starts_overlap_by_a_third_and_end_flush(length, tile, starts):
-    assert _starts(length, tile) == starts
-    assert all(b - a <= tile * 2 / 3 + 0.5 for a, b in zip(starts, starts[1:]))  # rounded to pixels
-
 
 def test_shared_is_the_intersection_over_the_smaller_box():
     a = square_face((0, 0, 10, 10))
@@ -57,8 +46,8 @@ def test_shared_is_the_intersection_over_the_smaller_box():
 
 def test_each_face_is_kept_once_the_most_confident_detection_of_it():
     face = square_face((100, 100, 200, 200), score=0.95)
-    again = square_face((104, 98, 204, 198), score=0.7)  # the same face found in another tile
-    cut_half = square_face((100, 100, 150, 200), score=0.6)  # cut by a tile's edge
+    again = square_face((104, 98, 204, 198), score=0.7)  # the same face found by another look
+    cut_half = square_face((100, 100, 150, 200), score=0.6)  # half of it (a look that cut it)
     other = square_face((300, 100, 400, 200), score=0.8)
     kept = keep_whole_faces([again, cut_half, other, face])
     assert kept == [face, other]
@@ -154,15 +143,15 @@ MARKERS = (100, 150, 200, 250)  # red values of the painted "faces"; the backgro
 class SquareFinder:
     """Stands in for BlazeFace: each painted square in the view it is given is a face, found
     with less confidence when a view's edge cuts it or when it is tiny. Records the shape of
-    every view."""
+    every view, with the input size it was asked to read it at (None: the model's own)."""
     variant = VARIANTS["short"]
 
     def __init__(self):
         self.views = []
 
-    def detect(self, view):
+    def detect(self, view, long_side=None):
         view = np.asarray(view)  # an array or a Pillow image, as FaceDetector.detect takes
-        self.views.append(view.shape)
+        self.views.append(view.shape if long_side is None else (*view.shape, long_side))
         faces = []
         for red in MARKERS:
             ys, xs = np.nonzero((view[..., 0] == red) & (view[..., 1] == 0))
@@ -200,38 +189,38 @@ def test_a_large_face_is_found_on_the_small_copy_alone():
     assert boxes(faces) == [(200, 100, 350, 250)]
 
 
-def test_only_small_faces_make_it_look_again_in_tiles():
+def test_only_small_faces_make_it_look_again_in_detail():
     detectors, finder = detectors_with_finder()
     squares = [(200, 100, 148), (600, 300, 60)]  # the larger one just under 15 % of 1000 px
     faces = detectors.detect(painted(1000, 600, squares))
-    # tiles a third of the photo wide, each read at twice the detector's input (256 px here at
-    # full size: 333 px), overlapping by a third: 5 across, 3 down
-    assert finder.views == [(300, 500, 3)] + [(333, 333, 3)] * 15
+    # then the whole photo once more, read at 3 x the detector's input (384 px) along its longer
+    # side, from a decode of at least twice that (768 px: here the full size)
+    assert finder.views == [(300, 500, 3), (600, 1000, 3, 384)]
     assert boxes(faces) == [(200, 100, 348, 248), (600, 300, 660, 360)]
 
 
-@pytest.mark.parametrize("size, squares, whole, tile, count", [
-    # 2400 px: the whole photo at 1/8 (300 px); tiles 800 px wide read at 1/2 (400 px), 2 x 4
-    ((2400, 1200), [(1000, 500, 80), (2200, 40, 100)], (150, 300, 3), 400, 8),
-    # 3600 px: the whole photo at 1/8; tiles 1200 px wide read at 1/4 (300 px, 1/2 would be 600), 2 x 4
-    ((3600, 1800), [(1000, 500, 120), (3300, 40, 120)], (225, 450, 3), 300, 8),
+@pytest.mark.parametrize("size, squares, whole, detail", [
+    # 2400 px: the whole photo at 1/8 (300 px); in detail from 1/2 (1200 px, 1/4 would be 600 < 768)
+    ((2400, 1200), [(1000, 500, 80), (2200, 40, 100)], (150, 300, 3), (600, 1200, 3, 384)),
+    # 3600 px: the whole photo at 1/8; in detail from 1/4 (900 px)
+    ((3600, 1800), [(1000, 500, 120), (3300, 40, 120)], (225, 450, 3), (450, 900, 3, 384)),
 ])
-def test_tiles_come_from_a_reduced_decode_and_faces_back_in_full_pixels(size, squares, whole, tile, count):
+def test_the_detailed_look_reads_a_reduced_decode_and_gives_faces_in_full_pixels(size, squares, whole, detail):
     detectors, finder = detectors_with_finder()
     faces = detectors.detect(painted(*size, squares))
-    assert finder.views == [whole] + [(tile, tile, 3)] * count
+    assert finder.views == [whole, detail]
     assert boxes(faces) == [(x, y, x + side, y + side) for x, y, side in squares]
 
 
-def test_no_face_at_all_also_looks_in_tiles():
+def test_no_face_at_all_also_looks_in_detail():
     detectors, finder = detectors_with_finder()
     assert detectors.detect(painted(384, 300, [])) == []
-    assert len(finder.views) > 1  # 384 px: tiles of 128 px, the detector's input, are still worth it
+    assert finder.views == [(300, 384, 3), (300, 384, 3, 384)]  # 384 px: the detailed look still adds detail
 
 
-def test_photos_too_small_for_tiles_and_fixed_detectors_look_once():
+def test_photos_too_small_for_the_detailed_look_and_fixed_detectors_look_once():
     detectors, finder = detectors_with_finder()
-    detectors.detect(painted(380, 300, []))  # tiles would be narrower than the detector's input
+    detectors.detect(painted(380, 300, []))  # the detailed look would enlarge it
     assert len(finder.views) == 1
     short, finder = detectors_with_finder("short")
     faces = short.detect(painted(1000, 600, [(600, 300, 60)]))

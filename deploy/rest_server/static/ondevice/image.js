@@ -99,15 +99,6 @@ export function resizeReducing(image, width, height, gap = 3.0) {
   return resize(small, width, height, [0, 0, image.width / factor, image.height / factor]);
 }
 
-export function cropRect(image, x0, y0, x1, y1) {
-  const w = x1 - x0, h = y1 - y0, out = new Uint8ClampedArray(w * h * 3);
-  for (let y = 0; y < h; y++) {
-    const start = ((y0 + y) * image.width + x0) * 3;
-    out.set(image.data.subarray(start, start + w * 3), y * w * 3);
-  }
-  return rgbImage(w, h, out);
-}
-
 // Pillow's transform(size, AFFINE, (a, b, c, d, e, f), BILINEAR): output pixel centre (u, v) reads
 // the source at (a u + b v + c, d u + e v + f), bilinearly, neighbours clamped at the edges;
 // a point outside the source is black.

@@ -1,18 +1,17 @@
-// Where the faces are (glasses_core/locate.py): BlazeFace on a small copy of the photo, on tiles
-// when it finds no face or only small ones, then each face's eyes measured again by the face
+// Where the faces are (glasses_core/locate.py): BlazeFace on a small copy of the photo, again in
+// detail when it finds no face or only small ones, then each face's eyes measured again by the face
 // mesh on its own region until that region settles. The phases and their names follow locate.py.
-import { area, makeFace } from "./blazeface.js";
+import { area, INPUT_SIZE as DETECTOR_INPUT, makeFace } from "./blazeface.js";
 import { eyeCentres, INPUT_SIZE as MESH_INPUT, ROI_SCALE as MESH_ROI_SCALE } from "./facemesh.js";
 import { cut, reduced, toImage } from "./geometry.js";
-import { cropRect, rgbImage } from "./image.js";
+import { rgbImage } from "./image.js";
 
 export const DETECT_SIDE = 256;
 export const MESH_PASSES = 4;
 export const MESH_DETAIL = 0.5;
 export const MESH_SETTLED = 0.02;
 const SMALL_FACE = 0.15;
-const TILES = 3;
-const MIN_TILE = 128;
+const DETAIL = 3;  // the detailed look reads the photo's longer side at DETAIL x the detector's input
 export const TRUSTED = 12;  // a face is trusted when its presence is at least this and its eye line
 export const UPRIGHT = Math.PI / 4;  // is within this of the look that found it
 // The second look's quarter turns (Pillow's Transpose names), each with the angle that the eye
@@ -21,29 +20,23 @@ export const TURNS = [["ROTATE_90", Math.PI / 2], ["ROTATE_270", -Math.PI / 2], 
 const WIDEN = 2;  // the second look for close-ups: the photo in a black canvas twice its longer side
 
 // Faces in the photo, in its full-resolution pixels, keypoints as the detector gives them.
-export async function detectFaces(photo, detector, tiled = true) {
+export async function detectFaces(photo, detector, detailed = true) {
   const longer = Math.max(...photo.size);
   const [view, reduction] = photo.view(DETECT_SIDE / longer);
   let faces = (await detector.detect(view)).map((f) => scaled(f, reduction));
-  if (tiled && longer / TILES >= MIN_TILE
+  const detail = DETAIL * DETECTOR_INPUT;
+  if (detailed && longer >= detail
       && (!faces.length || Math.max(...faces.map((f) => f.box[2] - f.box[0])) < SMALL_FACE * longer)) {
-    faces = keepWholeFaces(faces.concat(await detectInTiles(photo, detector)));
+    faces = keepWholeFaces(faces.concat(await detectSmall(photo, detector, detail)));
   }
   return faces;
 }
 
-async function detectInTiles(photo, detector) {
-  const side = Math.max(...photo.size) / TILES;
-  const [view, reduction] = photo.view(2 * 128 / side);
-  const tile = Math.round(side / reduction);
-  const faces = [];
-  for (const y of starts(view.height, tile)) {
-    for (const x of starts(view.width, tile)) {
-      const piece = cropRect(view, x, y, Math.min(x + tile, view.width), Math.min(y + tile, view.height));
-      for (const face of await detector.detect(piece)) faces.push(scaled(shifted(face, x, y), reduction));
-    }
-  }
-  return faces;
+// Faces found on the photo read at ``detail`` input pixels along its longer side (from a decode of
+// twice that), in its full-resolution pixels.
+async function detectSmall(photo, detector, detail) {
+  const [view, reduction] = photo.view(2 * detail / Math.max(...photo.size));
+  return (await detector.detect(view, detail)).map((f) => scaled(f, reduction));
 }
 
 // Faces found on the photo turned by a quarter, three quarters and half a turn, in the photo's
@@ -123,13 +116,6 @@ export async function findFaces(photo, stages) {
     faces = keepWholeFaces(faces.concat(more), 0.5, key);
   }
   return usableFaces(faces, stages.config.crop);
-}
-
-// Tile origins along one side: overlapping by about a third, the last one flush.
-export function starts(length, tile) {
-  if (length <= tile) return [0];
-  const count = Math.ceil((length - tile) / (tile * 2 / 3)) + 1;
-  return Array.from({ length: count }, (_, i) => Math.round(i * (length - tile) / (count - 1)));
 }
 
 // Each face once: a detection covering more than half of a more confident one's box (or of its

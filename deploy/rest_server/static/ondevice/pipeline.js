@@ -8,7 +8,7 @@ import { openPhoto, Photo } from "./decode.js";
 import { FaceMesh } from "./facemesh.js";
 import { compile, loadRuntime } from "./litert.js";
 import { detectFaces, detectTurned, detectWidened, findFaces, MeshRefiner, NoRefiner } from "./locate.js";
-import { outputQuantizations } from "./tflite.js";
+import { outputQuantizations, withInputSize } from "./tflite.js";
 
 // Where the server puts the files (deploy/rest_server/server.py, ``/ondevice/``).
 export const FILES = {
@@ -35,12 +35,14 @@ export async function loadPipeline(files = FILES) {
     throw new Error(`crop.refine ${config.crop.refine}: the browser runs "mesh", "mesh_mirrored" and "none"`);
   }
   await loadRuntime(files.wasm);
-  const classifierBytes = new Uint8Array(await (await fetched(files.classifier)).arrayBuffer());
-  const [detector, mesh, classifier] = await Promise.all([compile(files.detector), compile(files.mesh),
+  const [classifierBytes, detectorBytes] = await Promise.all(
+    [files.classifier, files.detector].map(async (url) => new Uint8Array(await (await fetched(url)).arrayBuffer())));
+  const [detector, mesh, classifier] = await Promise.all([compile(detectorBytes), compile(files.mesh),
                                                            compile(classifierBytes)]);
   const stages = defaultStages({
     config,
-    detector: new FaceDetector(detector, config.crop.min_face_score),
+    detector: new FaceDetector(detector, config.crop.min_face_score,
+                               (height, width) => compile(withInputSize(detectorBytes, height, width))),
     refiner: config.crop.refine === "none" ? new NoRefiner() : new MeshRefiner(new FaceMesh(mesh),
                                                                                config.crop.refine === "mesh_mirrored"),
     classifier: new Classifier(classifier, outputQuantizations(classifierBytes), config),
