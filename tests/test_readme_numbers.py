@@ -225,10 +225,14 @@ def test_v0_3_notes_and_model_card_quote_the_runs_table():
     runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3" / "runs.json").read_text())}
     for name in ("shipped 0.2.0", "r16_all_data", "r17_all_data_kind", "r18_all_data_kind_variants",
                  "r19_scratch_all_data_kind_variants", "r20_all_data_kind_variants_16", "r21_all_data_kind3_variants",
-                 "r22_scratch_all_data_kind3_variants"):
+                 "r22_scratch_all_data_kind3_variants", "r23_all_data_kind10_variants",
+                 "r24_all_data_kind3_variants_lr1e-3", "r25_all_data_kind3_variants_lr6e-4",
+                 "r27_all_data_kind3_variants_lr1e-3_seed7"):
         assert f"{runs[name]['overall']['f1']:.4f}" in notes, name
     for name in ("r17_all_data_kind", "r19_scratch_all_data_kind_variants", "r21_all_data_kind3_variants",
-                 "r22_scratch_all_data_kind3_variants"):
+                 "r22_scratch_all_data_kind3_variants", "r23_all_data_kind10_variants",
+                 "r24_all_data_kind3_variants_lr1e-3", "r26_all_data_kind_variants_lr1e-3",
+                 "r27_all_data_kind3_variants_lr1e-3_seed7"):
         assert f"{runs[name]['kind']['dark_accuracy']:.4f}" in notes, name
     shipped = runs["r21_all_data_kind3_variants"]
     moved = shipped["robustness"]
