@@ -71,8 +71,11 @@ def test_speed_sentences_quote_the_benchmark_results():
             f"(1920 × 1080: {ratios['1920x1080_vs_its_decode_and_invokes']:.2f}; "
             f"12 MP: {ratios['4032x3024_vs_its_decode_and_invokes']:.2f})") in text
     assert f"is found costs {ratios['640x480_no_face_vs_one_face']:.1f} times one with a face at 640 × 480" in text
-    no_face = r["pipeline"]["no_face"]["640x480"]["invokes"]
-    assert f"({no_face['blazeface']} BlazeFace invokes against 1)" in text
+    no_face = r["pipeline"]["no_face"]["640x480"]
+    shape = no_face["detail_input"].split("x")
+    assert f"one run of the network resized to {shape[0]} × {shape[1]}" in text
+    assert (f"({no_face['invokes']['blazeface']} BlazeFace invokes and {no_face['invokes']['blazeface_detail']} in "
+            "detail, against 1)") in text
     server = r["server"]
     assert (f"8 clients got {server['processes_1']['server']['per_second']:.0f} requests a second, half the "
             f"default's {server['default']['server']['per_second']:.0f}") in text
