@@ -223,6 +223,7 @@ def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou_
     while remaining.size:
         best = remaining[0]
         overlap = _iou(boxes[best], boxes[remaining]) > iou_threshold
+        overlap[0] = True  # the best is in its own group even when its box is not finite (a broken model)
         group = remaining[overlap]
         weights = scores[group][:, None]
         box = (boxes[group] * weights).sum(0) / weights.sum()

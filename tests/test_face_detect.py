@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -217,6 +219,23 @@ def test_weighted_nms_averages_overlapping_detections_by_score():
     np.testing.assert_allclose(merged[0][0], (0.6 * boxes[0] + 0.9 * boxes[1]) / 1.5)
     np.testing.assert_allclose(merged[0][1], np.full((6, 2), (0.6 * 2 + 0.9 * 4) / 1.5))
     np.testing.assert_allclose(merged[1][0], boxes[2])
+
+
+def test_weighted_nms_ends_on_boxes_that_are_not_finite():
+    """A detector file that computes NaN (a broken or mis-declared model, as a first port of the
+    detailed pass did in the browser) made the suppression loop forever, growing its list: a NaN
+    box overlaps nothing, not even itself, so it was never taken off. Run apart, with a deadline."""
+    import subprocess
+    import sys
+    code = ("import numpy as np; from glasses_core.face_detect import weighted_nms; "
+            "boxes = np.array([[np.nan, 0, 10, 10], [0, 0, 10, 10], [np.nan] * 4]); "
+            "print(len(weighted_nms(boxes, np.zeros((3, 6, 2)), np.array([0.9, 0.8, 0.7]), 0.3)))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).resolve().parent.parent)
+    except subprocess.TimeoutExpired:
+        pytest.fail("weighted_nms did not end on boxes that are not finite")
+    assert done.returncode == 0 and done.stdout.split() == ["3"], done.stderr[-500:]
 
 
 @pytest.mark.parametrize("width, height, pad", [(200, 100, (0, 32)), (100, 200, (32, 0))])

@@ -127,7 +127,8 @@ export function weightedNms(boxes, points, scores, threshold) {
   const results = [];
   while (remaining.length) {
     const best = remaining[0];
-    const group = remaining.filter((i) => iou(boxes[best], boxes[i]) > threshold);
+    // the best is in its own group even when its box is not finite (a broken model): no endless loop
+    const group = remaining.filter((i) => i === best || iou(boxes[best], boxes[i]) > threshold);
     const total = group.reduce((s, i) => s + scores[i], 0);
     const box = [0, 1, 2, 3].map((k) => group.reduce((s, i) => s + boxes[i][k] * scores[i], 0) / total);
     const pts = points[best].map((_, p) => [0, 1].map((k) =>
