@@ -107,23 +107,32 @@ class FaceDetector:
         self._path = model_dir() / self.variant.file_name
         self._num_threads = num_threads
         self._local = threading.local()  # a LiteRT interpreter may not be shared across threads
-        size = self.variant.input_size
-        self._anchors = ssd_anchors(size, self.variant.strides, self.variant.anchors_per_layer)
-        self._shape_anchors = {(size, size): self._anchors}
+        self._native = (self.variant.input_size,) * 2  # (height, width) of the model's own input
+        self._anchors_by_shape: dict[tuple[int, int], np.ndarray] = {}
         self._interpreter()  # fail now, not on the first photo, if the model is missing
+
+    @property
+    def _anchors(self) -> np.ndarray:
+        """The anchors of the model's own input."""
+        return self._anchors_for(self._native)
+
+    def _anchors_for(self, shape: tuple[int, int]) -> np.ndarray:
+        """The anchors of an input of ``shape`` (height, width), made once per shape."""
+        if shape not in self._anchors_by_shape:
+            self._anchors_by_shape[shape] = ssd_anchors(shape, self.variant.strides, self.variant.anchors_per_layer)
+        return self._anchors_by_shape[shape]
 
     def _interpreter(self, shape: tuple[int, int] | None = None):
         """This thread's interpreter for an input of ``shape`` (height, width; default the model's
         own), its input's tensor index and its outputs' (scores, boxes) in ``self._local.indices``."""
-        size = self.variant.input_size
-        shape = shape or (size, size)
+        shape = shape or self._native
         models = getattr(self._local, "models", None)
         if models is None:
             models = self._local.models = {}
         if shape not in models:
             interpreter = make_interpreter(self._path, self._num_threads)
             source = interpreter.get_input_details()[0]["index"]
-            if shape != (size, size):
+            if shape != self._native:
                 interpreter.resize_tensor_input(source, [1, *shape, 3])
                 interpreter.allocate_tensors()
             outputs = sorted(interpreter.get_output_details(), key=lambda d: d["shape"][-1])
@@ -136,7 +145,7 @@ class FaceDetector:
         own square, or with ``long_side`` that many pixels along the image's longer side and the
         other side just enough for the image, both rounded up to a multiple of GRID."""
         if long_side is None:
-            return self.variant.input_size, self.variant.input_size
+            return self._native
         grid = lambda n: int(np.ceil(n / self.GRID)) * self.GRID  # noqa: E731
         fit = long_side / max(width, height)
         return grid(max(1, round(height * fit))), grid(max(1, round(width * fit)))
@@ -161,7 +170,7 @@ class FaceDetector:
         (x, y) scale and padding that map input pixels back to the image's: image = (input - pad) / scale."""
         pil = as_pillow(image)
         width, height = pil.size
-        rows, columns = shape or (self.variant.input_size,) * 2
+        rows, columns = shape or self._native
         fit = min(columns / width, rows / height)
         new_w, new_h = max(1, round(width * fit)), max(1, round(height * fit))
         if (new_w, new_h) != (width, height):
@@ -177,11 +186,9 @@ class FaceDetector:
         keep = scores >= self.min_score
         if not keep.any():
             return []
-        shape = shape or (self.variant.input_size,) * 2
-        if shape not in self._shape_anchors:
-            self._shape_anchors[shape] = ssd_anchors(shape, self.variant.strides, self.variant.anchors_per_layer)
+        shape = shape or self._native
         size = np.array(shape[::-1], dtype=np.float64)  # (width, height): raw outputs are in input pixels
-        anchors = self._shape_anchors[shape][keep]
+        anchors = self._anchors_for(shape)[keep]
         raw = raw[keep] / np.tile(size, 8).astype(np.float32)  # float32, as the outputs
         centre = raw[:, 0:2] + anchors
         half = raw[:, 2:4] / 2.0

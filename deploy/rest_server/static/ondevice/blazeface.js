@@ -93,7 +93,7 @@ export class FaceDetector {
   }
 
   decode(raw, logits, scale, pad, [rows, columns] = [INPUT_SIZE, INPUT_SIZE]) {
-    const anchors = this.anchors.get(`${rows}x${columns}`) ?? ssdAnchors([rows, columns]);
+    const anchors = this.anchors.get(`${rows}x${columns}`);  // set with the model of that size (detect)
     const boxes = [], points = [], scores = [];
     for (let i = 0; i < anchors.length; i++) {
       const logit = Math.min(Math.max(logits[i], -RAW_SCORE_CLIP), RAW_SCORE_CLIP);
