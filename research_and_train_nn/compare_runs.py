@@ -183,7 +183,7 @@ def score_shipped(models: Path, val_run: Path, probe_cache: dict) -> dict:
     crops: the same identities its own run held out (same seed and datasets)."""
     config = ModelConfig.load(models / "glasses.json")
     return score(f"shipped {config.version}", models, models / "glasses.keras", config, val_run,
-                 "the shipped model, trained on 0.1.0's crops", probe_cache)
+                 f"the shipped model ({config.version}) on the first run's validation crops", probe_cache)
 
 
 def markdown(rows: list[dict]) -> str:

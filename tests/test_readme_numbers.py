@@ -252,3 +252,25 @@ def test_v0_3_notes_and_model_card_quote_the_runs_table():
     before = json.loads((reports / "v0.2.0" / "evaluation_report.json").read_text())["overall"]
     assert f"F1 {test['overall']['f1']:.4f} against 0.2.0's {before['f1']:.4f}" in notes
     assert f"({test['overall']['f1']:.4f} against {before['f1']:.4f}, one photo)" in card
+
+
+def test_seed_notes_quote_the_seeds_table_and_the_refused_candidate():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3_seeds" / "runs.json").read_text())}
+    for name in ("shipped 0.3.0", "r28_all_data_kind3_variants_seed7", "r29_all_data_kind3_variants_seed11",
+                 "r30_all_data_kind3_variants_seed23"):
+        assert f"F1 {runs[name]['overall']['f1']:.4f}" in notes, name
+        assert f"sunglasses {runs[name]['kind']['dark_accuracy']:.4f}" in notes, name
+    r28 = runs["r28_all_data_kind3_variants_seed7"]
+    moved = r28["robustness"]
+    assert (f"eyes moved {-moved['eyes moved 0.06']['change']:.4f} and {-moved['eyes moved 0.10']['change']:.4f}, "
+            f"composed recall {r28['composed']['recall']:.3f}; MTFL F1 {r28['per_source']['mtfl_train']['f1']:.4f}") in notes
+    candidate = json.loads((reports / "candidate_0.3.1_r28" / "evaluation_report.json").read_text())
+    shipped = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
+    c, s = candidate["overall"], shipped["overall"]
+    assert f"test F1 {c['f1']:.4f} against 0.3.0's {s['f1']:.4f}" in notes
+    assert f"(ROC-AUC {c['roc_auc']:.4f} against {s['roc_auc']:.4f}, PR-AUC {c['pr_auc']:.4f} against {s['pr_auc']:.4f})" in notes
+    assert f"(a drop of {s['f1'] - c['f1']:.4f})" in notes and s["f1"] - c["f1"] > 0.01
+    assert (f"clear for {candidate['kind']['test']['clear_accuracy']:.4f} of the clear glasses "
+            f"(0.3.0: {shipped['kind']['test']['clear_accuracy']:.4f})") in notes
