@@ -3,20 +3,23 @@
 The run itself is research_and_train_nn/training/run.py; this is its command line. What it
 prints also goes to the run folder's ``training_log.txt`` (appended to on ``--resume``), which
 converters/release.py ships beside the model.
+
+Exit status: 0 trained; 2 refused before any work (a missing or wrong config file, settings that
+cannot train together, a missing dataset, a run already in --out without --resume or --overwrite).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from glasses_core.errors import GlassesError  # noqa: E402
+from glasses_core.config import read_json  # noqa: E402
+from glasses_core.errors import ConfigError, GlassesError  # noqa: E402
 from glasses_core.quiet import set_verbose  # noqa: E402
 from research_and_train_nn.data.crops import DEFAULT_CACHE  # noqa: E402
 from research_and_train_nn.training.config import TrainConfig  # noqa: E402
@@ -138,16 +141,19 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
         parser.add_argument("--" + name.replace("_", "-"), type=kind,
                             help=f"{text} (default {getattr(TrainConfig, name)})")
     args = parser.parse_args(argv)
-    data = {}
-    if args.resume and (args.out / "train_config.json").is_file() and not args.config:
-        data = json.loads((args.out / "train_config.json").read_text())
-    elif args.config:
-        data = json.loads(args.config.read_text())
     overrides = {k: v for k, v in vars(args).items()
                  if k in {f.name for f in dataclasses.fields(TrainConfig)} and v is not None}
     if args.dataset:
         overrides["datasets"] = tuple(args.dataset)
-    return TrainConfig.from_dict({**data, **overrides}, str(args.config or "flags")), args
+    try:  # a missing or wrong config file, or settings that cannot train together: usage error, exit 2
+        data = {}
+        if args.resume and (args.out / "train_config.json").is_file() and not args.config:
+            data = read_json(args.out / "train_config.json", "missing")
+        elif args.config:
+            data = read_json(args.config, "no such config file")
+        return TrainConfig.from_dict({**data, **overrides}, str(args.config or "flags")), args
+    except ConfigError as err:
+        parser.error(str(err))
 
 
 def main(argv=None) -> int:

@@ -54,18 +54,16 @@ def test_threshold_maximises_f1():
     assert choose_threshold(labels, probabilities) == pytest.approx(0.3)
 
 
-def test_config_file_and_flags(tmp_path):
+def test_config_file_and_flags(tmp_path, capsys):
     (tmp_path / "c.json").write_text(json.dumps({"epochs": 5, "crop": {"size": 48}}))
     config, _ = parse_args(["--out", str(tmp_path / "r"), "--config", str(tmp_path / "c.json"),
                             "--batch-size", "16"])
     assert (config.epochs, config.batch_size, config.crop.size) == (5, 16, 48)
-    from glasses_core import ConfigError
-    (tmp_path / "bad.json").write_text(json.dumps({"epoch": 5}))
-    with pytest.raises(ConfigError, match="unknown key"):
-        parse_args(["--out", str(tmp_path / "r"), "--config", str(tmp_path / "bad.json")])
-    (tmp_path / "bad.json").write_text(json.dumps({"epochs": "many"}))
-    with pytest.raises(ConfigError, match="epochs must be int"):
-        parse_args(["--out", str(tmp_path / "r"), "--config", str(tmp_path / "bad.json")])
+    for bad, says in (({"epoch": 5}, "unknown key"), ({"epochs": "many"}, "epochs must be int")):
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        with pytest.raises(SystemExit) as stopped:  # a usage error: exit 2, the reason on stderr
+            parse_args(["--out", str(tmp_path / "r"), "--config", str(tmp_path / "bad.json")])
+        assert stopped.value.code == 2 and says in capsys.readouterr().err
     assert TrainConfig().test.startswith("mtfl-test:")
 
 
@@ -129,6 +127,37 @@ def test_an_existing_run_is_refused_without_resume_or_overwrite(tiny_run, tmp_pa
 def test_a_missing_dataset_stops_before_the_run_folder_is_made(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "run"), "--dataset", f"meglass:{tmp_path / 'MeGlass'}", "--test", ""]) == 2
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("config, flags, says", [
+    ({"epochz": 3}, [], "unknown key(s) ['epochz']"),
+    (None, ["--config", "missing.json"], "no such config file"),
+    ("{not json", [], "not valid JSON"),
+    ({"max_train": 48, "test": ""}, ["--consistency", "0.5", "--kind-weight", "1"],
+     "consistency and kind_weight cannot be used together"),
+    ({"max_train": 48, "test": "", "crop_variants": 0.5}, ["--synthesis-share", "0.2"],
+     "synthesis_share and crop_variants cannot be used together"),
+])
+def test_a_config_that_cannot_train_is_a_usage_error_before_any_work(tmp_path, capsys, monkeypatch, config, flags, says):
+    """A wrong or missing config file and settings that cannot train together stop train.py at once
+    with exit status 2 and one line saying why (they gave a traceback, or failed inside Keras after
+    the crops were made: the consistency loss has one answer), and no run folder is made."""
+    monkeypatch.chdir(tmp_path)
+    if config is not None:
+        (tmp_path / "c.json").write_text(config if isinstance(config, str) else json.dumps(config))
+        flags = ["--config", "c.json", *flags]
+    with pytest.raises(SystemExit) as stopped:
+        main(["--out", str(tmp_path / "run"), *flags])
+    assert stopped.value.code == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_settings_that_cannot_train_together_are_refused_by_the_config_itself():
+    from glasses_core.errors import ConfigError
+    with pytest.raises(ConfigError, match="consistency and kind_weight"):
+        TrainConfig(consistency=0.5, kind_weight=3.0)
+    assert TrainConfig(consistency=0.5).consistency == 0.5 and TrainConfig(kind_weight=3.0).kind_weight == 3.0
 
 
 @pytest.fixture

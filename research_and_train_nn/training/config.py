@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from glasses_core import CropConfig
 from glasses_core.config import from_dict
+from glasses_core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,15 @@ class TrainConfig:
     init_weights: str = ""  # start from this .keras model's weights (fine-tuning); "" for random
     version: str = "0.1.0"
     crop: CropConfig = field(default_factory=CropConfig)
+
+    def __post_init__(self):
+        """Settings that cannot train together are refused here, before any photo is cropped."""
+        if self.consistency and self.kind_weight:
+            raise ConfigError("consistency and kind_weight cannot be used together (the consistency loss "
+                              "has one answer); set one of them to 0")
+        if self.synthesis_share and self.crop_variants:
+            raise ConfigError("synthesis_share and crop_variants cannot be used together "
+                              "(drawn glasses have no variants)")
 
     @property
     def run_seed(self) -> int:

@@ -78,9 +78,7 @@ def prepare_data(config: TrainConfig, cache: Path, split: tuple) -> tuple[CropSe
                            variants=name == "train" and config.crop_variants > 0)
         print(f"{name}: {json.dumps(crops.summary())}")
         sets.append(crops.subset(np.flatnonzero(crops.ok)))
-    if config.synthesis_share:
-        if config.crop_variants:
-            raise ConfigError("synthesis_share and crop_variants cannot be used together (drawn glasses have no variants)")
+    if config.synthesis_share:  # TrainConfig refuses it with crop_variants
         from research_and_train_nn.synthesis.synthetic_set import add_synthetic, annotated_landmarks
         sets[0] = add_synthetic(sets[0], config.synthesis_share, config.seed, config.crop,
                                 annotated_landmarks(config.datasets))
