@@ -25,6 +25,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from glasses_core import Detectors, ModelConfig, open_photo, preprocess  # noqa: E402
+from glasses_core.errors import errors_exit_2  # noqa: E402
 from research_and_train_nn.data.datasets import load  # noqa: E402
 from research_and_train_nn.evaluation.metrics import metrics  # noqa: E402
 from research_and_train_nn.evaluation.probabilities import runtime_probabilities  # noqa: E402
@@ -101,6 +102,7 @@ grey levels, largest {r['crop_max_difference']}.
 """
 
 
+@errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "glasses_int8.json",

@@ -25,3 +25,19 @@ class ModelError(GlassesError):
 
 class ConfigError(GlassesError):
     """A configuration has an unknown key, a wrong type or a bad value."""
+
+
+def errors_exit_2(main):
+    """For a command's ``main(argv) -> int``: a GlassesError (which says what is wrong) becomes one
+    ``error: ...`` line on stderr and exit status 2, not a traceback."""
+    import functools
+    import sys
+
+    @functools.wraps(main)
+    def checked(*args, **kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except GlassesError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    return checked

@@ -14,6 +14,7 @@ more than 0.05 from the face alone's. Also: F1 per pool (CelebA-more apart) and 
 photos composed from validation photos (data/composed.py: close-ups, tilted and upside-down heads),
 F1 when the crop's eyes move or another filter makes it (evaluation/robustness.py), and for a model
 that says which glasses, its accuracy on clear and on dark glasses. Writes runs.md and runs.json.
+Exit status 2, before any scoring, when a folder is not a finished run or --shipped holds no model.
 """
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ import argparse
 import csv
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from glasses_core import CropConfig, Detectors, ModelConfig, load_image, preprocess
+from glasses_core.errors import GlassesError, errors_exit_2
 from research_and_train_nn.data.composed import composed_crops
 from research_and_train_nn.data.datasets import Record, mtfl_eyes, mtfl_landmarks, mtfl_poses
 from research_and_train_nn.evaluation.metrics import kind_metrics, metrics
@@ -172,6 +175,17 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
             "placements_moved": int((moves > MAX_MOVE).sum()), "placement_max_move": float(moves.max())}
 
 
+RUN_FILES = ("train_config.json", "model.keras", "config.json", "val_crops.npz", "history.csv")
+
+
+def check_run_folder(folder: Path) -> None:
+    """Before hours of scoring: a folder train.py finished, or GlassesError saying what it lacks."""
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    if missing:
+        raise GlassesError(f"{folder}: not a finished training run (no {', '.join(missing)}; "
+                           "train.py --out makes one)")
+
+
 def score_run(run: Path, base: dict, probe_cache: dict) -> dict:
     config = json.loads((run / "train_config.json").read_text())
     return score(run.name, run, run / "model.keras", ModelConfig.load(run / "config.json"), run,
@@ -242,13 +256,18 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
+@errors_exit_2
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders made by train.py; the first is the base")
     parser.add_argument("--out", type=Path, required=True, help="folder for runs.md and runs.json")
     parser.add_argument("--shipped", type=Path, help="also score the shipped model in this folder "
                         "(glasses.keras, glasses.json) on the first run's validation crops")
     args = parser.parse_args(argv)
+    for folder in args.runs:
+        check_run_folder(folder)
+    if args.shipped:
+        ModelConfig.load(args.shipped / "glasses.json")
     base = json.loads((args.runs[0] / "train_config.json").read_text())
     cache: dict = {}
     rows = [score_shipped(args.shipped, args.runs[0], cache)] if args.shipped else []
@@ -257,7 +276,8 @@ def main(argv=None):
     (args.out / "runs.json").write_text(json.dumps(rows, indent=2) + "\n")
     (args.out / "runs.md").write_text(markdown(rows))
     print(markdown(rows))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

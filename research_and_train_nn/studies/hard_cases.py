@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import DEFAULT_MODEL, GlassesClassifier
+from glasses_core.errors import errors_exit_2
 from research_and_train_nn.data.composed import CASES, compose, photo_eyes, right_face
 from research_and_train_nn.data.datasets import load, mtfl_eyes
 from research_and_train_nn.data.paths import SHARED_DATA
@@ -95,6 +96,7 @@ def markdown(report: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for hard_cases.md and .json")

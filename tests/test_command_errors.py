@@ -1,0 +1,57 @@
+"""Research and benchmark commands given a wrong path: one 'error:' line and exit status 2, at
+once, not a traceback (or, for compare_runs, a FileNotFoundError and exit status 0)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from glasses_core.errors import ConfigError, errors_exit_2
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fast_path_main():
+    spec = importlib.util.spec_from_file_location("fast_path_f1", ROOT / "benchmarks" / "fast_path_f1.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_a_glasses_error_becomes_one_line_and_exit_status_2_and_anything_else_still_raises(capsys):
+    @errors_exit_2
+    def main(argv=None) -> int:
+        if argv == ["bad"]:
+            raise ConfigError("bad: unknown key")
+        if argv == ["bug"]:
+            raise KeyError("a bug is not a usage error")
+        return 0
+    assert main([]) == 0 and main(["bad"]) == 2
+    assert capsys.readouterr().err == "error: bad: unknown key\n"
+    with pytest.raises(KeyError):
+        main(["bug"])
+
+
+@pytest.mark.parametrize("command, says", [
+    (lambda tmp: ("research_and_train_nn.compare_runs", [str(tmp / "no_run"), "--out", str(tmp / "table")]),
+     "not a finished training run (no train_config.json, model.keras"),
+    (lambda tmp: ("research_and_train_nn.compare_runs",
+                  [str(ROOT / "models"), "--out", str(tmp / "table")]),  # a model folder is not a run folder
+     "not a finished training run (no model.keras, config.json, val_crops.npz;"),
+    (lambda tmp: ("research_and_train_nn.studies.hard_cases", ["--model", str(tmp / "none.json"), "--out", str(tmp / "o")]),
+     "none.json: model metadata not found"),
+    (lambda tmp: ("research_and_train_nn.studies.hard_cases", ["--data", str(tmp / "nodata"), "--out", str(tmp / "o")]),
+     "nodata/mtfl does not exist"),
+    (lambda tmp: ("fast_path_f1", ["--model", str(tmp / "none.json")]), "none.json: model metadata not found"),
+])
+def test_a_wrong_path_is_an_error_line_and_exit_status_2(tmp_path, capsys, command, says):
+    module, argv = command(tmp_path)
+    if module == "fast_path_f1":
+        main = fast_path_main()
+    else:
+        main = importlib.import_module(module).main
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and "Traceback" not in err
+    assert not (tmp_path / "table").exists() and not (tmp_path / "o").exists()
