@@ -49,8 +49,8 @@ class _SwappedEyes:
     def __init__(self, refiner):
         self._refiner = refiner
 
-    def refine(self, photo, face):
-        face = self._refiner.refine(photo, face)
+    def refine(self, photo, face, **settings):
+        face = self._refiner.refine(photo, face, **settings)
         points = np.asarray(face.keypoints)
         return make_face(face.box, np.concatenate([points[[1, 0]], points[2:]]), face.score, face.presence,
                          face.detected_eyes)

@@ -31,6 +31,9 @@ MAX_CENTRE_MOVE = 0.25  # a refined face further than this (in region sides) fro
 TRUSTED = 12.0  # a face is trusted when its face-mesh presence (a logit) is at least this and its eye line
 UPRIGHT = math.radians(45)  # is within this of the look that found it (find_faces); else the photo is
 #                             looked at again, turned and widened
+GIVE_UP = -6.0  # a face a second look finds stops being refined when two passes in a row read its presence
+#                 below this: it cannot count (TRUSTED). Faces the second looks made trusted read -2.9 or
+#                 more on one of their first two passes (studies/second_look_study.py)
 # The quarter turns of the second look, each with the angle that the eye line of a face upright in
 # the turned copy has in the photo (image coordinates: y down, so +90 degrees points down).
 TURNS = ((Image.Transpose.ROTATE_90, math.pi / 2), (Image.Transpose.ROTATE_270, -math.pi / 2),
@@ -133,7 +136,7 @@ def _shared(a: Face, b: Face) -> float:
     return max(0.0, w) * max(0.0, h) / max(min(a.area, b.area), 1e-9)
 
 
-def find_faces(photo: Photo, detectors: Detectors, config: CropConfig) -> list[Face]:
+def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: float | None = GIVE_UP) -> list[Face]:
     """The usable faces of a photo in full-resolution pixels, largest first, each with its
     eyes measured again by the refiner.
 
@@ -141,19 +144,25 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig) -> list[F
     is trusted (``trusted``: a head lying on its side or upside down, a close-up cut by the frame,
     no face at all), the photo is looked at again turned by quarter turns and, failing that,
     widened. What those looks find counts only when trusted; of two looks at one face, a trusted
-    one wins, then the more present. Faces of the upright look are always kept otherwise."""
+    one wins, then the more present. Faces of the upright look are always kept otherwise. A face
+    of a second look stops being refined once two passes read it below ``give_up`` (None: never)."""
     faces = _refined(photo, detectors, detectors.detect(photo))
     if detectors.looks_again and not any(trusted(f, 0.0) for f in faces):
         more = [f for angle, found in detectors.detect_turned(photo)
-                for f in _refined(photo, detectors, found) if trusted(f, angle)]
+                for f in _refined(photo, detectors, found, give_up) if trusted(f, angle)]
         if not more:
-            more = [f for f in _refined(photo, detectors, detectors.detect_widened(photo)) if trusted(f, 0.0)]
+            more = [f for f in _refined(photo, detectors, detectors.detect_widened(photo), give_up)
+                    if trusted(f, 0.0)]
         faces = keep_whole_faces(faces + more, key=lambda f: (f in more or trusted(f, 0.0), f.presence))
     return sorted(usable_faces(faces, config), key=lambda f: -f.area)
 
 
-def _refined(photo: Photo, detectors: Detectors, faces: list[Face]) -> list[Face]:
-    return [detectors.refiner.refine(photo, face) for face in faces]
+def _refined(photo: Photo, detectors: Detectors, faces: list[Face], give_up: float | None = None) -> list[Face]:
+    """The faces with their eyes measured again; with ``give_up`` (second looks, MeshRefiner only),
+    a face the mesh reads below it twice in a row is left after those passes."""
+    if give_up is None:
+        return [detectors.refiner.refine(photo, face) for face in faces]
+    return [detectors.refiner.refine(photo, face, give_up=give_up) for face in faces]
 
 
 def trusted(face: Face, look: float) -> bool:
@@ -200,8 +209,11 @@ class MeshRefiner:
         self._mesh = FaceMesh(num_threads)
         self.passes, self.settled, self.mirrored = passes, settled, mirrored
 
-    def refine(self, photo: Photo, face: Face) -> Face:
+    def refine(self, photo: Photo, face: Face, give_up: float | None = None) -> Face:
+        """The face with the mesh's eyes and presence; with ``give_up``, the passes also stop once
+        two in a row read the presence below it (find_faces' second looks: such a face cannot count)."""
         region = region_of(face.box, face.right_eye, face.left_eye, MESH_ROI_SCALE)
+        before = math.inf
         for _ in range(self.passes):
             patch = region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)
             landmarks, presence = self._mesh.look(patch)
@@ -209,8 +221,10 @@ class MeshRefiner:
             eyes = eye_centres(points)
             looked, region = region, region_of((*points.min(0), *points.max(0)), eyes[0], eyes[1],
                                                MESH_ROI_SCALE)
-            if _settled(looked, region, self.settled):
+            if _settled(looked, region, self.settled) or \
+                    (give_up is not None and max(before, presence) < give_up):
                 break
+            before = presence
         if self.mirrored:
             eyes = (eyes + self._mirrored_eyes(patch, looked)) / 2.0
         return make_face(face.box, np.concatenate([eyes, np.asarray(face.keypoints)[2:]]), face.score,

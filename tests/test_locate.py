@@ -480,3 +480,58 @@ def test_an_untrusted_upright_face_is_kept_when_no_other_look_does_better(mtfl_f
     finally:
         locate.TRUSTED = before
     assert faces == find_faces(photo, detectors, CropConfig())
+
+
+def benchmark_frame(size: str, face: bool) -> bytes:
+    """The benchmarks' frame (benchmarks/photos.py): out-of-focus colour and noise, with or without
+    a real MTFL face."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_photos", Path(__file__).resolve().parent.parent / "benchmarks" / "photos.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.benchmark_photo(size, face=face)
+
+
+def mesh_presences(detectors: Detectors, photo, give_up) -> tuple[list, list[float]]:
+    """find_faces' faces, and the presence every face-mesh pass read on the way."""
+    read, look = [], detectors.refiner._mesh.look
+    detectors.refiner._mesh.look = lambda patch: (lambda out: read.append(float(out[1])) or out)(look(patch))
+    try:
+        return find_faces(open_photo(photo), detectors, CropConfig(), give_up=give_up), read
+    finally:
+        del detectors.refiner._mesh.look
+
+
+def test_a_second_look_gives_up_on_a_face_the_mesh_reads_as_none_twice():
+    """Issue 26: the turned look finds a false face in the benchmark's frame without a face; the mesh
+    reads it far below GIVE_UP, so it is refined twice, not MESH_PASSES times, and the photo still
+    has no face. The upright look's faces are refined in full whatever they read (they count)."""
+    from glasses_core.locate import GIVE_UP, MESH_PASSES
+    detectors = Detectors(CropConfig())
+    frame = benchmark_frame("640x480", face=False)
+    never, read_never = mesh_presences(detectors, frame, None)
+    ruled, read_ruled = mesh_presences(detectors, frame, GIVE_UP)
+    assert never == ruled == []
+    assert len(read_never) == MESH_PASSES and max(read_never) < GIVE_UP, read_never
+    assert read_ruled == read_never[:2]
+    assert find_faces(open_photo(frame), detectors, CropConfig()) == []  # the rule is find_faces' default
+
+
+@pytest.mark.parametrize("degrees", [90, 180])
+def test_giving_up_changes_no_face_a_second_look_trusts(mtfl_faces, degrees):
+    """A head lying on its side or upside down is found by the turned look and trusted: the rule
+    leaves its refinement, eyes and presence exactly as they were."""
+    from glasses_core.locate import GIVE_UP
+    detectors = Detectors(CropConfig())
+    for image, _, _ in mtfl_faces[:4]:
+        turned = as_jpeg(image.rotate(degrees, expand=True))
+        never, read_never = mesh_presences(detectors, turned, None)
+        ruled, read_ruled = mesh_presences(detectors, turned, GIVE_UP)
+        assert never and len(never) == len(ruled)
+        eye_line = math.degrees(math.atan2(never[0].left_eye[1] - never[0].right_eye[1],
+                                           never[0].left_eye[0] - never[0].right_eye[0]))
+        assert abs(eye_line) > 45, eye_line  # a turned look's face, not the upright look's
+        for a, b in zip(never, ruled):
+            assert np.array_equal(a.keypoints, b.keypoints) and a.presence == b.presence

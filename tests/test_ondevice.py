@@ -152,6 +152,20 @@ def test_litert_js_refuses_the_dynamic_batch_and_runs_the_fixed_one(page):
     assert fixed == {"probability": [int(round(glasses[0] * 256))], "dark_probability": [int(round(dark[0] * 256))]}
 
 
+def test_the_page_gives_up_on_a_second_look_s_face_where_the_core_does(page):
+    """Issue 26: on the benchmarks' frame without a face, the turned look finds a false face the mesh
+    reads far below GIVE_UP; the page, like the core, refines it twice and not MESH_PASSES times."""
+    from glasses_core import CropConfig, Detectors
+    from glasses_core.locate import GIVE_UP
+    from test_locate import benchmark_frame, mesh_presences
+    frame = benchmark_frame("640x480", face=False)
+    faces, core = mesh_presences(Detectors(CropConfig()), frame, GIVE_UP)
+    looked = js(page, "mesh_looks", photo=base64.b64encode(frame).decode())
+    assert not faces and not looked["face_found"]
+    assert len(looked["presences"]) == len(core) == 2, (looked["presences"], core)
+    assert max(looked["presences"]) < GIVE_UP
+
+
 def test_the_page_answers_on_the_device_and_sends_no_photo_even_with_the_server_stopped(browser):  # noqa: F811
     from selenium.webdriver.common.by import By
     examples = sorted((ROOT / "examples").glob("*.jpg"))
@@ -225,3 +239,4 @@ def test_the_page_says_which_glasses_from_the_server_and_on_the_device(browser, 
             assert len(faces) == len(expected.faces) and f"{shown}: P(dark) " in faces[0].text
             dark = float(faces[0].text.rsplit("P(dark) ", 1)[1].rstrip(")"))
             assert abs(dark - expected.faces[0].dark_probability) <= TOLERANCES.probability
+

@@ -274,3 +274,12 @@ def test_seed_notes_quote_the_seeds_table_and_the_refused_candidate():
     assert f"(a drop of {s['f1'] - c['f1']:.4f})" in notes and s["f1"] - c["f1"] > 0.01
     assert (f"clear for {candidate['kind']['test']['clear_accuracy']:.4f} of the clear glasses "
             f"(0.3.0: {shipped['kind']['test']['clear_accuracy']:.4f})") in notes
+
+
+def test_the_preprocessing_page_quotes_the_second_look_study():
+    r = json.loads((ROOT / "research_and_train_nn" / "reports" / "second_look_study.json").read_text())
+    text = " ".join((ROOT / "docs" / "preprocessing.md").read_text().split())
+    from glasses_core.locate import GIVE_UP
+    assert r["give_up"] == GIVE_UP and r["photos_with_other_faces"] == 0
+    assert (f"on {r['composed_photos']:,} composed hard photos no face changed, and the trusted faces read "
+            f"{r['trusted_lowest_of_first_two']:.2f} or more on one of their first two looks") in text.replace("−", "-")

@@ -63,6 +63,22 @@ function broken(stages, name) {
     }
     return { tensors: seen.length, alive: seen.filter((t) => !t.deleted).length };
   }
+  if (command === "mesh_looks") {  // the presence each face-mesh look reads while the photo is analysed
+    const { FaceMesh } = await import("/static/ondevice/facemesh.js");
+    const presences = [];
+    const real = FaceMesh.prototype.look;
+    FaceMesh.prototype.look = async function (patch) {
+      const out = await real.call(this, patch);
+      presences.push(out.presence);
+      return out;
+    };
+    try {
+      const result = await module.analyse(new Blob([bytes(payload.photo)]), stages);
+      return { presences, face_found: result.face_found };
+    } finally {
+      FaceMesh.prototype.look = real;
+    }
+  }
   if (command === "compile") {  // a model given as bytes, run once on zeros: each output by its name
     const { compile, run } = await import("/static/ondevice/litert.js");
     const compiled = await compile(bytes(payload.model));

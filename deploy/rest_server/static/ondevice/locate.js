@@ -14,6 +14,7 @@ const SMALL_FACE = 0.15;
 const DETAIL = 3;  // the detailed look reads the photo's longer side at DETAIL x the detector's input
 export const TRUSTED = 12;  // a face is trusted when its presence is at least this and its eye line
 export const UPRIGHT = Math.PI / 4;  // is within this of the look that found it
+export const GIVE_UP = -6;  // a second look's face read below this on two passes in a row stops being refined
 // The second look's quarter turns (Pillow's Transpose names), each with the angle that the eye
 // line of a face upright in the turned copy has in the photo (y down: +90 degrees points down).
 export const TURNS = [["ROTATE_90", Math.PI / 2], ["ROTATE_270", -Math.PI / 2], ["ROTATE_180", Math.PI]];
@@ -100,18 +101,20 @@ export function trusted(face, look) {
 // face of the upright look is trusted, the photo is looked at again turned, then widened; what
 // those looks find counts only when trusted, and of two looks at one face a trusted one wins.
 export async function findFaces(photo, stages) {
-  const refineAll = async (faces) => {
+  const refineAll = async (faces, giveUp = null) => {
     const refined = [];
-    for (const face of faces) refined.push(await stages.refine(photo, face));
+    for (const face of faces) refined.push(await stages.refine(photo, face, giveUp));
     return refined;
   };
   let faces = await refineAll(await stages.detect(photo));
   if (stages.looksAgain && !faces.some((f) => trusted(f, 0))) {
     let more = [];
     for (const [angle, found] of await stages.detectTurned(photo)) {
-      more = more.concat((await refineAll(found)).filter((f) => trusted(f, angle)));
+      more = more.concat((await refineAll(found, GIVE_UP)).filter((f) => trusted(f, angle)));
     }
-    if (!more.length) more = (await refineAll(await stages.detectWidened(photo))).filter((f) => trusted(f, 0));
+    if (!more.length) {
+      more = (await refineAll(await stages.detectWidened(photo), GIVE_UP)).filter((f) => trusted(f, 0));
+    }
     const key = (f) => [more.includes(f) || trusted(f, 0) ? 1 : 0, f.presence];
     faces = keepWholeFaces(faces.concat(more), 0.5, key);
   }
@@ -173,9 +176,11 @@ export class MeshRefiner {
     this.mirrored = mirrored;
   }
 
-  async refine(photo, face) {
+  // With ``giveUp`` (second looks), the passes also stop once two in a row read the presence below
+  // it: such a face cannot count.
+  async refine(photo, face, giveUp = null) {
     let region = regionOf(face.box, face.keypoints[0], face.keypoints[1], MESH_ROI_SCALE);
-    let looked, patch, eyes, presence;
+    let looked, patch, eyes, presence, before = Infinity;
     for (let pass = 0; pass < MESH_PASSES; pass++) {
       patch = regionPixels(photo, region, MESH_INPUT, MESH_DETAIL);
       const look = await this.mesh.look(patch);
@@ -186,7 +191,8 @@ export class MeshRefiner {
       looked = region;
       region = regionOf([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], eyes[0], eyes[1],
                         MESH_ROI_SCALE);
-      if (settled(looked, region)) break;
+      if (settled(looked, region) || (giveUp !== null && Math.max(before, presence) < giveUp)) break;
+      before = presence;
     }
     if (this.mirrored) {
       const mirrored = await this.mirroredEyes(patch, looked);

@@ -58,7 +58,7 @@ export function defaultStages({ config, detector, refiner, classifier }) {
     detect: (photo) => detectFaces(photo, detector, config.crop.detector === "auto"),
     detectTurned: (photo) => detectTurned(photo, detector),
     detectWidened: (photo) => detectWidened(photo, detector),
-    refine: (photo, face) => refiner.refine(photo, face),
+    refine: (photo, face, giveUp = null) => refiner.refine(photo, face, giveUp),
     geometry: (face) => eyeGeometry(face.keypoints[0], face.keypoints[1], config.crop),
     fallback: (photo) => fallbackGeometry(photo.size[1], photo.size[0], config.crop),
     cut: (photo, geometry) => cutGeometry(photo, geometry, config.crop.size),
