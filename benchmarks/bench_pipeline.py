@@ -16,6 +16,10 @@ All in one run, single thread, medians (photos.py builds the photos):
   predict() runs (the face-mesh invokes included); 1920x1080 and 12 MP against 640x480;
 - the same frames without the face (no face is found: the second looks all run), against the
   frame with one face.
+The ratios against a photo's decode and invokes, and of a frame without a face against one with
+a face, are each the median of ROUNDS rounds that measure both sides one after the other (each
+round's ratio is listed): this machine's speed drifts by a quarter within a minute, so sides
+measured minutes apart moved the 640 x 480 ratio between 1.5 and 1.9 from run to run.
 With ``--profile``, a cProfile of predict() on each photo (top functions by own time).
 """
 from __future__ import annotations
@@ -36,6 +40,9 @@ from photos import SIZES, benchmark_photo, median_ms  # noqa: E402
 from glasses_core import Detectors, GlassesClassifier, crop_face, open_photo  # noqa: E402
 from glasses_core.face_mesh import FaceMesh  # noqa: E402
 from glasses_core.locate import usable_faces  # noqa: E402
+
+
+ROUNDS = 5  # paired rounds per ratio
 
 
 def invoke_ms(interpreter, runs: int) -> float:
@@ -125,6 +132,7 @@ def photo_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) ->
     row["predict_full_decode_ms"] = median_ms(
         lambda: classifier.predict(open_photo(jpeg, reduced_decode=False)), max(5, runs // 4))
     row["unavoidable_ms"] = unavoidable_ms(row, net)
+    row["vs_its_decode_and_invokes"] = against_its_decode_and_invokes(classifier, jpeg, row, runs)
     return row
 
 
@@ -139,7 +147,26 @@ def no_face_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) 
            "decode_ms": median_ms(lambda: decode_into(open_photo(jpeg), used), runs),
            "predict_ms": median_ms(lambda: classifier.predict(jpeg), runs)}
     row["unavoidable_ms"] = unavoidable_ms(row, net)
+    one = benchmark_photo(size)
+    row["vs_one_face"] = paired_rounds(lambda n: median_ms(lambda: classifier.predict(jpeg), n),
+                                       lambda n: median_ms(lambda: classifier.predict(one), n), runs)
     return row
+
+
+def paired_rounds(first, second, runs: int, rounds: int = ROUNDS) -> dict:
+    """``first(n)`` / ``second(n)`` (each the median ms of n runs), measured one after the other in
+    each of ``rounds`` rounds: each round's ratio and their median."""
+    n = max(5, runs // rounds)
+    ratios = [first(n) / second(n) for _ in range(rounds)]
+    return {"round_ratios": [round(r, 3) for r in ratios], "ratio": float(np.median(ratios))}
+
+
+def against_its_decode_and_invokes(classifier: GlassesClassifier, jpeg: bytes, row: dict, runs: int) -> dict:
+    """predict() on ``jpeg`` against its decode and invokes (``row``'s counts), in paired rounds."""
+    def unavoidable(n: int) -> float:
+        decoded = median_ms(lambda: decode_into(open_photo(jpeg), row["reductions"]), n)
+        return unavoidable_ms({**row, "decode_ms": decoded}, networks(classifier, n))
+    return paired_rounds(lambda n: median_ms(lambda: classifier.predict(jpeg), n), unavoidable, runs)
 
 
 def unavoidable_ms(row: dict, net: dict) -> float:
@@ -153,10 +180,9 @@ def ratios(net: dict, photos: dict, no_face: dict) -> dict:
     two = net["blazeface_ms"] + net["classifier_ms"]
     every = two + photos["640x480"]["mesh_invokes"] * net["face_mesh_ms"]
     base = photos["640x480"]["predict_ms"]
-    found = {f"{size}_vs_its_decode_and_invokes": row["predict_ms"] / row["unavoidable_ms"]
+    found = {f"{size}_vs_its_decode_and_invokes": row["vs_its_decode_and_invokes"]["ratio"]
              for size, row in photos.items()}
-    missing = {f"{size}_no_face_vs_one_face": row["predict_ms"] / photos[size]["predict_ms"]
-               for size, row in no_face.items()}
+    missing = {f"{size}_no_face_vs_one_face": row["vs_one_face"]["ratio"] for size, row in no_face.items()}
     return {**found,
             "640x480_vs_two_networks": base / two,
             "640x480_vs_every_network_it_runs": base / every,
@@ -186,8 +212,11 @@ def measure(model: Path | None = None, runs: int = 100, profile_to: Path | None 
     net = networks(classifier, runs * 2)
     photos = {size: photo_row(classifier, net, size, runs) for size in SIZES}
     no_face = {size: no_face_row(classifier, net, size, runs) for size in SIZES}
+    rounds = {**{f"{size}_vs_its_decode_and_invokes": row["vs_its_decode_and_invokes"]["round_ratios"]
+                 for size, row in photos.items()},
+              **{f"{size}_no_face_vs_one_face": row["vs_one_face"]["round_ratios"] for size, row in no_face.items()}}
     results = {"model": classifier.model_path.name, "networks_ms": net, "photos": photos, "no_face": no_face,
-               "ratios": ratios(net, photos, no_face)}
+               "ratios": ratios(net, photos, no_face), "round_ratios": rounds}
     if profile_to is not None:
         profile(classifier, profile_to, max(10, runs // 2))
     return results

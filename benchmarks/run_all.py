@@ -177,7 +177,9 @@ def rows(results: dict):
             yield f"predict() {size}, no face ({p['model']})", "its decode + every network invoke it makes", \
                 f"{row['unavoidable_ms']:.2f} ms ({invoked(row['invokes'])})"
         for name, value in p["ratios"].items():
-            yield "ratios (one run)", name.replace("_", " "), f"{value:.2f}x"
+            rounds = p.get("round_ratios", {}).get(name)
+            yield "ratios (one run)", name.replace("_", " "), f"{value:.2f}x" + (
+                f" (median of {len(rounds)} paired rounds: {', '.join(f'{r:.2f}' for r in rounds)})" if rounds else "")
     if "folder" in results:
         f = results["folder"]
         for key in ("in_process_1_thread", "runner_workers_1", "runner_workers_auto"):
