@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling photos.p
 from photos import SIZES, benchmark_photo, median_ms  # noqa: E402
 
 from glasses_core import Detectors, GlassesClassifier, crop_face, open_photo  # noqa: E402
+from glasses_core.errors import errors_exit_2  # noqa: E402
 from glasses_core.face_mesh import FaceMesh  # noqa: E402
 from glasses_core.locate import usable_faces  # noqa: E402
 
@@ -238,4 +239,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(errors_exit_2(main)())

@@ -36,7 +36,8 @@ import bench_pipeline  # noqa: E402
 import bench_server  # noqa: E402
 from photos import median_ms, photo_640x480  # noqa: E402
 
-from glasses_core import GlassesClassifier  # noqa: E402
+from glasses_core import GlassesClassifier, ModelConfig  # noqa: E402
+from glasses_core.errors import errors_exit_2  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -245,6 +246,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    ModelConfig.load(args.models / "glasses_int8.json")  # a wrong --models stops here, before --out is made
     args.out.mkdir(parents=True, exist_ok=True)
     results = run(args)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -256,4 +258,4 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     # A server run with failed requests is written down, then fails the command, as bench_server.py does.
-    sys.exit(1 if any(s["server"]["errors"] for s in main().get("server", {}).values()) else 0)
+    sys.exit(errors_exit_2(lambda: 1 if any(s["server"]["errors"] for s in main().get("server", {}).values()) else 0)())

@@ -28,15 +28,17 @@ class ConfigError(GlassesError):
 
 
 def errors_exit_2(main):
-    """For a command's ``main(argv) -> int``: a GlassesError (which says what is wrong) becomes one
-    ``error: ...`` line on stderr and exit status 2, not a traceback."""
+    """For a command's ``main(argv)``: a GlassesError (which says what is wrong) becomes one
+    ``error: ...`` line on stderr and exit status 2, not a traceback; otherwise main's own exit
+    status when it returns an int, else 0 (a main that returns its results to other callers)."""
     import functools
     import sys
 
     @functools.wraps(main)
     def checked(*args, **kwargs) -> int:
         try:
-            return main(*args, **kwargs)
+            status = main(*args, **kwargs)
+            return status if isinstance(status, int) else 0
         except GlassesError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

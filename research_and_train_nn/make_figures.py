@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +26,7 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from glasses_core import GlassesClassifier, load_image  # noqa: E402
+from glasses_core.errors import errors_exit_2  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -172,8 +174,8 @@ def main(argv=None) -> list[Path]:
     args = parser.parse_args(argv)
     if not args.benchmarks.is_file():
         parser.error(f"{args.benchmarks} not found: run benchmarks/run_all.py first")
-    args.out.mkdir(parents=True, exist_ok=True)
     classifier = GlassesClassifier(args.model)
+    args.out.mkdir(parents=True, exist_ok=True)
     paths = {name: args.out / f"{name}.png" for name in
              ("description", "model_summary", "inference_time", "examples_grid")}
     description(classifier, args.examples / DESCRIPTION_PHOTO, paths["description"])
@@ -186,4 +188,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(errors_exit_2(main)())

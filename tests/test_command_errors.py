@@ -12,8 +12,8 @@ from glasses_core.errors import ConfigError, errors_exit_2
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def fast_path_main():
-    spec = importlib.util.spec_from_file_location("fast_path_f1", ROOT / "benchmarks" / "fast_path_f1.py")
+def script_main(path: str):
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main
@@ -27,7 +27,7 @@ def test_a_glasses_error_becomes_one_line_and_exit_status_2_and_anything_else_st
         if argv == ["bug"]:
             raise KeyError("a bug is not a usage error")
         return 0
-    assert main([]) == 0 and main(["bad"]) == 2
+    assert main([]) == 0 and main(["bad"]) == 2 and errors_exit_2(lambda: {"results": 1})() == 0
     assert capsys.readouterr().err == "error: bad: unknown key\n"
     with pytest.raises(KeyError):
         main(["bug"])
@@ -43,15 +43,17 @@ def test_a_glasses_error_becomes_one_line_and_exit_status_2_and_anything_else_st
      "none.json: model metadata not found"),
     (lambda tmp: ("research_and_train_nn.studies.hard_cases", ["--data", str(tmp / "nodata"), "--out", str(tmp / "o")]),
      "nodata/mtfl does not exist"),
-    (lambda tmp: ("fast_path_f1", ["--model", str(tmp / "none.json")]), "none.json: model metadata not found"),
+    (lambda tmp: ("benchmarks/fast_path_f1.py", ["--model", str(tmp / "none.json")]), "none.json: model metadata not found"),
+    (lambda tmp: ("benchmarks/bench_pipeline.py", ["--model", str(tmp / "none.json")]), "none.json: model metadata not found"),
+    (lambda tmp: ("benchmarks/run_all.py", ["--models", str(tmp / "none"), "--out", str(tmp / "o")]),
+     "glasses_int8.json: model metadata not found"),
+    (lambda tmp: ("research_and_train_nn/make_figures.py", ["--model", str(tmp / "none.json"), "--out", str(tmp / "o")]),
+     "none.json: model metadata not found"),
 ])
 def test_a_wrong_path_is_an_error_line_and_exit_status_2(tmp_path, capsys, command, says):
     module, argv = command(tmp_path)
-    if module == "fast_path_f1":
-        main = fast_path_main()
-    else:
-        main = importlib.import_module(module).main
-    assert main(argv) == 2
+    main = script_main(module) if module.endswith(".py") else importlib.import_module(module).main
+    assert errors_exit_2(main)(argv) == 2  # as each command's __main__ runs it
     err = capsys.readouterr().err
     assert err.startswith("error: ") and says in err and "Traceback" not in err
     assert not (tmp_path / "table").exists() and not (tmp_path / "o").exists()
