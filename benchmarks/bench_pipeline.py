@@ -177,13 +177,19 @@ def unavoidable_ms(row: dict, net: dict) -> float:
     return row["decode_ms"] + sum(n * cost[f"{name}_ms"] for name, n in row["invokes"].items())
 
 
+def paired(photos: dict, no_face: dict) -> dict:
+    """The ratios measured in paired rounds, by name: {"round_ratios", "ratio"} each."""
+    return {**{f"{size}_vs_its_decode_and_invokes": row["vs_its_decode_and_invokes"] for size, row in photos.items()},
+            **{f"{size}_no_face_vs_one_face": row["vs_one_face"] for size, row in no_face.items()}}
+
+
 def ratios(net: dict, photos: dict, no_face: dict) -> dict:
     two = net["blazeface_ms"] + net["classifier_ms"]
     every = two + photos["640x480"]["mesh_invokes"] * net["face_mesh_ms"]
     base = photos["640x480"]["predict_ms"]
-    found = {f"{size}_vs_its_decode_and_invokes": row["vs_its_decode_and_invokes"]["ratio"]
-             for size, row in photos.items()}
-    missing = {f"{size}_no_face_vs_one_face": row["vs_one_face"]["ratio"] for size, row in no_face.items()}
+    rounds = {name: measured["ratio"] for name, measured in paired(photos, no_face).items()}
+    found = {name: ratio for name, ratio in rounds.items() if name.endswith("_vs_its_decode_and_invokes")}
+    missing = {name: ratio for name, ratio in rounds.items() if name.endswith("_no_face_vs_one_face")}
     return {**found,
             "640x480_vs_two_networks": base / two,
             "640x480_vs_every_network_it_runs": base / every,
@@ -213,11 +219,9 @@ def measure(model: Path | None = None, runs: int = 100, profile_to: Path | None 
     net = networks(classifier, runs * 2)
     photos = {size: photo_row(classifier, net, size, runs) for size in SIZES}
     no_face = {size: no_face_row(classifier, net, size, runs) for size in SIZES}
-    rounds = {**{f"{size}_vs_its_decode_and_invokes": row["vs_its_decode_and_invokes"]["round_ratios"]
-                 for size, row in photos.items()},
-              **{f"{size}_no_face_vs_one_face": row["vs_one_face"]["round_ratios"] for size, row in no_face.items()}}
     results = {"model": classifier.model_path.name, "networks_ms": net, "photos": photos, "no_face": no_face,
-               "ratios": ratios(net, photos, no_face), "round_ratios": rounds}
+               "ratios": ratios(net, photos, no_face),
+               "round_ratios": {name: measured["round_ratios"] for name, measured in paired(photos, no_face).items()}}
     if profile_to is not None:
         profile(classifier, profile_to, max(10, runs // 2))
     return results

@@ -33,7 +33,7 @@ if __name__ == "__main__":  # run as a file: the repository's packages first
     sys.path.insert(0, str(ROOT))
 
 from glasses_core import GlassesClassifier  # noqa: E402
-from glasses_core.errors import GlassesError, ModelError  # noqa: E402
+from glasses_core.errors import ModelError, errors_exit_2  # noqa: E402
 from glasses_core.quiet import quiet, set_verbose, verbose  # noqa: E402
 from glasses_core.runtime import resolve_model  # noqa: E402
 from glasses_core.tflite_metadata import OUTPUT_NAME, batch_one_path, with_config  # noqa: E402
@@ -131,6 +131,7 @@ def example_crops() -> np.ndarray:
     return np.stack([c.pixels for photo in sorted(EXAMPLES.glob("*.jpg")) for c in classifier.crops(photo)])
 
 
+@errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog="Exit status: 0 written and the same answers, 1 a copy "
@@ -139,16 +140,12 @@ def main(argv=None) -> int:
     parser.add_argument("--verbose", action="store_true", help="also show LiteRT's own messages")
     args = parser.parse_args(argv)
     set_verbose(args.verbose)
-    try:
-        with quiet():
-            crops = example_crops()
-            written = [(source, write_batch_one(source)) for source in args.tflite]
-            rows = [(source, target, np.abs(device_probabilities(target, crops)
-                                            - GlassesClassifier(source).predict_crops(crops)).max())
-                    for source, target in written]
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    with quiet():
+        crops = example_crops()
+        written = [(source, write_batch_one(source)) for source in args.tflite]
+        rows = [(source, target, np.abs(device_probabilities(target, crops)
+                                        - GlassesClassifier(source).predict_crops(crops)).max())
+                for source, target in written]
     for source, target, difference in rows:
         print(f"{target} ({target.stat().st_size / 1024:.1f} KiB): max |ΔP| against {source.name} "
               f"on {len(crops)} crops of examples/: {difference:.2e}")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 
 from glasses_core import ModelConfig
 from glasses_core.config import model_id
-from glasses_core.errors import GlassesError
+from glasses_core.errors import GlassesError, errors_exit_2
 from glasses_core.quiet import quiet, set_verbose
 
 MODEL = "model.keras"  # the training model: raw RGB crops in, one logit out
@@ -116,6 +115,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also show TensorFlow's, coremltools' and LiteRT's own messages")
 
 
+@errors_exit_2
 def export_main(description: str, argv, export, add_arguments=lambda parser: None) -> int:
     """The command line every single-format exporter shares (``add_output_arguments``, plus
     ``add_arguments``'s). ``export(run, args)`` writes the files into ``args.out`` and returns
@@ -127,13 +127,9 @@ def export_main(description: str, argv, export, add_arguments=lambda parser: Non
     set_verbose(args.verbose)
     args.out = args.out or args.run_dir / EXPORT_DIR
     problem = output_problem(args.out, args.force)
-    try:
-        if problem:
-            raise GlassesError(problem)
-        with quiet():
-            lines = export(load_run(args.run_dir), args)
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if problem:
+        raise GlassesError(problem)
+    with quiet():
+        lines = export(load_run(args.run_dir), args)
     print("\n".join(lines))
     return 0

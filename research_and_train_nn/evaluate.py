@@ -13,12 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from glasses_core.errors import GlassesError
+from glasses_core.errors import errors_exit_2
 from glasses_core.quiet import quiet, set_verbose
 from research_and_train_nn.data.crops import DEFAULT_CACHE
 from research_and_train_nn.evaluation.report import FIGURES, REPORTS, evaluate_run
 
 
+@errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate a trained run folder on a test set.")
     parser.add_argument("run", type=Path, help="run folder made by train.py")
@@ -40,13 +41,9 @@ def main(argv=None) -> int:
         print(f"error: {', '.join(map(str, taken))} already there: --overwrite to replace, or --out DIR "
               f"(and --figures DIR) for another place", file=sys.stderr)
         return 2
-    try:
-        with quiet():  # TensorFlow's and absl's start-up notes (--verbose shows them)
-            import keras  # noqa: F401
-        evaluate_run(args.run, args.test, args.cache, args.figures, args.out, tuple(args.export))
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    with quiet():  # TensorFlow's and absl's start-up notes (--verbose shows them)
+        import keras  # noqa: F401
+    evaluate_run(args.run, args.test, args.cache, args.figures, args.out, tuple(args.export))
     return 0
 
 

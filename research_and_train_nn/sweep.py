@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 from glasses_core import ModelConfig
-from glasses_core.errors import GlassesError
+from glasses_core.errors import errors_exit_2
 from research_and_train_nn.data.crops import DEFAULT_CACHE
 from research_and_train_nn.training.config import TrainConfig
 
@@ -79,6 +79,7 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+@errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " Variants: "
                                      + "; ".join(VARIANTS) + ".")
@@ -96,20 +97,16 @@ def main(argv=None) -> int:
     from research_and_train_nn.training.run import run
     report = {"command": "python3 research_and_train_nn/sweep.py " + shlex.join(argv or sys.argv[1:]),
               "base": dataclasses.asdict(base), "hard_attributes": list(HARD_ATTRIBUTES), "variants": {}}
-    try:
-        for name in args.only or VARIANTS:
-            folder = args.out / name.replace(" ", "_")
-            if not (folder / "config.json").is_file():
-                print(f"== {name}", flush=True)
-                run(variant_config(base, VARIANTS[name]), folder, cache=args.cache)
-            report["variants"][name] = score(folder)
-            report_dir = args.report or args.out
-            report_dir.mkdir(parents=True, exist_ok=True)
-            (report_dir / "sweep_report.json").write_text(json.dumps(report, indent=2) + "\n")
-            (report_dir / "sweep_report.md").write_text(markdown(report))
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    for name in args.only or VARIANTS:
+        folder = args.out / name.replace(" ", "_")
+        if not (folder / "config.json").is_file():
+            print(f"== {name}", flush=True)
+            run(variant_config(base, VARIANTS[name]), folder, cache=args.cache)
+        report["variants"][name] = score(folder)
+        report_dir = args.report or args.out
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "sweep_report.json").write_text(json.dumps(report, indent=2) + "\n")
+        (report_dir / "sweep_report.md").write_text(markdown(report))
     print(markdown(report))
     return 0
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from glasses_core import CropConfig, load_image
 from glasses_core.crop import eye_geometry, fallback_geometry
-from glasses_core.errors import GlassesError
+from glasses_core.errors import errors_exit_2
 from glasses_core.face_detect import FaceDetector
 from research_and_train_nn.data.datasets import load_mtfl, mtfl_eyes
 from research_and_train_nn.data.crops import DEFAULT_CACHE, make_crops
@@ -87,6 +87,7 @@ def markdown(report: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mtfl", type=Path, default=Path("../shared/data/mtfl"), help="MTFL folder")
@@ -98,12 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for fallback_study.md/.json")
     args = parser.parse_args(argv)
     command = "python3 research_and_train_nn/studies/fallback_study.py " + " ".join(argv or sys.argv[1:])
-    try:
-        report = study(args.mtfl, tuple(args.split or ("train", "test")), tuple(args.scores), CropConfig(),
-                       args.cache)
-    except GlassesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    report = study(args.mtfl, tuple(args.split or ("train", "test")), tuple(args.scores), CropConfig(), args.cache)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fallback_study.json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report, command)
