@@ -3,7 +3,8 @@ files again from the same data and Pillow).
 
 Each case is one thing a port can get wrong: a small face in a 12 MP frame (the detailed pass), two faces
 (the any-face rule), a face turned 30 degrees in the picture (the levelling), a face upside down
-and a head lying on its side (the second looks, turned), a phone photo stored
+and a head lying on its side (the second looks, turned), a close-up the frame cuts (the widened
+look), a phone photo stored
 sideways with an EXIF orientation, a greyscale JPEG, a PNG with alpha (composited on white), and a
 photo with no face (the fallback crop).
 """
@@ -23,6 +24,7 @@ FACES = {  # label from mtfl/training.txt (1 = glasses)
     "plain_a": f"{NET}/348_0_0.jpg",  # 0
     "plain_b": f"{NET}/683_1_0.jpg",  # 0
     "plain_c": f"{NET}/58_0_0.jpg",  # 0
+    "close_up": f"{NET}/400_0_0.jpg",  # 1
 }
 SCENE = "meglass/samples/8101189@N07_identity_0@3356925158_2.jpg"  # 838 x 835, its right side has no face
 EXIF_ORIENTATION = 0x0112
@@ -76,6 +78,12 @@ def lying(data: Path) -> bytes:
     return _jpeg(_face(data, "plain_b").transpose(Image.Transpose.ROTATE_90))
 
 
+def close_up(data: Path) -> bytes:
+    """A close-up the frame cuts above the brows, enlarged as a phone shows it: only the widened look
+    finds its face, which the face mesh reads under TRUSTED (it counts from WIDENED_TRUSTED)."""
+    return _jpeg(_face(data, "close_up").crop((122, 140, 320, 308)).resize((480, 407), Image.BICUBIC))
+
+
 def exif_rotated(data: Path) -> bytes:
     """A portrait phone photo stored landscape, with EXIF orientation 6 (turn 90 degrees
     clockwise to show it): the pixels a port must see are the upright ones."""
@@ -109,7 +117,7 @@ def no_face(data: Path) -> bytes:
 
 
 CASES = {"small_face_12mp.jpg": small_face_12mp, "two_faces.jpg": two_faces, "turned_30.jpg": turned_30,
-         "upside_down.jpg": upside_down, "lying.jpg": lying,
+         "upside_down.jpg": upside_down, "lying.jpg": lying, "close_up.jpg": close_up,
          "exif_rotated.jpg": exif_rotated, "greyscale.jpg": greyscale, "alpha.png": alpha_png,
          "no_face.jpg": no_face}
 

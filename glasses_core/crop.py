@@ -20,7 +20,8 @@ from .locate import Detectors, find_faces, usable_faces
 
 # Bump whenever preprocess() can give different pixels for the same inputs: training caches
 # crops under this version, so no stale crop is ever trained on.
-PREPROCESS_VERSION = 7  # 7: small faces looked for in one detailed pass of the resized detector, not on tiles
+PREPROCESS_VERSION = 8  # 8: a face of the widened look (close-ups the frame cuts) counts from presence 2, not 12
+#                        7: small faces looked for in one detailed pass of the resized detector, not on tiles
 #                        6: faces the upright look doubts are looked for again, turned and widened (locate.py)
 
 __all__ = ["PREPROCESS_VERSION", "CropGeometry", "FaceCrop", "Detectors", "cut", "eye_geometry",

@@ -31,6 +31,9 @@ MAX_CENTRE_MOVE = 0.25  # a refined face further than this (in region sides) fro
 TRUSTED = 12.0  # a face is trusted when its face-mesh presence (a logit) is at least this and its eye line
 UPRIGHT = math.radians(45)  # is within this of the look that found it (find_faces); else the photo is
 #                             looked at again, turned and widened
+WIDENED_TRUSTED = 2.0  # a face of the widened look (a close-up the frame cuts, set in a black canvas) counts
+#                            from this presence: the canvas blacks out its forehead or chin, and the mesh reads
+#                            such a face far less present (studies/close_up_study.py)
 GIVE_UP = -6.0  # a face a second look finds stops being refined when two passes in a row read its presence
 #                 below this: it cannot count (TRUSTED). Faces the second looks made trusted read -2.9 or
 #                 more on one of their first two passes (studies/second_look_study.py)
@@ -143,17 +146,20 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
     When the refiner measures a face's presence (the face mesh) and no face of the upright look
     is trusted (``trusted``: a head lying on its side or upside down, a close-up cut by the frame,
     no face at all), the photo is looked at again turned by quarter turns and, failing that,
-    widened. What those looks find counts only when trusted; of two looks at one face, a trusted
-    one wins, then the more present. Faces of the upright look are always kept otherwise. A face
-    of a second look stops being refined once two passes read it below ``give_up`` (None: never)."""
+    widened. What those looks find counts only when trusted (the widened look's faces from
+    WIDENED_TRUSTED); of two looks at one face, one the mesh trusts wins, then the more present.
+    Faces of the upright look are always kept otherwise. A face of a second look stops being
+    refined once two passes read it below ``give_up`` (None: never)."""
     faces = _refined(photo, detectors, detectors.detect(photo))
     if detectors.looks_again and not any(trusted(f, 0.0) for f in faces):
         more = [f for angle, found in detectors.detect_turned(photo)
                 for f in _refined(photo, detectors, found, give_up) if trusted(f, angle)]
         if not more:
             more = [f for f in _refined(photo, detectors, detectors.detect_widened(photo), give_up)
-                    if trusted(f, 0.0)]
-        faces = keep_whole_faces(faces + more, key=lambda f: (f in more or trusted(f, 0.0), f.presence))
+                    if trusted(f, 0.0, WIDENED_TRUSTED)]
+        # no upright face is trusted here: a second look's face the mesh trusts wins, else the more present
+        # (a widened face, counted from WIDENED_TRUSTED, replaces an upright one the mesh reads more present)
+        faces = keep_whole_faces(faces + more, key=lambda f: (f in more and f.presence >= TRUSTED, f.presence))
     return sorted(usable_faces(faces, config), key=lambda f: -f.area)
 
 
@@ -165,15 +171,15 @@ def _refined(photo: Photo, detectors: Detectors, faces: list[Face], give_up: flo
     return [detectors.refiner.refine(photo, face, give_up=give_up) for face in faces]
 
 
-def trusted(face: Face, look: float) -> bool:
+def trusted(face: Face, look: float, at: float = TRUSTED) -> bool:
     """Whether a face is where and how the look that found it says: its presence (where measured)
-    is at least TRUSTED and its eye line within UPRIGHT of ``look``, the angle a face upright in
+    is at least ``at`` and its eye line within UPRIGHT of ``look``, the angle a face upright in
     that look has. (The mesh can read a face lying on its side or upside down with full presence
     and its eyes swapped; the eye line then points the wrong way for the look.)"""
     if face.presence is None:
         return True
     angle = math.atan2(face.left_eye[1] - face.right_eye[1], face.left_eye[0] - face.right_eye[0])
-    return face.presence >= TRUSTED and abs(math.remainder(angle - look, math.tau)) <= UPRIGHT
+    return face.presence >= at and abs(math.remainder(angle - look, math.tau)) <= UPRIGHT
 
 
 def usable_faces(faces: list[Face], config: CropConfig) -> list[Face]:

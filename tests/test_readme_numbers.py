@@ -215,7 +215,7 @@ def test_the_fast_path_sentence_quotes_its_report():
 
 def test_the_preprocessing_page_quotes_the_hard_cases_study():
     reports = ROOT / "research_and_train_nn" / "reports" / "hard_cases"
-    now = json.loads((reports / "hard_cases.json").read_text())["cases"]["all"]
+    now = json.loads((reports / "v0.3.0" / "hard_cases.json").read_text())["cases"]["all"]
     before = json.loads((reports / "before_second_looks.json").read_text())["cases"]["all"]
     text = " ".join((ROOT / "docs" / "preprocessing.md").read_text().split())
     assert f"the right face is found in {now['right_face']:.3f} of them against {before['right_face']:.3f}" in text
@@ -283,3 +283,22 @@ def test_the_preprocessing_page_quotes_the_second_look_study():
     assert r["give_up"] == GIVE_UP and r["photos_with_other_faces"] == 0
     assert (f"on {r['composed_photos']:,} composed hard photos no face changed, and the trusted faces read "
             f"{r['trusted_lowest_of_first_two']:.2f} or more on one of their first two looks") in text.replace("−", "-")
+
+
+def test_the_widened_look_s_presence_is_the_one_the_close_up_study_s_rule_picks():
+    """locate.WIDENED_TRUSTED: down the study's table, the last presence before a step whose added
+    faces are more than one in ten wrong; the notes quote the table."""
+    from glasses_core.locate import WIDENED_TRUSTED
+    reports = ROOT / "research_and_train_nn" / "reports"
+    study = json.loads((reports / "close_up_study.json").read_text())
+    table = study["table"]
+    picked = table[0]["presence"]
+    for above, below in zip(table, table[1:]):
+        added_right, added_wrong = below["right"] - above["right"], below["wrong"] - above["wrong"]
+        if added_wrong * 10 > added_right + added_wrong:
+            break
+        picked = below["presence"]
+    assert study["chosen"] == picked == WIDENED_TRUSTED
+    notes = " ".join((reports / "README.md").read_text().split())
+    rows = {row["presence"]: row for row in table}
+    assert "; ".join(f"{p:g}, {rows[p]['right']} and {rows[p]['wrong']}" for p in (12, 4, 2, 0)) in notes

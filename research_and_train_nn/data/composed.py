@@ -63,6 +63,11 @@ def compose(record: Record, eyes: np.ndarray) -> list[Composed]:
     return out
 
 
+def as_photographed(record: Record, eyes: np.ndarray) -> Composed:
+    """The photo itself, encoded as the cases are: what they are measured against."""
+    return Composed("as photographed", record, _jpeg(Image.open(record.path).convert("RGB")), eyes)
+
+
 def close_up(image: Image.Image, eyes: np.ndarray, above: float, below: float, half: float):
     """The photo framed ``above`` eye distances over the eyes' midpoint to ``below`` under it and
     ``half`` to each side, enlarged to CLOSE_UP_WIDTH (the frame cuts the face where it says)."""
@@ -87,12 +92,13 @@ def turned(image: Image.Image, eyes: np.ndarray, degrees: float):
 def right_face(crops, eyes: np.ndarray, within: float = 0.25):
     """The crop of the face whose eyes are within ``within`` eye distances of ``eyes`` (each eye,
     in order: a face read upside down has its eyes swapped and does not count); None if none."""
+    return next((crop for crop in crops if crop.face is not None and right_face_of(crop.face, eyes, within)), None)
+
+
+def right_face_of(face, eyes: np.ndarray, within: float = 0.25) -> bool:
+    """Whether a Face's eyes are within ``within`` eye distances of ``eyes`` (each eye, in order)."""
     limit = within * float(np.linalg.norm(eyes[1] - eyes[0]))
-    for crop in crops:
-        if crop.face is not None and \
-                np.linalg.norm(np.array([crop.face.right_eye, crop.face.left_eye]) - eyes, axis=1).max() <= limit:
-            return crop
-    return None
+    return bool(np.linalg.norm(np.array([face.right_eye, face.left_eye]) - eyes, axis=1).max() <= limit)
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -14,6 +14,7 @@ const SMALL_FACE = 0.15;
 const DETAIL = 3;  // the detailed look reads the photo's longer side at DETAIL x the detector's input
 export const TRUSTED = 12;  // a face is trusted when its presence is at least this and its eye line
 export const UPRIGHT = Math.PI / 4;  // is within this of the look that found it
+export const WIDENED_TRUSTED = 2;  // a face of the widened look counts from this presence (the canvas cuts it)
 export const GIVE_UP = -6;  // a second look's face read below this on two passes in a row stops being refined
 // The second look's quarter turns (Pillow's Transpose names), each with the angle that the eye
 // line of a face upright in the turned copy has in the photo (y down: +90 degrees points down).
@@ -89,17 +90,18 @@ export function unturned(face, turn, [width, height]) {
 }
 
 // Whether a face is where and how the look that found it says (locate.py's trusted()).
-export function trusted(face, look) {
+export function trusted(face, look, at = TRUSTED) {
   if (face.presence === null || face.presence === undefined) return true;
   const [r, l] = face.keypoints;
   const turn = Math.atan2(l[1] - r[1], l[0] - r[0]) - look;
   const wrapped = turn - 2 * Math.PI * Math.round(turn / (2 * Math.PI));
-  return face.presence >= TRUSTED && Math.abs(wrapped) <= UPRIGHT;
+  return face.presence >= at && Math.abs(wrapped) <= UPRIGHT;
 }
 
 // The usable faces, largest first, their eyes measured again (locate.py's find_faces): when no
 // face of the upright look is trusted, the photo is looked at again turned, then widened; what
-// those looks find counts only when trusted, and of two looks at one face a trusted one wins.
+// those looks find counts only when trusted (the widened look's from WIDENED_TRUSTED), and of two
+// looks at one face one the mesh trusts wins, then the more present.
 export async function findFaces(photo, stages) {
   const refineAll = async (faces, giveUp = null) => {
     const refined = [];
@@ -113,9 +115,10 @@ export async function findFaces(photo, stages) {
       more = more.concat((await refineAll(found, GIVE_UP)).filter((f) => trusted(f, angle)));
     }
     if (!more.length) {
-      more = (await refineAll(await stages.detectWidened(photo), GIVE_UP)).filter((f) => trusted(f, 0));
+      more = (await refineAll(await stages.detectWidened(photo), GIVE_UP)).filter((f) => trusted(f, 0, WIDENED_TRUSTED));
     }
-    const key = (f) => [more.includes(f) || trusted(f, 0) ? 1 : 0, f.presence];
+    // no upright face is trusted here: a second look's face the mesh trusts wins, else the more present
+    const key = (f) => [more.includes(f) && f.presence >= TRUSTED ? 1 : 0, f.presence];
     faces = keepWholeFaces(faces.concat(more), 0.5, key);
   }
   return usableFaces(faces, stages.config.crop);
