@@ -96,6 +96,8 @@ FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
     ("strength_start", float, "augmentation strength at the first epoch"),
     ("strength_end", float, "augmentation strength at the last epoch"),
     ("shadows", float, "probability of a brim shadow over the eyes at full strength"),
+    ("frame_cuts", float, "probability of the photo's frame cutting the crop above the brows or under the "
+     "nose (a close-up: black beyond it) at full strength"),
     ("label_smoothing", float, "label smoothing of the loss"),
     ("consistency", float, "weight of the squared logit gap between each training crop and a copy "
      "moved by about a refiner's error (0: off; doubles each batch)"),

@@ -67,3 +67,31 @@ def test_shadows_follow_strength_and_are_off_by_default(crops):
     assert "BrimShadow" not in repr(plain) and "BrimShadow" in repr(shaded)
     with pytest.raises(ValueError):
         build_augmentation(0.5, shadows=2.0)
+
+
+def test_a_frame_cut_blacks_out_one_side_beyond_a_straight_edge_and_keeps_the_eyes(crops):
+    """A close-up's frame: black rows from the top (above the brows) or the bottom (under the nose),
+    never over the eyes in the crop's middle; what is not cut is the crop as it was."""
+    from research_and_train_nn.training.augment import FrameCut
+    import albumentations as A
+    pipeline = A.Compose([FrameCut(p=1.0)], seed=0)
+    sides = set()
+    for _ in range(4):
+        out = augment_batch(pipeline, crops)
+        for o, c in zip(out, crops):
+            black = (o == 0).all(axis=2) & (c != 0).any(axis=2)  # blacked out by the cut
+            kept = ~black
+            np.testing.assert_array_equal(o[kept], c[kept])
+            rows = np.nonzero(black.any(axis=1))[0]
+            assert rows.size and not black[28:37].any()  # the eye line (rows 28 to 36) is never cut
+            sides.add("top" if rows.max() < 32 else "bottom" if rows.min() > 32 else "both")
+            column_depth = black.sum(axis=0)
+            assert column_depth.max() - column_depth.min() <= 0.1 * 64 + 1  # a straight edge, a little tilted
+    assert sides == {"top", "bottom"}
+
+
+def test_frame_cuts_follow_strength_and_are_off_by_default(crops):
+    np.testing.assert_array_equal(augment_batch(build_augmentation(0.0, frame_cuts=1.0), crops), crops)
+    assert "FrameCut" not in repr(build_augmentation(1.0)) and "FrameCut" in repr(build_augmentation(1.0, frame_cuts=1.0))
+    with pytest.raises(ValueError, match="frame cut"):
+        build_augmentation(0.5, frame_cuts=-0.1)

@@ -23,6 +23,7 @@ class TrainConfig:
     strength_start: float = 0.1  # augmentation strength at the first epoch...
     strength_end: float = 0.8  # ...rising linearly to this at the last
     shadows: float = 0.0  # probability of a brim shadow over the eyes at full strength (augment.py)
+    frame_cuts: float = 0.0  # probability of the frame cutting the crop (a close-up) at full strength (augment.py)
     label_smoothing: float = 0.0  # targets 0/1 become e/2 and 1 - e/2: keeps logits moderate
     consistency: float = 0.0  # weight of the squared logit gap between each crop and a copy moved by
     #                           about a refiner's error (consistency.py); 0: off

@@ -21,7 +21,8 @@ class AugmentedCrops(keras.utils.PyDataset):
     """Shuffled, augmented training batches; ``strength`` is set by the schedule each epoch.
 
     Each batch draws its augmentation from a seed of (run seed, epoch, batch), so a run is
-    repeatable; ``shadows`` is the brim-shadow probability at full strength (augment.py). With
+    repeatable; ``shadows`` and ``frame_cuts`` are the brim-shadow and frame-cut probabilities at
+    full strength (augment.py). With
     ``pairs``, each batch is followed by its crops moved a little (consistency.py). With
     ``variants`` ((N, K, size, size, 3): each crop made other ways, crop_variants.py), a share
     ``variant_share`` x strength of the crops is replaced by one of its variants, drawn at random,
@@ -31,9 +32,10 @@ class AugmentedCrops(keras.utils.PyDataset):
 
     def __init__(self, crops: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
                  shadows: float = 0.0, pairs: bool = False, variants: np.ndarray | None = None,
-                 variant_share: float = 0.0, weights: np.ndarray | None = None, **kwargs):
+                 variant_share: float = 0.0, weights: np.ndarray | None = None, frame_cuts: float = 0.0,
+                 **kwargs):
         super().__init__(**kwargs)
-        self.shadows, self.pairs = shadows, pairs
+        self.shadows, self.frame_cuts, self.pairs = shadows, frame_cuts, pairs
         self.crops, self.labels = crops, labels.astype(np.float32)
         self.variants, self.variant_share = variants, variant_share
         self.weights = None if weights is None else weights.astype(np.float32)
@@ -50,7 +52,7 @@ class AugmentedCrops(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
-        pipeline = build_augmentation(self.strength, self.shadows)
+        pipeline = build_augmentation(self.strength, self.shadows, self.frame_cuts)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         pipeline.set_random_seed(int(rng.integers(2**31)))
         images, labels = augment_batch(pipeline, self._crops(rows, rng)), self.labels[rows]
@@ -239,7 +241,7 @@ def fit(config, train, val, out: Path, state: RunState | None, tensorboard: bool
     # of 4,000 crops either way).
     data = AugmentedCrops(train.crops, targets, config.batch_size, config.run_seed, config.shadows,
                           pairs=config.consistency > 0, variants=train.variants, variant_share=config.crop_variants,
-                          weights=weights, workers=1, use_multiprocessing=False)
+                          weights=weights, frame_cuts=config.frame_cuts, workers=1, use_multiprocessing=False)
     validation = PairedCopies(val.crops, val.labels, 256) if config.consistency else \
         (val.crops.astype(np.float32), val_targets)
     callbacks = [Schedule(data, config), EpochRecorder(out, config.patience, state), Eta(config.epochs)]
