@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import CropConfig, Detectors, ModelConfig, load_image, preprocess
-from glasses_core.errors import GlassesError, errors_exit_2
+from glasses_core.errors import errors_exit_2
 from research_and_train_nn.data.composed import composed_crops
 from research_and_train_nn.data.datasets import Record, mtfl_eyes, mtfl_landmarks, mtfl_poses
 from research_and_train_nn.evaluation.metrics import kind_metrics, metrics
@@ -38,6 +38,7 @@ from research_and_train_nn.studies.hard_cases import hard_case_photos
 from research_and_train_nn.studies.placements import placed_crops, spread_faces
 from research_and_train_nn.synthesis.draw import VALIDATION_STYLES, draw_forehead_glasses, draw_glasses, synthesis_rng
 from research_and_train_nn.training.config import TrainConfig
+from research_and_train_nn.training.run_state import check_run_folder
 
 SYNTHETIC_PHOTOS = 300  # validation photos without glasses that get glasses drawn on (and pushed up)
 SEED = 2026  # the synthetic validation set's seed, the same for every run
@@ -173,17 +174,6 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
             "synthetic_recall": float(worn.mean()), "synthetic_forehead_false_alarms": float(forehead.mean()),
             "placements": len(moves), "placements_missed": placed["missed"],
             "placements_moved": int((moves > MAX_MOVE).sum()), "placement_max_move": float(moves.max())}
-
-
-RUN_FILES = ("train_config.json", "model.keras", "config.json", "val_crops.npz", "history.csv")
-
-
-def check_run_folder(folder: Path) -> None:
-    """Before hours of scoring: a folder train.py finished, or GlassesError saying what it lacks."""
-    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
-    if missing:
-        raise GlassesError(f"{folder}: not a finished training run (no {', '.join(missing)}; "
-                           "train.py --out makes one)")
 
 
 def score_run(run: Path, base: dict, probe_cache: dict) -> dict:

@@ -34,8 +34,10 @@ from PIL import Image, ImageDraw, ImageFont
 from glasses_core import load_image
 from glasses_core.crop import cut, eye_geometry
 from glasses_core.config import KINDS, CropConfig
+from glasses_core.errors import ConfigError, errors_exit_2
 from research_and_train_nn.data.datasets import CELEBA_ALIGNED_EYES, KIND_LABELS, load_celeba, load_mtfl, mtfl_eyes
 from research_and_train_nn.data.paths import PROJECT_ROOT, SHARED_DATA
+from research_and_train_nn.training.run_state import check_run_folder
 
 LABELS = KIND_LABELS  # one CSV per pool, and the labellers' answers
 
@@ -224,6 +226,14 @@ def collect(answer_files: list[Path], index_files: list[Path], out: Path = LABEL
     return {"counts": counts, "changed_by_a_later_look": changed}
 
 
+def existing(*paths: Path) -> None:
+    """ConfigError naming the first of ``paths`` that is not a file: before any sheet is drawn."""
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file")
+
+
+@errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -247,6 +257,7 @@ def main(argv=None) -> int:
     if args.command == "sheets":
         make_sheets(args.data, args.out)
     elif args.command == "disagree":
+        check_run_folder(args.run)
         rows = disagreements(args.run, args.data)
         with open(args.out, "w", newline="") as handle:
             writer = csv.DictWriter(handle, ["pool", "file", "kind", "dark_probability"])
@@ -254,10 +265,15 @@ def main(argv=None) -> int:
             writer.writerows(rows)
         print(f"{len(rows)} labels the model disagrees with: {args.out}", file=sys.stderr)
     elif args.command == "again":
+        existing(args.rows)
         with open(args.rows, newline="") as handle:
             make_second_look(list(csv.DictReader(handle)), args.data, args.out)
     else:
-        print(collect(args.answers, args.index, args.out))
+        existing(*args.answers, *args.index)
+        try:
+            print(collect(args.answers, args.index, args.out))
+        except ValueError as err:  # an answer file or index the sheets did not make
+            raise ConfigError(str(err)) from None
     return 0
 
 

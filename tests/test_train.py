@@ -254,7 +254,6 @@ def test_the_threshold_is_chosen_on_the_pools_asked_for_only(tmp_path):
     from research_and_train_nn.data.datasets import Record
     from research_and_train_nn.training.run import save_model_files
     (tmp_path / "model.keras").write_bytes(b"weights")  # the model id's digest
-    rng = np.random.default_rng(0)
     natural = [Record(f"n{i}.jpg", int(i < 10), None, "mtfl_train") for i in range(100)]
     skewed = [Record(f"s{i}.jpg", int(i < 95), None, "celeba", key=f"celeba_more/img_align_celeba/s{i}.jpg")
               for i in range(100)]

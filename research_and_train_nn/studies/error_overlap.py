@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from research_and_train_nn.evaluation.report import validation_crops
-from research_and_train_nn.evaluation.metrics import metrics
-from research_and_train_nn.evaluation.metrics import choose_threshold
+from glasses_core.errors import errors_exit_2
+from research_and_train_nn.evaluation.metrics import choose_threshold, metrics
 from research_and_train_nn.evaluation.probabilities import predict_probabilities
+from research_and_train_nn.evaluation.report import validation_crops
+from research_and_train_nn.training.run_state import check_run_folder
 
 TILE = 128  # contact-sheet tile side; crops are scaled up to it
 COLUMNS = 8
@@ -120,11 +121,14 @@ def markdown(report: dict, runs: list[Path]) -> str:
     return "\n".join(lines)
 
 
+@errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+", help="run folders made by train.py on one split")
     parser.add_argument("--out", type=Path, required=True, help="folder for the report and the contact sheet")
     args = parser.parse_args(argv)
+    for run in args.runs:
+        check_run_folder(run)  # before any model is loaded
     report, crops = study(args.runs)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "error_overlap.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -27,6 +27,15 @@ from glasses_core.errors import GlassesError
 STATE = "state.json"
 HISTORY = "history.csv"
 BEST = "model.keras"  # the best epoch's checkpoint, by validation PR-AUC
+RUN_FILES = ("train_config.json", BEST, "config.json", "val_crops.npz", HISTORY)  # a finished run's files
+
+
+def check_run_folder(folder: Path) -> None:
+    """Before hours of scoring: a folder train.py finished, or GlassesError saying what it lacks."""
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    if missing:
+        raise GlassesError(f"{folder}: not a finished training run (no {', '.join(missing)}; "
+                           "train.py --out makes one)")
 
 
 class RunFolderError(GlassesError):
