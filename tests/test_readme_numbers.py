@@ -302,3 +302,21 @@ def test_the_widened_look_s_presence_is_the_one_the_close_up_study_s_rule_picks(
     notes = " ".join((reports / "README.md").read_text().split())
     rows = {row["presence"]: row for row in table}
     assert "; ".join(f"{p:g}, {rows[p]['right']} and {rows[p]['wrong']}" for p in (12, 4, 2, 0)) in notes
+
+
+def test_frame_cut_notes_quote_the_frame_cuts_table():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3_framecuts" / "runs.json").read_text())}
+    pairs = (("shipped 0.3.0", "r31_all_data_kind3_variants_framecuts"),
+             ("r28_all_data_kind3_variants_seed7", "r32_all_data_kind3_variants_framecuts_seed7"),
+             ("r29_all_data_kind3_variants_seed11", "r33_all_data_kind3_variants_framecuts_seed11"))
+    for without, with_cuts in pairs:
+        a, b = runs[without], runs[with_cuts]
+        row = (f"{a['overall']['f1']:.4f}{' (0.3.0)' if without.startswith('shipped') else ''} / {b['overall']['f1']:.4f} | "
+               f"{a['composed']['recall']:.3f} / {b['composed']['recall']:.3f} | "
+               f"{a['composed']['false_alarms']} / {b['composed']['false_alarms']} | "
+               f"{a['kind']['dark_accuracy']:.4f} / {b['kind']['dark_accuracy']:.4f} |")
+        assert row in notes, row
+        assert b["overall"]["f1"] < a["overall"]["f1"] and b["composed"]["recall"] < a["composed"]["recall"]
+        assert b["composed"]["false_alarms"] < a["composed"]["false_alarms"]
