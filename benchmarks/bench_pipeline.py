@@ -8,7 +8,9 @@ All in one run, single thread, medians (photos.py builds the photos):
   the detailed look's input for each photo size), the face mesh, the classifier;
 - ``GlassesClassifier.predict(jpeg_bytes)`` end to end per photo size, and the same with every
   photo decoded at full size first (``open_photo(..., reduced_decode=False)``: 0.1.0's decode);
-- where predict() spends it: decode, whole-photo detection, refinement, crop, classify;
+- where predict() spends it: decode, whole-photo detection, refinement, crop, classify; and how
+  much of it goes to cutting squares out of the photo (geometry.cut: the face mesh's regions and the
+  crops, Pillow's bilinear affine sampling, per output pixel the dearest step of the glue);
 - how many times predict() invokes each network on each photo, and its unavoidable cost: the
   photo's decode at the reductions it uses plus every invoke it makes (issue 26's limit);
 - the ratios the speed issue asks for: predict() against that limit at each size; at 640x480
@@ -116,6 +118,31 @@ def stages(classifier: GlassesClassifier, jpeg: bytes, runs: int) -> dict:
             "faces": len(faces)}
 
 
+def cut_time(classifier: GlassesClassifier, jpeg: bytes, runs: int) -> dict:
+    """How many squares predict() cuts out of this photo (geometry.cut: face-mesh regions and crops)
+    and the median ms they take together per predict()."""
+    import time
+    from glasses_core import crop, locate
+    per_call: list[list[float]] = []
+    original = locate.cut
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            per_call[-1].append((time.perf_counter() - start) * 1000)
+    locate.cut = crop.cut = timed
+    try:
+        for _ in range(runs + 3):  # the first 3 warm up
+            per_call.append([])
+            classifier.predict(jpeg)
+    finally:
+        locate.cut = crop.cut = original
+    per_call = per_call[3:]
+    return {"cuts": len(per_call[-1]), "cut_ms": float(np.median([sum(calls) for calls in per_call]))}
+
+
 def decode_into(photo, reductions):
     """``photo`` with its pixels decoded at each of ``reductions``."""
     for reduction in reductions:
@@ -134,6 +161,7 @@ def photo_row(classifier: GlassesClassifier, net: dict, size: str, runs: int) ->
         lambda: classifier.predict(open_photo(jpeg, reduced_decode=False)), max(5, runs // 4))
     row["unavoidable_ms"] = unavoidable_ms(row, net)
     row["vs_its_decode_and_invokes"] = against_its_decode_and_invokes(classifier, jpeg, row, runs)
+    row.update(cut_time(classifier, jpeg, runs))
     return row
 
 
@@ -197,6 +225,8 @@ def ratios(net: dict, photos: dict, no_face: dict) -> dict:
             "4032x3024_vs_640x480": photos["4032x3024"]["predict_ms"] / base,
             "4032x3024_full_decode_vs_fast": photos["4032x3024"]["predict_full_decode_ms"]
             / photos["4032x3024"]["predict_ms"],
+            **{f"{size}_vs_its_decode_invokes_and_cuts": row["predict_ms"] / (row["unavoidable_ms"] + row["cut_ms"])
+               for size, row in photos.items()},
             **missing}
 
 

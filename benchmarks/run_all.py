@@ -169,6 +169,9 @@ def rows(results: dict):
                 f"{row['predict_full_decode_ms']:.2f} ms"
             yield f"predict() {size} ({p['model']})", "its decode + every network invoke it makes", \
                 f"{row['unavoidable_ms']:.2f} ms ({invoked(row['invokes'])})"
+            if "cut_ms" in row:
+                yield f"predict() {size} ({p['model']})", "cutting squares out of the photo (Pillow's affine sampling)", \
+                    f"{row['cut_ms']:.2f} ms ({row['cuts']} cuts: face-mesh regions and crops)"
         for size, row in p.get("no_face", {}).items():
             yield f"predict() {size}, no face ({p['model']})", "end to end", \
                 f"{row['predict_ms']:.2f} ms ({'a face found' if row['face_found'] else 'no face found'}, " \

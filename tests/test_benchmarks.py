@@ -44,6 +44,7 @@ def test_writes_json_with_positive_numbers(results):
         assert row["faces"] == 1 and row["mesh_invokes"] >= 1
         assert row["invokes"]["blazeface"] >= 1 and row["invokes"]["face_mesh"] == row["mesh_invokes"]
         assert row["invokes"]["classifier"] == 1 and 0 < row["unavoidable_ms"]
+        assert row["cuts"] == row["mesh_invokes"] + 1 and 0 < row["cut_ms"] < row["predict_ms"]  # each pass's region, the crop
     for size, row in pipeline["no_face"].items():  # the frames without the face: the detector looks again,
         assert row["invokes"]["blazeface"] > pipeline["photos"][size]["invokes"]["blazeface"], size  # turned
         assert row["invokes"]["blazeface_detail"] == 1, size  # and once in detail, for small faces
@@ -74,9 +75,9 @@ def test_markdown_table_has_a_row_per_measurement(results):
     table = (results / "results.md").read_text()
     assert "| section | measurement | value |" in table
     assert "`glasses_int8.tflite`" in table and "| float32, 2 threads |" in table
-    assert table.count("| predict() 1920x1080 (") == 4 and "fastest on this CPU" in table
+    assert table.count("| predict() 1920x1080 (") == 5 and "fastest on this CPU" in table
     assert table.count("| predict() 1920x1080, no face (") == 2
-    assert table.count("| ratios (one run) |") == 11
+    assert table.count("| ratios (one run) |") == 14
     assert table.count("(median of 5 paired rounds: ") == 6
 
 
