@@ -320,3 +320,13 @@ def test_frame_cut_notes_quote_the_frame_cuts_table():
         assert row in notes, row
         assert b["overall"]["f1"] < a["overall"]["f1"] and b["composed"]["recall"] < a["composed"]["recall"]
         assert b["composed"]["false_alarms"] < a["composed"]["false_alarms"]
+
+
+def test_the_model_card_quotes_the_hard_cases_and_the_fast_path_of_today_s_preprocessing():
+    cases = json.loads((ROOT / "research_and_train_nn" / "reports" / "hard_cases" / "v0.3.0" / "hard_cases.json")
+                       .read_text())["cases"]
+    fast = json.loads((ROOT / "benchmarks" / "fast_path_f1.json").read_text())
+    card = " ".join((ROOT / "models" / "README.md").read_text().split())
+    assert (f"right face found in {cases['all']['right_face']:.3f} of them, recall {cases['all']['recall']:.3f} "
+            f"against {cases['as photographed']['recall']:.3f} on the same photos") in card
+    assert f"{fast['f1_fast']:.4f} through the preprocessing of now, version 8" in card
