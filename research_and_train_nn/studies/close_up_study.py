@@ -17,7 +17,6 @@ in place. Writes close_up_study.md and .json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from glasses_core.locate import GIVE_UP, TRUSTED, WIDENED_TRUSTED, _refined, tru
 from research_and_train_nn.data.composed import CASES, compose, right_face_of
 from research_and_train_nn.data.paths import SHARED_DATA
 from research_and_train_nn.studies.hard_cases import validation_photos
+from research_and_train_nn.studies.report_files import command_line, write_report
 
 PRESENCES = (TRUSTED, 8.0, 4.0, 2.0, 0.0, -2.0, -4.0)  # the presences the table tries
 
@@ -109,14 +109,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
     parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
     args = parser.parse_args(argv)
-    command = "python3 research_and_train_nn/studies/close_up_study.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
     report = measure(validation_photos(args.data, args.per_class))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "close_up_study.json").write_text(json.dumps(report, indent=1) + "\n")
-    text = markdown(report, command)
-    (args.out / "close_up_study.md").write_text(text)
-    print(text)
+    write_report(args.out, "close_up_study", report, markdown(report, command_line("close_up_study.py", argv)))
     return 0
 
 

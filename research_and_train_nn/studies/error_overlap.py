@@ -15,7 +15,6 @@ The test set is never read. Writes error_overlap.md, error_overlap.json and shar
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from glasses_core.errors import errors_exit_2
 from research_and_train_nn.evaluation.metrics import choose_threshold, metrics
 from research_and_train_nn.evaluation.probabilities import predict_probabilities
 from research_and_train_nn.evaluation.report import validation_crops
+from research_and_train_nn.studies.report_files import write_report
 from research_and_train_nn.training.run_state import check_run_folder
 
 TILE = 128  # contact-sheet tile side; crops are scaled up to it
@@ -130,11 +130,8 @@ def main(argv=None) -> int:
     for run in args.runs:
         check_run_folder(run)  # before any model is loaded
     report, crops = study(args.runs)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "error_overlap.json").write_text(json.dumps(report, indent=1) + "\n")
-    (args.out / "error_overlap.md").write_text(markdown(report, args.runs))
+    write_report(args.out, "error_overlap", report, markdown(report, args.runs))
     contact_sheet(crops, report["shared"]).save(args.out / "shared_errors.png", optimize=True)
-    print(markdown(report, args.runs))
     return 0
 
 

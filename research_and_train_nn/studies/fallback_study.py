@@ -16,7 +16,6 @@ Writes ``fallback_study.md`` / ``.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from glasses_core.errors import errors_exit_2
 from glasses_core.face_detect import FaceDetector
 from research_and_train_nn.data.datasets import load_mtfl, mtfl_eyes
 from research_and_train_nn.data.crops import DEFAULT_CACHE, make_crops
+from research_and_train_nn.studies.report_files import command_line, write_report
 
 
 def study(root: Path, splits: tuple[str, ...], scores: tuple[float, ...], config: CropConfig,
@@ -98,13 +98,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for fallback_study.md/.json")
     args = parser.parse_args(argv)
-    command = "python3 research_and_train_nn/studies/fallback_study.py " + " ".join(argv or sys.argv[1:])
     report = study(args.mtfl, tuple(args.split or ("train", "test")), tuple(args.scores), CropConfig(), args.cache)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "fallback_study.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report, command)
-    (args.out / "fallback_study.md").write_text(text)
-    print(text)
+    write_report(args.out, "fallback_study", report, markdown(report, command_line("fallback_study.py", argv)), indent=2)
     return 0
 
 

@@ -16,7 +16,6 @@ Writes hard_cases.md and .json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from research_and_train_nn.data.composed import CASES, as_photographed, compose,
 from research_and_train_nn.data.datasets import load, mtfl_eyes
 from research_and_train_nn.data.paths import SHARED_DATA
 from research_and_train_nn.data.splits import split_by_identity
+from research_and_train_nn.studies.report_files import command_line, write_report
 
 POOLS = ("mtfl", "celeba")  # photos with annotated or aligned eyes
 SPLIT = {"val_fraction": 0.15, "seed": 1337}  # TrainConfig's defaults: the validation people of every run
@@ -111,17 +111,12 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
     parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
     args = parser.parse_args(argv)
-    command = "python3 research_and_train_nn/studies/hard_cases.py " + " ".join(argv if argv is not None else sys.argv[1:])
     classifier = GlassesClassifier(args.model)
     photos = validation_photos(args.data, args.per_class)
     rows = measure(classifier, photos)
     report = {"model": classifier.model_id, "photos": len(photos), "per_class": args.per_class,
               "composed": sum(r["case"] != AS_PHOTOGRAPHED for r in rows), "cases": summary(rows)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "hard_cases.json").write_text(json.dumps(report, indent=1) + "\n")
-    text = markdown(report, command)
-    (args.out / "hard_cases.md").write_text(text)
-    print(text)
+    write_report(args.out, "hard_cases", report, markdown(report, command_line("hard_cases.py", argv)))
     return 0
 
 

@@ -17,7 +17,6 @@ the test photos' pixels and annotated eyes, never their labels.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from glasses_core import GlassesClassifier, crop_face, locate, open_photo
 from glasses_core.face_detect import make_face
 from research_and_train_nn.studies.placements import aflw_faces, into_placement, placed_crops, probability
 from research_and_train_nn.data.paths import SHARED_DATA
+from research_and_train_nn.studies.report_files import write_report
 
 MAX_MOVE = 0.05  # the face-in-any-photo test's limit
 
@@ -99,10 +99,7 @@ def main(argv=None) -> int:
         classifier._detectors.refiner = locate.REFINERS[refine](classifier.config.crop)
         results[name] = summary(measure(classifier, faces))
         print(name, results[name], flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "placement_study.json").write_text(json.dumps(results, indent=1) + "\n")
-    (args.out / "placement_study.md").write_text(markdown(results))
-    print(markdown(results))
+    write_report(args.out, "placement_study", results, markdown(results))
     return 0
 
 

@@ -17,7 +17,6 @@ answers come from those faces). Writes second_look_study.md and .json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from glasses_core.locate import GIVE_UP, TRUSTED, find_faces
 from research_and_train_nn.data.composed import compose
 from research_and_train_nn.data.paths import SHARED_DATA
 from research_and_train_nn.studies.hard_cases import validation_photos
+from research_and_train_nn.studies.report_files import command_line, write_report
 
 
 class PassRecorder:
@@ -125,14 +125,8 @@ def main(argv=None) -> int:
     parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
     parser.add_argument("--give-up", type=float, default=GIVE_UP, help=f"the rule's presence (default {GIVE_UP})")
     args = parser.parse_args(argv)
-    command = "python3 research_and_train_nn/studies/second_look_study.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
     report = measure(validation_photos(args.data, args.per_class), args.give_up)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "second_look_study.json").write_text(json.dumps(report, indent=1) + "\n")
-    text = markdown(report, command)
-    (args.out / "second_look_study.md").write_text(text)
-    print(text)
+    write_report(args.out, "second_look_study", report, markdown(report, command_line("second_look_study.py", argv)))
     return 0
 
 
