@@ -27,8 +27,7 @@ from glasses_core import CropConfig, Detectors, open_photo
 from glasses_core.errors import errors_exit_2
 from glasses_core.locate import GIVE_UP, TRUSTED, WIDENED_TRUSTED, _refined, trusted
 from research_and_train_nn.data.composed import CASES, compose, right_face_of
-from research_and_train_nn.data.paths import SHARED_DATA
-from research_and_train_nn.studies.hard_cases import validation_photos
+from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos
 from research_and_train_nn.studies.report_files import command_line, write_report
 
 PRESENCES = (TRUSTED, 8.0, 4.0, 2.0, 0.0, -2.0, -4.0)  # the presences the table tries
@@ -106,8 +105,7 @@ def markdown(r: dict, command: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for close_up_study.md and .json")
-    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
-    parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
+    add_photo_arguments(parser)
     args = parser.parse_args(argv)
     report = measure(validation_photos(args.data, args.per_class))
     write_report(args.out, "close_up_study", report, markdown(report, command_line("close_up_study.py", argv)))

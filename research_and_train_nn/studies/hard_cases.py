@@ -41,6 +41,12 @@ def validation_photos(data: Path, per_class: int) -> list:
     return hard_case_photos([records[i] for i in val], per_class)
 
 
+def add_photo_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data and --per-class: where the validation photos are and how many ``validation_photos`` takes."""
+    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
+    parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
+
+
 def hard_case_photos(records: list, per_class: int = 100, seed: int = 0) -> list:
     """(record, eyes) of ``per_class`` photos with glasses and as many without from each of MTFL's
     training pool and CelebA, chosen at random (``seed``) among ``records``."""
@@ -108,8 +114,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for hard_cases.md and .json")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model .json or .tflite (default: shipped)")
-    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
-    parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
+    add_photo_arguments(parser)
     args = parser.parse_args(argv)
     classifier = GlassesClassifier(args.model)
     photos = validation_photos(args.data, args.per_class)

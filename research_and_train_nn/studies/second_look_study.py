@@ -27,8 +27,7 @@ from glasses_core import CropConfig, Detectors, open_photo
 from glasses_core.errors import errors_exit_2
 from glasses_core.locate import GIVE_UP, TRUSTED, find_faces
 from research_and_train_nn.data.composed import compose
-from research_and_train_nn.data.paths import SHARED_DATA
-from research_and_train_nn.studies.hard_cases import validation_photos
+from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos
 from research_and_train_nn.studies.report_files import command_line, write_report
 
 
@@ -121,8 +120,7 @@ def markdown(r: dict, command: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for second_look_study.md and .json")
-    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
-    parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
+    add_photo_arguments(parser)
     parser.add_argument("--give-up", type=float, default=GIVE_UP, help=f"the rule's presence (default {GIVE_UP})")
     args = parser.parse_args(argv)
     report = measure(validation_photos(args.data, args.per_class), args.give_up)
