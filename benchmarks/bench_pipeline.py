@@ -32,6 +32,7 @@ import io
 import json
 import pstats
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling photos.py
 from photos import SIZES, benchmark_photo, median_ms  # noqa: E402
 
-from glasses_core import Detectors, GlassesClassifier, crop_face, open_photo  # noqa: E402
+from glasses_core import Detectors, GlassesClassifier, crop, crop_face, locate, open_photo  # noqa: E402
 from glasses_core.errors import errors_exit_2  # noqa: E402
 from glasses_core.face_mesh import FaceMesh  # noqa: E402
 from glasses_core.locate import usable_faces  # noqa: E402
@@ -121,8 +122,6 @@ def stages(classifier: GlassesClassifier, jpeg: bytes, runs: int) -> dict:
 def cut_time(classifier: GlassesClassifier, jpeg: bytes, runs: int) -> dict:
     """How many squares predict() cuts out of this photo (geometry.cut: face-mesh regions and crops)
     and the median ms they take together per predict()."""
-    import time
-    from glasses_core import crop, locate
     per_call: list[list[float]] = []
     original = locate.cut
 

@@ -33,37 +33,34 @@ from research_and_train_nn.studies.report_files import command_line, write_repor
 PRESENCES = (TRUSTED, 8.0, 4.0, 2.0, 0.0, -2.0, -4.0)  # the presences the table tries
 
 
-def widened_faces(photo, detectors: Detectors, config: CropConfig, give_up) -> list | None:
-    """The faces of the widened look, refined (``give_up`` as find_faces passes it), on a photo where
-    find_faces would look that way; None where it would not (a trusted upright or turned face)."""
+def widened_detections(photo, detectors: Detectors) -> list | None:
+    """The widened look's faces as the detector finds them, on a photo where find_faces would look
+    that way (no trusted upright face, none of the turned looks' either, their passes given up as
+    find_faces gives them up); None where it would not."""
     if any(trusted(f, 0.0) for f in _refined(photo, detectors, detectors.detect(photo))):
         return None
     if any(trusted(f, angle) for angle, found in detectors.detect_turned(photo)
-           for f in _refined(photo, detectors, found, give_up)):
+           for f in _refined(photo, detectors, found, GIVE_UP)):
         return None
-    return _refined(photo, detectors, detectors.detect_widened(photo), give_up)
+    return detectors.detect_widened(photo)
 
 
 def measure(photos) -> dict:
-    config = CropConfig()
-    detectors = Detectors(config)
+    detectors = Detectors(CropConfig())
     faces, photos_widened, composed = [], 0, 0
     for record, eyes in tqdm(photos, desc="photos", unit="photo", file=sys.stderr):
         for case in compose(record, eyes):
             composed += 1
             photo = open_photo(case.jpeg)
-            for give_up, key in ((None, "presence"), (GIVE_UP, "presence_with_rule")):
-                found = widened_faces(photo, detectors, config, give_up)
-                if found is None:
-                    break
-                if give_up is None:
-                    photos_widened += 1
-                    rows = [{"case": case.case, "photo": record.key, "label": record.label,
-                             "right": right_face_of(f, case.eyes), "upright": trusted(f, 0.0, -np.inf)}
-                            for f in found]
-                    faces += rows
-                for row, face in zip(rows, found):
-                    row[key] = face.presence
+            found = widened_detections(photo, detectors)
+            if found is None:
+                continue
+            photos_widened += 1
+            # each face refined never giving up (its last pass's presence) and with the give-up rule
+            faces += [{"case": case.case, "photo": record.key, "label": record.label,
+                       "right": right_face_of(face, case.eyes), "upright": trusted(face, 0.0, -np.inf),
+                       "presence": face.presence, "presence_with_rule": ruled.presence}
+                      for face, ruled in zip(_refined(photo, detectors, found), _refined(photo, detectors, found, GIVE_UP))]
     return {"composed_photos": composed, "photos_widened": photos_widened, "faces": faces,
             "table": [counted(faces, at) for at in PRESENCES], "chosen": WIDENED_TRUSTED,
             "chosen_with_rule": counted(faces, WIDENED_TRUSTED, "presence_with_rule"),
@@ -74,7 +71,7 @@ def counted(faces: list[dict], at: float, key: str = "presence") -> dict:
     """What counting the widened look's faces from presence ``at`` (their eye line upright) gives."""
     kept = [f for f in faces if f["upright"] and f[key] >= at]
     return {"presence": at, "right": sum(f["right"] for f in kept), "wrong": sum(not f["right"] for f in kept),
-            "photos_gaining_the_right_face": len({(f["case"], f["photo"]) for f in kept if f["right"]})}
+            "photos_with_the_right_face": len({(f["case"], f["photo"]) for f in kept if f["right"]})}
 
 
 def markdown(r: dict, command: str) -> str:
@@ -88,7 +85,7 @@ def markdown(r: dict, command: str) -> str:
              "| presence from | right faces counted | wrong faces counted | photos where it counts the right face |",
              "|---|---|---|---|"]
     lines += [f"| {t['presence']:g}{' (TRUSTED)' if t['presence'] == TRUSTED else ''} | {t['right']} | {t['wrong']} | "
-              f"{t['photos_gaining_the_right_face']} |" for t in r["table"]]
+              f"{t['photos_with_the_right_face']} |" for t in r["table"]]
     c = r["chosen_with_rule"]
     lines += ["", "The rule for the choice: go down the table and stop before the first step whose added faces are "
               "more than one in ten wrong. The steps:", ""]

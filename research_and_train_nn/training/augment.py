@@ -20,7 +20,7 @@ def build_augmentation(s: float, shadows: float = 0.0, frame_cuts: float = 0.0) 
     ``shadows`` is the probability, at s = 1, of a shadow falling from the top of the crop
     over the eyes (a cap's brim, hair): one of the first model's false alarms. ``frame_cuts`` is
     the probability, at s = 1, of the photo's frame cutting the crop above the brows or under the
-    mouth (a close-up: the crop is black beyond it).
+    nose (a close-up: the crop is black beyond it).
     """
     if not 0.0 <= s <= 1.0:
         raise ValueError(f"augmentation strength must be in [0, 1], got {s}")
