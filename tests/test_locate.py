@@ -484,6 +484,20 @@ def test_close_ups_cut_at_the_forehead_and_chin_are_found_with_their_eyes(data_d
     assert right >= 39
 
 
+def test_a_widened_face_replaces_an_upright_one_only_when_the_mesh_reads_it_more_present(data_dir):
+    """An ordinary LFW photo whose face the mesh doubts upright (presence 8) is also found by the
+    widened look, where it reads less present (6) but above WIDENED_TRUSTED: the upright face, the
+    more present, is kept (when the widened face always won, this photo's answer changed)."""
+    from glasses_core.locate import TRUSTED, WIDENED_TRUSTED, _refined
+    detectors = Detectors(CropConfig())
+    photo = open_photo(data_dir / "mtfl" / "lfw_5590" / "Joe_Vandever_0001.jpg")
+    upright = _refined(photo, detectors, detectors.detect(photo))
+    widened = _refined(photo, detectors, detectors.detect_widened(photo))
+    assert len(upright) == len(widened) == 1
+    assert TRUSTED > upright[0].presence > widened[0].presence >= WIDENED_TRUSTED
+    assert find_faces(photo, detectors, CropConfig()) == upright
+
+
 def test_an_untrusted_upright_face_is_kept_when_no_other_look_does_better(mtfl_faces):
     """Second looks never lose a face: an upright face the mesh doubts stays when the turned
     looks find nothing trusted there."""
