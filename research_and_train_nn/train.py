@@ -105,8 +105,14 @@ FLAGS = (  # (TrainConfig field, type, help) of the settings that have a flag
      "ones: glasses drawn on (label 1) or pushed up onto the head (label 0)"),
     ("init_weights", str, "start from this .keras model's weights (fine-tuning; a one-answer model's weights "
      "also start a two-answer one)"),
+    ("init_config", str, "with --kind-only true: the starting model's config JSON (its glasses.json), whose "
+     "threshold the run keeps"),
     ("kind_weight", float, "weight of the second answer's loss, P(dark | glasses) from the kind labels "
      "(research_and_train_nn/data/kind_labels); 0: one answer"),
+    ("kind_features", str, "what the second answer reads: pooled (the first answer's features, default) or "
+     "eye_band (the middle rows of the 8 x 8 feature map, position by position)"),
+    ("kind_only", lambda text: {"true": True, "false": False}[text.lower()],
+     "true: train the eye-band kind head alone from --init-weights; the first answer stays that model's"),
     ("source_balance", lambda text: {"true": True, "false": False}[text.lower()],
      "true: balance the classes within each pool (a pool of nearly all glasses must not teach its look)"),
     ("threshold_pools", lambda text: tuple(filter(None, text.split(","))),

@@ -51,6 +51,10 @@ def test_a_glasses_error_becomes_one_line_and_exit_status_2_and_anything_else_st
      "none.json: model metadata not found"),
     (lambda tmp: ("research_and_train_nn.studies.hard_cases", ["--data", str(tmp / "nodata"), "--out", str(tmp / "o")]),
      "nodata/mtfl does not exist"),
+    (lambda tmp: ("research_and_train_nn.studies.kind_features_study",
+                  ["--model", str(tmp / "none.keras"), "--config", str(ROOT / "research_and_train_nn" / "configs" /
+                                                                       "all_data.json"), "--out", str(tmp / "o")]),
+     "no such file: "),
     (lambda tmp: ("benchmarks/fast_path_f1.py", ["--model", str(tmp / "none.json")]), "none.json: model metadata not found"),
     (lambda tmp: ("benchmarks/bench_pipeline.py", ["--model", str(tmp / "none.json")]), "none.json: model metadata not found"),
     (lambda tmp: ("benchmarks/run_all.py", ["--models", str(tmp / "none"), "--out", str(tmp / "o")]),

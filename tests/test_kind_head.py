@@ -109,3 +109,112 @@ def test_a_tiny_two_answer_run_learns_which_glasses(tiny_kind_run):
     assert m["clear"] > 100 and m["dark"] > 40
     assert (m["clear_accuracy"] + m["dark_accuracy"]) / 2 > 0.7, m
     assert keras_probabilities(tiny_kind_run, crops).shape == (len(crops),)  # the first answer alone
+
+
+# ---------------------------------------------------------------- the eye-band head, trained alone
+
+def _val_crops(run, count: int = 64) -> np.ndarray:
+    with np.load(run / "val_crops.npz") as val:
+        return val["crops"][:count].astype(np.float32)
+
+
+def test_the_eye_band_head_is_a_linear_map_of_the_middle_rows_position_by_position(tiny_kind_run):
+    """On real crops, the eye-band logit is the kind_band weights times block 4's output at rows 2
+    to 5 of its 8 x 8 map, plus the bias: no other row and no pooling enters it."""
+    import keras
+
+    from research_and_train_nn.training.model import EYE_BAND_BLOCK, make_model
+    keras.utils.set_random_seed(1)
+    model = make_model(kind_head=True, kind_features="eye_band")
+    kernel, bias = model.get_layer("kind_band").get_weights()
+    model.get_layer("kind_band").set_weights([np.random.default_rng(0).normal(size=kernel.shape).astype("float32"),
+                                              np.array([0.25], "float32")])
+    crops = _val_crops(tiny_kind_run)
+    features = keras.Model(model.input, model.get_layer(f"block{EYE_BAND_BLOCK}_pw_relu").output).predict(crops, verbose=0)
+    assert features.shape[1:3] == (8, 8)
+    kernel, bias = model.get_layer("kind_band").get_weights()
+    expected = np.einsum("nhwc,hwc->n", features[:, 2:6], kernel[..., 0]) + bias[0]
+    logits = model.predict(crops, verbose=0)
+    assert logits.shape == (len(crops), 2)
+    np.testing.assert_allclose(logits[:, 1], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_pooled_two_answer_model_starts_an_eye_band_model_with_its_first_answer(tiny_kind_run):
+    import keras
+
+    from research_and_train_nn.training.model import freeze_all_but_kind_head, load_weights_into, make_model
+    start = keras.models.load_model(tiny_kind_run / "model.keras", compile=False)
+    model = make_model(kind_head=True, kind_features="eye_band")
+    load_weights_into(model, start)
+    crops = _val_crops(tiny_kind_run)
+    np.testing.assert_allclose(model.predict(crops, verbose=0)[:, 0], start.predict(crops, verbose=0)[:, 0], atol=1e-5)
+    freeze_all_but_kind_head(model)
+    assert [w.path for w in model.trainable_weights] == ["kind_band/kernel", "kind_band/bias"]
+
+
+def test_the_kind_s_pr_auc_picks_the_best_epoch_of_a_kind_only_run():
+    from research_and_train_nn.training.run_state import epochs_since_best, monitored
+    joint = [{"val_pr_auc": 0.90}, {"val_pr_auc": 0.95}, {"val_pr_auc": 0.93}]
+    kind_only = [{"val_pr_auc": 0.9, "val_kind_pr_auc": 0.5}, {"val_pr_auc": 0.9, "val_kind_pr_auc": 0.8},
+                 {"val_pr_auc": 0.9, "val_kind_pr_auc": 0.7}]
+    assert monitored(joint) == "val_pr_auc" and epochs_since_best(joint) == 1
+    assert monitored(kind_only) == "val_kind_pr_auc" and epochs_since_best(kind_only) == 1
+
+
+@pytest.fixture(scope="module")
+def kind_only_run(tiny_kind_run, data_dir, crop_cache, tmp_path_factory):
+    """tiny_kind_run's model with an eye-band kind head trained alone (4 epochs, 600 real crops)."""
+    from research_and_train_nn.training.config import TrainConfig
+    from research_and_train_nn.training.run import run
+    from conftest import TINY_TRAIN
+    config = TrainConfig(datasets=(f"mtfl:{data_dir / 'mtfl'}", f"celeba:{data_dir / 'celeba'}",
+                                   f"celeba:{data_dir / 'celeba_more'}"),
+                         **{**TINY_TRAIN, "seed": 5}, kind_weight=1.0, source_balance=True,
+                         kind_features="eye_band", kind_only=True, init_weights=str(tiny_kind_run / "model.keras"),
+                         init_config=str(tiny_kind_run / "config.json"))
+    return run(config, tmp_path_factory.mktemp("kind_only_run"), cache=crop_cache)
+
+
+def test_a_kind_only_run_keeps_the_first_answer_and_learns_which_glasses(tiny_kind_run, kind_only_run):
+    """The first answer is the starting model's (same probabilities on real held-out crops, same
+    threshold); the new head, which starts from random weights, tells the kinds apart; the best
+    epoch is the one with the best kind PR-AUC; and the saved model trains as a whole again."""
+    import json
+
+    import keras
+
+    from research_and_train_nn.evaluation.metrics import kind_metrics
+    from research_and_train_nn.evaluation.probabilities import predict_answers
+    from research_and_train_nn.training.run_state import load_state
+    start, tuned = (json.loads((run / "config.json").read_text()) for run in (tiny_kind_run, kind_only_run))
+    assert tuned["threshold"] == start["threshold"] and 0 < tuned["kind_threshold"] < 1
+    with np.load(kind_only_run / "val_crops.npz") as val:
+        crops, kinds = val["crops"], val["kinds"]
+    model = keras.models.load_model(kind_only_run / "model.keras", compile=False)
+    glasses, dark = predict_answers(model, crops)
+    start_glasses, _ = predict_answers(keras.models.load_model(tiny_kind_run / "model.keras", compile=False), crops)
+    np.testing.assert_allclose(glasses, start_glasses, atol=1e-5)
+    m = kind_metrics(kinds, dark, tuned["kind_threshold"])
+    assert (m["clear_accuracy"] + m["dark_accuracy"]) / 2 > 0.7, m
+    history = load_state(kind_only_run).history
+    best = int(np.argmax([row["val_kind_pr_auc"] for row in history]))
+    assert len({row["val_pr_auc"] for row in history}) == 1  # the first answer never moved
+    assert model.get_layer("kind_pick").trainable is False
+    assert all(layer.trainable for layer in model.layers if layer.name != "kind_pick")
+    assert len(history) == 4 and 0 <= best < 4
+
+
+def test_a_kind_only_run_refuses_a_starting_model_that_crops_otherwise(tiny_kind_run, tmp_path):
+    import dataclasses
+
+    from glasses_core import ModelConfig
+    from glasses_core.errors import ConfigError
+    from research_and_train_nn.training.config import TrainConfig
+    from research_and_train_nn.training.run import starting_threshold
+    other = tmp_path / "other.json"
+    start = ModelConfig.load(tiny_kind_run / "config.json")
+    dataclasses.replace(start, crop=dataclasses.replace(start.crop, scale=3.0)).save(other)
+    config = dict(kind_weight=1.0, kind_features="eye_band", kind_only=True, init_weights="m.keras")
+    assert starting_threshold(TrainConfig(**config, init_config=str(tiny_kind_run / "config.json"))) == start.threshold
+    with pytest.raises(ConfigError, match="crops otherwise than this run"):
+        starting_threshold(TrainConfig(**config, init_config=str(other)))

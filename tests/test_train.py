@@ -137,6 +137,9 @@ def test_a_missing_dataset_stops_before_the_run_folder_is_made(tmp_path, capsys)
      "consistency and kind_weight cannot be used together"),
     ({"max_train": 48, "test": "", "crop_variants": 0.5}, ["--synthesis-share", "0.2"],
      "synthesis_share and crop_variants cannot be used together"),
+    ({"max_train": 48, "test": "", "kind_weight": 1.0, "kind_features": "eye_band", "init_weights": "m.keras"},
+     ["--kind-only", "true"], "kind_only trains the eye-band kind head of a trained model"),
+    ({"max_train": 48, "test": ""}, ["--kind-features", "eyes"], "kind_features must be one of pooled, eye_band"),
 ])
 def test_a_config_that_cannot_train_is_a_usage_error_before_any_work(tmp_path, capsys, monkeypatch, config, flags, says):
     """A wrong or missing config file and settings that cannot train together stop train.py at once

@@ -7,6 +7,8 @@ from glasses_core import CropConfig
 from glasses_core.config import from_dict
 from glasses_core.errors import ConfigError
 
+KIND_FEATURES = ("pooled", "eye_band")  # what the second answer can read (model.py)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -33,6 +35,10 @@ class TrainConfig:
     source_balance: bool = False  # with class_weights: balance the classes within each pool (a pool that is
     #                               nearly all glasses, CelebA-more, must not teach that its look means glasses)
     kind_weight: float = 0.0  # weight of the second answer's loss, P(dark | glasses) (kind_head.py); 0: one answer
+    kind_features: str = "pooled"  # what the second answer reads: "pooled" (the first answer's features) or
+    #                                "eye_band" (the middle rows of the 8 x 8 feature map, position by position)
+    kind_only: bool = False  # train the eye-band kind head alone: every other weight stays init_weights' and
+    #                          the threshold init_config's, so the first answer is exactly the starting model's
     threshold_pools: tuple[str, ...] = ()  # validation pools the thresholds are chosen on (empty: all). A
     #                                       pool that is not a sample of its class balance (CelebA-more is
     #                                       nearly all glasses) would pull the threshold down for every photo
@@ -45,6 +51,7 @@ class TrainConfig:
     train_seed: int = 0  # seed of the weights, batch order and augmentation; 0: ``seed``. The split
     #                      stays ``seed``'s, so runs that differ only here compare on the same photos
     init_weights: str = ""  # start from this .keras model's weights (fine-tuning); "" for random
+    init_config: str = ""  # with kind_only: the starting model's config JSON (glasses.json), whose threshold is kept
     version: str = "0.1.0"
     crop: CropConfig = field(default_factory=CropConfig)
 
@@ -53,6 +60,12 @@ class TrainConfig:
         if self.consistency and self.kind_weight:
             raise ConfigError("consistency and kind_weight cannot be used together (the consistency loss "
                               "has one answer); set one of them to 0")
+        if self.kind_features not in KIND_FEATURES:
+            raise ConfigError(f"kind_features must be one of {', '.join(KIND_FEATURES)}, not {self.kind_features!r}")
+        if self.kind_only and not (self.kind_weight and self.init_weights and self.init_config
+                                   and self.kind_features == "eye_band"):
+            raise ConfigError("kind_only trains the eye-band kind head of a trained model: it needs kind_weight > 0, "
+                              "init_weights, init_config (that model's config JSON) and kind_features \"eye_band\"")
         if self.synthesis_share and self.crop_variants:
             raise ConfigError("synthesis_share and crop_variants cannot be used together "
                               "(drawn glasses have no variants)")

@@ -12,8 +12,8 @@ from research_and_train_nn.training import schedule
 from research_and_train_nn.training.augment import augment_batch, build_augmentation
 from research_and_train_nn.training.consistency import ConsistentBinaryCrossentropy, jittered
 from research_and_train_nn.training.kind_head import (FirstColumnAccuracy, FirstColumnAUC, GlassesAndKindLoss,
-                                                      KindAccuracy, kind_class_weights, kind_targets)
-from research_and_train_nn.training.model import load_weights_into, make_model, multiply_adds
+                                                      KindAccuracy, KindPRAUC, kind_class_weights, kind_targets)
+from research_and_train_nn.training.model import freeze_all_but_kind_head, load_weights_into, make_model, multiply_adds
 from research_and_train_nn.training.run_state import BEST, RunState, epochs_since_best, record_epoch, restore_random_states
 
 
@@ -114,17 +114,23 @@ class Schedule(keras.callbacks.Callback):
 
 def build(config, kind_weights=(1.0, 1.0)) -> keras.Model:
     """The model of ``config``, compiled; with ``config.kind_weight``, two answers (kind_head.py),
-    the second's loss weighing the kinds by ``kind_weights`` (clear, dark)."""
+    the second's loss weighing the kinds by ``kind_weights`` (clear, dark). With
+    ``config.kind_only``, only the eye-band kind head trains, and the kind's PR-AUC is recorded."""
     kind = config.kind_weight > 0
     model = make_model(config.crop.size, config.stem_filters, dropout=config.dropout,
-                       bn_momentum=config.bn_momentum, kind_head=kind)
+                       bn_momentum=config.bn_momentum, kind_head=kind, kind_features=config.kind_features)
     if config.init_weights:
         print(f"starting from the weights of {config.init_weights}")
         load_weights_into(model, keras.models.load_model(config.init_weights, compile=False))
+    if config.kind_only:
+        freeze_all_but_kind_head(model)
+        print(f"training the kind head alone: {sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} "
+              "weights; the first answer stays the starting model's")
     if kind:
         loss = GlassesAndKindLoss(config.kind_weight, kind_weights, config.label_smoothing)
         metrics = [FirstColumnAccuracy(threshold=0.0, name="accuracy"),
                    FirstColumnAUC(curve="PR", from_logits=True, name="pr_auc"), KindAccuracy()]
+        metrics += [KindPRAUC()] if config.kind_only else []
     else:
         loss = ConsistentBinaryCrossentropy(config.consistency, config.label_smoothing) if config.consistency else \
             keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
@@ -226,7 +232,8 @@ def training_targets(config, train, val) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def fit(config, train, val, out: Path, state: RunState | None, tensorboard: bool = False) -> keras.Model:
     """Train from ``state`` (run_state.open_run), recording every finished epoch; returns the best
-    model (by validation PR-AUC). With ``tensorboard``, logs to ``out/tensorboard`` too."""
+    model (by validation PR-AUC, the kind's in a kind-only run: run_state.monitored). With
+    ``tensorboard``, logs to ``out/tensorboard`` too."""
     if state:
         print(f"resuming after epoch {state.epochs_done} from {out / state.checkpoint}")
     targets, val_targets, weights = training_targets(config, train, val)

@@ -81,3 +81,19 @@ class KindAccuracy(keras.metrics.Mean):
         known = keras.ops.cast(kind >= 0.0, "float32")
         right = keras.ops.cast(keras.ops.equal(kind > 0.5, y_pred[:, 1] > 0.0), "float32")
         return super().update_state(right, sample_weight=known)
+
+
+@keras.saving.register_keras_serializable(package="glasses")
+class KindPRAUC(keras.metrics.AUC):
+    """PR-AUC of the second answer on rows with a known kind (dark the positive class): what picks
+    the best epoch of a run that trains the kind alone (``TrainConfig.kind_only``), whose first
+    answer, and so its PR-AUC, never changes."""
+
+    def __init__(self, name: str = "kind_pr_auc", **kwargs):
+        super().__init__(curve="PR", from_logits=True, name=name, **{k: v for k, v in kwargs.items()
+                                                                     if k not in ("curve", "from_logits")})
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        kind = y_true[:, 1]
+        known = keras.ops.cast(kind >= 0.0, "float32")
+        return super().update_state(keras.ops.maximum(kind, 0.0), y_pred[:, 1], sample_weight=known)

@@ -28,7 +28,8 @@ from research_and_train_nn.data.splits import split_by_identity
 from research_and_train_nn.evaluation.metrics import choose_kind_threshold, choose_threshold
 from research_and_train_nn.evaluation.probabilities import predict_answers
 from research_and_train_nn.training.config import TrainConfig
-from research_and_train_nn.training.run_state import load_state, open_run, write_text_atomically
+from research_and_train_nn.training.run_state import (BEST, load_state, open_run, save_model_atomically,
+                                                      write_text_atomically)
 
 
 CALIBRATION_SAMPLE = 1000  # training crops kept in the run folder for int8 calibration
@@ -107,12 +108,15 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
         import keras
 
         from research_and_train_nn.training.fit import fit
+        from research_and_train_nn.training.model import thaw
     from research_and_train_nn.evaluation.figures import curves_figure
     if tensorboard:
         require_tensorboard()
     split = split_records(config)  # a missing dataset stops the run here, before its folder is made
     if config.test:
         load(config.test)  # and a missing test set too, rather than after hours of training
+    if config.kind_only:
+        starting_threshold(config)  # and a starting model whose threshold cannot be kept
     out.mkdir(parents=True, exist_ok=True)
     state = open_run(out, resume)
     write_text_atomically(out / "train_config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
@@ -122,6 +126,9 @@ def run(config: TrainConfig, out: Path, resume: bool = False, cache: Path = DEFA
           f"val {len(val.records)} ({int(val.labels.sum())} with glasses)")
     started = time.time()
     model = fit(config, train, val, out, state, tensorboard)
+    if config.kind_only:  # trained with all but the kind head frozen; saved for fine-tuning as a whole
+        thaw(model)
+        save_model_atomically(model, out / BEST)
     probabilities, dark = predict_answers(model, val.crops)
     threshold = save_model_files(config, out, train, val, probabilities, dark)
     curves_figure(load_state(out).history, out / "curves.png")
@@ -145,11 +152,13 @@ def require_tensorboard() -> None:
 def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSet,
                      probabilities: np.ndarray, dark: np.ndarray | None = None) -> float:
     """``config.json`` with the threshold chosen on validation (on ``config.threshold_pools`` only,
-    when given; returned) and, for a model that says which glasses (``dark``: its P(dark | glasses)
+    when given; the starting model's in a kind-only run; returned) and, for a model that says which glasses (``dark``: its P(dark | glasses)
     on the validation crops), the kind's threshold chosen there too; the validation crops and the
     int8 calibration sample."""
     chosen = np.array([not config.threshold_pools or r.pool in config.threshold_pools for r in val.records])
-    threshold = choose_threshold(val.labels[chosen], probabilities[chosen])
+    # a run that trains the kind alone keeps the starting model's first answer, its threshold too
+    threshold = starting_threshold(config) if config.kind_only else \
+        choose_threshold(val.labels[chosen], probabilities[chosen])
     np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels,
                         sources=np.array([r.source for r in val.records]),
                         pools=np.array([r.pool for r in val.records]),
@@ -165,6 +174,15 @@ def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSe
                                description=f"trained on {', '.join(config.datasets)}", **kinds)
     model_config.save(out / "config.json")
     return threshold
+
+
+def starting_threshold(config: TrainConfig) -> float:
+    """The threshold of ``config.init_config`` (a kind-only run keeps it), which must crop as this run does."""
+    start = ModelConfig.load(config.init_config)
+    if start.crop != config.crop:
+        raise ConfigError(f"{config.init_config} crops otherwise than this run ({start.crop} against {config.crop}): "
+                          "its threshold would not fit this run's crops")
+    return start.threshold
 
 
 def warn_if_near_chance(labels: np.ndarray, probabilities: np.ndarray) -> float | None:

@@ -134,15 +134,21 @@ def keep_best(out: Path, state: RunState) -> None:
         write_atomically(out / BEST, lambda temporary: shutil.copyfile(out / state.checkpoint, temporary))
 
 
+def monitored(history: list[dict]) -> str:
+    """The validation figure that picks the best epoch: the PR-AUC, of the second answer in a run
+    that trains the kind alone (its history has ``val_kind_pr_auc``; the first answer never changes)."""
+    return "val_kind_pr_auc" if history and "val_kind_pr_auc" in history[0] else "val_pr_auc"
+
+
 def epochs_since_best(history: list[dict]) -> int:
-    """Epochs since the validation PR-AUC last rose (0: the last epoch is the best so far).
+    """Epochs since the validation PR-AUC (``monitored``) last rose (0: the last epoch is the best so far).
 
     Counts as Keras's EarlyStopping and ModelCheckpoint do: an equal value is no improvement,
     NaN never is one."""
-    best, best_epoch = -np.inf, -1
+    best, best_epoch, key = -np.inf, -1, monitored(history)
     for epoch, row in enumerate(history):
-        if float(row["val_pr_auc"]) > best:
-            best, best_epoch = float(row["val_pr_auc"]), epoch
+        if float(row[key]) > best:
+            best, best_epoch = float(row[key]), epoch
     return len(history) - 1 - best_epoch
 
 
