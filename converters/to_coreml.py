@@ -52,10 +52,16 @@ def rescaling_of(model: keras.Model) -> tuple[float, float]:
 
 
 def without_rescaling(model: keras.Model) -> keras.Model:
-    """The same model (sharing its weights) with its Rescaling layer replaced by an identity."""
-    return keras.models.clone_model(
-        model, clone_function=lambda layer: (layers.Identity(name=layer.name)
-                                             if isinstance(layer, layers.Rescaling) else layer))
+    """A copy of the model (the same weights, its own layers) with its Rescaling layer replaced by
+    an identity. Its own layers, so that each layer's output is a tensor of this graph: an eye-band
+    model's inference_model reads two of its layers' outputs."""
+    clone = keras.models.clone_model(
+        model, clone_function=lambda layer: (layers.Identity(name=layer.name) if isinstance(layer, layers.Rescaling)
+                                             else layer.__class__.from_config(layer.get_config())))
+    for layer in clone.layers:
+        if layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return clone
 
 
 def classifier_function(model: keras.Model, input_size: int):

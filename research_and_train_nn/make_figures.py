@@ -5,7 +5,8 @@
 
 - description.png: the pipeline on a real example photo (face box and keypoints, the 64x64
   crop the model sees, its answer);
-- model_summary.png: make_model()'s layers, output shapes and parameters;
+- model_summary.png: the shipped architecture's layers (two answers, the kind from the eye band),
+  output shapes and parameters;
 - inference_time.png: time per stage and per model variant, from benchmarks/results.json
   (written by benchmarks/run_all.py);
 - examples_grid.png: every photo in examples/ with the model's answer and the true label.
@@ -87,9 +88,10 @@ def _answer_panel(ax, classifier: GlassesClassifier, probability: float) -> None
 
 
 def model_summary(path: Path) -> None:
-    """make_model()'s layers as a table: name, type, output shape, parameters."""
+    """The shipped architecture's layers as a table: name, type, output shape, parameters (two
+    answers, the second from the eye band: make_model(kind_head=True, kind_features="eye_band"))."""
     from research_and_train_nn.training.model import make_model, multiply_adds
-    model = make_model()
+    model = make_model(kind_head=True, kind_features="eye_band")
     rows = [(layer.name, type(layer).__name__, str(tuple(layer.output.shape[1:])), f"{layer.count_params():,}")
             for layer in model.layers]
     rows.append(("total", "", "", f"{model.count_params():,}"))
@@ -104,7 +106,7 @@ def model_summary(path: Path) -> None:
         if row == 0 or row == len(rows):
             cell.set_text_props(weight="bold")
             cell.set_facecolor("#e8e8e8")
-    ax.set_title(f"make_model(): {model.count_params():,} parameters, "
+    ax.set_title(f"The shipped architecture: {model.count_params():,} parameters, "
                  f"{multiply_adds(model) / 1e6:.1f} M multiply-adds per 64x64 crop", fontsize=10, pad=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

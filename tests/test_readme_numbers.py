@@ -215,7 +215,7 @@ def test_the_fast_path_sentence_quotes_its_report():
 
 def test_the_preprocessing_page_quotes_the_hard_cases_study():
     reports = ROOT / "research_and_train_nn" / "reports" / "hard_cases"
-    now = json.loads((reports / "v0.3.0" / "hard_cases.json").read_text())["cases"]["all"]
+    now = json.loads((reports / "v0.3.1" / "hard_cases.json").read_text())["cases"]["all"]
     before = json.loads((reports / "before_second_looks.json").read_text())["cases"]["all"]
     text = " ".join((ROOT / "docs" / "preprocessing.md").read_text().split())
     assert f"the right face is found in {now['right_face']:.3f} of them against {before['right_face']:.3f}" in text
@@ -224,7 +224,7 @@ def test_the_preprocessing_page_quotes_the_hard_cases_study():
 def test_v0_3_notes_and_model_card_quote_the_runs_table():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
-    card = " ".join((ROOT / "models" / "README.md").read_text().split())
+    card = " ".join((reports / "v0.3.0" / "README.md").read_text().split())  # 0.3.0's card, as it shipped
     runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3" / "runs.json").read_text())}
     for name in ("shipped 0.2.0", "r16_all_data", "r17_all_data_kind", "r18_all_data_kind_variants",
                  "r19_scratch_all_data_kind_variants", "r20_all_data_kind_variants_16", "r21_all_data_kind3_variants",
@@ -244,7 +244,7 @@ def test_v0_3_notes_and_model_card_quote_the_runs_table():
     assert f"recall ({shipped['composed']['recall']:.3f})" in notes
     assert f"MTFL {shipped['per_source']['mtfl_train']['f1']:.4f} and CelebA {shipped['per_source']['celeba']['f1']:.4f}" \
         in card
-    test = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
+    test = json.loads((reports / "v0.3.0" / "evaluation_report.json").read_text())  # 0.3.0's, as it shipped
     kind = test["kind"]["validation"]
     assert f"| validation | {kind['clear']} | {kind['confusion'][0][0]} | {kind['confusion'][0][1]} | " \
            f"{kind['clear_accuracy']:.4f} | {kind['dark']} | {kind['confusion'][1][0]} | {kind['confusion'][1][1]} | " \
@@ -267,7 +267,7 @@ def test_seed_notes_quote_the_seeds_table_and_the_refused_candidate():
     assert (f"eyes moved {-moved['eyes moved 0.06']['change']:.4f} and {-moved['eyes moved 0.10']['change']:.4f}, "
             f"composed recall {r28['composed']['recall']:.3f}; MTFL F1 {r28['per_source']['mtfl_train']['f1']:.4f}") in notes
     candidate = json.loads((reports / "candidate_0.3.1_r28" / "evaluation_report.json").read_text())
-    shipped = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
+    shipped = json.loads((reports / "v0.3.0" / "evaluation_report.json").read_text())  # 0.3.0's, as it shipped
     c, s = candidate["overall"], shipped["overall"]
     assert f"test F1 {c['f1']:.4f} against 0.3.0's {s['f1']:.4f}" in notes
     assert f"(ROC-AUC {c['roc_auc']:.4f} against {s['roc_auc']:.4f}, PR-AUC {c['pr_auc']:.4f} against {s['pr_auc']:.4f})" in notes
@@ -323,10 +323,53 @@ def test_frame_cut_notes_quote_the_frame_cuts_table():
 
 
 def test_the_model_card_quotes_the_hard_cases_and_the_fast_path_of_today_s_preprocessing():
-    cases = json.loads((ROOT / "research_and_train_nn" / "reports" / "hard_cases" / "v0.3.0" / "hard_cases.json")
+    cases = json.loads((ROOT / "research_and_train_nn" / "reports" / "hard_cases" / "v0.3.1" / "hard_cases.json")
                        .read_text())["cases"]
     fast = json.loads((ROOT / "benchmarks" / "fast_path_f1.json").read_text())
     card = " ".join((ROOT / "models" / "README.md").read_text().split())
     assert (f"right face found in {cases['all']['right_face']:.3f} of them, recall {cases['all']['recall']:.3f} "
             f"against {cases['as photographed']['recall']:.3f} on the same photos") in card
-    assert f"{fast['f1_fast']:.4f} through the preprocessing of now, version 8" in card
+    evaluated = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["exports"]["glasses_int8.json"]
+    assert f"{evaluated['f1']:.4f} with the int8 file" in card
+    assert f"the same, {fast['f1_fast']:.4f}, through the folder runner's fast path" in card
+
+
+def test_eye_band_notes_and_the_model_card_quote_the_runs_table_the_study_and_the_evaluation():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    card = " ".join((ROOT / "models" / "README.md").read_text().split())
+    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3_eyeband" / "runs.json").read_text())}
+    for name, row in runs.items():
+        assert f"| {name} | " in notes and (f"| {row['kind']['clear_accuracy']:.4f} | "
+                                             f"{row['kind']['dark_accuracy']:.4f} |") in notes, name
+    seeds = [runs[n]["kind"] for n in ("r34_eyeband_kind_only", "r35_eyeband_kind_only_seed7",
+                                       "r36_eyeband_kind_only_seed11")]
+    assert all(k["clear_accuracy"] >= 0.97 and k["dark_accuracy"] >= 0.97 for k in seeds)  # the rule that shipped r34
+    clear, dark = sorted(k["clear_accuracy"] for k in seeds), sorted(k["dark_accuracy"] for k in seeds)
+    assert f"clear {clear[0]:.4f} to {clear[-1]:.4f}, sunglasses {dark[0]:.4f} to {dark[-1]:.4f}" in notes
+    assert f"(clear {clear[0]:.4f} to {clear[-1]:.4f}, sunglasses {dark[0]:.4f} to {dark[-1]:.4f})" in card
+    study = json.loads((reports / "kind_features_study.json").read_text())
+    band = [p for p in study["probes"] if p["block"] in (3, 4) and p["view"] == "rows 2-5"]
+    pooled = [p for p in study["probes"] if p["view"] == "pooled"]
+    assert f"{min(p['dark_accuracy'] for p in band):.4f} to {max(p['dark_accuracy'] for p in band):.4f} on sunglasses" in notes
+    assert (f"no map reaches 0.97 on sunglasses ({min(p['dark_accuracy'] for p in pooled):.4f} to "
+            f"{max(p['dark_accuracy'] for p in pooled):.4f})") in notes
+    assert max(p["dark_accuracy"] for p in pooled) < 0.97 <= min(p["dark_accuracy"] for p in band)
+    evaluation = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
+    for name, kind in (("validation", evaluation["kind"]["validation"]), ("test (AFLW)", evaluation["kind"]["test"])):
+        c = kind["confusion"]
+        assert (f"| {name} | {kind['clear']} | {c[0][0]} | {c[0][1]} | {kind['clear_accuracy']:.4f} | {kind['dark']} | "
+                f"{c[1][0]} | {c[1][1]} | {kind['dark_accuracy']:.4f} |") in card, name
+    assert f"at the kind threshold {evaluation['kind']['validation']['threshold']:.4f} chosen on validation" in card
+
+
+def test_the_release_note_quotes_0_3_1_s_test_reading():
+    notes = " ".join((ROOT / "research_and_train_nn" / "reports" / "README.md").read_text().split())
+    now = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
+    before = json.loads((ROOT / "research_and_train_nn" / "reports" / "v0.3.0" / "evaluation_report.json").read_text())
+    assert f"first answer scores F1 {now['overall']['f1']:.4f} (0.3.0 at its release, preprocessing 7: " \
+           f"{before['overall']['f1']:.4f}" in notes
+    kind, kind_before = now["kind"]["test"], before["kind"]["test"]
+    assert (f"says clear for {kind['clear_accuracy']:.4f} of the {kind['clear']} clear glasses "
+            f"(0.3.0: {kind_before['clear_accuracy']:.4f}) and dark for all {kind['dark']} sunglasses") in notes
+    assert kind["dark_accuracy"] == 1.0

@@ -183,8 +183,8 @@ def test_a_tflite_without_any_metadata_is_refused(tmp_path):
 def test_the_classifier_reports_its_model(classifier):
     shipped = ModelConfig.load(MODELS / "glasses.json")
     assert classifier.model_path == MODELS / "glasses_int8.tflite" and classifier.config == shipped
-    assert classifier.version == shipped.version == "0.3.0"
-    assert classifier.model_id == shipped.model_id == "0.3.0+ed41bcb03dc9"
+    assert classifier.version == shipped.version == "0.3.1"
+    assert classifier.model_id == shipped.model_id == "0.3.1+6b7c0cf043da"
     assert classifier.kinds == shipped.kinds == ("clear", "dark")
 
 

@@ -125,6 +125,13 @@ def inference_model(model: keras.Model) -> keras.Model:
     if not has_kind_head(model):
         prob = layers.Activation("sigmoid", name="probability")(model.output)
         return keras.Model(model.input, prob, name=f"{model.name}_inference")
+    if "answers" in {layer.name for layer in model.layers}:
+        # An eye-band model: each answer from its own logit, not from the concatenation, so that an
+        # int8 export quantizes each logit on its own range (a shared tensor's scale would be set by
+        # the wider of the two, and the first answer would lose resolution).
+        glasses = layers.Activation("sigmoid", name="probability")(model.get_layer("logit").output)
+        dark = layers.Activation("sigmoid", name="dark_probability")(model.get_layer("kind_logit").output)
+        return keras.Model(model.input, [glasses, dark], name=f"{model.name}_inference")
     # Each logit picked out of the two by a fixed one-output dense layer: every export is then
     # convolutions and matrix products only (a slice would be one more operation for every
     # runtime, and for our Core ML executor, to know).
