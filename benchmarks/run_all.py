@@ -9,7 +9,7 @@ variant with 1 and 2 threads, and which is fastest here; the whole pipeline per 
 640x480, 1920x1080 and 12 MP against the networks' own invoke times (bench_pipeline.py, with
 a profile of predict() in profile_predict.txt); the folder runner's photos per second
 (bench_folder.py); the server's requests per second against the runtime in process, as it
-starts by default (three times in a row), with --threads 1 and as one process (bench_server.py); training throughput read from models/training_log.txt and models/history.csv. ``--quick`` shortens the folder and
+starts by default (three times in a row), with --threads 1 and as one process (bench_server.py); training throughput read from models/training_log.txt and models/history.csv (or --training-run's). ``--quick`` shortens the folder and
 server runs. Timings are medians and depend on the machine and what else runs on it: the JSON
 records the cores and the load average.
 """
@@ -111,7 +111,7 @@ def server(models: Path, quick: bool) -> dict:
 
 
 def training(models: Path) -> dict:
-    """Training throughput from the shipped model's log and history."""
+    """Training throughput from a run's log and history (the shipped model's, or --training-run's)."""
     log = (models / "training_log.txt").read_text()
     crops = int(re.search(r"^train (\d+) crops", log, re.M).group(1))
     epoch_s = [int(s) for s in re.findall(r"^\d+/\d+ - (\d+)s - ", log, re.M)]
@@ -120,7 +120,8 @@ def training(models: Path) -> dict:
         epochs = len(list(csv.DictReader(f)))
     if not epoch_s or len(epoch_s) != epochs:
         raise ValueError(f"{models}: {len(epoch_s)} epoch times in training_log.txt, {epochs} rows in history.csv")
-    return {"train_crops_per_epoch": crops, "epochs": epochs, "wall_s": wall,
+    version = json.loads((models / "train_config.json").read_text()).get("version", "?")
+    return {"version": version, "run": str(models), "train_crops_per_epoch": crops, "epochs": epochs, "wall_s": wall,
             "epoch_s_median": float(np.median(epoch_s)), "epoch_s_min": min(epoch_s), "epoch_s_max": max(epoch_s),
             "crops_per_s_median_epoch": round(crops / float(np.median(epoch_s)), 1),
             "crops_per_s_overall": round(crops * epochs / wall, 1)}
@@ -202,12 +203,12 @@ def rows(results: dict):
                 ", ".join(f"{ratio:.2f}x" for ratio in s["repeat_ratios"])
     if "training" in results:
         t = results["training"]
-        yield "training (shipped model)", "crops per epoch", t["train_crops_per_epoch"]
-        yield "training (shipped model)", "seconds per epoch (median, min-max)", \
+        section = f"training (model {t.get('version', '?')})"
+        yield section, "crops per epoch", t["train_crops_per_epoch"]
+        yield section, "seconds per epoch (median, min-max)", \
             f"{t['epoch_s_median']:g} s ({t['epoch_s_min']}-{t['epoch_s_max']} s)"
-        yield "training (shipped model)", "crops per second (median epoch)", t["crops_per_s_median_epoch"]
-        yield "training (shipped model)", f"wall time, {t['epochs']} epochs", \
-            f"{t['wall_s']} s ({t['crops_per_s_overall']} crops/s)"
+        yield section, "crops per second (median epoch)", t["crops_per_s_median_epoch"]
+        yield section, f"wall time, {t['epochs']} epochs", f"{t['wall_s']} s ({t['crops_per_s_overall']} crops/s)"
 
 
 def run(args) -> dict:
@@ -217,7 +218,7 @@ def run(args) -> dict:
              "pipeline": ("pipeline", lambda: pipeline(args.models, args.runs, args.out)),
              "folder": ("folder", lambda: folder(args.models, args.quick)),
              "server": ("server", lambda: server(args.models, args.quick)),
-             "training": ("training", lambda: training(args.models))}
+             "training": ("training", lambda: training(args.training_run or args.models))}
     for section in SECTIONS:
         if getattr(args, f"skip_{section}"):
             continue
@@ -234,6 +235,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="folder for results.json and .md")
     parser.add_argument("--models", type=Path, default=MODELS, help="folder of the exports and their .json")
+    parser.add_argument("--training-run", type=Path, default=None,
+                        help="folder with the training_log.txt, history.csv and train_config.json the training rows "
+                             "read (default --models: the shipped model's; 0.3.1 trained only its kind head, so "
+                             "research_and_train_nn/reports/v0.3.0 gives a whole network's training)")
     parser.add_argument("--runs", type=int, default=200, help="timed runs per latency and per stage")
     parser.add_argument("--quick", action="store_true", help="200 photos for the folder runner, 5 s of server load")
     parser.add_argument("--note", default="", help="where it ran, e.g. '2-core dev machine, shared'")

@@ -71,6 +71,17 @@ def test_training_numbers_match_the_shipped_log(results):
     assert 0 < training["epoch_s_min"] <= training["epoch_s_median"] <= training["epoch_s_max"]
 
 
+def test_training_rows_can_come_from_another_run_and_say_which_model(run_all):
+    """0.3.1 trained only its kind head (2 minutes); --training-run reads 0.3.0's whole-network log,
+    and the rows name the model they are about."""
+    shipped = run_all.training(ROOT / "models")
+    whole = run_all.training(ROOT / "research_and_train_nn" / "reports" / "v0.3.0")
+    assert shipped["version"] == json.loads((ROOT / "models" / "glasses.json").read_text())["version"]
+    assert whole["version"] == "0.3.0" and whole["epochs"] == 8 and whole["wall_s"] > shipped["wall_s"]
+    rows = list(run_all.rows({"training": whole}))
+    assert {section for section, _, _ in rows} == {"training (model 0.3.0)"} and len(rows) == 4
+
+
 def test_markdown_table_has_a_row_per_measurement(results):
     table = (results / "results.md").read_text()
     assert "| section | measurement | value |" in table
