@@ -25,6 +25,7 @@ import numpy as np
 
 from glasses_core.errors import ConfigError, errors_exit_2
 from glasses_core.quiet import quiet
+from research_and_train_nn.evaluation.metrics import choose_kind_threshold, kind_metrics
 from research_and_train_nn.studies.report_files import command_line, write_report
 
 BLOCKS = (3, 4, 5, 6)  # block outputs probed: 8 x 8 x 128 (3, 4), 4 x 4 x 192 (5, 6) for 64 px crops
@@ -44,8 +45,6 @@ def views(features: np.ndarray):
 
 def probe(train_x: np.ndarray, train_dark: np.ndarray, val_x: np.ndarray, val_kinds: np.ndarray, strength: float) -> dict:
     from sklearn.linear_model import LogisticRegression
-
-    from research_and_train_nn.evaluation.metrics import choose_kind_threshold, kind_metrics
     mean, spread = train_x.mean(axis=0), train_x.std(axis=0) + 1e-6
     fitted = LogisticRegression(C=strength, max_iter=3000, class_weight="balanced")
     fitted.fit((train_x - mean) / spread, train_dark)
@@ -57,7 +56,6 @@ def measure(model_path: Path, config_path: Path) -> dict:
     with quiet():
         import keras
     from research_and_train_nn.data.crops import DEFAULT_CACHE
-    from research_and_train_nn.evaluation.metrics import choose_kind_threshold, kind_metrics
     from research_and_train_nn.evaluation.probabilities import predict_answers
     from research_and_train_nn.training.config import TrainConfig
     from research_and_train_nn.training.run import prepare_data, split_records

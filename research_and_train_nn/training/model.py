@@ -19,7 +19,8 @@ from research_and_train_nn.training.distribute import multi_replica
 # (filters, stride) of each depthwise-separable block after the stem.
 DEFAULT_BLOCKS = ((48, 1), (64, 2), (64, 1), (128, 2), (128, 1), (192, 2), (192, 1))
 EYE_BAND_BLOCK = 4  # the block whose output the eye-band kind head reads (8 x 8 x 128 for 64 px crops)
-EYE_BAND_LAYERS = ("kind_band",)  # the eye-band head's trainable layers (kind_pick is fixed)
+KIND_BAND, KIND_PICK, KIND_LOGIT = "kind_band", "kind_pick", "kind_logit"  # the eye-band head's layers
+EYE_BAND_LAYERS = (KIND_BAND,)  # the eye-band head's trainable layers (KIND_PICK is fixed)
 
 
 def make_model(input_size: int = 64, stem_filters: int = 24, blocks=DEFAULT_BLOCKS,
@@ -67,13 +68,13 @@ def _eye_band_logit(features):
     band = height // 2
     if band < 1:
         raise ValueError(f"an eye band needs a feature map of 2 rows or more, not {height}")
-    slid = layers.Conv2D(1, (band, width), padding="valid", name="kind_band")(features)
-    pick = layers.Conv2D(1, (band + 1, 1), padding="valid", use_bias=False, trainable=False, name="kind_pick")
+    slid = layers.Conv2D(1, (band, width), padding="valid", name=KIND_BAND)(features)
+    pick = layers.Conv2D(1, (band + 1, 1), padding="valid", use_bias=False, trainable=False, name=KIND_PICK)
     picked = pick(slid)
     one_hot = np.zeros((band + 1, 1, 1, 1), dtype="float32")
     one_hot[height // 4] = 1.0
     pick.set_weights([one_hot])
-    return layers.GlobalAveragePooling2D(name="kind_logit")(picked)
+    return layers.GlobalAveragePooling2D(name=KIND_LOGIT)(picked)
 
 
 def freeze_all_but_kind_head(model: keras.Model) -> None:
@@ -88,7 +89,7 @@ def thaw(model: keras.Model) -> None:
     """Every layer trainable again but the eye-band head's fixed pick: what a kind-only run's
     best model is saved as, so that whoever fine-tunes it trains the whole network."""
     for layer in model.layers:
-        layer.trainable = layer.name != "kind_pick"
+        layer.trainable = layer.name != KIND_PICK
 
 
 def has_kind_head(model: keras.Model) -> bool:
@@ -130,7 +131,7 @@ def inference_model(model: keras.Model) -> keras.Model:
         # int8 export quantizes each logit on its own range (a shared tensor's scale would be set by
         # the wider of the two, and the first answer would lose resolution).
         glasses = layers.Activation("sigmoid", name="probability")(model.get_layer("logit").output)
-        dark = layers.Activation("sigmoid", name="dark_probability")(model.get_layer("kind_logit").output)
+        dark = layers.Activation("sigmoid", name="dark_probability")(model.get_layer(KIND_LOGIT).output)
         return keras.Model(model.input, [glasses, dark], name=f"{model.name}_inference")
     # Each logit picked out of the two by a fixed one-output dense layer: every export is then
     # convolutions and matrix products only (a slice would be one more operation for every

@@ -152,9 +152,9 @@ def require_tensorboard() -> None:
 def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSet,
                      probabilities: np.ndarray, dark: np.ndarray | None = None) -> float:
     """``config.json`` with the threshold chosen on validation (on ``config.threshold_pools`` only,
-    when given; the starting model's in a kind-only run; returned) and, for a model that says which glasses (``dark``: its P(dark | glasses)
-    on the validation crops), the kind's threshold chosen there too; the validation crops and the
-    int8 calibration sample."""
+    when given; the starting model's in a kind-only run; returned) and, for a model that says which
+    glasses (``dark``: its P(dark | glasses) on the validation crops), the kind's threshold chosen
+    there too; the validation crops and the int8 calibration sample."""
     chosen = np.array([not config.threshold_pools or r.pool in config.threshold_pools for r in val.records])
     # a run that trains the kind alone keeps the starting model's first answer, its threshold too
     threshold = starting_threshold(config) if config.kind_only else \
