@@ -15,6 +15,8 @@ with) for a second look, whose lines ``collect`` applies on top of the first one
     python3 research_and_train_nn/kind_sheets.py collect ANSWERS... --index cache/kind_sheets/index.csv
     python3 research_and_train_nn/kind_sheets.py disagree runs/RUN --out disagreements.csv
     python3 research_and_train_nn/kind_sheets.py again disagreements.csv --out cache/kind_second
+    python3 research_and_train_nn/kind_sheets.py again disagreements.csv --name third \
+        --skip research_and_train_nn/data/kind_labels/answers/second/index.csv --out cache/kind_third
 
 Within each pool the sheets run from the darkest eyes to the lightest (a crude score: the eyes'
 brightness against the cheeks'), so that most sheets hold one kind and the exceptions stand out.
@@ -124,10 +126,16 @@ def make_sheets(data: Path, out: Path) -> None:
     write_sheets(entries, out, lambda e: e[0])
 
 
-def make_second_look(rows: list[dict], data: Path, out: Path) -> None:
-    """Sheets of the photos named by ``rows`` (pool, file), in their order."""
+def make_second_look(rows: list[dict], data: Path, out: Path, name: str = "again",
+                     skip: tuple[Path, ...] = ()) -> None:
+    """Sheets ``name``_001, ... of the photos named by ``rows`` (pool, file), in their order,
+    leaving out those the sheets of the ``skip`` indexes (an earlier look's) already showed."""
+    shown = set()
+    for index in skip:
+        with open(index, newline="") as handle:
+            shown |= {(row["pool"], row["file"]) for row in csv.DictReader(handle)}
     entries = []
-    for row in rows:
+    for row in (r for r in rows if (r["pool"], r["file"]) not in shown):
         folder = POOLS[row["pool"]][0]
         path = str(data / folder / row["file"])
         if folder == "mtfl":
@@ -135,7 +143,7 @@ def make_second_look(rows: list[dict], data: Path, out: Path) -> None:
         else:
             eyes = CELEBA_EYES
         entries.append((row["pool"], row["file"], path, eyes, face_tile(path, eyes)))
-    write_sheets(entries, out, lambda e: "again")
+    write_sheets(entries, out, lambda e: name)
 
 
 def disagreements(run: Path, data: Path) -> list[dict]:
@@ -194,18 +202,23 @@ def collect(answer_files: list[Path], index_files: list[Path], out: Path = LABEL
     """Label CSVs (one per pool) from the answers to the sheets named in ``index_files``; a later
     index's answers (a second look) replace earlier ones. Returns {pool: {kind: count}} and the
     number of labels a later look changed."""
-    answers, notes = {}, {}
+    answers, notes, answered_in = {}, {}, {}
     for path in answer_files:
         kinds, remarks = parse_answers(path.read_text().splitlines(), str(path))
+        for sheet in {sheet for sheet, _ in kinds}:
+            if answered_in.setdefault(sheet, path) != path:  # two looks' sheets of one name
+                raise ValueError(f"sheet {sheet} is answered in {answered_in[sheet]} and in {path}")
         answers.update(kinds)
         notes.update(remarks)
     labels: dict[tuple[str, str], str] = {}
     remarks_of: dict[tuple[str, str], str] = {}
-    changed = 0
+    changed, indexed_in = 0, {}
     for index in index_files:
         with open(index, newline="") as handle:
             for row in csv.DictReader(handle):
                 sheet, cell = row["sheet"], int(row["cell"])
+                if indexed_in.setdefault(sheet, index) != index:
+                    raise ValueError(f"sheet {sheet} is in {indexed_in[sheet]} and in {index}")
                 if (sheet, 0) not in answers:
                     raise ValueError(f"{index}: sheet {sheet} has no answer line")
                 kind = answers.get((sheet, cell), answers[(sheet, 0)])
@@ -244,6 +257,10 @@ def main(argv=None) -> int:
     again.add_argument("rows", type=Path)
     again.add_argument("--data", type=Path, default=SHARED_DATA)
     again.add_argument("--out", type=Path, default=PROJECT_ROOT / "cache" / "kind_second")
+    again.add_argument("--name", default="again",
+                       help="the sheets' names: NAME_001, ... (each look its own, so that collect can tell them apart)")
+    again.add_argument("--skip", type=Path, action="append", default=[], metavar="INDEX",
+                       help="leave out the faces an earlier look's sheets (their index.csv) showed (repeatable)")
     disagree = sub.add_parser("disagree", help="list the labelled faces whose kind a trained run's model disagrees with")
     disagree.add_argument("run", type=Path, help="a run folder of a two-answer model (train.py --kind-weight)")
     disagree.add_argument("--data", type=Path, default=SHARED_DATA)
@@ -265,9 +282,11 @@ def main(argv=None) -> int:
             writer.writerows(rows)
         print(f"{len(rows)} labels the model disagrees with: {args.out}", file=sys.stderr)
     elif args.command == "again":
-        existing(args.rows)
+        existing(args.rows, *args.skip)
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", args.name):
+            raise ConfigError(f"--name {args.name!r}: lower-case letters, digits and _, starting with a letter")
         with open(args.rows, newline="") as handle:
-            make_second_look(list(csv.DictReader(handle)), args.data, args.out)
+            make_second_look(list(csv.DictReader(handle)), args.data, args.out, args.name, tuple(args.skip))
     else:
         existing(*args.answers, *args.index)
         try:

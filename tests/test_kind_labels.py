@@ -42,6 +42,50 @@ def test_a_second_look_replaces_the_first_and_is_counted(tmp_path):
         kind_sheets.collect([only_one], [first], tmp_path / "labels")
 
 
+def test_two_looks_sheets_of_one_name_are_refused(tmp_path):
+    """Each look's sheets need their own names: answers to a first look's "again_001" must not
+    silently label a later look's "again_001" (kind_sheets.py again --name)."""
+    second, third = tmp_path / "second.csv", tmp_path / "third.csv"
+    second.write_text("sheet,cell,pool,file\nagain_001,1,celeba,a.jpg\n")
+    third.write_text("sheet,cell,pool,file\nagain_001,1,celeba,b.jpg\n")
+    e, f = tmp_path / "E.txt", tmp_path / "F.txt"
+    e.write_text("sheet again_001 rest=clear\n")
+    f.write_text("sheet again_001 rest=dark\n")
+    with pytest.raises(ValueError, match=r"sheet again_001 is answered in .*E.txt and in .*F.txt"):
+        kind_sheets.collect([e, f], [second], tmp_path / "labels")
+    with pytest.raises(ValueError, match=r"sheet again_001 is in .*second.csv and in .*third.csv"):
+        kind_sheets.collect([e], [second, third], tmp_path / "labels")
+
+
+def test_a_later_look_draws_its_own_sheets_and_skips_faces_already_looked_at(data_dir, tmp_path):
+    """again --name third --skip INDEX: the faces an earlier look drew are left out, the sheets
+    and their index carry the new name, and a collect of every look applies the latest answer."""
+    with open(KIND_LABELS / "celeba.csv", newline="") as handle:
+        files = [row["file"] for row in csv.DictReader(handle)][:3]
+    rows = tmp_path / "rows.csv"
+    rows.write_text("pool,file\n" + "".join(f"celeba,{file}\n" for file in files))
+    earlier = tmp_path / "earlier.csv"
+    earlier.write_text(f"sheet,cell,pool,file\nagain_001,1,celeba,{files[1]}\n")
+    assert kind_sheets.main(["again", str(rows), "--data", str(data_dir), "--name", "third",
+                             "--skip", str(earlier), "--out", str(tmp_path / "sheets")]) == 0
+    with open(tmp_path / "sheets" / "index.csv", newline="") as handle:
+        index = list(csv.DictReader(handle))
+    assert [(row["sheet"], row["cell"], row["file"]) for row in index] == [("third_001", "1", files[0]),
+                                                                          ("third_001", "2", files[2])]
+    assert (tmp_path / "sheets" / "third_001.png").is_file()
+    first = tmp_path / "first.csv"
+    first.write_text("sheet,cell,pool,file\n" + "".join(f"celeba_001,{i},celeba,{f}\n" for i, f in enumerate(files, 1)))
+    answers = tmp_path / "answers.txt"
+    answers.write_text("sheet celeba_001 rest=clear\nsheet again_001 rest=dark\nsheet third_001 rest=clear unsure=2\n")
+    result = kind_sheets.collect([answers], [first, earlier, tmp_path / "sheets" / "index.csv"], tmp_path / "labels")
+    with open(tmp_path / "labels" / "celeba.csv", newline="") as handle:
+        assert {row["file"]: row["kind"] for row in csv.DictReader(handle)} == dict(zip(files, ("clear", "dark", "unsure")))
+    assert result["changed_by_a_later_look"] == 2
+    assert kind_sheets.main(["again", str(rows), "--data", str(data_dir), "--name", "Third look",
+                             "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
+
+
 def test_records_with_glasses_carry_their_labelled_kind(data_dir):
     """Every photo with glasses of the four labelled pools has the kind its CSV gives (unsure: no
     kind); photos without glasses have none; celeba_more is its own pool in CelebA's identities."""
