@@ -379,6 +379,25 @@ def test_the_third_look_notes_quote_their_runs_table_and_its_rule():
             f"({shipped['confusion'][0][0]} of {shipped['clear']}) and {shipped['dark_accuracy']:.4f} of the sunglasses") in card
 
 
+def test_the_mesh_settle_notes_quote_the_study():
+    notes = " ".join((ROOT / "research_and_train_nn" / "reports" / "README.md").read_text().split())
+    product, loose, tight = json.loads((ROOT / "research_and_train_nn" / "reports" / "mesh_settle_study.json").read_text())
+    assert (product["passes"], product["settled"]) == (4, 0.02) and tight["settled"] < loose["settled"] < 0.02
+    assert (f"cost {loose['looks_per_photo']:.2f} and {tight['looks_per_photo']:.2f} mesh looks a photo against "
+            f"{product['looks_per_photo']:.2f}") in notes
+    assert (f"{loose['validation_placed']['moved']} and {tight['validation_placed']['moved']} of 300 placed validation "
+            f"faces move by more than 0.05, against {product['validation_placed']['moved']}, with F1 {loose['f1']:.4f} and "
+            f"{tight['f1']:.4f} against {product['f1']:.4f}") in notes
+    assert (f"(CelebA {loose['f1_per_pool']['celeba']:.4f} and {tight['f1_per_pool']['celeba']:.4f} against "
+            f"{product['f1_per_pool']['celeba']:.4f})") in notes
+    assert (f"({loose['aflw_placed']['moved']} and {tight['aflw_placed']['moved']} of 300, against "
+            f"{product['aflw_placed']['moved']}) but flip as many answers ({loose['aflw_placed']['flipped']} and "
+            f"{tight['aflw_placed']['flipped']}, against {product['aflw_placed']['flipped']})") in notes
+    # the conclusion holds: no tighter rule is steadier on validation at no cost in F1
+    assert not any(r["validation_placed"]["moved"] < product["validation_placed"]["moved"] and r["f1"] >= product["f1"]
+                   and r["f1_per_pool"]["celeba"] >= product["f1_per_pool"]["celeba"] for r in (loose, tight))
+
+
 def test_the_release_note_quotes_0_3_1_s_test_reading():
     notes = " ".join((ROOT / "research_and_train_nn" / "reports" / "README.md").read_text().split())
     now = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
