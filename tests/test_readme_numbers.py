@@ -398,6 +398,26 @@ def test_the_mesh_settle_notes_quote_the_study():
                    and r["f1_per_pool"]["celeba"] >= product["f1_per_pool"]["celeba"] for r in (loose, tight))
 
 
+def test_the_variants90_notes_quote_their_runs_table():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    shipped, run = json.loads((reports / "runs_v0.3_variants90" / "runs.json").read_text())
+    draws = json.loads((reports / "runs_v0.3_seeds" / "runs.json").read_text())
+    moved = lambda row, sigma: -row["robustness"][f"eyes moved {sigma:.2f}"]["change"]  # noqa: E731
+    span = lambda f, digits: f"the draws {min(map(f, draws)):.{digits}f} to {max(map(f, draws)):.{digits}f}"  # noqa: E731
+    assert run["run"] == "r42_all_data_kind3_variants90" and shipped["run"].startswith("shipped") and len(draws) == 4
+    assert (f"eyes moved by 0.06 eye distances cost {moved(run, 0.06):.4f} of F1 ({moved(shipped, 0.06):.4f}; "
+            f"{span(lambda r: moved(r, 0.06), 4)})") in notes
+    assert f"by 0.10 {moved(run, 0.1):.4f} ({moved(shipped, 0.1):.4f}; {span(lambda r: moved(r, 0.1), 4)})" in notes
+    assert f"but F1 {run['overall']['f1']:.4f} ({shipped['overall']['f1']:.4f}; {span(lambda r: r['overall']['f1'], 4)})" in notes
+    assert (f"composed recall {run['composed']['recall']:.3f} ({shipped['composed']['recall']:.3f}; "
+            f"{span(lambda r: r['composed']['recall'], 3)})") in notes
+    assert (f"and {run['placements_moved']} of 300 placed faces moved by more than 0.05 ({shipped['placements_moved']}; "
+            f"the draws {min(r['placements_moved'] for r in draws)} to {max(r['placements_moved'] for r in draws)})") in notes
+    # the conclusion: F1 falls below every draw of the recipe it changes
+    assert run["overall"]["f1"] < min(r["overall"]["f1"] for r in draws)
+
+
 def test_the_release_note_quotes_0_3_1_s_test_reading():
     notes = " ".join((ROOT / "research_and_train_nn" / "reports" / "README.md").read_text().split())
     now = json.loads((ROOT / "models" / "evaluation_report.json").read_text())
