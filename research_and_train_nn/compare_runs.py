@@ -13,7 +13,8 @@ more than 0.05 from the face alone's. Also: F1 per pool (CelebA-more apart) and 
 (MTFL's pose), recall on sunglasses and on clear glasses (the kind labels), the answers on hard
 photos composed from validation photos (data/composed.py: close-ups, tilted and upside-down heads),
 F1 when the crop's eyes move or another filter makes it (evaluation/robustness.py), and for a model
-that says which glasses, its accuracy on clear and on dark glasses. Writes runs.md and runs.json.
+that says which glasses, its accuracy on clear and on dark glasses (the kind labels as they are
+now: data/kind_labels/, whatever the run trained on). Writes runs.md and runs.json.
 Exit status 2, before any scoring, when a folder is not a finished run or --shipped holds no model.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from glasses_core import CropConfig, Detectors, ModelConfig, load_image, preprocess
 from glasses_core.errors import errors_exit_2
 from research_and_train_nn.data.composed import composed_crops
-from research_and_train_nn.data.datasets import Record, mtfl_eyes, mtfl_landmarks, mtfl_poses
+from research_and_train_nn.data.datasets import Record, kinds_now, mtfl_eyes, mtfl_landmarks, mtfl_poses
 from research_and_train_nn.evaluation.metrics import kind_metrics, metrics
 from research_and_train_nn.evaluation.report import hard_cases, per_source, validation_crops
 from research_and_train_nn.evaluation.robustness import robustness_crops, robustness_metrics, variant_names
@@ -147,6 +148,8 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
     from research_and_train_nn.evaluation.probabilities import predict_answers, predict_probabilities
     network = keras.models.load_model(model, compile=False)  # once, for every set of crops
     val = validation_crops(val_run)
+    if "pools" in val:  # the kinds as labelled now (a later look at the labels), not as the run saved them
+        val["kinds"] = np.array(kinds_now(val["paths"], val["pools"], val["labels"]))
     probabilities, dark = predict_answers(network, val["crops"])
     t = model_config.threshold
     key = json.dumps([dataclasses.asdict(model_config.crop), val["paths"].tolist()], sort_keys=True)

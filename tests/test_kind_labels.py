@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from research_and_train_nn import kind_sheets
-from research_and_train_nn.data.datasets import KIND_LABELS, load
+from research_and_train_nn.data.datasets import KIND_LABELS, kinds_now, load
 
 
 def test_answer_lines_give_every_cell_a_kind_and_reject_what_they_cannot_read():
@@ -103,3 +103,20 @@ def test_records_with_glasses_carry_their_labelled_kind(data_dir):
         assert counts["clear"] > 0 and counts["dark"] > 0, pool
     more = load(f"celeba:{data_dir / 'celeba_more'}")
     assert {r.source for r in more} == {"celeba"}  # one identity split with celeba/
+
+
+def test_scores_read_the_kinds_as_labelled_now_not_as_a_run_saved_them(data_dir, tmp_path):
+    """compare_runs.py scores a run's saved validation crops with kinds_now: a label a later look
+    changed (here celeba's 003258, clear until the third look made it unsure) counts as it is now."""
+    records = [r for r in load(f"celeba:{data_dir / 'celeba'}") if r.file in
+               ("img_align_celeba/003258.jpg", "img_align_celeba/000053.jpg")] + \
+        [r for r in load(f"mtfl:{data_dir / 'mtfl'}") if r.label == 0][:1]
+    paths, pools, labels = [r.path for r in records], [r.pool for r in records], [r.label for r in records]
+    with open(KIND_LABELS / "celeba.csv", newline="") as handle:
+        table = {row["file"]: row["kind"] for row in csv.DictReader(handle)}
+    expected = [table.get(r.file, "") if r.label == 1 and table.get(r.file) in ("clear", "dark") else "" for r in records]
+    assert kinds_now(paths, pools, labels) == expected and "" in expected  # 003258 is unsure now
+    for pool in ("celeba",):  # a look after that: every celeba label dark
+        with open(tmp_path / f"{pool}.csv", "w", newline="") as handle:
+            handle.write("file,kind,note\n" + "".join(f"{f},dark,\n" for f in table))
+    assert kinds_now(paths, pools, labels, tmp_path) == ["dark" if r.label == 1 else "" for r in records]

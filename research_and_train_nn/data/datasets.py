@@ -81,6 +81,21 @@ def with_kinds(records: list[Record], labels: Path = KIND_LABELS) -> list[Record
     return out
 
 
+def kinds_now(paths, pools, labels, kind_files: Path = KIND_LABELS) -> list[str]:
+    """The kind ("clear", "dark" or "") of each photo (its path, pool and glasses label, as a run's
+    val_crops.npz keeps them) from the label CSVs as they are now, not as they were when the run
+    saved its crops: a later look at the labels reaches every table scored from them."""
+    tables: dict[str, dict[str, str]] = {}
+    out = []
+    for path, pool, label in zip(paths, pools, labels):
+        pool = str(pool)
+        if pool not in tables:
+            tables[pool] = kind_labels(kind_files / f"{pool}.csv")
+        kind = tables[pool].get("/".join(Path(str(path)).parts[-2:]), "") if int(label) == 1 else ""
+        out.append(kind if kind in KINDS else "")
+    return out
+
+
 def kind_labels(path: Path) -> dict[str, str]:
     """file -> kind (clear, dark, unsure) from a kind label CSV; empty when there is none."""
     if not path.is_file():
