@@ -68,32 +68,30 @@ class Record:
 
 def with_kinds(records: list[Record], labels: Path = KIND_LABELS) -> list[Record]:
     """The records with glasses given their kind from ``labels/<pool>.csv`` where it has one."""
-    tables: dict[str, dict[str, str]] = {}
-    out = []
-    for record in records:
-        if record.label != 1:
-            out.append(record)
-            continue
-        if record.pool not in tables:
-            tables[record.pool] = kind_labels(labels / f"{record.pool}.csv")
-        kind = tables[record.pool].get(record.file or "")
-        out.append(dataclasses.replace(record, kind=kind if kind in KINDS else None))
-    return out
+    kind_of = _kind_lookup(labels)
+    return [dataclasses.replace(r, kind=kind_of(r.pool, r.file)) if r.label == 1 else r for r in records]
 
 
 def kinds_now(paths, pools, labels, kind_files: Path = KIND_LABELS) -> list[str]:
     """The kind ("clear", "dark" or "") of each photo (its path, pool and glasses label, as a run's
     val_crops.npz keeps them) from the label CSVs as they are now, not as they were when the run
     saved its crops: a later look at the labels reaches every table scored from them."""
+    kind_of = _kind_lookup(kind_files)
+    return [(kind_of(str(pool), "/".join(Path(str(path)).parts[-2:])) or "") if int(label) == 1 else ""
+            for path, pool, label in zip(paths, pools, labels)]
+
+
+def _kind_lookup(labels: Path):
+    """``kind_of(pool, file)``: the file's kind in ``labels/<pool>.csv`` if clear or dark, else None
+    (unsure, or no row); each pool's CSV read once."""
     tables: dict[str, dict[str, str]] = {}
-    out = []
-    for path, pool, label in zip(paths, pools, labels):
-        pool = str(pool)
+
+    def kind_of(pool: str, file: str | None) -> str | None:
         if pool not in tables:
-            tables[pool] = kind_labels(kind_files / f"{pool}.csv")
-        kind = tables[pool].get("/".join(Path(str(path)).parts[-2:]), "") if int(label) == 1 else ""
-        out.append(kind if kind in KINDS else "")
-    return out
+            tables[pool] = kind_labels(labels / f"{pool}.csv")
+        kind = tables[pool].get(file or "")
+        return kind if kind in KINDS else None
+    return kind_of
 
 
 def kind_labels(path: Path) -> dict[str, str]:

@@ -33,12 +33,17 @@ POOLS = ("mtfl", "celeba")  # photos with annotated or aligned eyes
 SPLIT = {"val_fraction": 0.15, "seed": 1337}  # TrainConfig's defaults: the validation people of every run
 
 
-def validation_photos(data: Path, per_class: int) -> list:
-    """The photos ``hard_case_photos`` chooses among the validation photos of MTFL's training pool
-    and CelebA (both folders): the people TrainConfig's split holds out of every run."""
+def validation_records(data: Path) -> list:
+    """The validation photos of MTFL's training pool and CelebA (both folders): the people
+    TrainConfig's split holds out of every run."""
     records = load(f"mtfl:{data / 'mtfl'}") + load(f"celeba:{data / 'celeba'}") + load(f"celeba:{data / 'celeba_more'}")
     _, val = split_by_identity(records, SPLIT["val_fraction"], SPLIT["seed"])
-    return hard_case_photos([records[i] for i in val], per_class)
+    return [records[i] for i in val]
+
+
+def validation_photos(data: Path, per_class: int) -> list:
+    """The photos ``hard_case_photos`` chooses among the validation photos (``validation_records``)."""
+    return hard_case_photos(validation_records(data), per_class)
 
 
 def add_photo_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,15 +28,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from glasses_core import Detectors, GlassesClassifier, preprocess
+from glasses_core import DEFAULT_MODEL, Detectors, GlassesClassifier, ModelConfig, preprocess
 from glasses_core.errors import errors_exit_2
 from glasses_core.locate import MESH_PASSES, MESH_SETTLED, MeshRefiner
-from research_and_train_nn.data.datasets import load, mtfl_eyes
+from research_and_train_nn.data.datasets import mtfl_eyes
 from research_and_train_nn.data.paths import SHARED_DATA
-from research_and_train_nn.data.splits import split_by_identity
 from research_and_train_nn.evaluation.metrics import metrics
-from research_and_train_nn.studies.hard_cases import SPLIT
-from research_and_train_nn.studies.placements import aflw_faces, placed_crops, spread_faces
+from research_and_train_nn.studies.hard_cases import validation_records
+from research_and_train_nn.studies.placements import aflw_faces, placed_crops, probability, spread_faces
 from research_and_train_nn.studies.report_files import command_line, write_report
 
 RULES = ((MESH_PASSES, MESH_SETTLED), (8, 0.01), (8, 0.005))  # (at most this many looks, settled within)
@@ -58,12 +57,6 @@ class CountingRefiner(MeshRefiner):
         self._mesh.look = counted
 
 
-def validation_records(data: Path) -> list:
-    records = load(f"mtfl:{data / 'mtfl'}") + load(f"celeba:{data / 'celeba'}") + load(f"celeba:{data / 'celeba_more'}")
-    _, val = split_by_identity(records, SPLIT["val_fraction"], SPLIT["seed"])
-    return [records[i] for i in val]
-
-
 def placement_moves(classifier: GlassesClassifier, crops_of, faces) -> dict:
     """Placed faces (alone found) whose probability moves more than MAX_MOVE, answers flipped."""
     moves, flips, missed = [], 0, 0
@@ -74,7 +67,7 @@ def placement_moves(classifier: GlassesClassifier, crops_of, faces) -> dict:
         if found is None:
             missed += 1
             continue
-        a, b = (float(classifier.predict_crops(c.pixels[None])[0]) for c in (alone, found))  # each alone, as the test
+        a, b = probability(classifier, alone), probability(classifier, found)  # each alone in its batch, as the test
         moves.append(abs(b - a))
         flips += (a >= threshold) != (b >= threshold)
     moves = np.array(moves)
@@ -113,7 +106,7 @@ def measure_rule(passes: int, settled: float, records: list, data: Path) -> dict
 def markdown(rows: list[dict], command: str) -> str:
     pools = list(rows[0]["f1_per_pool"])
     lines = ["# How long the face mesh looks: settled regions against answers that move", "", f"`{command}`", "",
-             f"The shipped int8 model ({GlassesClassifier().config.version}) through the product's preprocess, the "
+             f"The shipped int8 model ({ModelConfig.load(DEFAULT_MODEL).version}) through the product's preprocess, the "
              "face-mesh refinement stopping after at most that many looks, or once its region moves and grows by less "
              f"than that share of its side. The first row is the product's rule. Validation: {rows[0]['photos']} "
              "photos (the crop of the largest face) at the model's threshold, and 60 validation MTFL faces placed in 5 "
