@@ -148,6 +148,8 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
     from research_and_train_nn.evaluation.probabilities import predict_answers, predict_probabilities
     network = keras.models.load_model(model, compile=False)  # once, for every set of crops
     val = validation_crops(val_run)
+    # every run scored on the datasets' own labels, also one trained on the look's (label_audit_study.py scores both)
+    val["labels"] = val.get("dataset_labels", val["labels"])
     if "pools" in val:  # the kinds as labelled now (a later look at the labels), not as the run saved them
         val["kinds"] = np.array(kinds_now(val["paths"], val["pools"], val["labels"]))
     probabilities, dark = predict_answers(network, val["crops"])

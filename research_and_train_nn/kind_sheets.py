@@ -172,9 +172,10 @@ LINE = re.compile(r"^sheet\s+(\S+)\s+rest=(\w+)((?:\s+\w+=[\d,]*)*)\s*$")
 NOTE = re.compile(r"^note\s+(\S+)\s+(\d+)\s+(.+)$")
 
 
-def parse_answers(lines: list[str], source: str) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]]:
-    """({(sheet, cell): kind}, {(sheet, cell): note}) from answer lines; blank lines and ``#``
-    comments are skipped."""
+def parse_answers(lines: list[str], source: str, allowed: tuple[str, ...] = ANSWERS
+                  ) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]]:
+    """({(sheet, cell): answer}, {(sheet, cell): note}) from answer lines, each answer one of
+    ``allowed``; blank lines and ``#`` comments are skipped."""
     answers, notes = {}, {}
     for number, line in enumerate(lines, 1):
         line = line.split("#")[0].strip()
@@ -185,30 +186,32 @@ def parse_answers(lines: list[str], source: str) -> tuple[dict[tuple[str, int], 
             notes[(note.group(1), int(note.group(2)))] = note.group(3).strip()
             continue
         match = LINE.match(line)
-        if not match or match.group(2) not in ANSWERS:
+        if not match or match.group(2) not in allowed:
             raise ValueError(f"{source}:{number}: not an answer line: {line!r}")
         sheet, rest, named = match.group(1), match.group(2), match.group(3)
         answers[(sheet, 0)] = rest  # cell 0: the sheet's default
         for part in named.split():
             kind, cells = part.split("=")
-            if kind not in ANSWERS:
-                raise ValueError(f"{source}:{number}: unknown kind {kind!r}")
+            if kind not in allowed:
+                raise ValueError(f"{source}:{number}: unknown answer {kind!r}")
             for cell in filter(None, cells.split(",")):
                 answers[(sheet, int(cell))] = kind
     return answers, notes
 
 
-def collect(answer_files: list[Path], index_files: list[Path], out: Path = LABELS) -> dict:
-    """Label CSVs (one per pool) from the answers to the sheets named in ``index_files``; a later
-    index's answers (a second look) replace earlier ones. Returns {pool: {kind: count}} and the
-    number of labels a later look changed."""
+def read_looks(answer_files: list[Path], index_files: list[Path], allowed: tuple[str, ...] = ANSWERS
+               ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str], int]:
+    """The answers to the sheets named in ``index_files``: ({(pool, file): answer}, {(pool, file):
+    note}, how many answers a later index's look changed); a later index's answers (a second look)
+    replace earlier ones, a face's note is its latest look's that wrote one. A sheet answered in two
+    files or indexed twice, or an indexed sheet with no answer line, is a ValueError."""
     answers, notes, answered_in = {}, {}, {}
     for path in answer_files:
-        kinds, remarks = parse_answers(path.read_text().splitlines(), str(path))
-        for sheet in {sheet for sheet, _ in kinds}:
+        said, remarks = parse_answers(path.read_text().splitlines(), str(path), allowed)
+        for sheet in {sheet for sheet, _ in said}:
             if answered_in.setdefault(sheet, path) != path:  # two looks' sheets of one name
                 raise ValueError(f"sheet {sheet} is answered in {answered_in[sheet]} and in {path}")
-        answers.update(kinds)
+        answers.update(said)
         notes.update(remarks)
     labels: dict[tuple[str, str], str] = {}
     remarks_of: dict[tuple[str, str], str] = {}
@@ -221,12 +224,19 @@ def collect(answer_files: list[Path], index_files: list[Path], out: Path = LABEL
                     raise ValueError(f"sheet {sheet} is in {indexed_in[sheet]} and in {index}")
                 if (sheet, 0) not in answers:
                     raise ValueError(f"{index}: sheet {sheet} has no answer line")
-                kind = answers.get((sheet, cell), answers[(sheet, 0)])
+                answer = answers.get((sheet, cell), answers[(sheet, 0)])
                 key = (row["pool"], row["file"])
-                changed += key in labels and labels[key] != kind
-                labels[key] = kind
+                changed += key in labels and labels[key] != answer
+                labels[key] = answer
                 if (sheet, cell) in notes:
                     remarks_of[key] = notes[(sheet, cell)]
+    return labels, remarks_of, changed
+
+
+def collect(answer_files: list[Path], index_files: list[Path], out: Path = LABELS) -> dict:
+    """Label CSVs (one per pool) from the answers to the sheets named in ``index_files``
+    (``read_looks``). Returns {pool: {kind: count}} and the number of labels a later look changed."""
+    labels, remarks_of, changed = read_looks(answer_files, index_files)
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, dict[str, int]] = {}
     for pool in POOLS:

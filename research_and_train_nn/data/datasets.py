@@ -24,6 +24,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 # its place under this folder (see Record.group), wherever the data really lies.
 SPLIT_DATA_ROOT = "../shared/data"
 KIND_LABELS = Path(__file__).resolve().parent / "kind_labels"  # <pool>.csv: file,kind,note
+GLASSES_AUDIT = Path(__file__).resolve().parent / "glasses_audit"  # validation.csv: the first answer's labels looked at by eye
 # CelebA's aligned images put the eyes here, as fractions of width and height: the face mesh's
 # mean on 100 of the 89 x 109 images (the subject's right eye, on the image's left, first).
 CELEBA_ALIGNED_EYES = ((34.5 / 89, 56.1 / 109), (53.7 / 89, 56.1 / 109))
@@ -40,6 +41,7 @@ class Record:
     source: str
     key: str | None = None
     kind: str | None = None  # with glasses: "clear" or "dark" where labelled, else None (unsure, unknown)
+    dataset_label: int | None = None  # the dataset's own label where a look by eye changed it (with_looked_labels)
 
     @property
     def group(self) -> str:
@@ -79,6 +81,39 @@ def kinds_now(paths, pools, labels, kind_files: Path = KIND_LABELS) -> list[str]
     kind_of = _kind_lookup(kind_files)
     return [(kind_of(str(pool), "/".join(Path(str(path)).parts[-2:])) or "") if int(label) == 1 else ""
             for path, pool, label in zip(paths, pools, labels)]
+
+
+def with_looked_labels(records: list[Record], audit: Path = GLASSES_AUDIT) -> list[Record]:
+    """The records with the first answer's label the look by eye gave them (label_audit.py:
+    ``audit``/train.csv and validation.csv): glasses 1, none 0 (a changed label keeps the dataset's
+    in ``dataset_label`` and loses its kind); the photos the look could not tell are left out, those
+    it did not see (other datasets) keep their own label."""
+    said = {}
+    for part in ("train", "validation"):
+        if not (audit / f"{part}.csv").is_file():
+            raise ConfigError(f"{audit / part}.csv: no such file (label_audit.py collect --part {part} writes it)")
+        with open(audit / f"{part}.csv", newline="") as handle:
+            said.update({(row["pool"], row["file"]): row["answer"] for row in csv.DictReader(handle)})
+    out = []
+    for record in records:
+        answer = said.get((record.pool, record.file))
+        if answer == "unsure":
+            continue
+        label = {"glasses": 1, "none": 0}.get(answer, record.label)
+        out.append(record if label == record.label else
+                   dataclasses.replace(record, label=label, kind=None, dataset_label=record.label))
+    return out
+
+
+def audited_labels(paths, pools, audit: Path = GLASSES_AUDIT / "validation.csv") -> list[int]:
+    """The first answer's label of each photo (its path and pool, as a run's val_crops.npz keeps
+    them) by the look at the validation labels (label_audit.py): 1 glasses, 0 none, -1 where the
+    look could not tell or did not see the photo."""
+    with open(audit, newline="") as handle:
+        said = {(row["pool"], row["file"]): row["answer"] for row in csv.DictReader(handle)}
+    as_label = {"glasses": 1, "none": 0}
+    return [as_label.get(said.get((str(pool), "/".join(Path(str(path)).parts[-2:])), ""), -1)
+            for path, pool in zip(paths, pools)]
 
 
 def _kind_lookup(labels: Path):

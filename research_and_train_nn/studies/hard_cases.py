@@ -33,12 +33,17 @@ POOLS = ("mtfl", "celeba")  # photos with annotated or aligned eyes
 SPLIT = {"val_fraction": 0.15, "seed": 1337}  # TrainConfig's defaults: the validation people of every run
 
 
-def validation_records(data: Path) -> list:
-    """The validation photos of MTFL's training pool and CelebA (both folders): the people
-    TrainConfig's split holds out of every run."""
+def split_records(data: Path) -> tuple[list, list]:
+    """The training and the validation photos of MTFL's training pool and CelebA (both folders):
+    the second the people TrainConfig's split holds out of every run."""
     records = load(f"mtfl:{data / 'mtfl'}") + load(f"celeba:{data / 'celeba'}") + load(f"celeba:{data / 'celeba_more'}")
-    _, val = split_by_identity(records, SPLIT["val_fraction"], SPLIT["seed"])
-    return [records[i] for i in val]
+    train, val = split_by_identity(records, SPLIT["val_fraction"], SPLIT["seed"])
+    return [records[i] for i in train], [records[i] for i in val]
+
+
+def validation_records(data: Path) -> list:
+    """The validation photos of ``split_records``."""
+    return split_records(data)[1]
 
 
 def validation_photos(data: Path, per_class: int) -> list:

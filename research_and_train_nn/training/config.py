@@ -42,6 +42,8 @@ class TrainConfig:
     threshold_pools: tuple[str, ...] = ()  # validation pools the thresholds are chosen on (empty: all). A
     #                                       pool that is not a sample of its class balance (CelebA-more is
     #                                       nearly all glasses) would pull the threshold down for every photo
+    looked_labels: bool = False  # the first answer's labels as the look by eye gave them (data/glasses_audit/,
+    #                              label_audit.py), not the datasets' own; the photos it could not tell left out
     crop_variants: float = 0.0  # share of training crops, at full augmentation strength, replaced by the same
     #                             photo cut with other eyes or filters (data/crop_variants.py); 0: none made
     stem_filters: int = 24

@@ -23,7 +23,7 @@ from glasses_core.config import KINDS, model_id
 from glasses_core.errors import ConfigError
 from glasses_core.quiet import quiet
 from research_and_train_nn.data.crops import DEFAULT_CACHE, CropSet, make_crops
-from research_and_train_nn.data.datasets import load
+from research_and_train_nn.data.datasets import load, with_looked_labels
 from research_and_train_nn.data.splits import split_by_identity
 from research_and_train_nn.evaluation.metrics import choose_kind_threshold, choose_threshold
 from research_and_train_nn.evaluation.probabilities import predict_answers
@@ -58,6 +58,8 @@ def split_records(config: TrainConfig) -> tuple[list, np.ndarray, np.ndarray]:
     """The training pool's records and the indices of the training and validation photos
     (identity-disjoint; with ``max_train``, sampled). Deterministic from the config."""
     records = [r for spec in config.datasets for r in load(spec)]
+    if config.looked_labels:
+        records = with_looked_labels(records)
     train_idx, val_idx = split_by_identity(records, config.val_fraction, config.seed)
     if config.max_train and len(train_idx) > config.max_train:
         rng = np.random.default_rng(config.seed)
@@ -163,7 +165,9 @@ def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSe
                         sources=np.array([r.source for r in val.records]),
                         pools=np.array([r.pool for r in val.records]),
                         kinds=np.array([r.kind or "" for r in val.records]),
-                        paths=np.array([r.path for r in val.records]))
+                        paths=np.array([r.path for r in val.records]),
+                        dataset_labels=np.array([r.label if r.dataset_label is None else r.dataset_label
+                                                 for r in val.records]))
     sample = np.random.default_rng(config.seed).permutation(len(train.crops))[:CALIBRATION_SAMPLE]
     np.savez_compressed(out / "train_crops.npz", crops=train.crops[sample], labels=train.labels[sample])
     # the kind's threshold balances the two kinds' accuracies, whatever their shares: every pool counts

@@ -1,0 +1,110 @@
+"""The look by eye at the validation labels (research_and_train_nn/label_audit.py) and the study
+that scores the models by it (studies/label_audit_study.py)."""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from research_and_train_nn import label_audit
+from research_and_train_nn.data.datasets import audited_labels
+from research_and_train_nn.studies import label_audit_study
+from research_and_train_nn.studies.hard_cases import validation_records
+
+
+@pytest.fixture(scope="module")
+def faces(data_dir):
+    return label_audit.faces(data_dir)
+
+
+def test_the_sheets_show_every_validation_photo_once_with_its_label_hidden_by_the_order(data_dir, faces):
+    records = validation_records(data_dir)
+    assert Counter((pool, file) for pool, file, *_ in faces) == Counter((r.pool, r.file) for r in records)
+    assert [f[:2] for f in label_audit.faces(data_dir)] == [f[:2] for f in faces]  # the same order again
+    first_sheet = faces[:48]  # the pools and labels mixed on a sheet, not grouped as the datasets list them
+    assert {f[0] for f in first_sheet} >= {"mtfl_train", "celeba"} and {f[4] for f in first_sheet} == {0, 1}
+
+
+def test_answers_become_labels_and_the_disagreements_are_listed(tmp_path, faces):
+    chosen = faces[:4]
+    labels = {(pool, file): label for pool, file, _, _, label in chosen}
+    index = tmp_path / "index.csv"
+    index.write_text("sheet,cell,pool,file\n" + "".join(f"audit_001,{i},{p},{f}\n" for i, (p, f, *_) in enumerate(chosen, 1)))
+    flipped = {0: "glasses", 1: "none"}[chosen[0][4]]  # cell 1: the look says the other answer
+    answers = tmp_path / "A.txt"
+    answers.write_text(f"sheet audit_001 rest=none {flipped}=1 unsure=2\nnote audit_001 2 face in deep shadow\n"
+                       + "".join(f"# cell {i}: {'glasses' if f[4] else 'none'}\n" for i, f in enumerate(chosen, 1)))
+    said = label_audit.looks([answers], [index])
+    assert said[chosen[0][:2]] == (flipped, "") and said[chosen[1][:2]] == ("unsure", "face in deep shadow")
+    listed = label_audit.disagreements(said, labels)
+    expected = [chosen[0][:2], chosen[1][:2]] + [f[:2] for f in chosen[2:] if f[4] == 1]  # rest=none vs glasses labels
+    assert [(r["pool"], r["file"]) for r in listed] == expected
+    counts = label_audit.collect(said, labels, tmp_path / "audit")
+    assert sum(counts.values()) == 4
+    with open(tmp_path / "audit" / "validation.csv", newline="") as handle:
+        rows = {(r["pool"], r["file"]): r for r in csv.DictReader(handle)}
+    assert rows[chosen[1][:2]]["answer"] == "unsure" and rows[chosen[0][:2]]["label"] == str(chosen[0][4])
+    with pytest.raises(ValueError, match="1 validation faces have no answer"):
+        label_audit.collect(said, {**labels, ("celeba", "img_align_celeba/none.jpg"): 0}, tmp_path / "audit")
+    with pytest.raises(ValueError, match="unknown answer 'clear'"):
+        answers.write_text("sheet audit_001 rest=none clear=1\n")
+        label_audit.looks([answers], [index])
+
+
+def test_audited_labels_follow_the_look_and_mark_what_it_could_not_tell(tmp_path, faces):
+    chosen = faces[:3]
+    audit = tmp_path / "validation.csv"
+    audit.write_text("pool,file,label,answer,note\n" + f"{chosen[0][0]},{chosen[0][1]},0,glasses,\n"
+                     f"{chosen[1][0]},{chosen[1][1]},1,unsure,\n")
+    paths, pools = [f[2] for f in chosen], [f[0] for f in chosen]
+    assert audited_labels(paths, pools, audit) == [1, -1, -1]  # the third: not in the file
+
+
+def test_the_models_errors_are_split_into_the_labels_and_the_models(faces):
+    val = {"labels": np.array([1, 0, 0, 1, 0]), "pools": np.array(["celeba"] * 4 + ["mtfl_train"]),
+           "paths": np.array([f[2] for f in faces[:5]])}
+    audited = np.array([1, 1, -1, 0, 1])
+    probabilities = np.array([0.9, 0.9, 0.9, 0.1, 0.2])
+    explained = label_audit_study.errors_explained(val, audited, probabilities, 0.5)
+    assert {k: v for k, v in explained["celeba"].items() if k != "label_wrong_photos"} == \
+        {"errors": 3, "label_wrong": 2, "unsure": 1, "model_wrong": 0}
+    assert explained["mtfl_train"]["errors"] == 0 and explained["celeba_more"]["errors"] == 0
+    assert label_audit_study.scores(val, audited, probabilities, 0.5)["celeba_more"] is None  # no photos there
+    scored = label_audit_study.scores(val, audited, probabilities, 0.5)
+    assert scored["celeba"]["datasets"]["f1"] == pytest.approx(0.4)  # 1 right of 2 glasses, 2 false alarms
+    assert scored["celeba"]["looked"]["f1"] == 1.0 and scored["celeba"]["looked"]["images"] == 3
+    assert scored["mtfl_train"]["looked"]["confusion_matrix"] == [[0, 0], [1, 0]]  # the look says glasses: missed
+
+
+def test_bad_arguments_exit_2_before_any_scoring(tmp_path, tiny_run):
+    assert label_audit_study.main([str(tiny_run), "--audit", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o")]) == 2
+    assert label_audit_study.main([str(tmp_path), "--out", str(tmp_path / "o")]) == 2  # not a run folder
+    assert not (tmp_path / "o").exists()
+    assert label_audit.main(["collect", str(tmp_path / "A.txt"), "--index", str(tmp_path / "index.csv")]) == 2
+
+
+def test_training_on_the_looked_labels_changes_drops_and_keeps_as_the_look_says(tmp_path, data_dir, faces):
+    from research_and_train_nn.data.datasets import load, with_looked_labels
+    records = load(f"celeba:{data_dir / 'celeba'}")[:200]
+    positive = next(r for r in records if r.label == 1 and r.kind)
+    negatives = [r for r in records if r.label == 0][:2]
+    for part, rows in (("train", [(positive, "none"), (negatives[0], "glasses")]), ("validation", [(negatives[1], "unsure")])):
+        (tmp_path / f"{part}.csv").write_text("pool,file,label,answer,note\n" + "".join(
+            f"{r.pool},{r.file},{r.label},{answer},\n" for r, answer in rows))
+    looked = {r.file: r for r in with_looked_labels(records, tmp_path)}
+    assert len(looked) == len(records) - 1 and negatives[1].file not in looked  # unsure: left out
+    assert (looked[positive.file].label, looked[positive.file].kind, looked[positive.file].dataset_label) == (0, None, 1)
+    assert (looked[negatives[0].file].label, looked[negatives[0].file].dataset_label) == (1, 0)
+    unchanged = [r for r in records if r.file not in (positive.file, negatives[0].file, negatives[1].file)]
+    assert all(looked[r.file] == r for r in unchanged)  # not looked at here: the dataset's label, no dataset_label
+    (tmp_path / "validation.csv").unlink()
+    from glasses_core.errors import ConfigError
+    with pytest.raises(ConfigError, match="validation.csv: no such file"):
+        with_looked_labels(records, tmp_path)
+
+
+def test_a_run_keeps_the_datasets_labels_beside_those_it_trained_on(tiny_run):
+    with np.load(tiny_run / "val_crops.npz") as val:
+        assert (val["dataset_labels"] == val["labels"]).all()  # a run on the datasets' labels: the same
