@@ -108,3 +108,50 @@ def test_training_on_the_looked_labels_changes_drops_and_keeps_as_the_look_says(
 def test_a_run_keeps_the_datasets_labels_beside_those_it_trained_on(tiny_run):
     with np.load(tiny_run / "val_crops.npz") as val:
         assert (val["dataset_labels"] == val["labels"]).all()  # a run on the datasets' labels: the same
+
+
+def test_a_run_on_the_looked_labels_trains_and_validates_on_them(data_dir):
+    """TrainConfig.looked_labels: every photo of the split carries the look's answer (train.csv and
+    validation.csv), the photos it could not tell are out, and the look's two parts are the run's split."""
+    from research_and_train_nn.data.datasets import GLASSES_AUDIT
+    from research_and_train_nn.training.config import TrainConfig
+    from research_and_train_nn.training.run import split_records
+    said = {}
+    for part in ("train", "validation"):
+        with open(GLASSES_AUDIT / f"{part}.csv", newline="") as handle:
+            said[part] = {(r["pool"], r["file"]): (int(r["label"]), r["answer"]) for r in csv.DictReader(handle)}
+    config = TrainConfig(datasets=tuple(f"{spec}:{data_dir / folder}" for spec, folder in
+                                        (("mtfl", "mtfl"), ("celeba", "celeba"), ("celeba", "celeba_more"))),
+                         looked_labels=True)
+    records, train_idx, val_idx = split_records(config)
+    for part, index in (("train", train_idx), ("validation", val_idx)):
+        looked = {k: v for k, v in said[part].items() if v[1] != "unsure"}
+        assert {(records[i].pool, records[i].file) for i in index} == set(looked), part
+        for i in index:
+            label, answer = looked[(records[i].pool, records[i].file)]
+            assert records[i].label == {"glasses": 1, "none": 0}[answer]
+            assert records[i].dataset_label == (label if records[i].label != label else None)
+    changed = sum(r.dataset_label is not None for r in records)
+    assert changed == sum(v[0] != {"glasses": 1, "none": 0}.get(v[1], v[0]) for p in said.values() for v in p.values()) > 0
+
+
+def test_the_readme_tables_are_the_label_files_counts():
+    from research_and_train_nn.data.datasets import GLASSES_AUDIT
+    text = (GLASSES_AUDIT / "README.md").read_text()
+    names = {"MTFL": "mtfl_train", "CelebA": "celeba", "CelebA-more": "celeba_more"}
+    tables = [[line for line in block.splitlines() if line.startswith("| ") and line.split("|")[1].strip() in names]
+              for block in text.split("## The training photos")]
+    for part, rows in zip(("validation", "train"), tables):
+        with open(GLASSES_AUDIT / f"{part}.csv", newline="") as handle:
+            looked = list(csv.DictReader(handle))
+        assert len(rows) == 3, part
+        for row in rows:
+            cells = [c.strip().replace(",", "") for c in row.strip("|").split("|")]
+            mine = [r for r in looked if r["pool"] == names[cells[0]]]
+            as_label = {"glasses": "1", "none": "0"}
+            expected = [len(mine), sum(r["label"] == "1" for r in mine),
+                        sum(as_label.get(r["answer"]) == r["label"] for r in mine),
+                        sum(r["label"] == "1" and r["answer"] == "none" for r in mine),
+                        sum(r["label"] == "0" and r["answer"] == "glasses" for r in mine),
+                        sum(r["answer"] == "unsure" for r in mine)]
+            assert [int(c) for c in cells[1:]] == expected, (part, row)
