@@ -68,8 +68,10 @@ def test_the_models_errors_are_split_into_the_labels_and_the_models(faces):
     audited = np.array([1, 1, -1, 0, 1])
     probabilities = np.array([0.9, 0.9, 0.9, 0.1, 0.2])
     explained = label_audit_study.errors_explained(val, audited, probabilities, 0.5)
-    assert {k: v for k, v in explained["celeba"].items() if k != "label_wrong_photos"} == \
+    assert {k: v for k, v in explained["celeba"].items() if k not in ("label_wrong_photos", "glasses_labelled_none")} == \
         {"errors": 3, "label_wrong": 2, "unsure": 1, "model_wrong": 0}
+    assert explained["celeba"]["glasses_labelled_none"] == {"photos": 1, "said_glasses": 1, "probabilities": [0.9]}
+    assert explained["mtfl_train"]["glasses_labelled_none"] == {"photos": 1, "said_glasses": 0, "probabilities": [0.2]}
     assert explained["mtfl_train"]["errors"] == 0 and explained["celeba_more"]["errors"] == 0
     assert label_audit_study.scores(val, audited, probabilities, 0.5)["celeba_more"] is None  # no photos there
     scored = label_audit_study.scores(val, audited, probabilities, 0.5)

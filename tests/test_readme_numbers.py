@@ -428,3 +428,40 @@ def test_the_release_note_quotes_0_3_1_s_test_reading():
     assert (f"says clear for {kind['clear_accuracy']:.4f} of the {kind['clear']} clear glasses "
             f"(0.3.0: {kind_before['clear_accuracy']:.4f}) and dark for all {kind['dark']} sunglasses") in notes
     assert kind["dark_accuracy"] == 1.0
+
+
+def test_the_label_audit_notes_quote_the_study_and_the_runs():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    study = json.loads((reports / "label_audit" / "label_audit.json").read_text())
+    models = {row["model"]: row for row in study["models"]}
+    shipped = study["models"][0]
+    f1 = lambda row, pool, labels: f"{row['scores'][pool][labels]['f1']:.4f}"  # noqa: E731
+    labels = study["labels"]
+    assert (f"CelebA's \"no glasses\" hides {labels['celeba']['none_to_glasses']} faces with glasses, its \"glasses\" "
+            f"{labels['celeba']['glasses_to_none']} without; CelebA-more's \"glasses\" {labels['celeba_more']['glasses_to_none']} "
+            f"without; MTFL's \"no glasses\" {labels['mtfl_train']['none_to_glasses']} with") in notes
+    assert f"0.3.1's CelebA F1 is lower, not higher: **{f1(shipped, 'celeba', 'looked')}**" in notes
+    errors, hidden = shipped["errors"]["celeba"], shipped["errors"]["celeba"]["glasses_labelled_none"]
+    assert f"Of its {errors['errors']} CelebA errors, {errors['label_wrong']} are the labels'" in notes
+    assert (f"of the {hidden['photos']} glasses the labels call none the model says glasses for {hidden['said_glasses']}: "
+            f"the other {hidden['photos'] - hidden['said_glasses']}") in notes
+    misses = [p for p in hidden["probabilities"] if p < shipped["threshold"]]
+    assert (f"from {min(misses):.3f} to {max(misses):.3f} ({sum(p < 0.45 for p in misses)} of them under 0.45) "
+            f"against a threshold of {shipped['threshold']:.4f}") in notes
+    assert f"({f1(shipped, 'all', 'datasets')} by the datasets' labels, {f1(shipped, 'all', 'looked')} by the look's)" in notes
+    r43, r44 = models["r43_all_data_kind3_variants_looked"], models["r44_all_data_kind3_variants_looked_seed7"]
+    r28 = models["r28_all_data_kind3_variants_seed7"]
+    assert (f"by the look's labels F1 {f1(r43, 'all', 'looked')} and {f1(r44, 'all', 'looked')} against "
+            f"{f1(shipped, 'all', 'looked')} and CelebA {f1(r43, 'celeba', 'looked')} and {f1(r44, 'celeba', 'looked')} "
+            f"against {f1(shipped, 'celeba', 'looked')} (0.3.0's recipe at seed 7, r28: {f1(r28, 'all', 'looked')} "
+            f"and {f1(r28, 'celeba', 'looked')})") in notes
+    table = json.loads((reports / "runs_v0.3_looked" / "runs.json").read_text())
+    base, a, b = table
+    assert (f"F1 {a['overall']['f1']:.4f} and {b['overall']['f1']:.4f} against 0.3.1's {base['overall']['f1']:.4f}, "
+            f"composed recall {a['composed']['recall']:.3f} and {b['composed']['recall']:.3f} against "
+            f"{base['composed']['recall']:.3f}, {a['placements_moved']} and {b['placements_moved']} placed faces moved "
+            f"against {base['placements_moved']}") in notes
+    card = " ".join((ROOT / "models" / "README.md").read_text().split())
+    assert (f"F1 is {f1(shipped, 'celeba', 'datasets')} (0.2.0: 0.9424), and {f1(shipped, 'celeba', 'looked')} by the "
+            "labels as looked at again by eye") in card

@@ -9,7 +9,8 @@ For the shipped model (on the first run's validation crops) and each run given (
 own threshold (chosen on the datasets' labels, as every model was): F1 overall and per pool by the
 datasets' labels, and by the look's (its answer where it said glasses or none; the photos it could
 not tell are left out). For the shipped model, its errors by the datasets' labels: how many the look
-says are the label's. Validation only: the test set is not read. Writes label_audit.md and .json.
+says are the label's, and the crops of the glasses the labels call none (glasses_labelled_none.png).
+Validation only: the test set is not read. Writes label_audit.md and .json.
 """
 from __future__ import annotations
 
@@ -72,6 +73,9 @@ def errors_explained(val: dict, audited: np.ndarray, probabilities: np.ndarray, 
                      "model_wrong": int((wrong & (audited == val["labels"])).sum()),
                      "label_wrong_photos": ["/".join(Path(str(p)).parts[-2:])
                                             for p in val["paths"][wrong & (audited == said)]]}
+        hidden = (val["pools"] == pool) & (val["labels"] == 0) & (audited == 1)  # glasses the label missed
+        out[pool]["glasses_labelled_none"] = {"photos": int(hidden.sum()), "said_glasses": int(said[hidden].sum()),
+                                              "probabilities": sorted(round(float(p), 3) for p in probabilities[hidden])}
     return out
 
 
@@ -82,14 +86,31 @@ def datasets_crops(run: Path) -> dict:
     return val
 
 
-def score(name: str, model: Path, config: ModelConfig, val: dict, audited: np.ndarray) -> dict:
+def score(name: str, model: Path, config: ModelConfig, val: dict, audited: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The model's row of the report, and its probabilities on ``val``'s crops."""
     import keras
 
     from research_and_train_nn.evaluation.probabilities import predict_answers
     probabilities, _ = predict_answers(keras.models.load_model(model, compile=False), val["crops"])
     t = config.threshold
     return {"model": name, "threshold": t, "scores": scores(val, audited, probabilities, t),
-            "errors": errors_explained(val, audited, probabilities, t)}
+            "errors": errors_explained(val, audited, probabilities, t)}, probabilities
+
+
+def hidden_glasses_sheet(val: dict, audited: np.ndarray, probabilities: np.ndarray, path: Path, zoom: int = 3) -> None:
+    """The crops (as the model sees them, enlarged ``zoom`` times) of the glasses the datasets' labels
+    call none, each with its file and the model's probability."""
+    from PIL import Image, ImageDraw
+    chosen = np.flatnonzero((val["labels"] == 0) & (audited == 1))
+    chosen = chosen[np.argsort(probabilities[chosen])]
+    side, columns = val["crops"].shape[1] * zoom, 6
+    sheet = Image.new("RGB", (columns * side, max(1, -(-len(chosen) // columns)) * (side + 16)), (30, 30, 30))
+    pen = ImageDraw.Draw(sheet)
+    for n, i in enumerate(chosen):
+        x, y = (n % columns) * side, (n // columns) * (side + 16)
+        sheet.paste(Image.fromarray(val["crops"][i]).resize((side, side), Image.NEAREST), (x, y))
+        pen.text((x + 2, y + side + 2), f"{Path(str(val['paths'][i])).name} P={probabilities[i]:.3f}", fill=(255, 255, 0))
+    sheet.save(path)
 
 
 def markdown(report: dict) -> str:
@@ -119,6 +140,13 @@ def markdown(report: dict) -> str:
               "|---|---|---|---|---|"]
     for pool, row in shipped["errors"].items():
         lines.append(f"| {POOL_NAMES[pool]} | {row['errors']} | {row['label_wrong']} | {row['unsure']} | {row['model_wrong']} |")
+    lines += ["", "Glasses the datasets' labels call none (the look says glasses): "
+              + "; ".join(f"{POOL_NAMES[p]}: {r['glasses_labelled_none']['photos']}, the model says glasses for "
+                          f"{r['glasses_labelled_none']['said_glasses']} (probabilities "
+                          f"{', '.join(f'{x:.3f}' for x in r['glasses_labelled_none']['probabilities']) or 'none'})"
+                          for p, r in shipped["errors"].items()) + f"; threshold {shipped['threshold']:.4f}."]
+    lines += ["", "`glasses_labelled_none.png`: those crops as the shipped model sees them (enlarged 3 times), with its "
+              "probability."]
     lines += ["", "The label's errors: " + "; ".join(f"{POOL_NAMES[p]}: {', '.join(r['label_wrong_photos']) or 'none'}"
                                                    for p, r in shipped["errors"].items()), ""]
     return "\n".join(lines)
@@ -142,14 +170,16 @@ def main(argv=None) -> int:
     first = datasets_crops(args.runs[0])
     audited = np.array(audited_labels(first["paths"], first["pools"], args.audit))
     shipped = ModelConfig.load(args.shipped / "glasses.json")
-    models = [score(f"shipped {shipped.version}", args.shipped / "glasses.keras", shipped, first, audited)]
+    row, probabilities = score(f"shipped {shipped.version}", args.shipped / "glasses.keras", shipped, first, audited)
+    models = [row]
     for run in args.runs:
         val = datasets_crops(run)
         models.append(score(run.name, run / "model.keras", ModelConfig.load(run / "config.json"), val,
-                            np.array(audited_labels(val["paths"], val["pools"], args.audit))))
+                            np.array(audited_labels(val["paths"], val["pools"], args.audit)))[0])
     report = {"command": command_line("label_audit_study.py", argv), "labels": label_changes(first, audited),
               "models": models}
     write_report(args.out, "label_audit", report, markdown(report))
+    hidden_glasses_sheet(first, audited, probabilities, args.out / "glasses_labelled_none.png")
     return 0
 
 
