@@ -1,25 +1,27 @@
-"""A look by eye at the first answer's labels of the validation photos: glasses over the eyes or not.
+"""A look by eye at the first answer's labels: glasses over the eyes or not, photo by photo.
 
 The datasets' own labels ("glasses" in MTFL's and CelebA's annotations) carry some noise: CelebA's
 validation photos hold "no glasses" faces that plainly wear them, and the kind labels' first look
 found "glasses" faces with none. Every model is chosen on validation, so this look measures how
-much of its errors there are the labels'. It is blind: every validation photo (both labels, all
-three pools) is drawn in one random order, so a labeller sees neither the dataset's label nor any
-model's answer, and writes one line per sheet:
+much of its errors there are the labels'. It is blind: every photo of a part (``--part
+validation``, the default, or ``train``: the two sides of every run's split; both labels, all three
+pools) is drawn in one random order, so a labeller sees neither the dataset's label nor any model's
+answer, and writes one line per sheet:
 
     sheet audit_012 rest=none glasses=3,17,22 unsure=40
 
 (``glasses``: glasses over the eyes, of any kind; ``none``: no glasses over the eyes, glasses on
-the forehead or in a hand included; ``unsure``: cannot be told). A second labeller judges afresh
+the forehead or in a hand included; ``unsure``: cannot be told). Another labeller judges afresh
 every face whose first answer differs from the dataset's label (``again``: the faces listed by
-``disagree``), and ``collect`` writes ``data/glasses_audit/validation.csv`` (pool, file, the
-dataset's label, the look's answer, note). The labels used for training and model choice stay the
-datasets' own; ``studies/label_audit_study.py`` scores the models both ways.
+``disagree``), and ``collect`` writes ``data/glasses_audit/PART.csv`` (pool, file, the dataset's
+label, the look's answer, note). Runs train on the datasets' own labels unless
+``TrainConfig.looked_labels`` says otherwise; ``studies/label_audit_study.py`` scores models both ways.
 
     python3 research_and_train_nn/label_audit.py sheets --out cache/audit_sheets
     python3 research_and_train_nn/label_audit.py disagree ANSWERS... --index cache/audit_sheets/index.csv --out second.csv
     python3 research_and_train_nn/label_audit.py again second.csv --out cache/audit_second
     python3 research_and_train_nn/label_audit.py collect ANSWERS... --index FIRST_INDEX --index SECOND_INDEX
+    (the same with --part train for the training photos: sheets train_*, train_again_*)
 """
 from __future__ import annotations
 

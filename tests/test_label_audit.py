@@ -157,3 +157,25 @@ def test_the_readme_tables_are_the_label_files_counts():
                         sum(r["label"] == "0" and r["answer"] == "glasses" for r in mine),
                         sum(r["answer"] == "unsure" for r in mine)]
             assert [int(c) for c in cells[1:]] == expected, (part, row)
+
+
+def test_the_readme_compares_the_look_with_the_kind_labels_notes():
+    from research_and_train_nn.data.datasets import GLASSES_AUDIT, KIND_LABELS
+    kinds = {}
+    for pool in ("mtfl_train", "celeba", "celeba_more"):
+        with open(KIND_LABELS / f"{pool}.csv", newline="") as handle:
+            kinds.update({(pool, r["file"]): r for r in csv.DictReader(handle)})
+    looked = []
+    for part in ("train", "validation"):
+        with open(GLASSES_AUDIT / f"{part}.csv", newline="") as handle:
+            looked += [r for r in csv.DictReader(handle) if r["label"] == "1"]
+    no_glasses = lambda r: kinds[(r["pool"], r["file"])]["note"].startswith(("no glasses", "glasses on forehead"))  # noqa: E731
+    kind = lambda r: kinds[(r["pool"], r["file"])]["kind"]  # noqa: E731
+    none = [r for r in looked if r["answer"] == "none"]
+    noted = [r for r in looked if no_glasses(r)]
+    text = " ".join((GLASSES_AUDIT / "README.md").read_text().split())
+    assert (f"Of the {len(none)} \"glasses\" photos this look calls none, the kind looks had noted no glasses for "
+            f"{sum(map(no_glasses, none))}, said unsure for {sum(kind(r) == 'unsure' and not no_glasses(r) for r in none)} "
+            f"and clear for {sum(kind(r) == 'clear' for r in none)}; of their {len(noted)} such notes, this look agrees "
+            f"with {sum(r['answer'] == 'none' for r in noted)}, says glasses for {sum(r['answer'] == 'glasses' for r in noted)} "
+            f"and could not tell {sum(r['answer'] == 'unsure' for r in noted)}") in text
