@@ -179,3 +179,16 @@ def test_the_readme_compares_the_look_with_the_kind_labels_notes():
             f"and clear for {sum(kind(r) == 'clear' for r in none)}; of their {len(noted)} such notes, this look agrees "
             f"with {sum(r['answer'] == 'none' for r in noted)}, says glasses for {sum(r['answer'] == 'glasses' for r in noted)} "
             f"and could not tell {sum(r['answer'] == 'unsure' for r in noted)}") in text
+
+
+def test_the_hard_cases_count_recall_and_false_alarms_by_the_look_too():
+    from research_and_train_nn.data.composed import CASES
+    from research_and_train_nn.studies.hard_cases import AS_PHOTOGRAPHED, summary
+    row = lambda case, label, looked, glass: {"case": case, "label": label, "looked": looked, "kind": None,  # noqa: E731
+                                               "right_face": True, "any_face": True, "glass": glass}
+    rows = [row(case, *photo) for case in (AS_PHOTOGRAPHED, *CASES)
+            for photo in ((1, 1, True), (1, 0, False), (0, 1, True), (0, -1, True), (0, 0, False))]
+    table = summary(rows)[AS_PHOTOGRAPHED]
+    assert (table["recall"], table["false_alarms"], table["without_glasses"]) == (0.5, 2, 3)  # the datasets' labels
+    # the look's: glasses in the first and third (both said), none in the second and fifth (neither said), the fourth out
+    assert (table["looked_recall"], table["looked_false_alarms"], table["looked_without_glasses"]) == (1.0, 0, 2)

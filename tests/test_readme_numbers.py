@@ -329,6 +329,10 @@ def test_the_model_card_quotes_the_hard_cases_and_the_fast_path_of_today_s_prepr
     card = " ".join((ROOT / "models" / "README.md").read_text().split())
     assert (f"right face found in {cases['all']['right_face']:.3f} of them, recall {cases['all']['recall']:.3f} "
             f"against {cases['as photographed']['recall']:.3f} on the same photos") in card
+    photographed = cases["as photographed"]
+    assert (f"call {photographed['looked_without_glasses'] - photographed['without_glasses']} of its "
+            f"{photographed['photos'] - photographed['without_glasses']} photos with glasses none, recall is "
+            f"{cases['all']['looked_recall']:.3f} against {photographed['looked_recall']:.3f}") in card
     evaluated = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["exports"]["glasses_int8.json"]
     assert f"{evaluated['f1']:.4f} with the int8 file" in card
     assert f"the same, {fast['f1_fast']:.4f}, through the folder runner's fast path" in card

@@ -10,7 +10,8 @@ is "glass" when any face wears glasses) with the model given (default: the shipp
 how often the right face is found (its eyes within a quarter of an eye distance of the truth, in
 order), how often any face is, recall on the photos with glasses and false alarms on the others;
 and the same on the photos as they were (re-encoded as the cases are): the recall a case can reach
-when nothing about it is hard.
+when nothing about it is hard. Recall and false alarms are counted by the datasets' labels and by the
+labels as looked at again by eye (data/glasses_audit/validation.csv; label_audit.py).
 Writes hard_cases.md and .json.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from glasses_core import DEFAULT_MODEL, GlassesClassifier
 from glasses_core.errors import errors_exit_2
 from research_and_train_nn.data.composed import CASES, as_photographed, compose, photo_eyes, right_face
-from research_and_train_nn.data.datasets import load, mtfl_eyes
+from research_and_train_nn.data.datasets import audited_labels, load, mtfl_eyes
 from research_and_train_nn.data.paths import SHARED_DATA
 from research_and_train_nn.data.splits import split_by_identity
 from research_and_train_nn.studies.report_files import command_line, write_report
@@ -78,23 +79,34 @@ AS_PHOTOGRAPHED = "as photographed"  # the photo itself (re-encoded as the cases
 def measure(classifier: GlassesClassifier, photos) -> list[dict]:
     rows = []
     for record, eyes in photos:
+        looked = looked_label(record)
         for case in [as_photographed(record, eyes)] + compose(record, eyes):
             result = classifier.predict(case.jpeg)
             crops = classifier.crops(case.jpeg)
             rows.append({"case": case.case, "photo": record.key, "label": record.label, "kind": record.kind,
+                         "looked": looked,
                          "right_face": right_face(crops, case.eyes) is not None, "any_face": result.face_found,
                          "glass": result.answer == classifier.config.labels[1], "probability": result.probability})
     return rows
+
+
+def looked_label(record) -> int:
+    """The photo's label by the look at the validation labels (data/glasses_audit/): 1, 0, or -1 where
+    the look could not tell."""
+    return audited_labels([record.path], [record.pool])[0]
 
 
 def summary(rows: list[dict]) -> dict:
     def stats(subset):
         positives = [r for r in subset if r["label"] == 1]
         negatives = [r for r in subset if r["label"] == 0]
+        looked = [r for r in subset if r.get("looked") == 1], [r for r in subset if r.get("looked") == 0]
         return {"photos": len(subset), "right_face": float(np.mean([r["right_face"] for r in subset])),
                 "any_face": float(np.mean([r["any_face"] for r in subset])),
                 "recall": float(np.mean([r["glass"] for r in positives])) if positives else None,
-                "false_alarms": int(sum(r["glass"] for r in negatives)), "without_glasses": len(negatives)}
+                "false_alarms": int(sum(r["glass"] for r in negatives)), "without_glasses": len(negatives),
+                "looked_recall": float(np.mean([r["glass"] for r in looked[0]])) if looked[0] else None,
+                "looked_false_alarms": int(sum(r["glass"] for r in looked[1])), "looked_without_glasses": len(looked[1])}
     table = {case: stats([r for r in rows if r["case"] == case]) for case in (AS_PHOTOGRAPHED, *CASES)}
     rows = [r for r in rows if r["case"] != AS_PHOTOGRAPHED]
     table["all"] = stats(rows)
@@ -108,14 +120,18 @@ def markdown(report: dict, command: str) -> str:
              f"{report['photos']} validation photos ({report['per_class']} with glasses and {report['per_class']} without "
              f"from each of MTFL's training pool and CelebA), each made into {len(CASES)} cases: "
              f"{report['composed']} composed photos, classified through the product. The first row is the photos "
-             "themselves (re-encoded as the cases are): the recall the cases start from; 'all' is the cases only.", "",
-             "| case | photos | right face found | any face found | recall | false alarms |", "|---|---|---|---|---|---|"]
+             "themselves (re-encoded as the cases are): the recall the cases start from; 'all' is the cases only. "
+             "Recall and false alarms by the datasets' labels, then by the labels as looked at again by eye "
+             "(data/glasses_audit/validation.csv; the photos it could not tell left out).", "",
+             "| case | photos | right face found | any face found | recall | false alarms | recall, looked | false alarms, looked |",
+             "|---|---|---|---|---|---|---|---|"]
+    rate = lambda value: "–" if value is None else f"{value:.3f}"  # noqa: E731
     for case, s in report["cases"].items():
         if s is None:
             continue
-        recall = "–" if s["recall"] is None else f"{s['recall']:.3f}"
-        lines.append(f"| {case} | {s['photos']} | {s['right_face']:.3f} | {s['any_face']:.3f} | {recall} | "
-                     f"{s['false_alarms']} of {s['without_glasses']} |")
+        looked = f"{rate(s.get('looked_recall'))} | {s.get('looked_false_alarms', '–')} of {s.get('looked_without_glasses', '–')}"
+        lines.append(f"| {case} | {s['photos']} | {s['right_face']:.3f} | {s['any_face']:.3f} | {rate(s['recall'])} | "
+                     f"{s['false_alarms']} of {s['without_glasses']} | {looked} |")
     return "\n".join(lines) + "\n"
 
 
