@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core.errors import ConfigError, errors_exit_2
-from research_and_train_nn.data.datasets import GLASSES_AUDIT, mtfl_eyes
+from research_and_train_nn.data.datasets import GLASSES_AUDIT, load, mtfl_eyes
 from research_and_train_nn.data.paths import PROJECT_ROOT, SHARED_DATA
 from research_and_train_nn.kind_sheets import CELEBA_EYES, existing, face_tile, make_second_look, read_looks, write_sheets
 from research_and_train_nn.studies.hard_cases import split_records
@@ -43,16 +43,19 @@ AS_LABEL = {"glasses": 1, "none": 0}  # the answers that are a label (unsure is 
 SEED = 0  # the sheets' order
 
 
-PARTS = {"validation": "audit", "train": "train"}  # which photos -> their sheets' names (each part its own)
+PARTS = {"validation": "audit", "train": "train", "test": "test"}  # which photos -> their sheets' names
 
 
 def faces(data: Path, part: str = "validation") -> list[tuple[str, str, str, tuple, int]]:
     """(pool, file, path, eyes, the dataset's label) of every photo of ``part`` (the validation or
-    the training photos of every run's split), in the sheets' random order."""
-    train, val = split_records(data)
-    records = val if part == "validation" else train
-    eyes_of = mtfl_eyes(data / "mtfl", "train")
-    found = [(r.pool, r.file, r.path, eyes_of[r.path] if r.source == "mtfl_train" else CELEBA_EYES, r.label)
+    the training photos of every run's split, or the test photos: MTFL's AFLW pool), in the sheets'
+    random order."""
+    if part == "test":
+        records, eyes_of = load(f"mtfl-test:{data / 'mtfl'}"), mtfl_eyes(data / "mtfl", "test")
+    else:
+        train, val = split_records(data)
+        records, eyes_of = (val if part == "validation" else train), mtfl_eyes(data / "mtfl", "train")
+    found = [(r.pool, r.file, r.path, eyes_of[r.path] if r.source.startswith("mtfl") else CELEBA_EYES, r.label)
              for r in records]
     order = np.random.default_rng(SEED).permutation(len(found))
     return [found[i] for i in order]
@@ -101,7 +104,8 @@ def collect(said: dict, labels: dict, out: Path, part: str = "validation") -> di
 def _part_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=SHARED_DATA)
     parser.add_argument("--part", choices=PARTS, default="validation",
-                        help="the validation photos (default) or the training photos of every run's split")
+                        help="the validation photos (default) or the training photos of every run's split, or the "
+                             "test photos (MTFL's AFLW pool)")
 
 
 def _answers_arguments(parser: argparse.ArgumentParser) -> None:

@@ -27,6 +27,19 @@ def test_the_sheets_show_every_validation_photo_once_with_its_label_hidden_by_th
     assert {f[0] for f in first_sheet} >= {"mtfl_train", "celeba"} and {f[4] for f in first_sheet} == {0, 1}
 
 
+def test_the_test_part_is_every_aflw_photo_and_no_run_trains_on_its_answers(data_dir, tmp_path):
+    from research_and_train_nn.data.datasets import load, with_looked_labels
+    records = load(f"mtfl-test:{data_dir / 'mtfl'}")
+    test = label_audit.faces(data_dir, "test")
+    assert Counter((pool, file) for pool, file, *_ in test) == Counter((r.pool, r.file) for r in records)
+    assert {f[0] for f in test} == {"mtfl_test"} and {f[4] for f in test[:48]} <= {0, 1}
+    for part in ("train", "validation"):
+        (tmp_path / f"{part}.csv").write_text("pool,file,label,answer,note\n")
+    (tmp_path / "test.csv").write_text("pool,file,label,answer,note\n" + "".join(
+        f"mtfl_test,{r.file},{r.label},{'none' if r.label else 'glasses'},\n" for r in records))
+    assert with_looked_labels(records, tmp_path) == records  # the test photos' look is never a training label
+
+
 def test_answers_become_labels_and_the_disagreements_are_listed(tmp_path, faces):
     chosen = faces[:4]
     labels = {(pool, file): label for pool, file, _, _, label in chosen}
@@ -140,13 +153,15 @@ def test_a_run_on_the_looked_labels_trains_and_validates_on_them(data_dir):
 def test_the_readme_tables_are_the_label_files_counts():
     from research_and_train_nn.data.datasets import GLASSES_AUDIT
     text = (GLASSES_AUDIT / "README.md").read_text()
-    names = {"MTFL": "mtfl_train", "CelebA": "celeba", "CelebA-more": "celeba_more"}
+    names = {"MTFL": "mtfl_train", "CelebA": "celeba", "CelebA-more": "celeba_more", "MTFL test": "mtfl_test"}
+    validation, rest = text.split("## The training photos")
+    train, test = rest.split("## The test photos")
     tables = [[line for line in block.splitlines() if line.startswith("| ") and line.split("|")[1].strip() in names]
-              for block in text.split("## The training photos")]
-    for part, rows in zip(("validation", "train"), tables):
+              for block in (validation, train, test)]
+    assert [len(rows) for rows in tables] == [3, 3, 1]
+    for part, rows in zip(("validation", "train", "test"), tables):
         with open(GLASSES_AUDIT / f"{part}.csv", newline="") as handle:
             looked = list(csv.DictReader(handle))
-        assert len(rows) == 3, part
         for row in rows:
             cells = [c.strip().replace(",", "") for c in row.strip("|").split("|")]
             mine = [r for r in looked if r["pool"] == names[cells[0]]]
