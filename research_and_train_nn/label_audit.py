@@ -33,13 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core.errors import ConfigError, errors_exit_2
-from research_and_train_nn.data.datasets import GLASSES_AUDIT, load, mtfl_eyes
+from research_and_train_nn.data.datasets import GLASSES_AUDIT, LOOKED_LABEL, load, mtfl_eyes
 from research_and_train_nn.data.paths import PROJECT_ROOT, SHARED_DATA
 from research_and_train_nn.kind_sheets import CELEBA_EYES, existing, face_tile, make_second_look, read_looks, write_sheets
 from research_and_train_nn.studies.hard_cases import split_records
 
 ANSWERS = ("glasses", "none", "unsure")
-AS_LABEL = {"glasses": 1, "none": 0}  # the answers that are a label (unsure is not)
 SEED = 0  # the sheets' order
 
 
@@ -79,7 +78,7 @@ def dataset_labels(data: Path, part: str = "validation") -> dict[tuple[str, str]
 def disagreements(said: dict, labels: dict) -> list[dict]:
     """The faces whose answer is not the dataset's label (unsure included), in the sheets' order."""
     return [{"pool": pool, "file": file, "label": labels[(pool, file)], "answer": answer}
-            for (pool, file), (answer, _) in said.items() if AS_LABEL.get(answer) != labels[(pool, file)]]
+            for (pool, file), (answer, _) in said.items() if LOOKED_LABEL.get(answer) != labels[(pool, file)]]
 
 
 def collect(said: dict, labels: dict, out: Path, part: str = "validation") -> dict:

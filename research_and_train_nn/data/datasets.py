@@ -24,7 +24,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 # its place under this folder (see Record.group), wherever the data really lies.
 SPLIT_DATA_ROOT = "../shared/data"
 KIND_LABELS = Path(__file__).resolve().parent / "kind_labels"  # <pool>.csv: file,kind,note
-GLASSES_AUDIT = Path(__file__).resolve().parent / "glasses_audit"  # validation.csv: the first answer's labels looked at by eye
+GLASSES_AUDIT = Path(__file__).resolve().parent / "glasses_audit"  # train/validation/test.csv: labels looked at by eye
+LOOKED_LABEL = {"glasses": 1, "none": 0}  # the look's answers that are a label ("unsure" is not)
 # CelebA's aligned images put the eyes here, as fractions of width and height: the face mesh's
 # mean on 100 of the 89 x 109 images (the subject's right eye, on the image's left, first).
 CELEBA_ALIGNED_EYES = ((34.5 / 89, 56.1 / 109), (53.7 / 89, 56.1 / 109))
@@ -88,18 +89,16 @@ def with_looked_labels(records: list[Record], audit: Path = GLASSES_AUDIT) -> li
     ``audit``/train.csv and validation.csv): glasses 1, none 0 (a changed label keeps the dataset's
     in ``dataset_label`` and loses its kind); the photos the look could not tell are left out, those
     it did not see (other datasets) keep their own label."""
-    said = {}
     for part in ("train", "validation"):
         if not (audit / f"{part}.csv").is_file():
             raise ConfigError(f"{audit / part}.csv: no such file (label_audit.py collect --part {part} writes it)")
-        with open(audit / f"{part}.csv", newline="") as handle:
-            said.update({(row["pool"], row["file"]): row["answer"] for row in csv.DictReader(handle)})
+    said = _looked_answers(audit / "train.csv", audit / "validation.csv")
     out = []
     for record in records:
         answer = said.get((record.pool, record.file))
         if answer == "unsure":
             continue
-        label = {"glasses": 1, "none": 0}.get(answer, record.label)
+        label = LOOKED_LABEL.get(answer, record.label)
         out.append(record if label == record.label else
                    dataclasses.replace(record, label=label, kind=None, dataset_label=record.label))
     return out
@@ -109,11 +108,18 @@ def audited_labels(paths, pools, audit: Path = GLASSES_AUDIT / "validation.csv")
     """The first answer's label of each photo (its path and pool, as a run's val_crops.npz keeps
     them) by the look at the validation labels (label_audit.py): 1 glasses, 0 none, -1 where the
     look could not tell or did not see the photo."""
-    with open(audit, newline="") as handle:
-        said = {(row["pool"], row["file"]): row["answer"] for row in csv.DictReader(handle)}
-    as_label = {"glasses": 1, "none": 0}
-    return [as_label.get(said.get((str(pool), "/".join(Path(str(path)).parts[-2:])), ""), -1)
+    said = _looked_answers(audit)
+    return [LOOKED_LABEL.get(said.get((str(pool), "/".join(Path(str(path)).parts[-2:])), ""), -1)
             for path, pool in zip(paths, pools)]
+
+
+def _looked_answers(*files: Path) -> dict[tuple[str, str], str]:
+    """{(pool, file): answer} from the look's CSVs (label_audit.py collect)."""
+    said = {}
+    for path in files:
+        with open(path, newline="") as handle:
+            said.update({(row["pool"], row["file"]): row["answer"] for row in csv.DictReader(handle)})
+    return said
 
 
 def _kind_lookup(labels: Path):
