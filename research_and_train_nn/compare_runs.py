@@ -33,7 +33,7 @@ from glasses_core.errors import errors_exit_2
 from research_and_train_nn.data.composed import composed_crops
 from research_and_train_nn.data.datasets import Record, kinds_now, mtfl_eyes, mtfl_landmarks, mtfl_poses
 from research_and_train_nn.evaluation.metrics import kind_metrics, metrics
-from research_and_train_nn.evaluation.report import hard_cases, per_source, validation_crops
+from research_and_train_nn.evaluation.report import datasets_validation_crops, hard_cases, per_source
 from research_and_train_nn.evaluation.robustness import robustness_crops, robustness_metrics, variant_names
 from research_and_train_nn.studies.hard_cases import hard_case_photos
 from research_and_train_nn.studies.placements import placed_crops, spread_faces
@@ -147,9 +147,8 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
 
     from research_and_train_nn.evaluation.probabilities import predict_answers, predict_probabilities
     network = keras.models.load_model(model, compile=False)  # once, for every set of crops
-    val = validation_crops(val_run)
     # every run scored on the datasets' own labels, also one trained on the look's (label_audit_study.py scores both)
-    val["labels"] = val.get("dataset_labels", val["labels"])
+    val = datasets_validation_crops(val_run)
     if "pools" in val:  # the kinds as labelled now (a later look at the labels), not as the run saved them
         val["kinds"] = np.array(kinds_now(val["paths"], val["pools"], val["labels"]))
     probabilities, dark = predict_answers(network, val["crops"])

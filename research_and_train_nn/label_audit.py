@@ -85,7 +85,7 @@ def collect(said: dict, labels: dict, out: Path, part: str = "validation") -> di
     """``part``.csv under ``out``; returns the counts of (dataset label, answer)."""
     missing = set(labels) - set(said)
     if missing:
-        raise ValueError(f"{len(missing)} validation faces have no answer, e.g. {sorted(missing)[0]}")
+        raise ValueError(f"{len(missing)} {part} faces have no answer, e.g. {sorted(missing)[0]}")
     out.mkdir(parents=True, exist_ok=True)
     rows = sorted((pool, file, labels[(pool, file)], answer, note) for (pool, file), (answer, note) in said.items()
                   if (pool, file) in labels)

@@ -61,6 +61,8 @@ def test_answers_become_labels_and_the_disagreements_are_listed(tmp_path, faces)
     assert rows[chosen[1][:2]]["answer"] == "unsure" and rows[chosen[0][:2]]["label"] == str(chosen[0][4])
     with pytest.raises(ValueError, match="1 validation faces have no answer"):
         label_audit.collect(said, {**labels, ("celeba", "img_align_celeba/none.jpg"): 0}, tmp_path / "audit")
+    with pytest.raises(ValueError, match="1 train faces have no answer"):  # the part it collects, named
+        label_audit.collect(said, {**labels, ("celeba", "img_align_celeba/none.jpg"): 0}, tmp_path / "audit", "train")
     with pytest.raises(ValueError, match="unknown answer 'clear'"):
         answers.write_text("sheet audit_001 rest=none clear=1\n")
         label_audit.looks([answers], [index])

@@ -69,6 +69,12 @@ class Record:
         return self.key.split("/", 1)[1] if self.key and "/" in self.key else None
 
 
+def file_of(path) -> str:
+    """A saved photo path's file inside its dataset folder (``img_align_celeba/000001.jpg``,
+    ``lfw_5590/Name_0001.jpg``, ``AFLW/...``): how the label CSVs name it."""
+    return "/".join(Path(str(path)).parts[-2:])
+
+
 def with_kinds(records: list[Record], labels: Path = KIND_LABELS) -> list[Record]:
     """The records with glasses given their kind from ``labels/<pool>.csv`` where it has one."""
     kind_of = _kind_lookup(labels)
@@ -80,7 +86,7 @@ def kinds_now(paths, pools, labels, kind_files: Path = KIND_LABELS) -> list[str]
     val_crops.npz keeps them) from the label CSVs as they are now, not as they were when the run
     saved its crops: a later look at the labels reaches every table scored from them."""
     kind_of = _kind_lookup(kind_files)
-    return [(kind_of(str(pool), "/".join(Path(str(path)).parts[-2:])) or "") if int(label) == 1 else ""
+    return [(kind_of(str(pool), file_of(path)) or "") if int(label) == 1 else ""
             for path, pool, label in zip(paths, pools, labels)]
 
 
@@ -109,7 +115,7 @@ def audited_labels(paths, pools, audit: Path = GLASSES_AUDIT / "validation.csv")
     them) by the look at the validation labels (label_audit.py): 1 glasses, 0 none, -1 where the
     look could not tell or did not see the photo."""
     said = _looked_answers(audit)
-    return [LOOKED_LABEL.get(said.get((str(pool), "/".join(Path(str(path)).parts[-2:])), ""), -1)
+    return [LOOKED_LABEL.get(said.get((str(pool), file_of(path)), ""), -1)
             for path, pool in zip(paths, pools)]
 
 

@@ -89,6 +89,14 @@ def validation_crops(run: Path) -> dict:
         return {key: val[key] for key in val.files}
 
 
+def datasets_validation_crops(run: Path) -> dict:
+    """``validation_crops`` with the datasets' own labels, also for a run trained on the labels as
+    looked at by eye (which keeps the datasets' beside them, ``dataset_labels``)."""
+    val = validation_crops(run)
+    val["labels"] = val.get("dataset_labels", val["labels"])
+    return val
+
+
 def per_source(val: dict, probabilities: np.ndarray, threshold: float) -> dict:
     """Validation metrics per source; empty for runs saved without sources."""
     if "sources" not in val:

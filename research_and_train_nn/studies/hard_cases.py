@@ -78,8 +78,9 @@ AS_PHOTOGRAPHED = "as photographed"  # the photo itself (re-encoded as the cases
 
 def measure(classifier: GlassesClassifier, photos) -> list[dict]:
     rows = []
-    for record, eyes in photos:
-        looked = looked_label(record)
+    # the photo's label by the look at the validation labels (data/glasses_audit/): 1, 0, or -1 (could not tell)
+    looked_labels = audited_labels([r.path for r, _ in photos], [r.pool for r, _ in photos])
+    for (record, eyes), looked in zip(photos, looked_labels):
         for case in [as_photographed(record, eyes)] + compose(record, eyes):
             result = classifier.predict(case.jpeg)
             crops = classifier.crops(case.jpeg)
@@ -90,23 +91,19 @@ def measure(classifier: GlassesClassifier, photos) -> list[dict]:
     return rows
 
 
-def looked_label(record) -> int:
-    """The photo's label by the look at the validation labels (data/glasses_audit/): 1, 0, or -1 where
-    the look could not tell."""
-    return audited_labels([record.path], [record.pool])[0]
-
-
 def summary(rows: list[dict]) -> dict:
+    def answers(subset, key, prefix=""):
+        """Recall and false alarms by the labels under ``key`` (the dataset's, or the look's)."""
+        positives = [r for r in subset if r.get(key) == 1]
+        negatives = [r for r in subset if r.get(key) == 0]
+        return {f"{prefix}recall": float(np.mean([r["glass"] for r in positives])) if positives else None,
+                f"{prefix}false_alarms": int(sum(r["glass"] for r in negatives)),
+                f"{prefix}without_glasses": len(negatives)}
+
     def stats(subset):
-        positives = [r for r in subset if r["label"] == 1]
-        negatives = [r for r in subset if r["label"] == 0]
-        looked = [r for r in subset if r.get("looked") == 1], [r for r in subset if r.get("looked") == 0]
         return {"photos": len(subset), "right_face": float(np.mean([r["right_face"] for r in subset])),
                 "any_face": float(np.mean([r["any_face"] for r in subset])),
-                "recall": float(np.mean([r["glass"] for r in positives])) if positives else None,
-                "false_alarms": int(sum(r["glass"] for r in negatives)), "without_glasses": len(negatives),
-                "looked_recall": float(np.mean([r["glass"] for r in looked[0]])) if looked[0] else None,
-                "looked_false_alarms": int(sum(r["glass"] for r in looked[1])), "looked_without_glasses": len(looked[1])}
+                **answers(subset, "label"), **answers(subset, "looked", "looked_")}
     table = {case: stats([r for r in rows if r["case"] == case]) for case in (AS_PHOTOGRAPHED, *CASES)}
     rows = [r for r in rows if r["case"] != AS_PHOTOGRAPHED]
     table["all"] = stats(rows)

@@ -22,9 +22,9 @@ import numpy as np
 
 from glasses_core import ModelConfig
 from glasses_core.errors import ConfigError, errors_exit_2
-from research_and_train_nn.data.datasets import GLASSES_AUDIT, audited_labels
+from research_and_train_nn.data.datasets import GLASSES_AUDIT, audited_labels, file_of
 from research_and_train_nn.evaluation.metrics import metrics
-from research_and_train_nn.evaluation.report import validation_crops
+from research_and_train_nn.evaluation.report import datasets_validation_crops
 from research_and_train_nn.studies.report_files import command_line, write_report
 from research_and_train_nn.training.run_state import check_run_folder
 
@@ -71,19 +71,11 @@ def errors_explained(val: dict, audited: np.ndarray, probabilities: np.ndarray, 
         out[pool] = {"errors": int(wrong.sum()), "label_wrong": int((wrong & (audited == said)).sum()),
                      "unsure": int((wrong & (audited == -1)).sum()),
                      "model_wrong": int((wrong & (audited == val["labels"])).sum()),
-                     "label_wrong_photos": ["/".join(Path(str(p)).parts[-2:])
-                                            for p in val["paths"][wrong & (audited == said)]]}
+                     "label_wrong_photos": [file_of(p) for p in val["paths"][wrong & (audited == said)]]}
         hidden = (val["pools"] == pool) & (val["labels"] == 0) & (audited == 1)  # glasses the label missed
         out[pool]["glasses_labelled_none"] = {"photos": int(hidden.sum()), "said_glasses": int(said[hidden].sum()),
                                               "probabilities": sorted(round(float(p), 3) for p in probabilities[hidden])}
     return out
-
-
-def datasets_crops(run: Path) -> dict:
-    """The run's validation crops with the datasets' own labels, also for a run trained on the look's."""
-    val = validation_crops(run)
-    val["labels"] = val.get("dataset_labels", val["labels"])
-    return val
 
 
 def score(name: str, model: Path, config: ModelConfig, val: dict, audited: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -167,13 +159,13 @@ def main(argv=None) -> int:
         raise ConfigError(f"{args.shipped}: no glasses.keras (the shipped model's folder)")
     if not args.audit.is_file():
         raise ConfigError(f"{args.audit}: no such file (label_audit.py collect writes it)")
-    first = datasets_crops(args.runs[0])
+    first = datasets_validation_crops(args.runs[0])
     audited = np.array(audited_labels(first["paths"], first["pools"], args.audit))
     shipped = ModelConfig.load(args.shipped / "glasses.json")
     row, probabilities = score(f"shipped {shipped.version}", args.shipped / "glasses.keras", shipped, first, audited)
     models = [row]
     for run in args.runs:
-        val = datasets_crops(run)
+        val = datasets_validation_crops(run)
         models.append(score(run.name, run / "model.keras", ModelConfig.load(run / "config.json"), val,
                             np.array(audited_labels(val["paths"], val["pools"], args.audit)))[0])
     report = {"command": command_line("label_audit_study.py", argv), "labels": label_changes(first, audited),
