@@ -181,9 +181,18 @@ def score(name: str, folder: Path, model: Path, model_config: ModelConfig, val_r
 
 
 def score_run(run: Path, base: dict, probe_cache: dict) -> dict:
-    config = json.loads((run / "train_config.json").read_text())
     return score(run.name, run, run / "model.keras", ModelConfig.load(run / "config.json"), run,
-                 changes(config, base), probe_cache)
+                 run_change(run, base), probe_cache)
+
+
+def run_change(run: Path, base: dict) -> str:
+    """What a run folder changed against ``base`` (the first run's settings); for a folder made by
+    average_runs.py (no training of its own), which models' weights it averages."""
+    averaged = run / "averaged.json"
+    if averaged.is_file():
+        names = [Path(m).name for m in json.loads(averaged.read_text())["averaged"]]
+        return f"the mean of the weights of {', '.join(names)}"
+    return changes(json.loads((run / "train_config.json").read_text()), base)
 
 
 def score_shipped(models: Path, val_run: Path, probe_cache: dict) -> dict:

@@ -39,6 +39,8 @@ def test_a_glasses_error_becomes_one_line_and_exit_status_2_and_anything_else_st
     (lambda tmp: ("research_and_train_nn.compare_runs",
                   [str(ROOT / "models"), "--out", str(tmp / "table")]),  # a model folder is not a run folder
      "not a finished training run (no model.keras, config.json, val_crops.npz;"),
+    (lambda tmp: ("research_and_train_nn.average_runs", [str(tmp / "no_run"), str(tmp / "no_run"), "--out", str(tmp / "o")]),
+     "no_run: neither a run folder made by train.py nor a .keras model file"),
     (lambda tmp: ("research_and_train_nn.studies.error_overlap", [str(tmp / "no_run"), "--out", str(tmp / "o")]),
      "no_run: not a finished training run (no train_config.json"),
     (lambda tmp: ("research_and_train_nn.kind_sheets", ["disagree", str(tmp / "no_run"), "--out", str(tmp / "o")]),

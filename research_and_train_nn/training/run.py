@@ -153,14 +153,8 @@ def require_tensorboard() -> None:
 
 def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSet,
                      probabilities: np.ndarray, dark: np.ndarray | None = None) -> float:
-    """``config.json`` with the threshold chosen on validation (on ``config.threshold_pools`` only,
-    when given; the starting model's in a kind-only run; returned) and, for a model that says which
-    glasses (``dark``: its P(dark | glasses) on the validation crops), the kind's threshold chosen
-    there too; the validation crops and the int8 calibration sample."""
-    chosen = np.array([not config.threshold_pools or r.pool in config.threshold_pools for r in val.records])
-    # a run that trains the kind alone keeps the starting model's first answer, its threshold too
-    threshold = starting_threshold(config) if config.kind_only else \
-        choose_threshold(val.labels[chosen], probabilities[chosen])
+    """``config.json`` (``save_model_config``: the threshold chosen on validation, returned), the
+    validation crops and the int8 calibration sample."""
     np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels,
                         sources=np.array([r.source for r in val.records]),
                         pools=np.array([r.pool for r in val.records]),
@@ -170,12 +164,25 @@ def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSe
                                                  for r in val.records]))
     sample = np.random.default_rng(config.seed).permutation(len(train.crops))[:CALIBRATION_SAMPLE]
     np.savez_compressed(out / "train_crops.npz", crops=train.crops[sample], labels=train.labels[sample])
+    return save_model_config(config, out, val.labels, np.array([r.pool for r in val.records]),
+                             np.array([r.kind or "" for r in val.records]), probabilities, dark)
+
+
+def save_model_config(config: TrainConfig, out: Path, labels: np.ndarray, pools: np.ndarray, kinds: np.ndarray,
+                      probabilities: np.ndarray, dark: np.ndarray | None = None) -> float:
+    """``config.json`` for ``out/model.keras`` with the threshold chosen on the validation crops (their
+    ``labels``, on ``config.threshold_pools`` only, when given; the starting model's in a kind-only run;
+    returned) and, for a model that says which glasses (``dark``: its P(dark | glasses) on the validation
+    crops), the kind's threshold chosen there too (``kinds``: each crop's kind label, "" unknown)."""
+    chosen = np.array([not config.threshold_pools or pool in config.threshold_pools for pool in pools])
+    # a run that trains the kind alone keeps the starting model's first answer, its threshold too
+    threshold = starting_threshold(config) if config.kind_only else \
+        choose_threshold(labels[chosen], probabilities[chosen])
     # the kind's threshold balances the two kinds' accuracies, whatever their shares: every pool counts
-    kinds = {} if dark is None else {
-        "kinds": KINDS, "kind_threshold": choose_kind_threshold(np.array([r.kind or "" for r in val.records]), dark)}
+    kind = {} if dark is None else {"kinds": KINDS, "kind_threshold": choose_kind_threshold(kinds, dark)}
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,
                                model_id=model_id(config.version, out / "model.keras"),
-                               description=f"trained on {', '.join(config.datasets)}", **kinds)
+                               description=f"trained on {', '.join(config.datasets)}", **kind)
     model_config.save(out / "config.json")
     return threshold
 
