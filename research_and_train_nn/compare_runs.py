@@ -190,7 +190,9 @@ def run_change(run: Path, base: dict) -> str:
     average_runs.py (no training of its own), which models' weights it averages."""
     averaged = run / "averaged.json"
     if averaged.is_file():
-        names = [Path(m).name for m in json.loads(averaged.read_text())["averaged"]]
+        # a run folder by its name, a model file by its own (a run's model.keras by its folder's)
+        names = [Path(m).parent.name if Path(m).name == "model.keras" else Path(m).name
+                 for m in json.loads(averaged.read_text())["averaged"]]
         return f"the mean of the weights of {', '.join(names)}"
     return changes(json.loads((run / "train_config.json").read_text()), base)
 

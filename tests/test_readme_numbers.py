@@ -504,5 +504,6 @@ def test_the_averaged_runs_notes_quote_their_table_and_the_rule_keeps_0_3_1():
         return sum([min(row["kind"]["clear_accuracy"], row["kind"]["dark_accuracy"]) >= 0.97,
                     moved(row, 0.06) <= 0.01 and moved(row, 0.1) <= 0.03, resampled <= 0.01,
                     pool(row, "mtfl_train") >= 0.96])
-    assert aims(shipped) == 3 and aims(rows["r46"]) == aims(rows["r49"]) == 2
-    assert "0.3.1 meets three (kinds, resampling, MTFL), r46 and r49 two (moved eyes, resampling)" in notes
+    assert aims(shipped) == aims(rows["r47"]) == 3 and aims(rows["r46"]) == aims(rows["r49"]) == 2
+    assert ("0.3.1 meets three (kinds, resampling, MTFL), r46 (the recipe's own seed) and r49 two (moved eyes, "
+            "resampling); r47, whose head reached 0.97 at seed 7, three, a tie") in notes
