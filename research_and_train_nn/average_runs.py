@@ -59,11 +59,11 @@ def model_file(source: Path) -> Path:
     raise ConfigError(f"{source}: neither a run folder made by train.py nor a .keras model file")
 
 
-def check_same_recipe(folders: list[Path], base: Path) -> None:
-    """ConfigError unless every run folder was split and cropped as ``base``, from the same start."""
+def check_same_recipe(folders: list[Path], base: Path, paths: np.ndarray) -> None:
+    """ConfigError unless every run folder was split and cropped as ``base`` (whose validation photos
+    are ``paths``), from the same start."""
     settings = lambda folder: json.loads((folder / "train_config.json").read_text())  # noqa: E731
     ours = settings(base)
-    paths = validation_crops(base)["paths"]
     for folder in folders:
         theirs = settings(folder)
         differs = [k for k in SPLIT if theirs.get(k) != ours.get(k)]
@@ -74,7 +74,9 @@ def check_same_recipe(folders: list[Path], base: Path) -> None:
         if differs:
             raise ConfigError(f"{folder} did not start as {base} did ({', '.join(differs)} differ): "
                               "average runs of one recipe only")
-        if not np.array_equal(validation_crops(folder)["paths"], paths):
+        with np.load(folder / "val_crops.npz") as theirs:  # the paths alone, not every crop
+            same = np.array_equal(theirs["paths"], paths)
+        if not same:
             raise ConfigError(f"{folder} holds other validation photos than {base}")
 
 
@@ -107,8 +109,8 @@ def main(argv=None) -> int:
         raise ConfigError("give at least two models to average")
     files = [model_file(m) for m in args.models]
     base = base_of(args.models, args.base)
-    check_same_recipe([m for m in args.models if m.is_dir()], base)
     val = validation_crops(base)
+    check_same_recipe([m for m in args.models if m.is_dir()], base, val["paths"])
     missing = [key for key in SAVED if key not in val]
     if missing:
         raise ConfigError(f"{base}: its val_crops.npz has no {', '.join(missing)} (a run older than the kinds): "

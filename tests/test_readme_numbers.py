@@ -402,12 +402,16 @@ def test_the_mesh_settle_notes_quote_the_study():
                    and r["f1_per_pool"]["celeba"] >= product["f1_per_pool"]["celeba"] for r in (loose, tight))
 
 
+def moved(row: dict, sigma: float) -> float:
+    """What moving the crop's eyes by ``sigma`` eye distances costs a compare_runs row in F1 (a positive cost)."""
+    return -row["robustness"][f"eyes moved {sigma:.2f}"]["change"]
+
+
 def test_the_variants90_notes_quote_their_runs_table():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
     shipped, run = json.loads((reports / "runs_v0.3_variants90" / "runs.json").read_text())
     draws = json.loads((reports / "runs_v0.3_seeds" / "runs.json").read_text())
-    moved = lambda row, sigma: -row["robustness"][f"eyes moved {sigma:.2f}"]["change"]  # noqa: E731
     span = lambda f, digits: f"the draws {min(map(f, draws)):.{digits}f} to {max(map(f, draws)):.{digits}f}"  # noqa: E731
     assert run["run"] == "r42_all_data_kind3_variants90" and shipped["run"].startswith("shipped") and len(draws) == 4
     assert (f"eyes moved by 0.06 eye distances cost {moved(run, 0.06):.4f} of F1 ({moved(shipped, 0.06):.4f}; "
@@ -477,7 +481,6 @@ def test_the_averaged_runs_notes_quote_their_table_and_the_rule_keeps_0_3_1():
     rows = {r["run"].split("_")[0]: r for r in json.loads((reports / "runs_v0.3_averaged" / "runs.json").read_text())}
     shipped, mean = next(r for name, r in rows.items() if name.startswith("shipped")), rows["r45"]
     draws = [shipped, rows["r28"], rows["r29"], rows["r30"]]  # 0.3.0's network is the shipped first answer
-    moved = lambda row, sigma: -row["robustness"][f"eyes moved {sigma:.2f}"]["change"]  # noqa: E731
     pool = lambda row, name: row["per_pool"][name]["f1"]  # noqa: E731
     span = lambda f: f"the draws {min(map(f, draws)):.4f} to {max(map(f, draws)):.4f}"  # noqa: E731
     assert (f"F1 {mean['overall']['f1']:.4f} ({shipped['overall']['f1']:.4f}; {span(lambda r: r['overall']['f1'])}), "

@@ -159,15 +159,17 @@ def main(argv=None) -> int:
         raise ConfigError(f"{args.shipped}: no glasses.keras (the shipped model's folder)")
     if not args.audit.is_file():
         raise ConfigError(f"{args.audit}: no such file (label_audit.py collect writes it)")
-    first = datasets_validation_crops(args.runs[0])
-    audited = np.array(audited_labels(first["paths"], first["pools"], args.audit))
+    def looked_at(run: Path) -> tuple[dict, np.ndarray]:
+        """A run's validation crops and their labels by the look."""
+        val = datasets_validation_crops(run)
+        return val, np.array(audited_labels(val["paths"], val["pools"], args.audit))
+    first, audited = looked_at(args.runs[0])
     shipped = ModelConfig.load(args.shipped / "glasses.json")
     row, probabilities = score(f"shipped {shipped.version}", args.shipped / "glasses.keras", shipped, first, audited)
     models = [row]
-    for run in args.runs:
-        val = datasets_validation_crops(run)
-        models.append(score(run.name, run / "model.keras", ModelConfig.load(run / "config.json"), val,
-                            np.array(audited_labels(val["paths"], val["pools"], args.audit)))[0])
+    for n, run in enumerate(args.runs):  # one run's crops in memory at a time; the first's read once
+        val, looked = (first, audited) if n == 0 else looked_at(run)
+        models.append(score(run.name, run / "model.keras", ModelConfig.load(run / "config.json"), val, looked)[0])
     report = {"command": command_line("label_audit_study.py", argv), "labels": label_changes(first, audited),
               "models": models}
     write_report(args.out, "label_audit", report, markdown(report))

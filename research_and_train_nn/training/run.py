@@ -155,17 +155,15 @@ def save_model_files(config: TrainConfig, out: Path, train: CropSet, val: CropSe
                      probabilities: np.ndarray, dark: np.ndarray | None = None) -> float:
     """``config.json`` (``save_model_config``: the threshold chosen on validation, returned), the
     validation crops and the int8 calibration sample."""
+    pools, kinds = np.array([r.pool for r in val.records]), np.array([r.kind or "" for r in val.records])
     np.savez_compressed(out / "val_crops.npz", crops=val.crops, labels=val.labels,
-                        sources=np.array([r.source for r in val.records]),
-                        pools=np.array([r.pool for r in val.records]),
-                        kinds=np.array([r.kind or "" for r in val.records]),
+                        sources=np.array([r.source for r in val.records]), pools=pools, kinds=kinds,
                         paths=np.array([r.path for r in val.records]),
                         dataset_labels=np.array([r.label if r.dataset_label is None else r.dataset_label
                                                  for r in val.records]))
     sample = np.random.default_rng(config.seed).permutation(len(train.crops))[:CALIBRATION_SAMPLE]
     np.savez_compressed(out / "train_crops.npz", crops=train.crops[sample], labels=train.labels[sample])
-    return save_model_config(config, out, val.labels, np.array([r.pool for r in val.records]),
-                             np.array([r.kind or "" for r in val.records]), probabilities, dark)
+    return save_model_config(config, out, val.labels, pools, kinds, probabilities, dark)
 
 
 def save_model_config(config: TrainConfig, out: Path, labels: np.ndarray, pools: np.ndarray, kinds: np.ndarray,
