@@ -90,3 +90,19 @@ def test_what_cannot_be_averaged_is_refused_before_anything_is_written(tiny_run,
     out.mkdir()
     assert main([str(tiny_run), str(tiny_run), "--out", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err and not any(out.iterdir())
+
+
+def test_the_kind_threshold_is_chosen_on_the_kind_labels_as_they_are_now_not_as_the_run_saved_them(
+        tiny_kind_run, tmp_path):
+    stale = tmp_path / "stale"
+    shutil.copytree(tiny_kind_run, stale)
+    with np.load(stale / "val_crops.npz") as saved:
+        val = {key: saved[key] for key in saved.files}
+    known = np.flatnonzero(np.isin(val["kinds"], ["clear", "dark"]))
+    assert len(known) >= 10
+    val["kinds"][known] = np.where(val["kinds"][known] == "clear", "dark", "clear")  # every kind label swapped
+    np.savez_compressed(stale / "val_crops.npz", **val)
+    out = tmp_path / "averaged"
+    assert main([str(stale), str(stale / "model.keras"), "--out", str(out)]) == 0
+    ours, now = (json.loads((f / "config.json").read_text())["kind_threshold"] for f in (out, tiny_kind_run))
+    assert ours == pytest.approx(now, abs=1e-9)  # train.py chose it on the labels of then, which are today's
