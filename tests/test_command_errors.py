@@ -59,6 +59,8 @@ def test_a_glasses_error_becomes_one_line_and_exit_status_2_and_anything_else_st
                   ["--model", str(tmp / "none.keras"), "--config", str(ROOT / "research_and_train_nn" / "configs" /
                                                                        "all_data.json"), "--out", str(tmp / "o")]),
      "no such file: "),
+    (lambda tmp: ("research_and_train_nn.studies.threshold_ceiling_study",
+                  [str(ROOT / "runs" / "none"), "--out", str(tmp / "o")]), "none: not a finished training run"),
     (lambda tmp: ("benchmarks/fast_path_f1.py", ["--model", str(tmp / "none.json")]), "none.json: model metadata not found"),
     (lambda tmp: ("benchmarks/bench_pipeline.py", ["--model", str(tmp / "none.json")]), "none.json: model metadata not found"),
     (lambda tmp: ("benchmarks/run_all.py", ["--models", str(tmp / "none"), "--out", str(tmp / "o")]),

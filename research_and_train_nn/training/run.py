@@ -172,10 +172,9 @@ def save_model_config(config: TrainConfig, out: Path, labels: np.ndarray, pools:
     ``labels``, on ``config.threshold_pools`` only, when given; the starting model's in a kind-only run;
     returned) and, for a model that says which glasses (``dark``: its P(dark | glasses) on the validation
     crops), the kind's threshold chosen there too (``kinds``: each crop's kind label, "" unknown)."""
-    chosen = np.array([not config.threshold_pools or pool in config.threshold_pools for pool in pools])
     # a run that trains the kind alone keeps the starting model's first answer, its threshold too
     threshold = starting_threshold(config) if config.kind_only else \
-        choose_threshold(labels[chosen], probabilities[chosen])
+        threshold_on_pools(config, labels, pools, probabilities)
     # the kind's threshold balances the two kinds' accuracies, whatever their shares: every pool counts
     kind = {} if dark is None else {"kinds": KINDS, "kind_threshold": choose_kind_threshold(kinds, dark)}
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,
@@ -183,6 +182,13 @@ def save_model_config(config: TrainConfig, out: Path, labels: np.ndarray, pools:
                                description=f"trained on {', '.join(config.datasets)}", **kind)
     model_config.save(out / "config.json")
     return threshold
+
+
+def threshold_on_pools(config: TrainConfig, labels: np.ndarray, pools: np.ndarray, probabilities: np.ndarray) -> float:
+    """The threshold that maximises F1 on the validation crops of ``config.threshold_pools`` (all of
+    them when none are named): how a run chooses its threshold."""
+    chosen = np.array([not config.threshold_pools or pool in config.threshold_pools for pool in pools])
+    return choose_threshold(labels[chosen], probabilities[chosen])
 
 
 def starting_threshold(config: TrainConfig) -> float:

@@ -1,0 +1,145 @@
+"""Is a per-source F1 aim a matter of the threshold or of the ranking? For each model, per validation
+pool: F1 at the model's own threshold, and the best F1 that any threshold gives on that pool alone
+(the ceiling no choice of threshold can pass), by the datasets' labels and by the look at them.
+
+    python3 research_and_train_nn/studies/threshold_ceiling_study.py runs/r28_... runs/r29_... runs/r30_... \
+        --mean --out research_and_train_nn/reports/threshold_ceiling
+
+The shipped model is scored on the first run's validation crops, each run on its own. With
+``--mean``, one more row: the mean of every scored model's logits (an ensemble of them all, at
+their combined cost), its threshold chosen as train.py chooses a run's (on the first run's
+``threshold_pools``); the runs must then share their validation photos. The look's labels
+(label_audit.py) leave out the photos it could not tell. Validation only: the test set is not
+read. Writes threshold_ceiling.md and .json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from glasses_core import ModelConfig
+from glasses_core.errors import ConfigError, errors_exit_2
+from research_and_train_nn.data.datasets import GLASSES_AUDIT, audited_labels
+from research_and_train_nn.evaluation.metrics import choose_threshold, metrics
+from research_and_train_nn.evaluation.report import datasets_validation_crops
+from research_and_train_nn.studies.report_files import command_line, write_report
+from research_and_train_nn.training.config import TrainConfig
+from research_and_train_nn.training.run import threshold_on_pools
+from research_and_train_nn.training.run_state import check_run_folder
+
+POOLS = ("all", "mtfl_train", "celeba", "celeba_more")
+POOL_NAMES = {"all": "all", "mtfl_train": "MTFL", "celeba": "CelebA", "celeba_more": "CelebA-more"}
+
+
+def ceiling(labels: np.ndarray, probabilities: np.ndarray) -> dict | None:
+    """The best F1 any threshold gives on these photos, and that threshold (None without both classes)."""
+    if len(np.unique(labels)) < 2:
+        return None
+    threshold = choose_threshold(labels, probabilities)
+    return {"f1": metrics(labels, probabilities, threshold)["f1"], "threshold": threshold}
+
+
+def pool_scores(val: dict, looked: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
+    """Per pool (None where a pool has no photos): F1 at ``threshold``, and the ceilings by the
+    datasets' labels and by the look's."""
+    out = {}
+    for pool in POOLS:
+        mine = np.ones(len(looked), bool) if pool == "all" else val["pools"] == pool
+        if not mine.any():
+            out[pool] = None
+            continue
+        seen = mine & (looked >= 0)
+        out[pool] = {"photos": int(mine.sum()), "with_glasses": int(val["labels"][mine].sum()),
+                     "f1": metrics(val["labels"][mine], probabilities[mine], threshold)["f1"],
+                     "ceiling": ceiling(val["labels"][mine], probabilities[mine]),
+                     "ceiling_looked": ceiling(looked[seen], probabilities[seen])}
+    return out
+
+
+def logits(model: Path, crops: np.ndarray) -> np.ndarray:
+    """The model's first-answer logit of each crop."""
+    import keras
+
+    from research_and_train_nn.evaluation.probabilities import predict_answers
+    p = np.clip(predict_answers(keras.models.load_model(model, compile=False), crops)[0], 1e-12, 1 - 1e-12)
+    return np.log(p / (1.0 - p))
+
+
+def probability(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def markdown(report: dict) -> str:
+    def cells(row):
+        out = []
+        for pool in POOLS:
+            s = row["pools"][pool]
+            best = lambda c: f"{c['f1']:.4f} ({c['threshold']:.3f})" if c else "–"  # noqa: E731
+            out.append("– | – | –" if s is None else f"{s['f1']:.4f} | {best(s['ceiling'])} | {best(s['ceiling_looked'])}")
+        return " | ".join(out)
+    head = " | ".join(f"{POOL_NAMES[p]} | {POOL_NAMES[p]}, best | {POOL_NAMES[p]}, best, looked" for p in POOLS)
+    first = report["models"][0]["pools"]
+    lines = ["# F1 at each model's threshold, and the best any threshold gives", "", f"`{report['command']}`", "",
+             "Validation only (" + ", ".join(f"{POOL_NAMES[p]} {first[p]['photos']:,} photos, {first[p]['with_glasses']:,} "
+                                             "with glasses" for p in POOLS if first[p]) + "). For each model and pool: F1 "
+             "at the model's own threshold (one for every pool, chosen on validation as the run chose it); the best F1 any "
+             "threshold gives on that pool alone, with that threshold in brackets: no choice of threshold passes it, so "
+             "a per-source aim above it needs a model that ranks the photos better; the same by the look's labels "
+             "(label_audit.py; the photos it could not tell left out).", "",
+             f"| model | threshold | {head} |", "|---|---|" + "---|" * (3 * len(POOLS))]
+    lines += [f"| {row['model']} | {row['threshold']:.4f} | {cells(row)} |" for row in report["models"]]
+    return "\n".join(lines) + "\n"
+
+
+@errors_exit_2
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="finished run folders (train.py); the shipped model is "
+                                                          "scored on the first one's validation crops")
+    parser.add_argument("--shipped", type=Path, default=Path("models"), help="folder of the shipped model")
+    parser.add_argument("--mean", action="store_true", help="also score the mean of every model's logits")
+    parser.add_argument("--audit", type=Path, default=GLASSES_AUDIT / "validation.csv", help="the look's labels")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    for run in args.runs:
+        check_run_folder(run)
+    if not (args.shipped / "glasses.keras").is_file():
+        raise ConfigError(f"{args.shipped}: no glasses.keras (the shipped model's folder)")
+    if not args.audit.is_file():
+        raise ConfigError(f"{args.audit}: no such file (label_audit.py collect writes it)")
+    first = datasets_validation_crops(args.runs[0])
+    if args.mean:  # before any scoring: an ensemble needs one set of photos
+        for run in args.runs[1:]:
+            with np.load(run / "val_crops.npz") as val:
+                if not np.array_equal(val["paths"], first["paths"]):
+                    raise ConfigError(f"{run} holds other validation photos than {args.runs[0]}: "
+                                      "--mean needs runs of one split")
+    shipped = ModelConfig.load(args.shipped / "glasses.json")
+    entries = [(f"shipped {shipped.version}", args.shipped / "glasses.keras", shipped.threshold)]
+    entries += [(run.name, run / "model.keras", ModelConfig.load(run / "config.json").threshold) for run in args.runs]
+    models, scored = [], []
+    for n, (name, model, threshold) in enumerate(entries):  # one run's crops in memory at a time
+        val = first if n <= 1 else datasets_validation_crops(args.runs[n - 1])
+        looked = np.array(audited_labels(val["paths"], val["pools"], args.audit))
+        logit = logits(model, val["crops"])
+        scored.append(logit)
+        models.append({"model": name, "threshold": threshold,
+                       "pools": pool_scores(val, looked, probability(logit), threshold)})
+    if args.mean:
+        mean = probability(np.mean(scored, axis=0))
+        config = TrainConfig.from_dict(json.loads((args.runs[0] / "train_config.json").read_text()), str(args.runs[0]))
+        threshold = threshold_on_pools(config, first["labels"], first["pools"], mean)
+        looked = np.array(audited_labels(first["paths"], first["pools"], args.audit))
+        models.append({"model": f"the mean of the {len(entries)} models' logits", "threshold": threshold,
+                       "pools": pool_scores(first, looked, mean, threshold)})
+    report = {"command": command_line("threshold_ceiling_study.py", argv), "models": models}
+    write_report(args.out, "threshold_ceiling", report, markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
