@@ -54,7 +54,8 @@ def test_writes_json_with_positive_numbers(results):
     assert all(v > 0 for v in pipeline["ratios"].values())
     paired = pipeline["round_ratios"]  # both sides timed one after the other, round by round
     assert set(paired) == {f"{size}_{what}" for size in pipeline["photos"]
-                           for what in ("vs_its_decode_and_invokes", "no_face_vs_one_face")}
+                           for what in ("vs_its_decode_and_invokes", "no_face_vs_one_face",
+                                        "no_face_vs_its_decode_and_invokes")}
     for name, rounds in paired.items():
         assert len(rounds) == 5 and pipeline["ratios"][name] == pytest.approx(sorted(rounds)[2], abs=1e-3), name
     assert (results / "profile_predict.txt").read_text().count("=== predict()") == 3
@@ -88,8 +89,8 @@ def test_markdown_table_has_a_row_per_measurement(results):
     assert "`glasses_int8.tflite`" in table and "| float32, 2 threads |" in table
     assert table.count("| predict() 1920x1080 (") == 5 and "fastest on this CPU" in table
     assert table.count("| predict() 1920x1080, no face (") == 2
-    assert table.count("| ratios (one run) |") == 14
-    assert table.count("(median of 5 paired rounds: ") == 6
+    assert table.count("| ratios (one run) |") == 17
+    assert table.count("(median of 5 paired rounds: ") == 9
 
 
 def test_mlpackage_size_is_its_folder_total(run_all, tmp_path):

@@ -516,20 +516,44 @@ def test_the_midpoint_and_threshold_ceiling_notes_quote_their_reports():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
     rows = {r["run"].split("_")[0]: r for r in json.loads((reports / "runs_v0.3_midpoint" / "runs.json").read_text())}
-    shipped, midpoint = next(r for name, r in rows.items() if name.startswith("shipped")), rows["r50"]
+    shipped, soup, midpoint = next(r for name, r in rows.items() if name.startswith("shipped")), rows["r45"], rows["r50"]
     mtfl = lambda row: row["per_pool"]["mtfl_train"]["f1"]  # noqa: E731
     assert (f"MTFL F1 {mtfl(midpoint):.4f}, eyes moved by 0.06 and 0.10 cost {moved(midpoint, 0.06):.4f} and "
-            f"{moved(midpoint, 0.1):.4f} of F1 (0.3.0: {mtfl(shipped):.4f}, {moved(shipped, 0.06):.4f} and "
-            f"{moved(shipped, 0.1):.4f}), F1 {midpoint['overall']['f1']:.4f} ({shipped['overall']['f1']:.4f}), composed "
-            f"recall {midpoint['composed']['recall']:.3f} ({shipped['composed']['recall']:.3f})") in notes
+            f"{moved(midpoint, 0.1):.4f} of F1 (the shipped first answer, 0.3.0's network, on the same crops: "
+            f"{mtfl(shipped):.4f}, {moved(shipped, 0.06):.4f} and {moved(shipped, 0.1):.4f}; r45: {mtfl(soup):.4f}, "
+            f"{moved(soup, 0.06):.4f} and {moved(soup, 0.1):.4f}), F1 {midpoint['overall']['f1']:.4f} "
+            f"({shipped['overall']['f1']:.4f}; r45 {soup['overall']['f1']:.4f}), composed recall "
+            f"{midpoint['composed']['recall']:.3f} ({shipped['composed']['recall']:.3f}; r45 "
+            f"{soup['composed']['recall']:.3f})") in notes
     # it meets neither aim the rule asked of it before it was scored
     assert mtfl(midpoint) < 0.96 and moved(midpoint, 0.06) > 0.01 and moved(midpoint, 0.1) > 0.03
-    models = json.loads((reports / "threshold_ceiling" / "threshold_ceiling.json").read_text())["models"]
-    celeba = [m["pools"]["celeba"] for m in models]
-    draws = [c["ceiling"]["f1"] for c in celeba[1:4]]
-    looked = [c["ceiling_looked"]["f1"] for c in celeba]
-    assert (f"the shipped first answer scores {celeba[0]['f1']:.4f} and at best {celeba[0]['ceiling']['f1']:.4f}, the "
-            f"three later draws at best {min(draws):.4f} to {max(draws):.4f}, and the mean of the four draws' logits "
-            f"(four networks' cost, an upper guess of what distilling them could give) {celeba[4]['ceiling']['f1']:.4f}. "
-            f"By the look's labels (label_audit.py) the best is lower still ({min(looked):.4f} to {max(looked):.4f})") in notes
-    assert max(c["ceiling"]["f1"] for c in celeba) < 0.96  # no threshold of any of them reaches issue 28's aim
+    # "MTFL and CelebA F1 between its two ends; moved-eye costs, F1 and composed recall worse than both"
+    for f in (mtfl, lambda row: row["per_pool"]["celeba"]["f1"]):
+        assert min(f(shipped), f(soup)) < f(midpoint) < max(f(shipped), f(soup))
+    for f in (lambda row: -moved(row, 0.06), lambda row: -moved(row, 0.1), lambda row: row["overall"]["f1"],
+              lambda row: row["composed"]["recall"]):
+        assert f(midpoint) < min(f(shipped), f(soup))
+    models = {m["model"]: m["pools"] for m in
+              json.loads((reports / "threshold_ceiling" / "threshold_ceiling.json").read_text())["models"]}
+    ends = [name for name in models if name.startswith(("shipped", "the mean of the 4 models"))]
+    draws = [name for name in models if name.startswith(("r28_", "r29_", "r30_"))]
+    assert len(ends) == 2 and len(draws) == 3 and len(models) == 5
+    first, mean = models[ends[0]], models[ends[1]]
+    best = lambda pools, pool: pools[pool]["ceiling"]["f1"]  # noqa: E731
+    span = lambda f: f"{min(map(f, draws)):.4f} to {max(map(f, draws)):.4f}"  # noqa: E731
+    looked = [pools["celeba"]["ceiling_looked"]["f1"] for pools in models.values()]
+    gap = max(pools["celeba"]["ceiling"]["f1"] - pools["celeba"]["f1"] for pools in models.values())
+    assert (f"On CelebA the gap is at most {gap:.4f}, and the best is far from 0.96: the shipped first answer "
+            f"scores {first['celeba']['f1']:.4f} and at best {best(first, 'celeba'):.4f}, the three later draws at "
+            f"best {span(lambda n: best(models[n], 'celeba'))}, and the mean of the four draws' logits (four networks' "
+            f"cost, an upper guess of what distilling them could give) {best(mean, 'celeba'):.4f}. By the look's "
+            f"labels (label_audit.py) the best is lower still ({min(looked):.4f} to {max(looked):.4f})") in notes
+    assert (f"at best {span(lambda n: best(models[n], 'mtfl_train'))}, so no threshold gives r28-r30 MTFL's 0.96, "
+            f"which the shipped first answer (best {best(first, 'mtfl_train'):.4f}) and the mean "
+            f"({best(mean, 'mtfl_train'):.4f}) reach") in notes
+    assert max(best(models[n], "mtfl_train") for n in draws) < 0.96 <= min(best(first, "mtfl_train"), best(mean, "mtfl_train"))
+    assert max(pools["celeba"]["ceiling"]["f1"] for pools in models.values()) < 0.96  # no threshold reaches the aim
+    audit = json.loads((reports / "label_audit" / "label_audit.json").read_text())["models"][0]["errors"]["celeba"]
+    hidden = audit["glasses_labelled_none"]
+    assert (f"of the {hidden['photos']} CelebA validation photos the look calls glasses where the labels say none, "
+            f"the shipped model says glasses for {hidden['said_glasses']}") in notes

@@ -31,6 +31,14 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1[:-1]))])
 
 
+def choose_threshold_on_pools(labels: np.ndarray, probabilities: np.ndarray, pools: np.ndarray,
+                              threshold_pools) -> float:
+    """``choose_threshold`` on the photos of ``threshold_pools`` only (every photo when it is empty):
+    how a run chooses its threshold (TrainConfig.threshold_pools)."""
+    chosen = np.array([not threshold_pools or pool in threshold_pools for pool in pools], dtype=bool)
+    return choose_threshold(labels[chosen], probabilities[chosen])
+
+
 def choose_kind_threshold(kinds: np.ndarray, dark: np.ndarray) -> float:
     """The P(dark | glasses) threshold that maximises the mean of the accuracies on clear and on
     dark glasses, over the validation crops with a known kind ("clear", "dark"; others ignored)."""

@@ -12,10 +12,14 @@ def predict_probabilities(model, crops: np.ndarray) -> np.ndarray:
     return predict_answers(model, crops)[0]
 
 
+def predict_logits(model, crops: np.ndarray) -> np.ndarray:
+    """(N, answers) float64 logits of each crop from a trained (logit) Keras model."""
+    return model.predict(crops.astype(np.float32), batch_size=256, verbose=0).reshape(len(crops), -1).astype(np.float64)
+
+
 def predict_answers(model, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """(P(glasses), P(dark | glasses) or None for a one-answer model) of each crop."""
-    logits = model.predict(crops.astype(np.float32), batch_size=256, verbose=0).reshape(len(crops), -1)
-    probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    probabilities = 1.0 / (1.0 + np.exp(-predict_logits(model, crops)))
     return probabilities[:, 0], probabilities[:, 1] if probabilities.shape[1] == 2 else None
 
 

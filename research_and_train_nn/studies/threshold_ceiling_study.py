@@ -24,11 +24,9 @@ import numpy as np
 from glasses_core import ModelConfig
 from glasses_core.errors import ConfigError, errors_exit_2
 from research_and_train_nn.data.datasets import GLASSES_AUDIT, audited_labels
-from research_and_train_nn.evaluation.metrics import choose_threshold, metrics
+from research_and_train_nn.evaluation.metrics import choose_threshold, choose_threshold_on_pools, metrics
 from research_and_train_nn.evaluation.report import datasets_validation_crops
 from research_and_train_nn.studies.report_files import command_line, write_report
-from research_and_train_nn.training.config import TrainConfig
-from research_and_train_nn.training.run import threshold_on_pools
 from research_and_train_nn.training.run_state import check_run_folder
 
 POOLS = ("all", "mtfl_train", "celeba", "celeba_more")
@@ -60,33 +58,64 @@ def pool_scores(val: dict, looked: np.ndarray, probabilities: np.ndarray, thresh
     return out
 
 
-def logits(model: Path, crops: np.ndarray) -> np.ndarray:
+def first_logits(model: Path, crops: np.ndarray) -> np.ndarray:
     """The model's first-answer logit of each crop."""
     import keras
 
-    from research_and_train_nn.evaluation.probabilities import predict_answers
-    p = np.clip(predict_answers(keras.models.load_model(model, compile=False), crops)[0], 1e-12, 1 - 1e-12)
-    return np.log(p / (1.0 - p))
+    from research_and_train_nn.evaluation.probabilities import predict_logits
+    return predict_logits(keras.models.load_model(model, compile=False), crops)[:, 0]
 
 
-def probability(logit: np.ndarray) -> np.ndarray:
+def sigmoid(logit: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logit))
 
 
+def looked_at(run: Path, audit: Path) -> tuple[dict, np.ndarray]:
+    """A run's validation crops (the datasets' labels) and their labels by the look (-1: not told)."""
+    val = datasets_validation_crops(run)
+    return val, np.array(audited_labels(val["paths"], val["pools"], audit))
+
+
+def model_row(name: str, model: Path, threshold: float, val: dict, looked: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The model's row of the report on ``val``'s crops, and its first-answer logits there."""
+    logit = first_logits(model, val["crops"])
+    return {"model": name, "threshold": threshold, "pools": pool_scores(val, looked, sigmoid(logit), threshold)}, logit
+
+
+def mean_row(scored: list[np.ndarray], val: dict, looked: np.ndarray, threshold_pools) -> dict:
+    """The row of the mean of the models' logits on ``val``'s photos, its threshold chosen on
+    ``threshold_pools`` as a run's is."""
+    mean = sigmoid(np.mean(scored, axis=0))
+    threshold = choose_threshold_on_pools(val["labels"], mean, val["pools"], threshold_pools)
+    return {"model": f"the mean of the {len(scored)} models' logits", "threshold": threshold,
+            "pools": pool_scores(val, looked, mean, threshold)}
+
+
+def check_one_split(runs: list[Path], first: dict) -> None:
+    """The runs' validation photos and labels are ``first``'s (the first run's), or ConfigError."""
+    for run in runs[1:]:
+        val = datasets_validation_crops(run)
+        if not (np.array_equal(val["paths"], first["paths"]) and np.array_equal(val["labels"], first["labels"])):
+            raise ConfigError(f"{run} holds other validation photos than {runs[0]}: --mean needs runs of one split")
+
+
 def markdown(report: dict) -> str:
+    def best(c):
+        return f"{c['f1']:.4f} ({c['threshold']:.4f})" if c else "–"
+
     def cells(row):
         out = []
         for pool in POOLS:
             s = row["pools"][pool]
-            best = lambda c: f"{c['f1']:.4f} ({c['threshold']:.3f})" if c else "–"  # noqa: E731
             out.append("– | – | –" if s is None else f"{s['f1']:.4f} | {best(s['ceiling'])} | {best(s['ceiling_looked'])}")
         return " | ".join(out)
     head = " | ".join(f"{POOL_NAMES[p]} | {POOL_NAMES[p]}, best | {POOL_NAMES[p]}, best, looked" for p in POOLS)
     first = report["models"][0]["pools"]
     lines = ["# F1 at each model's threshold, and the best any threshold gives", "", f"`{report['command']}`", "",
-             "Validation only (" + ", ".join(f"{POOL_NAMES[p]} {first[p]['photos']:,} photos, {first[p]['with_glasses']:,} "
+             "Validation only (the first run's photos: " + ", ".join(f"{POOL_NAMES[p]} {first[p]['photos']:,} photos, {first[p]['with_glasses']:,} "
                                              "with glasses" for p in POOLS if first[p]) + "). For each model and pool: F1 "
-             "at the model's own threshold (one for every pool, chosen on validation as the run chose it); the best F1 any "
+             "at the model's own threshold (one for every pool, chosen on validation as the run chose it, on the pools "
+             "its `threshold_pools` names); the best F1 any "
              "threshold gives on that pool alone, with that threshold in brackets: no choice of threshold passes it, so "
              "a per-source aim above it needs a model that ranks the photos better; the same by the look's labels "
              "(label_audit.py; the photos it could not tell left out).", "",
@@ -111,31 +140,21 @@ def main(argv=None) -> int:
         raise ConfigError(f"{args.shipped}: no glasses.keras (the shipped model's folder)")
     if not args.audit.is_file():
         raise ConfigError(f"{args.audit}: no such file (label_audit.py collect writes it)")
-    first = datasets_validation_crops(args.runs[0])
+    first, first_looked = looked_at(args.runs[0], args.audit)
     if args.mean:  # before any scoring: an ensemble needs one set of photos
-        for run in args.runs[1:]:
-            with np.load(run / "val_crops.npz") as val:
-                if not np.array_equal(val["paths"], first["paths"]):
-                    raise ConfigError(f"{run} holds other validation photos than {args.runs[0]}: "
-                                      "--mean needs runs of one split")
+        check_one_split(args.runs, first)
     shipped = ModelConfig.load(args.shipped / "glasses.json")
-    entries = [(f"shipped {shipped.version}", args.shipped / "glasses.keras", shipped.threshold)]
-    entries += [(run.name, run / "model.keras", ModelConfig.load(run / "config.json").threshold) for run in args.runs]
-    models, scored = [], []
-    for n, (name, model, threshold) in enumerate(entries):  # one run's crops in memory at a time
-        val = first if n <= 1 else datasets_validation_crops(args.runs[n - 1])
-        looked = np.array(audited_labels(val["paths"], val["pools"], args.audit))
-        logit = logits(model, val["crops"])
+    row, logit = model_row(f"shipped {shipped.version}", args.shipped / "glasses.keras", shipped.threshold, first,
+                           first_looked)  # on the first run's crops
+    models, scored = [row], [logit]
+    for run in args.runs:  # each on its own crops; besides the first run's, one run's at a time
+        val, looked = (first, first_looked) if run == args.runs[0] else looked_at(run, args.audit)
+        row, logit = model_row(run.name, run / "model.keras", ModelConfig.load(run / "config.json").threshold, val, looked)
+        models.append(row)
         scored.append(logit)
-        models.append({"model": name, "threshold": threshold,
-                       "pools": pool_scores(val, looked, probability(logit), threshold)})
     if args.mean:
-        mean = probability(np.mean(scored, axis=0))
-        config = TrainConfig.from_dict(json.loads((args.runs[0] / "train_config.json").read_text()), str(args.runs[0]))
-        threshold = threshold_on_pools(config, first["labels"], first["pools"], mean)
-        looked = np.array(audited_labels(first["paths"], first["pools"], args.audit))
-        models.append({"model": f"the mean of the {len(entries)} models' logits", "threshold": threshold,
-                       "pools": pool_scores(first, looked, mean, threshold)})
+        settings = json.loads((args.runs[0] / "train_config.json").read_text())
+        models.append(mean_row(scored, first, first_looked, settings.get("threshold_pools", [])))
     report = {"command": command_line("threshold_ceiling_study.py", argv), "models": models}
     write_report(args.out, "threshold_ceiling", report, markdown(report))
     return 0

@@ -25,7 +25,7 @@ from glasses_core.quiet import quiet
 from research_and_train_nn.data.crops import DEFAULT_CACHE, CropSet, make_crops
 from research_and_train_nn.data.datasets import load, with_looked_labels
 from research_and_train_nn.data.splits import split_by_identity
-from research_and_train_nn.evaluation.metrics import choose_kind_threshold, choose_threshold
+from research_and_train_nn.evaluation.metrics import choose_kind_threshold, choose_threshold_on_pools
 from research_and_train_nn.evaluation.probabilities import predict_answers
 from research_and_train_nn.training.config import TrainConfig
 from research_and_train_nn.training.run_state import (BEST, load_state, open_run, save_model_atomically,
@@ -174,7 +174,7 @@ def save_model_config(config: TrainConfig, out: Path, labels: np.ndarray, pools:
     crops), the kind's threshold chosen there too (``kinds``: each crop's kind label, "" unknown)."""
     # a run that trains the kind alone keeps the starting model's first answer, its threshold too
     threshold = starting_threshold(config) if config.kind_only else \
-        threshold_on_pools(config, labels, pools, probabilities)
+        choose_threshold_on_pools(labels, probabilities, pools, config.threshold_pools)
     # the kind's threshold balances the two kinds' accuracies, whatever their shares: every pool counts
     kind = {} if dark is None else {"kinds": KINDS, "kind_threshold": choose_kind_threshold(kinds, dark)}
     model_config = ModelConfig(crop=config.crop, threshold=threshold, version=config.version,
@@ -182,13 +182,6 @@ def save_model_config(config: TrainConfig, out: Path, labels: np.ndarray, pools:
                                description=f"trained on {', '.join(config.datasets)}", **kind)
     model_config.save(out / "config.json")
     return threshold
-
-
-def threshold_on_pools(config: TrainConfig, labels: np.ndarray, pools: np.ndarray, probabilities: np.ndarray) -> float:
-    """The threshold that maximises F1 on the validation crops of ``config.threshold_pools`` (all of
-    them when none are named): how a run chooses its threshold."""
-    chosen = np.array([not config.threshold_pools or pool in config.threshold_pools for pool in pools])
-    return choose_threshold(labels[chosen], probabilities[chosen])
 
 
 def starting_threshold(config: TrainConfig) -> float:
