@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from glasses_core import ModelConfig
-from glasses_core.errors import ConfigError, errors_exit_2
-from research_and_train_nn.data.datasets import GLASSES_AUDIT, audited_labels, file_of
+from glasses_core.errors import errors_exit_2
+from research_and_train_nn.data.datasets import file_of
 from research_and_train_nn.evaluation.metrics import metrics
-from research_and_train_nn.evaluation.report import datasets_validation_crops
+from research_and_train_nn.studies.looked_runs import add_inputs, check_inputs, looked_at
 from research_and_train_nn.studies.report_files import command_line, write_report
-from research_and_train_nn.training.run_state import check_run_folder
 
 POOLS = ("mtfl_train", "celeba", "celeba_more")
 POOL_NAMES = {"mtfl_train": "MTFL", "celeba": "CelebA", "celeba_more": "CelebA-more"}
@@ -147,28 +146,15 @@ def markdown(report: dict) -> str:
 @errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", type=Path, nargs="+", help="finished run folders (train.py); the shipped model is "
-                                                          "scored on the first one's validation crops")
-    parser.add_argument("--shipped", type=Path, default=Path("models"), help="folder of the shipped model")
-    parser.add_argument("--audit", type=Path, default=GLASSES_AUDIT / "validation.csv", help="the look's labels")
-    parser.add_argument("--out", type=Path, required=True)
+    add_inputs(parser)
     args = parser.parse_args(argv)
-    for run in args.runs:
-        check_run_folder(run)
-    if not (args.shipped / "glasses.keras").is_file():
-        raise ConfigError(f"{args.shipped}: no glasses.keras (the shipped model's folder)")
-    if not args.audit.is_file():
-        raise ConfigError(f"{args.audit}: no such file (label_audit.py collect writes it)")
-    def looked_at(run: Path) -> tuple[dict, np.ndarray]:
-        """A run's validation crops and their labels by the look."""
-        val = datasets_validation_crops(run)
-        return val, np.array(audited_labels(val["paths"], val["pools"], args.audit))
-    first, audited = looked_at(args.runs[0])
+    check_inputs(args)
+    first, audited = looked_at(args.runs[0], args.audit)
     shipped = ModelConfig.load(args.shipped / "glasses.json")
     row, probabilities = score(f"shipped {shipped.version}", args.shipped / "glasses.keras", shipped, first, audited)
     models = [row]
     for n, run in enumerate(args.runs):  # one run's crops in memory at a time; the first's read once
-        val, looked = (first, audited) if n == 0 else looked_at(run)
+        val, looked = (first, audited) if n == 0 else looked_at(run, args.audit)
         models.append(score(run.name, run / "model.keras", ModelConfig.load(run / "config.json"), val, looked)[0])
     report = {"command": command_line("label_audit_study.py", argv), "labels": label_changes(first, audited),
               "models": models}

@@ -23,11 +23,10 @@ import numpy as np
 
 from glasses_core import ModelConfig
 from glasses_core.errors import ConfigError, errors_exit_2
-from research_and_train_nn.data.datasets import GLASSES_AUDIT, audited_labels
 from research_and_train_nn.evaluation.metrics import choose_threshold, choose_threshold_on_pools, metrics
 from research_and_train_nn.evaluation.report import datasets_validation_crops
+from research_and_train_nn.studies.looked_runs import add_inputs, check_inputs, looked_at
 from research_and_train_nn.studies.report_files import command_line, write_report
-from research_and_train_nn.training.run_state import check_run_folder
 
 POOLS = ("all", "mtfl_train", "celeba", "celeba_more")
 POOL_NAMES = {"all": "all", "mtfl_train": "MTFL", "celeba": "CelebA", "celeba_more": "CelebA-more"}
@@ -68,12 +67,6 @@ def first_logits(model: Path, crops: np.ndarray) -> np.ndarray:
 
 def sigmoid(logit: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logit))
-
-
-def looked_at(run: Path, audit: Path) -> tuple[dict, np.ndarray]:
-    """A run's validation crops (the datasets' labels) and their labels by the look (-1: not told)."""
-    val = datasets_validation_crops(run)
-    return val, np.array(audited_labels(val["paths"], val["pools"], audit))
 
 
 def model_row(name: str, model: Path, threshold: float, val: dict, looked: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -127,19 +120,10 @@ def markdown(report: dict) -> str:
 @errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", type=Path, nargs="+", help="finished run folders (train.py); the shipped model is "
-                                                          "scored on the first one's validation crops")
-    parser.add_argument("--shipped", type=Path, default=Path("models"), help="folder of the shipped model")
+    add_inputs(parser)
     parser.add_argument("--mean", action="store_true", help="also score the mean of every model's logits")
-    parser.add_argument("--audit", type=Path, default=GLASSES_AUDIT / "validation.csv", help="the look's labels")
-    parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    for run in args.runs:
-        check_run_folder(run)
-    if not (args.shipped / "glasses.keras").is_file():
-        raise ConfigError(f"{args.shipped}: no glasses.keras (the shipped model's folder)")
-    if not args.audit.is_file():
-        raise ConfigError(f"{args.audit}: no such file (label_audit.py collect writes it)")
+    check_inputs(args)
     first, first_looked = looked_at(args.runs[0], args.audit)
     if args.mean:  # before any scoring: an ensemble needs one set of photos
         check_one_split(args.runs, first)
