@@ -53,6 +53,8 @@ def test_a_glasses_error_becomes_one_line_and_exit_status_2_and_anything_else_st
      "none.json: model metadata not found"),
     (lambda tmp: ("research_and_train_nn.studies.hard_cases", ["--data", str(tmp / "nodata"), "--out", str(tmp / "o")]),
      "nodata/mtfl does not exist"),
+    (lambda tmp: ("research_and_train_nn.studies.frame_fill_study", ["--model", str(tmp / "none.json"), "--out", str(tmp / "o")]),
+     "none.json: model metadata not found"),
     (lambda tmp: ("research_and_train_nn.studies.mesh_settle_study", ["--data", str(tmp / "nodata"), "--out", str(tmp / "o")]),
      "nodata/mtfl does not exist"),
     (lambda tmp: ("research_and_train_nn.studies.kind_features_study",

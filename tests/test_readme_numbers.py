@@ -557,3 +557,22 @@ def test_the_midpoint_and_threshold_ceiling_notes_quote_their_reports():
     hidden = audit["glasses_labelled_none"]
     assert (f"of the {hidden['photos']} CelebA validation photos the look calls glasses where the labels say none, "
             f"the shipped model says glasses for {hidden['said_glasses']}") in notes
+
+
+def test_the_frame_fill_notes_quote_the_study_and_its_black_column_is_the_hard_cases_report():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    fills = json.loads((reports / "frame_fill_study.json").read_text())["fills"]
+    black, edge = fills["black"], fills["edge"]
+    hard = json.loads((reports / "hard_cases" / "v0.3.1" / "hard_cases.json").read_text())["cases"]
+    for case, row in hard.items():  # "reproduces hard_cases/v0.3.1/ exactly"
+        for key in ("right_face", "any_face", "recall", "false_alarms"):
+            assert black[case][key] == row[key], (case, key)
+    both, chin, every, sun = "forehead and chin cut", "chin cut", "all", "all, sunglasses only"
+    assert (f"forehead and chin cut recall {black[both]['recall']:.3f} → {edge[both]['recall']:.3f} (right face "
+            f"{black[both]['right_face']:.3f} → {edge[both]['right_face']:.3f}), chin cut {black[chin]['recall']:.3f} → "
+            f"{edge[chin]['recall']:.3f}, every case together {black[every]['recall']:.3f} → {edge[every]['recall']:.3f} "
+            f"with false alarms {black[every]['false_alarms']} → {edge[every]['false_alarms']} of 1,800 and the right "
+            f"face found {black[every]['right_face']:.3f} → {edge[every]['right_face']:.3f}; sunglasses "
+            f"{black[sun]['recall']:.3f} → {edge[sun]['recall']:.3f}; no case loses recall") in notes
+    assert all(edge[case]["recall"] >= black[case]["recall"] for case in black)
