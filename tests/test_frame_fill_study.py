@@ -50,5 +50,8 @@ def test_the_product_cuts_as_before_outside_the_study_even_after_an_error(photo)
             assert glasses_core.crop.cut is edge_filled_cut and glasses_core.locate.cut is edge_filled_cut
             raise RuntimeError("a study that fails halfway")
     assert glasses_core.crop.cut is cut and glasses_core.locate.cut is cut
+    with edge_filled(mesh_regions=False):  # the crop alone: the face mesh reads the product's regions
+        assert glasses_core.crop.cut is edge_filled_cut and glasses_core.locate.cut is cut
+    assert glasses_core.crop.cut is cut
     after = [c.pixels for c in preprocess(photo, Detectors(config), config)]
     assert len(after) == len(before) and all(np.array_equal(a, b) for a, b in zip(after, before))

@@ -576,3 +576,10 @@ def test_the_frame_fill_notes_quote_the_study_and_its_black_column_is_the_hard_c
             f"face found {black[every]['right_face']:.3f} → {edge[every]['right_face']:.3f}; sunglasses "
             f"{black[sun]['recall']:.3f} → {edge[sun]['recall']:.3f}; no case loses recall") in notes
     assert all(edge[case]["recall"] >= black[case]["recall"] for case in black)
+    crop = fills["edge, crop only"]
+    assert (f"gives less than half of it: forehead and chin cut {crop[both]['recall']:.3f}, chin cut "
+            f"{crop[chin]['recall']:.3f}, every case {crop[every]['recall']:.3f} with {crop[every]['false_alarms']} "
+            f"false alarms, and the right face found no more often (forehead and chin cut "
+            f"{crop[both]['right_face']:.3f})") in notes
+    gain = lambda fill: fill[every]["recall"] - black[every]["recall"]  # noqa: E731
+    assert 0 < gain(crop) < gain(edge) / 2 and crop[both]["right_face"] == black[both]["right_face"] < edge[both]["right_face"]

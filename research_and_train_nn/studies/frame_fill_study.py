@@ -4,9 +4,9 @@ fills a square that leaves the photo, or the photo's edge pixels carried on (a c
     python3 research_and_train_nn/studies/frame_fill_study.py --out research_and_train_nn/reports
 
 hard_cases.py's composed photos (close-ups the frame cuts, turned heads, mirror images of validation
-photos; never the test pool) through the product twice with the model given: as it is, and with
-every square the preprocessing cuts out of a photo (the face mesh's regions and the crop) filled
-outside the photo by its nearest edge pixel instead of black (``edge_filled``: the product's own
+photos; never the test pool) through the product three times with the model given: as it is, with
+the crop, and with every square the preprocessing cuts out of a photo (the face mesh's regions too),
+filled outside the photo by its nearest edge pixel instead of black (``edge_filled``: the product's own
 ``geometry.cut`` on the photo padded by edge replication, so a square inside the photo keeps its
 pixels exactly; only squares crossing the frame change). Per case, for each: right face found, any
 face found, recall and false alarms (the datasets' labels). The model was trained on the product's
@@ -31,7 +31,7 @@ from glasses_core.geometry import CropGeometry, as_pillow, cut
 from research_and_train_nn.studies.hard_cases import add_photo_arguments, measure, summary, validation_photos
 from research_and_train_nn.studies.report_files import command_line, write_report
 
-FILLS = ("black", "edge")  # the product's, the candidate's
+FILLS = ("black", "edge, crop only", "edge")  # the product's; the candidates': the crop alone, every square
 
 
 def edge_filled_cut(image, geometry: CropGeometry, size: int) -> np.ndarray:
@@ -51,11 +51,13 @@ def edge_filled_cut(image, geometry: CropGeometry, size: int) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def edge_filled():
-    """Within it, the preprocessing cuts squares with ``edge_filled_cut`` (the crop and the face
-    mesh's regions); the product's ``cut`` again after."""
+def edge_filled(mesh_regions: bool = True):
+    """Within it, the preprocessing cuts the crop with ``edge_filled_cut``, and the face mesh's regions
+    too unless ``mesh_regions`` is False; the product's ``cut`` again after."""
     saved = glasses_core.crop.cut, glasses_core.locate.cut
-    glasses_core.crop.cut = glasses_core.locate.cut = edge_filled_cut
+    glasses_core.crop.cut = edge_filled_cut
+    if mesh_regions:
+        glasses_core.locate.cut = edge_filled_cut
     try:
         yield
     finally:
@@ -66,20 +68,20 @@ def markdown(report: dict, command: str) -> str:
     lines = [f"# Black or the photo's edge outside the frame (`{report['model']}`)", "", f"`{command}`", "",
              f"{report['photos']} validation photos ({report['per_class']} with glasses and {report['per_class']} without "
              "from each of MTFL's training pool and CelebA), each as photographed and in hard_cases.py's composed cases, "
-             "through the product with every square cut out of a photo filled outside it with black (the product) "
-             "or with the photo's nearest edge pixels (the candidate; squares inside the photo unchanged). The "
+             "through the product with every square cut out of a photo filled outside it with black (the product), "
+             "or with the photo's nearest edge pixels, in the crop only or in every square (the face mesh's regions "
+             "too); squares inside the photo unchanged. The "
              "shipped model, trained on black. Recall and false alarms by the datasets' labels.", "",
-             "| case | right face, black | edge | recall, black | edge | false alarms, black | edge |",
-             "|---|---|---|---|---|---|---|"]
-    black, edge = report["fills"]["black"], report["fills"]["edge"]
+             "| case | right face, black | crop only | every square | recall, black | crop only | every square | "
+             "false alarms, black | crop only | every square |", "|---|---|---|---|---|---|---|---|---|---|"]
     rate = lambda value: "–" if value is None else f"{value:.3f}"  # noqa: E731
-    for case, b in black.items():
-        e = edge[case]
+    for case, b in report["fills"]["black"].items():
         if b is None:
             continue
-        lines.append(f"| {case} | {b['right_face']:.3f} | {e['right_face']:.3f} | {rate(b['recall'])} | "
-                     f"{rate(e['recall'])} | {b['false_alarms']} of {b['without_glasses']} | "
-                     f"{e['false_alarms']} of {e['without_glasses']} |")
+        rows = [report["fills"][fill][case] for fill in FILLS]
+        lines.append(f"| {case} | " + " | ".join(f"{r['right_face']:.3f}" for r in rows) + " | "
+                     + " | ".join(rate(r["recall"]) for r in rows) + " | "
+                     + " | ".join(f"{r['false_alarms']} of {r['without_glasses']}" for r in rows) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -93,6 +95,8 @@ def main(argv=None) -> int:
     classifier = GlassesClassifier(args.model)
     photos = validation_photos(args.data, args.per_class)
     fills = {"black": summary(measure(classifier, photos))}
+    with edge_filled(mesh_regions=False):
+        fills["edge, crop only"] = summary(measure(classifier, photos))
     with edge_filled():
         fills["edge"] = summary(measure(classifier, photos))
     report = {"model": classifier.model_id, "photos": len(photos), "per_class": args.per_class, "fills": fills}
