@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 import glasses_core.crop as crop_module
-import glasses_core.geometry as geometry_module
 from glasses_core import GlassesClassifier, open_photo
 from glasses_core.crop import crop_face, fallback_geometry
 from glasses_core.face_detect import make_face
@@ -78,7 +77,7 @@ def run_stages(classifier: GlassesClassifier, photo_path: str | Path, expected: 
                for d in expected["detections"]]
     geometries = [fallback_geometry(photo.size[1], photo.size[0], config) if f["right_eye"] is None
                   else crop_module.eye_geometry(f["right_eye"], f["left_eye"], config) for f in expected["faces"]]
-    crops = [_cut(photo, CropGeometry(tuple(f["geometry"]["centre"]), f["geometry"]["side"], f["geometry"]["angle"]),
+    crops = [crop_module.crop_pixels(photo, CropGeometry(tuple(f["geometry"]["centre"]), f["geometry"]["side"], f["geometry"]["angle"]),
                   config.size) for f in expected["faces"]]
     probabilities, darks = _both(classifier, np.stack([np.asarray(f["crop"], np.uint8) for f in expected["faces"]]))
     return {"detections": [{"box": list(f.box), "score": f.score} for f in detectors.detect(photo)],
@@ -88,10 +87,6 @@ def run_stages(classifier: GlassesClassifier, photo_path: str | Path, expected: 
             "crops": crops, "probabilities": probabilities, "dark_probabilities": darks}
 
 
-def _cut(photo, geometry: CropGeometry, size: int) -> np.ndarray:
-    """The crop of ``geometry`` as crop_face cuts it: from the coarsest decode that holds it."""
-    view, reduction = photo.image(size / max(geometry.side, 1e-9))
-    return geometry_module.cut(view, geometry.reduced(reduction), size)
 
 
 def _open(photo_path):

@@ -26,6 +26,7 @@ def make_vectors(classifier: GlassesClassifier | None = None, photos: list[str] 
     config = classifier.config
     return {"made_by": COMMAND, "model_id": config.identity, "preprocess_version": PREPROCESS_VERSION,
             "model": f"models/{config.tflite}", "threshold": classifier.threshold, "labels": list(config.labels),
+            "kind_threshold": config.kind_threshold if config.kinds else None,
             "crop": dataclasses.asdict(config.crop),
             "photos": {photo: run_core(classifier, photo) for photo in photos or suite_photos()}}
 

@@ -20,12 +20,21 @@ from .locate import Detectors, find_faces, usable_faces
 
 # Bump whenever preprocess() can give different pixels for the same inputs: training caches
 # crops under this version, so no stale crop is ever trained on.
-PREPROCESS_VERSION = 8  # 8: a face of the widened look (close-ups the frame cuts) counts from presence 2, not 12
+PREPROCESS_VERSION = 9  # 9: a crop that leaves the photo holds its edge pixels there, not black (CROP_OUTSIDE)
+#                        8: a face of the widened look (close-ups the frame cuts) counts from presence 2, not 12
 #                        7: small faces looked for in one detailed pass of the resized detector, not on tiles
 #                        6: faces the upright look doubts are looked for again, turned and widened (locate.py)
 
-__all__ = ["PREPROCESS_VERSION", "CropGeometry", "FaceCrop", "Detectors", "cut", "eye_geometry",
-           "fallback_geometry", "crop_face", "preprocess", "usable_faces"]
+# Where the crop leaves the photo (a close-up the frame cuts), the photo's nearest edge pixels carry
+# on there instead of a black band the model would read as part of the face (geometry.cut's
+# ``outside``). Chosen by research_and_train_nn/studies/frame_fill_study.py: on the composed
+# close-ups recall rises and false alarms fall, and no validation answer changes. The face mesh's
+# regions (locate.REGION_OUTSIDE) stay black: filled, they moved a third of ordinary photos' eyes
+# and cost validation F1.
+CROP_OUTSIDE = "edge"
+
+__all__ = ["PREPROCESS_VERSION", "CROP_OUTSIDE", "CropGeometry", "FaceCrop", "Detectors", "cut", "eye_geometry",
+           "fallback_geometry", "crop_face", "crop_pixels", "preprocess", "usable_faces"]
 
 
 @dataclass(frozen=True)
@@ -61,9 +70,14 @@ def crop_face(photo: Photo | np.ndarray, face: Face | None, config: CropConfig) 
         geometry = fallback_geometry(photo.size[1], photo.size[0], config)
     else:
         geometry = eye_geometry(face.right_eye, face.left_eye, config)
-    view, reduction = photo.image(config.size / max(geometry.side, 1e-9))
-    return FaceCrop(pixels=cut(view, geometry.reduced(reduction), config.size), face=face,
-                    geometry=geometry)
+    return FaceCrop(pixels=crop_pixels(photo, geometry, config.size), face=face, geometry=geometry)
+
+
+def crop_pixels(photo: Photo, geometry: CropGeometry, size: int) -> np.ndarray:
+    """The crop of ``geometry`` as size x size pixels, cut from the coarsest decode of the photo
+    that holds it at ``size`` pixels or more, carried on past the photo's edges (CROP_OUTSIDE)."""
+    view, reduction = photo.image(size / max(geometry.side, 1e-9))
+    return cut(view, geometry.reduced(reduction), size, outside=CROP_OUTSIDE)
 
 
 def preprocess(photo, detectors: Detectors, config: CropConfig) -> list[FaceCrop]:

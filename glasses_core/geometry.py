@@ -39,13 +39,21 @@ def as_pillow(image: np.ndarray | Image.Image) -> Image.Image:
     return image if isinstance(image, Image.Image) else Image.fromarray(image)
 
 
-def cut(image: np.ndarray | Image.Image, geometry: CropGeometry, size: int) -> np.ndarray:
+OUTSIDE = ("edge", "black")  # what a square that leaves the image holds there (``cut``'s ``outside``)
+
+
+def cut(image: np.ndarray | Image.Image, geometry: CropGeometry, size: int, outside: str = "black") -> np.ndarray:
     """Cut a rotated square out of an RGB image (uint8 array or Pillow image) and resize it to
     size x size pixels.
 
-    Large faces are first shrunk with a box filter so the final resize never aliases;
-    pixels outside the image are black.
+    Large faces are first shrunk with a box filter so the final resize never aliases. Where the
+    square leaves the image it is black, or with ``outside="edge"`` the image carried on by its
+    nearest edge pixels, as if its border rows and columns went on forever (the crop's, since
+    PREPROCESS_VERSION 9: crop.CROP_OUTSIDE). A square inside the image gets the same pixels
+    either way.
     """
+    if outside not in OUTSIDE:
+        raise ValueError(f"outside must be one of {OUTSIDE}, not {outside!r}")
     pil = as_pillow(image)
     reduce = max(1, int(geometry.side // (4 * size)))
     if reduce > 1:
@@ -55,6 +63,8 @@ def cut(image: np.ndarray | Image.Image, geometry: CropGeometry, size: int) -> n
     step = side / native
     cos, sin = math.cos(geometry.angle), math.sin(geometry.angle)
     cx, cy = geometry.centre[0] / reduce, geometry.centre[1] / reduce
+    if outside == "edge":
+        pil, (cx, cy) = _edge_extended(pil, (cx, cy), side * (abs(cos) + abs(sin)) / 2.0)
     # Output pixel (u, v) -> input (x, y): centre + R(angle) @ ((u, v) - native / 2) * step.
     # Pillow samples at pixel centres, so the half-pixel offsets cancel out.
     a, b = cos * step, -sin * step
@@ -65,3 +75,21 @@ def cut(image: np.ndarray | Image.Image, geometry: CropGeometry, size: int) -> n
     if native != size:
         patch = patch.resize((size, size), Image.BILINEAR, reducing_gap=None)
     return np.asarray(patch, dtype=np.uint8)
+
+
+def _edge_extended(pil: Image.Image, centre: tuple[float, float], reach: float):
+    """The image as it is when the square centred at ``centre`` (reaching ``reach`` pixels from it
+    along x and y) lies inside it; otherwise the part of the image that square covers, carried on
+    past the image's edges by edge replication, and the centre in that part's pixels."""
+    width, height = pil.size
+    x0, y0 = math.floor(centre[0] - reach) - 2, math.floor(centre[1] - reach) - 2
+    x1, y1 = math.ceil(centre[0] + reach) + 2, math.ceil(centre[1] + reach) + 2
+    if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height:
+        return pil, centre
+    # The pixels the box covers (at least one), then each row and column index clamped to them.
+    inside = (min(max(x0, 0), width - 1), min(max(y0, 0), height - 1))
+    inside = inside + (max(min(x1, width), inside[0] + 1), max(min(y1, height), inside[1] + 1))
+    pixels = np.asarray(pil.crop(inside))
+    columns = np.clip(np.arange(x0, x1), inside[0], inside[2] - 1) - inside[0]
+    rows = np.clip(np.arange(y0, y1), inside[1], inside[3] - 1) - inside[1]
+    return Image.fromarray(pixels[np.ix_(rows, columns)]), (centre[0] - x0, centre[1] - y0)

@@ -41,6 +41,9 @@ GIVE_UP = -6.0  # a face a second look finds stops being refined when two passes
 # the turned copy has in the photo (image coordinates: y down, so +90 degrees points down).
 TURNS = ((Image.Transpose.ROTATE_90, math.pi / 2), (Image.Transpose.ROTATE_270, -math.pi / 2),
          (Image.Transpose.ROTATE_180, math.pi))
+REGION_OUTSIDE = "black"  # where a face mesh region leaves the photo (crop.CROP_OUTSIDE is the crop's): edge
+#                            pixels there moved the eyes of a third of ordinary photos and cost validation F1
+#                            (frame_fill_study.py)
 WIDEN = 2.0  # the second look for close-ups: the photo in a canvas this many times its longer side
 
 
@@ -198,7 +201,7 @@ def region_pixels(photo: Photo, region: CropGeometry, size: int, detail: float =
     """The region as size x size pixels, cut from the coarsest decode that holds it at
     ``detail * size`` pixels or more."""
     view, reduction = photo.image(detail * size / region.side)
-    return cut(view, region.reduced(reduction), size)
+    return cut(view, region.reduced(reduction), size, outside=REGION_OUTSIDE)
 
 
 class MeshRefiner:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from glasses_core.geometry import CropGeometry, cut
 
@@ -73,11 +74,40 @@ def test_cut_takes_the_pixels_under_the_square(angle_degrees):
     assert (patch[..., 2] == 77).all()
 
 
-def test_cut_outside_the_image_is_black():
+def test_cut_outside_the_image_carries_on_its_edge_pixels():
     image = coordinate_image()
-    patch = cut(image, CropGeometry(centre=(0.0, 0.0), side=40.0, angle=0.0), 20)
-    assert (patch[:8, :8] == 0).all()  # the quarter left of and above the image
-    assert patch[15, 15, 2] == 77  # inside
+    patch = cut(image, CropGeometry(centre=(0.0, 0.0), side=40.0, angle=0.0), 20, outside="edge")
+    assert (patch[:8, :8] == image[0, 0]).all()  # the quarter left of and above the image: its corner
+    assert (patch[:8, 12:, 1] == 0).all() and (patch[:8, 12:, 0] == patch[12, 12:, 0]).all()  # above: row 0
+    assert (patch[12:, :8, 0] == 0).all() and (patch[12:, :8, 1] == patch[12:, 12:13, 1]).all()  # left: column 0
+    assert (patch[..., 2] == 77).all()
+    far = cut(image, CropGeometry(centre=(500.0, -300.0), side=30.0, angle=0.7), 8, outside="edge")  # wholly outside
+    assert (far == image[0, -1]).all()
+
+
+@pytest.mark.parametrize("size", [16, 64])
+def test_cut_outside_is_black_unless_asked_and_inside_both_agree(size):
+    image = np.random.default_rng(3).integers(0, 256, (150, 110, 3), dtype=np.uint8)
+    crossing = CropGeometry(centre=(10.0, 140.0), side=60.0, angle=0.4)
+    black = cut(image, crossing, size)
+    assert (black[-1, 0] == 0).all() and (black != cut(image, crossing, size, outside="edge")).any()
+    for geometry in [CropGeometry((55.0, 75.0), 60.0, 0.4), CropGeometry((55.0, 75.0), 100.0, -0.1),
+                     CropGeometry((30.5, 40.2), 20.0, 2.0)]:
+        np.testing.assert_array_equal(cut(image, geometry, size, outside="edge"), cut(image, geometry, size))
+    with pytest.raises(ValueError, match="outside"):
+        cut(image, crossing, size, outside="white")
+
+
+def test_cut_across_the_edge_of_a_reduced_photo_carries_on_the_reduced_edge():
+    """A square large enough to be box-reduced first (9 times here) is carried on by the reduced
+    photo's edge pixels: the same as cutting the reduced photo padded by edge replication."""
+    image = np.random.default_rng(4).integers(0, 256, (600, 500, 3), dtype=np.uint8)
+    geometry = CropGeometry(centre=(20.0, 560.0), side=600.0, angle=0.3)
+    pad = 60
+    padded = np.pad(np.asarray(Image.fromarray(image).reduce(9)), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    reduced = geometry.reduced(9)
+    expected = cut(padded, CropGeometry((reduced.centre[0] + pad, reduced.centre[1] + pad), reduced.side, 0.3), 16)
+    assert np.abs(cut(image, geometry, 16, outside="edge").astype(int) - expected).max() <= 1
 
 
 def test_cut_resizes_a_large_square_to_the_size_asked_for_and_keeps_its_place():

@@ -20,6 +20,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from glasses_core.crop import CROP_OUTSIDE  # noqa: E402
 from glasses_core.face_detect import FaceDetector  # noqa: E402
 from glasses_core.geometry import CropGeometry, cut  # noqa: E402
 from glasses_core.image_io import load_image, open_photo  # noqa: E402
@@ -28,7 +29,8 @@ DATA = ROOT.parent / "shared" / "data"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SIZE = 64
 # (photo, centre, side, degrees): large squares that are box-reduced 2x and 3x before the
-# resize, a turned one, one that runs off the photo, one smaller than the output
+# resize, a turned one, one that runs off the photo (cut as the crop is: its edge carried on,
+# CROP_OUTSIDE), one smaller than the output
 CASES = {
     "meglass_side600": ("meglass/samples/8049225@N08_identity_4@8226921695_0.jpg", (430.0, 420.0), 600.0, 0.0),
     "meglass_side820_turned": ("meglass/samples/8049225@N08_identity_4@8226921695_0.jpg", (426.5, 451.0), 820.0, 12.0),
@@ -45,7 +47,7 @@ DETECTOR_GOLDEN = "detector_input_meglass.png"
 
 def crop(name: str) -> np.ndarray:
     path, centre, side, degrees = CASES[name]
-    return cut(load_image(DATA / path), CropGeometry(centre, side, math.radians(degrees)), SIZE)
+    return cut(load_image(DATA / path), CropGeometry(centre, side, math.radians(degrees)), SIZE, outside=CROP_OUTSIDE)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -70,7 +72,7 @@ def test_cut_from_the_decoded_pillow_image_is_the_golden_crop(name):
     """What preprocessing cuts from (Photo.image, no numpy copy) gives the same pixels."""
     path, centre, side, degrees = CASES[name]
     view, reduction = open_photo(DATA / path, reduced_decode=False).image(1.0)
-    made = cut(view, CropGeometry(centre, side, math.radians(degrees)), SIZE)
+    made = cut(view, CropGeometry(centre, side, math.radians(degrees)), SIZE, outside=CROP_OUTSIDE)
     assert reduction == 1 and np.array_equal(made, np.asarray(Image.open(GOLDEN / f"{name}.png")))
 
 

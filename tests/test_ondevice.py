@@ -102,6 +102,19 @@ def test_a_broken_port_in_the_browser_fails(page, vectors, port, stage):
         > 10 * getattr(TOLERANCES, stage)
 
 
+def test_a_port_that_cuts_black_past_the_frame_fails_in_the_browser(page, vectors):
+    """Preprocessing 9: the crop carries the photo's edge on where it leaves the photo. The page cut
+    black there (preprocessing 8's crop) fails at the crop stage on the photos the frame cuts most,
+    and passes on one whose crop stays inside it."""
+    cut_most = [p for p in vectors["photos"] if any(k in p for k in ("close_up", "0008", "0096"))]
+    inside = [p for p in vectors["photos"] if "0017" in p]
+    stages, records = run_js(page, vectors, cut_most + inside, "black_outside")
+    subset = {**vectors, "photos": {p: vectors["photos"][p] for p in cut_most + inside}}
+    failed = {photo: why for photo, why in check(subset, stages, records).items() if why}
+    assert sorted(failed) == sorted(cut_most)
+    assert all(any(why.startswith("crop:") for why in failed[p]) for p in cut_most)
+
+
 def test_every_tensor_is_freed(page):
     counted = js(page, "tensors", photo=encoded("conformance/photos/two_faces.jpg"))
     assert counted["tensors"] >= 2 * (1 + 2 + 2)  # in and out: the detector, two faces' mesh looks, two crops

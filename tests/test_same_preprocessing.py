@@ -43,7 +43,8 @@ def photos(data_dir):
 
 def reference_crop(path: str, geometry, size: int) -> np.ndarray:
     """The model input by OpenCV alone: the rotated square (centre, side, angle) sampled
-    bilinearly on a grid of at least one point per photo pixel, averaged down to size x size."""
+    bilinearly on a grid of at least one point per photo pixel (past the photo's edges, its edge
+    pixels carried on, as the crop has them since preprocessing 9), averaged down to size x size."""
     image = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     fine = size * max(2, math.ceil(geometry.side / size))
     step = geometry.side / fine
@@ -54,7 +55,7 @@ def reference_crop(path: str, geometry, size: int) -> np.ndarray:
     matrix = np.array([[cos * step, -sin * step, geometry.centre[0] - 0.5 + (cos - sin) * step * offset],
                        [sin * step, cos * step, geometry.centre[1] - 0.5 + (sin + cos) * step * offset]])
     patch = cv2.warpAffine(image, matrix, (fine, fine), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+                           borderMode=cv2.BORDER_REPLICATE)
     return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
 
 

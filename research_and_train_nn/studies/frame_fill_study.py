@@ -1,87 +1,112 @@
-"""What a close-up's cut-off forehead or chin should look like to the networks: black, as the product
-fills a square that leaves the photo, or the photo's edge pixels carried on (a candidate change).
+"""Black or the photo's edge outside a close-up's frame: what the preprocessing fills a square with
+where it leaves the photo (the choice behind PREPROCESS_VERSION 9).
 
-    python3 research_and_train_nn/studies/frame_fill_study.py --out research_and_train_nn/reports
-
-hard_cases.py's composed photos (close-ups the frame cuts, turned heads, mirror images of validation
-photos; never the test pool) through the product three times with the model given: as it is, with
-the crop, and with every square the preprocessing cuts out of a photo (the face mesh's regions too),
-filled outside the photo by its nearest edge pixel instead of black (``edge_filled``: the product's own
-``geometry.cut`` on the photo padded by edge replication, so a square inside the photo keeps its
-pixels exactly; only squares crossing the frame change). Per case, for each: right face found, any
-face found, recall and false alarms (the datasets' labels). The model was trained on the product's
-black; this measures the shipped model, before any retraining. Writes frame_fill_study.md and .json.
+Each way of filling (``FILLS``: black everywhere, preprocessing 8; the photo's nearest edge pixels in
+the crop alone, preprocessing 9, the product; in the face mesh's regions alone; in every square;
+``geometry.cut``'s ``outside``; squares inside the photo get the same pixels every way), with the
+model given:
+1. hard_cases.py's composed photos (close-ups the frame cuts, turned heads, mirror images of
+   validation photos; never the test pool) through the product: per case, right face found, any
+   face found, recall and false alarms (the datasets' labels);
+2. every validation photo (the people no run trains on) cut as training's validation crops are (the
+   largest face, ``preprocess``) and classified at the model's threshold: F1 per pool and overall,
+   and how many photos' crops differ from black's. Ordinary photos are most photos: a fill that
+   helps the close-ups must not cost them.
+Writes frame_fill_study.md and .json.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from tqdm import tqdm
 
 import glasses_core.crop
 import glasses_core.locate
-from glasses_core import DEFAULT_MODEL, GlassesClassifier
-from glasses_core.errors import errors_exit_2
-from glasses_core.geometry import CropGeometry, as_pillow, cut
-from research_and_train_nn.studies.hard_cases import add_photo_arguments, measure, summary, validation_photos
+from glasses_core import DEFAULT_MODEL, Detectors, GlassesClassifier, preprocess
+from glasses_core.errors import GlassesError, errors_exit_2
+from glasses_core.image_io import open_photo
+from research_and_train_nn.evaluation.metrics import metrics
+from research_and_train_nn.studies.hard_cases import (add_photo_arguments, measure, summary, validation_photos,
+                                                      validation_records)
 from research_and_train_nn.studies.report_files import command_line, write_report
 
-FILLS = ("black", "edge, crop only", "edge")  # the product's; the candidates': the crop alone, every square
-
-
-def edge_filled_cut(image, geometry: CropGeometry, size: int) -> np.ndarray:
-    """``geometry.cut`` with the photo carried on past its edges by edge replication: the same pixels
-    as ``cut`` when the square (and the pixel bilinear sampling reads beyond it) lies inside the photo."""
-    pil = as_pillow(image)
-    corners = geometry.to_image(np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float64))
-    width, height = pil.size
-    beyond = max(0.0, -corners.min(), corners[:, 0].max() - width, corners[:, 1].max() - height)
-    if beyond == 0.0:
-        return cut(pil, geometry, size)
-    reduce = max(1, int(geometry.side // (4 * size)))  # cut's box filter: padded by whole blocks, so they align
-    pad = reduce * int(math.ceil((math.ceil(beyond) + 2) / reduce))
-    padded = np.pad(np.asarray(pil.convert("RGB")), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
-    moved = CropGeometry((geometry.centre[0] + pad, geometry.centre[1] + pad), geometry.side, geometry.angle)
-    return cut(Image.fromarray(padded), moved, size)
+# each column: (what the crop holds outside the photo, what the face mesh's regions hold there)
+FILLS = {"black": ("black", "black"), "edge, crop only": ("edge", "black"), "edge, regions only": ("black", "edge"),
+         "edge": ("edge", "edge")}
 
 
 @contextlib.contextmanager
-def edge_filled(mesh_regions: bool = True):
-    """Within it, the preprocessing cuts the crop with ``edge_filled_cut``, and the face mesh's regions
-    too unless ``mesh_regions`` is False; the product's ``cut`` again after."""
-    saved = glasses_core.crop.cut, glasses_core.locate.cut
-    glasses_core.crop.cut = edge_filled_cut
-    if mesh_regions:
-        glasses_core.locate.cut = edge_filled_cut
+def filled(crop: str, regions: str):
+    """Within it, the preprocessing fills the crop with ``crop`` where it leaves the photo and the face
+    mesh's regions with ``regions`` (crop.CROP_OUTSIDE, locate.REGION_OUTSIDE); the product's own
+    fills again after, even after an error."""
+    saved = glasses_core.crop.CROP_OUTSIDE, glasses_core.locate.REGION_OUTSIDE
+    glasses_core.crop.CROP_OUTSIDE, glasses_core.locate.REGION_OUTSIDE = crop, regions
     try:
         yield
     finally:
-        glasses_core.crop.cut, glasses_core.locate.cut = saved
+        glasses_core.crop.CROP_OUTSIDE, glasses_core.locate.REGION_OUTSIDE = saved
+
+
+def validation_crops(config, records: list) -> list:
+    """Each readable validation photo's crop as training's validation crops are made (crop_cache.crop_one:
+    the largest face, or the fallback), with the fill in force; None for a photo that cannot be read."""
+    detectors, crops = Detectors(config), []
+    for record in tqdm(records, desc="validation photos", unit="photo", file=sys.stderr):
+        try:
+            crops.append(preprocess(open_photo(Path(record.path).read_bytes(), name=record.path), detectors, config)[0].pixels)
+        except GlassesError:
+            crops.append(None)
+    return crops
+
+
+def validation_scores(classifier: GlassesClassifier, records: list, crops: list, black: list) -> dict:
+    """F1 overall and per pool at the model's threshold, and how many crops differ from ``black``'s."""
+    kept = [i for i, c in enumerate(crops) if c is not None]
+    probabilities = classifier.predict_crops(np.stack([crops[i] for i in kept]))
+    labels = np.array([records[i].label for i in kept])
+    pools = np.array([records[i].pool for i in kept])
+    scores = {"changed": sum(not np.array_equal(crops[i], black[i]) for i in kept),
+              "all": metrics(labels, probabilities, classifier.threshold)["f1"]}
+    for pool in sorted(set(pools)):
+        scores[pool] = metrics(labels[pools == pool], probabilities[pools == pool], classifier.threshold)["f1"]
+    return scores
 
 
 def markdown(report: dict, command: str) -> str:
+    names = list(FILLS)
+    heads = " | ".join(names)
     lines = [f"# Black or the photo's edge outside the frame (`{report['model']}`)", "", f"`{command}`", "",
-             f"{report['photos']} validation photos ({report['per_class']} with glasses and {report['per_class']} without "
-             "from each of MTFL's training pool and CelebA), each as photographed and in hard_cases.py's composed cases, "
-             "through the product with every square cut out of a photo filled outside it with black (the product), "
-             "or with the photo's nearest edge pixels, in the crop only or in every square (the face mesh's regions "
-             "too); squares inside the photo unchanged. The "
-             "shipped model, trained on black. Recall and false alarms by the datasets' labels.", "",
-             "| case | right face, black | crop only | every square | recall, black | crop only | every square | "
-             "false alarms, black | crop only | every square |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "Each way of filling the part of a square the preprocessing cuts that leaves the photo: black everywhere "
+             "(preprocessing 8), or the photo's nearest edge pixels in the crop only (preprocessing 9, the product), "
+             "in the face mesh's regions only, or in every square (`edge`); squares inside the photo unchanged every "
+             "way.", "",
+             f"**Composed hard photos.** {report['photos']} validation photos ({report['per_class']} with glasses and "
+             f"{report['per_class']} without from each of MTFL's training pool and CelebA), each as photographed and in "
+             "hard_cases.py's composed cases, through the product. Recall and false alarms by the datasets' labels.", "",
+             f"| case | right face: {heads} | recall: {heads} | false alarms: {heads} |",
+             "|---|" + "---|" * (3 * len(names))]
     rate = lambda value: "–" if value is None else f"{value:.3f}"  # noqa: E731
     for case, b in report["fills"]["black"].items():
         if b is None:
             continue
-        rows = [report["fills"][fill][case] for fill in FILLS]
+        rows = [report["fills"][fill][case] for fill in names]
         lines.append(f"| {case} | " + " | ".join(f"{r['right_face']:.3f}" for r in rows) + " | "
                      + " | ".join(rate(r["recall"]) for r in rows) + " | "
                      + " | ".join(f"{r['false_alarms']} of {r['without_glasses']}" for r in rows) + " |")
+    validation = report["validation"]
+    pools = [k for k in validation["black"] if k != "changed"]
+    lines += ["", f"**Every validation photo** ({report['validation_photos']}), its largest face's crop as training's "
+              "validation crops are made, at the model's threshold: F1, and how many photos' crops differ from black's.", "",
+              "| fill | crops changed | " + " | ".join(f"F1, {pool}" for pool in pools) + " |",
+              "|---|---|" + "---|" * len(pools)]
+    for fill in names:
+        lines.append(f"| {fill} | {validation[fill]['changed']} | "
+                     + " | ".join(f"{validation[fill][pool]:.4f}" for pool in pools) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -94,12 +119,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     classifier = GlassesClassifier(args.model)
     photos = validation_photos(args.data, args.per_class)
-    fills = {"black": summary(measure(classifier, photos))}
-    with edge_filled(mesh_regions=False):
-        fills["edge, crop only"] = summary(measure(classifier, photos))
-    with edge_filled():
-        fills["edge"] = summary(measure(classifier, photos))
-    report = {"model": classifier.model_id, "photos": len(photos), "per_class": args.per_class, "fills": fills}
+    records = validation_records(args.data)
+    fills, validation, crops = {}, {}, {}
+    for name, (crop, regions) in FILLS.items():
+        with filled(crop, regions):
+            fills[name] = summary(measure(classifier, photos))
+            crops[name] = validation_crops(classifier.config.crop, records)
+        validation[name] = validation_scores(classifier, records, crops[name], crops["black"])
+    report = {"model": classifier.model_id, "photos": len(photos), "per_class": args.per_class, "fills": fills,
+              "validation_photos": len(records), "validation": validation}
     write_report(args.out, "frame_fill_study", report, markdown(report, command_line("frame_fill_study.py", argv)))
     return 0
 

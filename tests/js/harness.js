@@ -12,7 +12,7 @@ const plain = (result) => JSON.parse(JSON.stringify(result, (key, value) =>
   (value && value.data instanceof Uint8ClampedArray ? { rgb: b64(value.data), width: value.width } : value)));
 
 // Deliberately broken stages: each port differs from the pipeline in one way.
-function broken(stages, name) {
+function broken(stages, name, crop) {
   if (name === "swap_eyes") {
     return { refine: async (photo, face) => {
       const f = await stages.refine(photo, face);
@@ -21,13 +21,17 @@ function broken(stages, name) {
   }
   if (name === "no_levelling") return { geometry: (face) => ({ ...stages.geometry(face), angle: 0 }) };
   if (name === "pixels_255") return { classify: (pixels) => stages.classify(Uint8Array.from(pixels, (v) => v / 255)) };
+  if (name === "black_outside") {  // preprocessing 8's crop: black where it leaves the photo
+    return { cut: (photo, geometry) => crop.cutGeometry(photo, geometry, window.pipeline.config.crop.size, "black") };
+  }
   return {};
 }
 
 (async () => {
   const module = await import("/static/ondevice/pipeline.js");
   window.pipeline ??= await module.loadPipeline();
-  const stages = { ...window.pipeline.stages, ...broken(window.pipeline.stages, payload.port) };
+  const crop = await import("/static/ondevice/crop.js");
+  const stages = { ...window.pipeline.stages, ...broken(window.pipeline.stages, payload.port, crop) };
   if (command === "load") return { config: window.pipeline.config };
   if (command === "analyse") {
     return plain(await module.analyse(new Blob([bytes(payload.photo)]), stages));

@@ -24,9 +24,13 @@ export function cropFace(photo, face, config, geometryOf = eyeGeometry) {
   return { pixels: cutGeometry(photo, geometry, config.size), face, geometry };
 }
 
-export function cutGeometry(photo, geometry, size) {
+// Where the crop leaves the photo (a close-up the frame cuts), the photo's edge pixels carried on,
+// not black (glasses_core/crop.py's CROP_OUTSIDE, preprocessing 9); the face mesh's regions stay black.
+export const CROP_OUTSIDE = "edge";
+
+export function cutGeometry(photo, geometry, size, outside = CROP_OUTSIDE) {
   const [view, reduction] = photo.view(size / Math.max(geometry.side, 1e-9));
   const g = { centre: [geometry.centre[0] / reduction, geometry.centre[1] / reduction],
               side: geometry.side / reduction, angle: geometry.angle };
-  return cut(view, g, size);
+  return cut(view, g, size, outside);
 }

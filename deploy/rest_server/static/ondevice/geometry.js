@@ -17,8 +17,9 @@ export function toImage(g, points) {
 
 // The square cut out of an RGB image and resized to size x size: a face larger than 4 x size
 // is first shrunk by a whole factor with a box filter, the square is sampled bilinearly on a
-// grid of at least one point per pixel, then shrunk to size with the triangle filter.
-export function cut(image, g, size) {
+// grid of at least one point per pixel, then shrunk to size with the triangle filter. Where it
+// leaves the image it is black, or with ``outside`` "edge" the image's edge pixels carried on.
+export function cut(image, g, size, outside = "black") {
   const factor = Math.max(1, Math.floor(g.side / (4 * size)));
   const source = factor > 1 ? reduce(image, factor) : image;
   const side = g.side / factor;
@@ -28,6 +29,6 @@ export function cut(image, g, size) {
   const cx = g.centre[0] / factor, cy = g.centre[1] / factor;
   const a = cos * step, b = -sin * step, d = sin * step, e = cos * step;
   const c = cx - (a + b) * native / 2, f = cy - (d + e) * native / 2;
-  const patch = affine(source, native, [a, b, c, d, e, f]);
+  const patch = affine(source, native, [a, b, c, d, e, f], outside);
   return native === size ? patch : resize(patch, size, size);
 }

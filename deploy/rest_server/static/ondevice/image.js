@@ -101,14 +101,16 @@ export function resizeReducing(image, width, height, gap = 3.0) {
 
 // Pillow's transform(size, AFFINE, (a, b, c, d, e, f), BILINEAR): output pixel centre (u, v) reads
 // the source at (a u + b v + c, d u + e v + f), bilinearly, neighbours clamped at the edges;
-// a point outside the source is black.
-export function affine(image, size, [a, b, c, d, e, f]) {
+// a point outside the source is black, or with ``outside`` "edge" reads its nearest edge pixel
+// (the source carried on past its edges: glasses_core/geometry.py's cut, outside="edge").
+export function affine(image, size, [a, b, c, d, e, f], outside = "black") {
   const { width, height, data } = image;
+  const black = outside === "black";
   const out = new Uint8ClampedArray(size * size * 3);
   for (let v = 0; v < size; v++) {
     for (let u = 0; u < size; u++) {
       const xs = a * (u + 0.5) + b * (v + 0.5) + c, ys = d * (u + 0.5) + e * (v + 0.5) + f;
-      if (xs < 0 || xs >= width || ys < 0 || ys >= height) continue;
+      if (black && (xs < 0 || xs >= width || ys < 0 || ys >= height)) continue;
       const xi = xs - 0.5, yi = ys - 0.5;
       const x = Math.floor(xi), y = Math.floor(yi), dx = xi - x, dy = yi - y;
       const x0 = Math.min(Math.max(x, 0), width - 1), x1 = Math.min(Math.max(x + 1, 0), width - 1);
