@@ -16,6 +16,12 @@ def readme_row(first_cell: str) -> list[str]:
     raise AssertionError(f"no README or docs table row starting with {first_cell!r}")
 
 
+def runs_table(name: str) -> dict:
+    """compare_runs.py's table in research_and_train_nn/reports/<name>/runs.json, by run name."""
+    rows = json.loads((ROOT / "research_and_train_nn" / "reports" / name / "runs.json").read_text())
+    return {row["run"]: row for row in rows}
+
+
 def test_accuracy_figures_match_the_evaluation_report():
     overall = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["overall"]
     header = readme_row("F1 (glasses)")
@@ -119,7 +125,7 @@ def test_experiment_notes_quote_their_reports():
 def test_v0_2_notes_quote_the_runs_table_and_the_refine_study():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
-    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.2" / "runs.json").read_text())}
+    runs = runs_table("runs_v0.2")
     for name in ("shipped 0.1.0", "r1_refine", "r2_synthesis", "r3_80px", "r4_finetune", "r6_finetune_80px",
                  "r7_finetune_shadows", "r8_finetune_no_class_weights", "r4b_finetune_seed2",
                  "r8b_finetune_no_class_weights_seed2"):
@@ -167,7 +173,7 @@ def test_placement_notes_quote_the_placement_study_and_the_runs_table():
     assert (f"The {product['moved']} moves are of {product['faces_moved']} of the {product['faces']} faces" in notes
             and f"{product['flipped']} of the {product['placements']} answers flip at the threshold "
                 f"({100 * product['flipped'] / product['placements']:.1f} %; the mirrored look flips {mirrored['flipped']})" in notes)
-    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.2" / "runs.json").read_text())}
+    runs = runs_table("runs_v0.2")
     family = [runs[n] for n in ("r4_finetune", "r7_finetune_shadows", "r8_finetune_no_class_weights",
                                 "r4b_finetune_seed2", "r8b_finetune_no_class_weights_seed2")]
     assert (f"move {min(r['placements_moved'] for r in family)} to {max(r['placements_moved'] for r in family)} "
@@ -225,7 +231,7 @@ def test_v0_3_notes_and_model_card_quote_the_runs_table():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
     card = " ".join((reports / "v0.3.0" / "README.md").read_text().split())  # 0.3.0's card, as it shipped
-    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3" / "runs.json").read_text())}
+    runs = runs_table("runs_v0.3")
     for name in ("shipped 0.2.0", "r16_all_data", "r17_all_data_kind", "r18_all_data_kind_variants",
                  "r19_scratch_all_data_kind_variants", "r20_all_data_kind_variants_16", "r21_all_data_kind3_variants",
                  "r22_scratch_all_data_kind3_variants", "r23_all_data_kind10_variants",
@@ -257,7 +263,7 @@ def test_v0_3_notes_and_model_card_quote_the_runs_table():
 def test_seed_notes_quote_the_seeds_table_and_the_refused_candidate():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
-    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3_seeds" / "runs.json").read_text())}
+    runs = runs_table("runs_v0.3_seeds")
     for name in ("shipped 0.3.0", "r28_all_data_kind3_variants_seed7", "r29_all_data_kind3_variants_seed11",
                  "r30_all_data_kind3_variants_seed23"):
         assert f"F1 {runs[name]['overall']['f1']:.4f}" in notes, name
@@ -307,7 +313,7 @@ def test_the_widened_look_s_presence_is_the_one_the_close_up_study_s_rule_picks(
 def test_frame_cut_notes_quote_the_frame_cuts_table():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
-    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3_framecuts" / "runs.json").read_text())}
+    runs = runs_table("runs_v0.3_framecuts")
     pairs = (("shipped 0.3.0", "r31_all_data_kind3_variants_framecuts"),
              ("r28_all_data_kind3_variants_seed7", "r32_all_data_kind3_variants_framecuts_seed7"),
              ("r29_all_data_kind3_variants_seed11", "r33_all_data_kind3_variants_framecuts_seed11"))
@@ -342,7 +348,7 @@ def test_eye_band_notes_and_the_model_card_quote_the_runs_table_the_study_and_th
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
     card = " ".join((ROOT / "models" / "README.md").read_text().split())
-    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3_eyeband" / "runs.json").read_text())}
+    runs = runs_table("runs_v0.3_eyeband")
     for name, row in runs.items():
         assert f"| {name} | " in notes and (f"| {row['kind']['clear_accuracy']:.4f} | "
                                              f"{row['kind']['dark_accuracy']:.4f} |") in notes, name
@@ -593,8 +599,8 @@ def test_the_frame_fill_notes_quote_the_study_and_its_columns_are_the_hard_cases
 def test_the_edge_fill_runs_are_quoted_from_their_table():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())
-    runs = {r["run"]: r for r in json.loads((reports / "runs_v0.3_edge_fill" / "runs.json").read_text())}
-    seeds = {r["run"]: r for r in json.loads((reports / "runs_v0.3_seeds" / "runs.json").read_text())}
+    runs = runs_table("runs_v0.3_edge_fill")
+    seeds = runs_table("runs_v0.3_seeds")
     r51, r52 = runs["r51_all_data_kind3_variants_edge_fill"], runs["r52_all_data_kind3_variants_seed7_edge_fill"]
     r28_black = seeds["r28_all_data_kind3_variants_seed7"]
     assert (f"validation F1 {r51['overall']['f1']:.4f} and {r52['overall']['f1']:.4f} against "
@@ -602,7 +608,7 @@ def test_the_edge_fill_runs_are_quoted_from_their_table():
             f"black, composed recall {r51['composed']['recall']:.3f} and {r52['composed']['recall']:.3f} (r28, scored "
             f"the same way, {runs['r28_all_data_kind3_variants_seed7']['composed']['recall']:.3f})") in notes
 
-    crop = {r["run"]: r for r in json.loads((reports / "runs_v0.3_crop_edge" / "runs.json").read_text())}
+    crop = runs_table("runs_v0.3_crop_edge")
     r53, shipped = crop["r53_all_data_kind3_variants_crop_edge"], crop["shipped 0.3.1"]
     assert (f"scores F1 {r53['overall']['f1']:.4f} and composed recall {r53['composed']['recall']:.3f}, where the shipped "
             f"model on the same crops keeps {shipped['overall']['f1']:.4f} (MTFL {shipped['per_pool']['mtfl_train']['f1']:.4f}, "
