@@ -30,6 +30,7 @@ from glasses_core import DEFAULT_MODEL, Detectors, GlassesClassifier, preprocess
 from glasses_core.errors import GlassesError, errors_exit_2
 from glasses_core.image_io import open_photo
 from research_and_train_nn.evaluation.metrics import metrics
+from research_and_train_nn.evaluation.report import per_source
 from research_and_train_nn.studies.hard_cases import (add_photo_arguments, measure, summary, validation_photos,
                                                       validation_records)
 from research_and_train_nn.studies.report_files import command_line, write_report
@@ -70,11 +71,10 @@ def validation_scores(classifier: GlassesClassifier, records: list, crops: list,
     probabilities = classifier.predict_crops(np.stack([crops[i] for i in kept]))
     labels = np.array([records[i].label for i in kept])
     pools = np.array([records[i].pool for i in kept])
-    scores = {"changed": sum(not np.array_equal(crops[i], black[i]) for i in kept),
-              "all": metrics(labels, probabilities, classifier.threshold)["f1"]}
-    for pool in sorted(set(pools)):
-        scores[pool] = metrics(labels[pools == pool], probabilities[pools == pool], classifier.threshold)["f1"]
-    return scores
+    by_pool = per_source({"labels": labels, "sources": pools}, probabilities, classifier.threshold)
+    return {"changed": sum(not np.array_equal(crops[i], black[i]) for i in kept),
+            "all": metrics(labels, probabilities, classifier.threshold)["f1"],
+            **{pool: scores["f1"] for pool, scores in by_pool.items()}}
 
 
 def markdown(report: dict, command: str) -> str:
