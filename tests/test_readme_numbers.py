@@ -615,3 +615,28 @@ def test_the_edge_fill_runs_are_quoted_from_their_table():
             f"CelebA {shipped['per_pool']['celeba']['f1']:.4f}, its figures on preprocessing 8's crops) and "
             f"{shipped['composed']['recall']:.3f}") in notes
     assert r53["overall"]["f1"] < shipped["overall"]["f1"] and r53["composed"]["recall"] < shipped["composed"]["recall"]
+
+
+def test_the_tight_frame_notes_quote_the_study():
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    study = json.loads((reports / "tight_frame_study.json").read_text())
+    framing, results = study["framing"], study["results"]
+    aflw, lfw, web = framing["MTFL AFLW (the test pool)"], framing["MTFL LFW"], framing["MTFL web"]
+    celeba, tight = framing["CelebA validation photos, both folders"], framing["validation photos, tightly cut (this study)"]
+    assert (f"median width {aflw['width']:.2f} eye distances and {aflw['above']:.2f} of them above the eyes, where MTFL's "
+            f"LFW photos are {lfw['width']:.2f} and {lfw['above']:.2f}, its web photos {web['width']:.2f} and "
+            f"{web['above']:.2f}, CelebA's {celeba['width']:.2f} and {celeba['above']:.2f}") in notes
+    assert f"median {tight['width']:.2f} and {tight['above']:.2f}; {study['photos']:,} of the 3,654" in notes
+    product, black = results["the product"], results["black past the frame (preprocessing 8)"]
+    none = results["BlazeFace's eyes (refine none)"]
+    cut, photographed = product["tightly cut"], product["as photographed"]
+    assert (f"F1 {cut['f1']:.4f} against {photographed['f1']:.4f} as photographed (CelebA {cut['f1 celeba']:.4f} against "
+            f"{photographed['f1 celeba']:.4f}, MTFL {cut['f1 mtfl_train']:.4f} against {photographed['f1 mtfl_train']:.4f})") in notes
+    assert cut["f1"] > photographed["f1"] and cut["f1"] > black["tightly cut"]["f1"] > none["tightly cut"]["f1"]
+    assert (f"({black['tightly cut']['changed']:,} crops differ with black past the frame) and preprocessing 9's edge is "
+            f"the better fill: {cut['f1']:.4f} against {black['tightly cut']['f1']:.4f} with black") in notes
+    assert f"(`refine: \"none\"`) stay behind the face mesh ({none['tightly cut']['f1']:.4f} tightly cut)" in notes
+    assert (f"they score {none['tightly cut']['f1 mtfl_train']:.4f} against {cut['f1 mtfl_train']:.4f}") in notes
+    assert (f"({aflw['turned']:.3f} not frontal and {aflw['profile']:.3f} in profile, by MTFL's pose column) than the web "
+            f"photos ({web['turned']:.3f} and {web['profile']:.3f}) and LFW's ({lfw['turned']:.3f} and {lfw['profile']:.3f})") in notes

@@ -1,11 +1,12 @@
 """Hard photos composed from real ones: close-ups the frame cuts, tilted and upside-down heads,
-mirror images.
+mirror images, photos cut as tightly as AFLW's.
 
 Phone selfies are where people look first, and they are hard in ways the datasets' photos are
 not: the frame cuts the forehead or the chin, the head is tilted or lying on its side. Each real
 photo (with annotated eyes) is turned into such cases and encoded as a JPEG, as users send photos;
 the eyes are carried along, so whoever finds a face can be told whether it found the right one.
-Used by studies/hard_cases.py (faces found and answers, through the product) and by
+Used by studies/hard_cases.py (faces found and answers, through the product), by
+studies/tight_frame_study.py (photos cut as tightly as AFLW's: ``tight_frame``) and by
 compare_runs.py (validation answers of each run).
 """
 from __future__ import annotations
@@ -28,6 +29,10 @@ CLOSE_UP_WIDTH = 480  # a close-up is enlarged to this many pixels wide, as a ph
 CUTS = (("forehead cut", (0.3, 2.4, 1.6)), ("chin cut", (1.6, 1.0, 1.6)), ("forehead and chin cut", (0.45, 1.1, 1.25)))
 TURNS = (("tilted 30 degrees", 30), ("tilted 60 degrees", 60), ("on its side", 90), ("on its other side", -90),
          ("upside down", 180))
+# a tightly cut photo's frame, drawn per photo: (side, eyes' midpoint across, eyes' midpoint down), each
+# uniform in its range; around the median framing of MTFL's AFLW pool (studies/tight_frame_study.py
+# measures it: a square 3.35 eye distances wide, the eyes 1.13 of them below its top edge)
+TIGHT = {"side": (3.0, 3.8), "x": (0.44, 0.56), "y": (0.28, 0.40)}
 CASES = tuple(name for name, _ in CUTS) + tuple(name for name, _ in TURNS) + ("mirrored",)
 
 
@@ -77,6 +82,20 @@ def close_up(image: Image.Image, eyes: np.ndarray, above: float, below: float, h
     scale = CLOSE_UP_WIDTH / (box[2] - box[0])
     size = (CLOSE_UP_WIDTH, round((box[3] - box[1]) * scale))
     return image.transform(size, Image.Transform.EXTENT, tuple(box), Image.Resampling.BICUBIC), (eyes - box[:2]) * scale
+
+
+def tight_frame(image: Image.Image, eyes: np.ndarray, side: float, x: float, y: float, width: int = 150):
+    """A square frame ``side`` eye distances wide with the eyes' midpoint at (``x``, ``y``) of its
+    width and height, resized to ``width`` pixels (AFLW's photos are tight 150 x 150 squares: TIGHT);
+    None where the frame leaves the photo (no black band that a tightly cut photo would not have)."""
+    centre, distance = eyes.mean(0), float(np.linalg.norm(eyes[1] - eyes[0]))
+    left, top = centre[0] - x * side * distance, centre[1] - y * side * distance
+    box = np.array([left, top, left + side * distance, top + side * distance])
+    if box[0] < 0 or box[1] < 0 or box[2] > image.width or box[3] > image.height:
+        return None
+    scale = width / (box[2] - box[0])
+    return (image.transform((width, width), Image.Transform.EXTENT, tuple(box), Image.Resampling.BICUBIC),
+            (eyes - box[:2]) * scale)
 
 
 def turned(image: Image.Image, eyes: np.ndarray, degrees: float):
