@@ -640,3 +640,6 @@ def test_the_tight_frame_notes_quote_the_study():
     assert (f"they score {none['tightly cut']['f1 mtfl_train']:.4f} against {cut['f1 mtfl_train']:.4f}") in notes
     assert (f"({aflw['turned']:.3f} not frontal and {aflw['profile']:.3f} in profile, by MTFL's pose column) than the web "
             f"photos ({web['turned']:.3f} and {web['profile']:.3f}) and LFW's ({lfw['turned']:.3f} and {lfw['profile']:.3f})") in notes
+    assert (f"(F1 {photographed['f1 mtfl_train turned']:.4f} against {photographed['f1 mtfl_train frontal']:.4f} "
+            "as photographed)") in notes
+    assert photographed["f1 mtfl_train turned"] >= photographed["f1 mtfl_train frontal"]

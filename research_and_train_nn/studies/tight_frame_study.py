@@ -15,8 +15,8 @@ folders: the people no run trains on; never the test pool) to one tight frame dr
 (data/composed.py's TIGHT, 150 x 150 pixels, skipped where the frame would leave the photo) and
 scores the model given on the largest face's crop (as training's validation crops are made), at
 its threshold, for each way of preprocessing in ``VARIANTS``, beside the same photos as
-photographed: F1 overall and per pool, recall, false alarms, faces found, and how many crops
-differ from the product's. Writes tight_frame_study.md and .json.
+photographed: F1 overall, per pool and on MTFL's frontal and turned heads (its pose column),
+recall, false alarms, faces found, and how many crops differ from the product's. Writes tight_frame_study.md and .json.
 """
 from __future__ import annotations
 
@@ -111,13 +111,19 @@ def largest_face_crops(config, photos: list, desc: str) -> tuple[list, list]:
     return crops, found
 
 
-def scores(classifier: GlassesClassifier, records: list, crops: list, found: list, product: list) -> dict:
+def scores(classifier: GlassesClassifier, records: list, crops: list, found: list, product: list, poses: dict) -> dict:
+    """F1 overall, per pool and on MTFL's frontal and turned heads (``poses``: MTFL's pose column, path ->
+    pose, 3 frontal), recall, false alarms, faces found, and how many crops differ from ``product``'s."""
     kept = [i for i, c in enumerate(crops) if c is not None]
     probabilities = classifier.predict_crops(np.stack([crops[i] for i in kept]))
     labels = np.array([records[i].label for i in kept])
     pools = np.array([records[i].pool for i in kept])
     overall = metrics(labels, probabilities, classifier.threshold)
     by_pool = per_source({"labels": labels, "sources": pools}, probabilities, classifier.threshold)
+    heads = np.array([("mtfl_train frontal" if poses[records[i].path] == 3 else "mtfl_train turned")
+                      if records[i].path in poses else "" for i in kept])
+    mtfl = heads != ""
+    by_pool.update(per_source({"labels": labels[mtfl], "sources": heads[mtfl]}, probabilities[mtfl], classifier.threshold))
     return {"photos": len(kept), "faces_found": float(np.mean([found[i] for i in kept])),
             "changed": sum(not np.array_equal(crops[i], product[i]) for i in kept),
             "recall": overall["recall"], "false_alarms": int(overall["confusion_matrix"][0][1]),
@@ -140,7 +146,8 @@ def markdown(report: dict, command: str) -> str:
     first = report["results"][next(iter(report["results"]))]["as photographed"]
     pools = [k[3:] for k in first if k.startswith("f1 ")]
     lines += ["", f"**Scores** of {report['photos']} validation photos whose tight frame lies inside them, the largest "
-              "face's crop at the model's threshold; 'crops changed' counts crops that differ from the product's on "
+              "face's crop at the model's threshold (MTFL's also apart by its pose column: frontal, or turned and in "
+              "profile); 'crops changed' counts crops that differ from the product's on "
               "the same photos.", "",
               "| preprocessing | photos | faces found | crops changed | recall | false alarms | PR-AUC | F1 | "
               + " | ".join(f"F1, {p}" for p in pools) + " |", "|---|" * 1 + "---|" * (7 + len(pools))]
@@ -165,10 +172,10 @@ def main(argv=None) -> int:
     framing_of = {name: framing(on_disk({p: e for p, e in train_eyes.items() if f"/{folder}/" in p}))
                   for name, folder in pools.items()}
     framing_of["MTFL AFLW (the test pool)"] = framing(on_disk(mtfl_eyes(args.data / "mtfl", "test")))
-    train_poses, test_poses = mtfl_poses(args.data / "mtfl", "train"), mtfl_poses(args.data / "mtfl", "test")
+    train_poses = mtfl_poses(args.data / "mtfl", "train")
     for name, folder in pools.items():
         framing_of[name].update(turned_share({p: v for p, v in train_poses.items() if f"/{folder}/" in p}))
-    framing_of["MTFL AFLW (the test pool)"].update(turned_share(test_poses))
+    framing_of["MTFL AFLW (the test pool)"].update(turned_share(mtfl_poses(args.data / "mtfl", "test")))
     records, jpegs, frames = tight_photos(validation_records(args.data), train_eyes)
     framing_of["CelebA validation photos, both folders"] = framing(on_disk({r.path: photo_eyes(r, {}) for r in records if r.source == "celeba"}))
     framing_of["validation photos, tightly cut (this study)"] = framing(frames)
@@ -181,7 +188,7 @@ def main(argv=None) -> int:
             with filled(crop_fill, region_fill):
                 crops, found = largest_face_crops(config, inputs[photos], f"{variant}, {photos}")
             product.setdefault(photos, crops)
-            results[variant][photos] = scores(classifier, records, crops, found, product[photos])
+            results[variant][photos] = scores(classifier, records, crops, found, product[photos], train_poses)
     report = {"model": classifier.model_id, "tight": TIGHT, "seed": SEED, "photos": len(records),
               "framing": framing_of, "results": results}
     write_report(args.out, "tight_frame_study", report, markdown(report, command_line("tight_frame_study.py", argv)))
