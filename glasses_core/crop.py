@@ -29,8 +29,8 @@ PREPROCESS_VERSION = 9  # 9: a crop that leaves the photo holds its edge pixels 
 # on there instead of a black band (geometry.cut's ``outside``). Chosen by
 # research_and_train_nn/studies/frame_fill_study.py: on the composed close-ups recall rises and false
 # alarms fall, and on the validation photos 41 of 3,654 crops change and no pool's F1. The face
-# mesh's regions (locate.REGION_OUTSIDE) stay black: filled, they moved a third of ordinary photos'
-# eyes and cost validation F1.
+# mesh's regions stay black (locate.REGION_OUTSIDE and its kin for the second looks): filled, they
+# moved a third of ordinary photos' eyes and cost validation F1.
 CROP_OUTSIDE = "edge"
 
 __all__ = ["PREPROCESS_VERSION", "CROP_OUTSIDE", "CropGeometry", "FaceCrop", "Detectors", "cut", "eye_geometry",

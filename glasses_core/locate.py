@@ -41,9 +41,15 @@ GIVE_UP = -6.0  # a face a second look finds stops being refined when two passes
 # the turned copy has in the photo (image coordinates: y down, so +90 degrees points down).
 TURNS = ((Image.Transpose.ROTATE_90, math.pi / 2), (Image.Transpose.ROTATE_270, -math.pi / 2),
          (Image.Transpose.ROTATE_180, math.pi))
-REGION_OUTSIDE = "black"  # where a face mesh region leaves the photo (crop.CROP_OUTSIDE is the crop's): edge
-#                            pixels there moved the eyes of a third of ordinary photos and cost validation F1
-#                            (frame_fill_study.py)
+# Where a face mesh region leaves the photo (crop.CROP_OUTSIDE is the crop's), by the look that found the
+# face; black for all three (research_and_train_nn/studies/frame_fill_study.py measured the photo's edge):
+REGION_OUTSIDE = "black"  # the upright look's faces: edge pixels moved the eyes of a third of ordinary
+#                            photos and cost validation F1
+TURNED_REGION_OUTSIDE = "black"  # the turned look's (heads on their side, upside down): edge pixels find a
+#                                   few more of them, but a false face the turned look finds in a photo
+#                                   without one then reads above GIVE_UP and is refined MESH_PASSES times
+WIDENED_REGION_OUTSIDE = "black"  # the widened look's (close-ups): edge pixels find more close-ups but
+#                                    change the answers of small, tight validation photos (CelebA's)
 WIDEN = 2.0  # the second look for close-ups: the photo in a canvas this many times its longer side
 
 
@@ -156,9 +162,9 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
     faces = _refined(photo, detectors, detectors.detect(photo))
     if detectors.looks_again and not any(trusted(f, 0.0) for f in faces):
         more = [f for angle, found in detectors.detect_turned(photo)
-                for f in _refined(photo, detectors, found, give_up) if trusted(f, angle)]
+                for f in _refined(photo, detectors, found, give_up, TURNED_REGION_OUTSIDE) if trusted(f, angle)]
         if not more:
-            more = [f for f in _refined(photo, detectors, detectors.detect_widened(photo), give_up)
+            more = [f for f in _refined(photo, detectors, detectors.detect_widened(photo), give_up, WIDENED_REGION_OUTSIDE)
                     if trusted(f, 0.0, WIDENED_TRUSTED)]
         # no upright face is trusted here: a second look's face the mesh trusts wins, else the more present
         # (a widened face, counted from WIDENED_TRUSTED, replaces an upright one the mesh reads more present)
@@ -166,12 +172,14 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
     return sorted(usable_faces(faces, config), key=lambda f: -f.area)
 
 
-def _refined(photo: Photo, detectors: Detectors, faces: list[Face], give_up: float | None = None) -> list[Face]:
+def _refined(photo: Photo, detectors: Detectors, faces: list[Face], give_up: float | None = None,
+             outside: str | None = None) -> list[Face]:
     """The faces with their eyes measured again; with ``give_up`` (second looks, MeshRefiner only),
-    a face the mesh reads below it twice in a row is left after those passes."""
-    if give_up is None:
+    a face the mesh reads below it twice in a row is left after those passes, and the mesh's regions
+    hold ``outside`` where they leave the photo (None: REGION_OUTSIDE)."""
+    if give_up is None and outside is None:
         return [detectors.refiner.refine(photo, face) for face in faces]
-    return [detectors.refiner.refine(photo, face, give_up=give_up) for face in faces]
+    return [detectors.refiner.refine(photo, face, give_up=give_up, outside=outside) for face in faces]
 
 
 def trusted(face: Face, look: float, at: float = TRUSTED) -> bool:
@@ -197,11 +205,12 @@ def region_of(box, right_eye, left_eye, scale: float) -> CropGeometry:
     return CropGeometry(((x0 + x1) / 2.0, (y0 + y1) / 2.0), side, math.atan2(ly - ry, lx - rx))
 
 
-def region_pixels(photo: Photo, region: CropGeometry, size: int, detail: float = 1.0) -> np.ndarray:
+def region_pixels(photo: Photo, region: CropGeometry, size: int, detail: float = 1.0,
+                  outside: str | None = None) -> np.ndarray:
     """The region as size x size pixels, cut from the coarsest decode that holds it at
-    ``detail * size`` pixels or more."""
+    ``detail * size`` pixels or more; ``outside`` where it leaves the photo (None: REGION_OUTSIDE)."""
     view, reduction = photo.image(detail * size / region.side)
-    return cut(view, region.reduced(reduction), size, outside=REGION_OUTSIDE)
+    return cut(view, region.reduced(reduction), size, outside=outside or REGION_OUTSIDE)
 
 
 class MeshRefiner:
@@ -218,13 +227,14 @@ class MeshRefiner:
         self._mesh = FaceMesh(num_threads)
         self.passes, self.settled, self.mirrored = passes, settled, mirrored
 
-    def refine(self, photo: Photo, face: Face, give_up: float | None = None) -> Face:
+    def refine(self, photo: Photo, face: Face, give_up: float | None = None, outside: str | None = None) -> Face:
         """The face with the mesh's eyes and presence; with ``give_up``, the passes also stop once
-        two in a row read the presence below it (find_faces' second looks: such a face cannot count)."""
+        two in a row read the presence below it (find_faces' second looks: such a face cannot count);
+        the regions hold ``outside`` where they leave the photo (None: REGION_OUTSIDE)."""
         region = region_of(face.box, face.right_eye, face.left_eye, MESH_ROI_SCALE)
         before = math.inf
         for _ in range(self.passes):
-            patch = region_pixels(photo, region, MESH_INPUT, MESH_DETAIL)
+            patch = region_pixels(photo, region, MESH_INPUT, MESH_DETAIL, outside)
             landmarks, presence = self._mesh.look(patch)
             points = region.to_image(landmarks)
             eyes = eye_centres(points)

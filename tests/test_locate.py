@@ -551,6 +551,22 @@ def test_a_second_look_gives_up_on_a_face_the_mesh_reads_as_none_twice():
     assert find_faces(open_photo(frame), detectors, CropConfig()) == []  # the rule is find_faces' default
 
 
+def test_the_turned_look_s_regions_stay_black_as_the_give_up_rule_assumes(monkeypatch):
+    """Why locate.TURNED_REGION_OUTSIDE is black: with the photo's edge there (frame_fill_study.py's
+    column for it finds a few more turned heads), the false face the turned look finds in the
+    benchmark's frame without a face reads above GIVE_UP and is refined MESH_PASSES times, not twice."""
+    from glasses_core import locate
+    detectors = Detectors(CropConfig())
+    frame = benchmark_frame("640x480", face=False)
+    assert locate.TURNED_REGION_OUTSIDE == "black"
+    faces, black = mesh_presences(detectors, frame, locate.GIVE_UP)
+    monkeypatch.setattr(locate, "TURNED_REGION_OUTSIDE", "edge")
+    edge_faces, edge = mesh_presences(detectors, frame, locate.GIVE_UP)
+    assert faces == edge_faces == []
+    assert len(black) == 2 and max(black) < locate.GIVE_UP
+    assert len(edge) == locate.MESH_PASSES and max(edge[:2]) > locate.GIVE_UP, edge
+
+
 @pytest.mark.parametrize("degrees", [90, 180])
 def test_giving_up_changes_no_face_a_second_look_trusts(mtfl_faces, degrees):
     """A head lying on its side or upside down is found by the turned look and trusted: the rule

@@ -589,6 +589,19 @@ def test_the_frame_fill_notes_quote_the_study_and_its_columns_are_the_hard_cases
             f"{regions['celeba']:.4f}, MTFL {black['mtfl_train']:.4f} → {regions['mtfl_train']:.4f}") in notes
     assert f"filling the crop alone changes {crop['changed']} crops and no pool's F1" in notes
     assert all(crop[pool] == black[pool] for pool in black if pool != "changed")
+    second, turned = fills["edge, crop and second looks' regions"], fills["edge, crop and turned look's regions"]
+    assert (f"regions`): recall {second['all']['recall']:.3f} every case together (forehead and chin cut "
+            f"{second['forehead and chin cut']['recall']:.3f}), right face {second['all']['right_face']:.3f}, false alarms "
+            f"{second['all']['false_alarms']};") in notes
+    v_second, v_turned = validation["edge, crop and second looks' regions"], validation["edge, crop and turned look's regions"]
+    assert (f"{v_second['changed']} validation crops change ({crop['changed']} with the crop alone) and CelebA's F1 falls "
+            f"{crop['celeba']:.4f} → {v_second['celeba']:.4f}") in notes
+    assert (f"recall {turned['all']['recall']:.3f}, right face {turned['all']['right_face']:.3f}, false alarms "
+            f"{turned['all']['false_alarms']}, and its validation crops and F1 are the product's ({v_turned['changed']} "
+            f"changed against black, F1 {v_turned['all']:.4f})") in notes
+    assert v_turned == crop
+    gained = round((turned["all"]["recall"] - every[1]["recall"]) * 1800)
+    assert f"for {gained} more of 1,800 composed photos answered" in notes
     forehead = [fills[name]["forehead cut"] for name in ("black", "edge, crop only")]
     assert (f"(recall {forehead[0]['recall']:.3f} → {forehead[1]['recall']:.3f}, false alarms "
             f"{forehead[0]['false_alarms']} → {forehead[1]['false_alarms']})") in notes

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from glasses_core import DEFAULT_MODEL, GlassesClassifier
+from glasses_core import GlassesClassifier
 from glasses_core.errors import errors_exit_2
 from research_and_train_nn.data.composed import CASES, as_photographed, compose, photo_eyes, right_face
 from research_and_train_nn.data.datasets import audited_labels, load, mtfl_eyes
 from research_and_train_nn.data.paths import SHARED_DATA
 from research_and_train_nn.data.splits import split_by_identity
-from research_and_train_nn.studies.report_files import command_line, write_report
+from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
 
 POOLS = ("mtfl", "celeba")  # photos with annotated or aligned eyes
 SPLIT = {"val_fraction": 0.15, "seed": 1337}  # TrainConfig's defaults: the validation people of every run
@@ -135,8 +135,7 @@ def markdown(report: dict, command: str) -> str:
 @errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder for hard_cases.md and .json")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model .json or .tflite (default: shipped)")
+    add_report_arguments(parser, "hard_cases")
     add_photo_arguments(parser)
     args = parser.parse_args(argv)
     classifier = GlassesClassifier(args.model)

@@ -1,10 +1,14 @@
 """How every study leaves its report: NAME.json and NAME.md in one folder, the Markdown printed too,
-and the command line that made them (quoted at the top of the Markdown)."""
+and the command line that made them (quoted at the top of the Markdown); and the arguments that say
+where and of which model."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
+
+from glasses_core import DEFAULT_MODEL
 
 
 def command_line(script: str, argv: list[str] | None) -> str:
@@ -18,3 +22,9 @@ def write_report(out: Path, name: str, report, text: str, indent: int = 1) -> No
     (out / f"{name}.json").write_text(json.dumps(report, indent=indent) + "\n")
     (out / f"{name}.md").write_text(text)
     print(text)
+
+
+def add_report_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """--out (the folder for NAME.md and .json) and --model (the model the study scores; the shipped one)."""
+    parser.add_argument("--out", type=Path, required=True, help=f"folder for {name}.md and .json")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model .json or .tflite (default: shipped)")

@@ -30,17 +30,16 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from glasses_core import DEFAULT_MODEL, Detectors, GlassesClassifier, preprocess
-from glasses_core.errors import GlassesError, errors_exit_2
-from glasses_core.image_io import open_photo
+from glasses_core import GlassesClassifier
+from glasses_core.errors import errors_exit_2
 from research_and_train_nn.data.composed import TIGHT, photo_eyes, tight_frame
 from research_and_train_nn.data.datasets import mtfl_eyes, mtfl_poses
 from research_and_train_nn.data.paths import SHARED_DATA
 from research_and_train_nn.evaluation.metrics import metrics
 from research_and_train_nn.evaluation.report import per_source
-from research_and_train_nn.studies.frame_fill_study import filled
+from research_and_train_nn.studies.frame_fill_study import filled, largest_face_crops
 from research_and_train_nn.studies.hard_cases import validation_records
-from research_and_train_nn.studies.report_files import command_line, write_report
+from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
 
 SEED = 0  # the frames' draw, the same for every model
 # name: (CropConfig changes, what the crop holds past the frame, the face mesh's regions there)
@@ -96,21 +95,6 @@ def tight_photos(records: list, eyes: dict, seed: int = SEED) -> tuple[list, lis
     return kept, jpegs, frames
 
 
-def largest_face_crops(config, photos: list, desc: str) -> tuple[list, list]:
-    """Each photo's largest face's crop (or the fallback) and whether a face was found; None for a
-    photo that cannot be read."""
-    detectors, crops, found = Detectors(config), [], []
-    for photo in tqdm(photos, desc=desc, unit="photo", file=sys.stderr):
-        try:
-            crop = preprocess(open_photo(photo), detectors, config)[0]
-            crops.append(crop.pixels)
-            found.append(crop.face is not None)
-        except GlassesError:
-            crops.append(None)
-            found.append(False)
-    return crops, found
-
-
 def scores(classifier: GlassesClassifier, records: list, crops: list, found: list, product: list, poses: dict) -> dict:
     """F1 overall, per pool and on MTFL's frontal and turned heads (``poses``: MTFL's pose column, path ->
     pose, 3 frontal), recall, false alarms, faces found, and how many crops differ from ``product``'s."""
@@ -162,8 +146,7 @@ def markdown(report: dict, command: str) -> str:
 @errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder for tight_frame_study.md and .json")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model .json or .tflite (default: shipped)")
+    add_report_arguments(parser, "tight_frame_study")
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
     args = parser.parse_args(argv)
     classifier = GlassesClassifier(args.model)
