@@ -55,6 +55,7 @@ def test_the_product_column_is_the_product_and_the_product_fills_as_before_after
     product = (glasses_core.crop.CROP_OUTSIDE, glasses_core.locate.REGION_OUTSIDE,
                glasses_core.locate.TURNED_REGION_OUTSIDE, glasses_core.locate.WIDENED_REGION_OUTSIDE)
     assert FILLS[PRODUCT] == product == ("edge", "black", "black", "black")
+    assert next(iter(FILLS)) == "black"  # first: the study compares every other fill's crops with its
     before = crops(photo)
     with filled(*FILLS[PRODUCT]):
         assert all(np.array_equal(a, b) for a, b in zip(crops(photo), before))

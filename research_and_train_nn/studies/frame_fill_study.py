@@ -142,12 +142,13 @@ def main(argv=None) -> int:
     classifier = GlassesClassifier(args.model)
     photos = validation_photos(args.data, args.per_class)
     records = validation_records(args.data)
-    fills, validation, crops = {}, {}, {}
-    for name, fill in FILLS.items():
+    fills, validation, black = {}, {}, None
+    for name, fill in FILLS.items():  # "black" first: every other fill's crops are compared with its
         with filled(*fill):
             fills[name] = summary(measure(classifier, photos))
-            crops[name] = validation_crops(classifier.config.crop, records)
-        validation[name] = validation_scores(classifier, records, crops[name], crops["black"])
+            crops = validation_crops(classifier.config.crop, records)
+        black = crops if black is None else black
+        validation[name] = validation_scores(classifier, records, crops, black)
     report = {"model": classifier.model_id, "photos": len(photos), "per_class": args.per_class, "fills": fills,
               "validation_photos": len(records), "validation": validation}
     write_report(args.out, "frame_fill_study", report, markdown(report, command_line("frame_fill_study.py", argv)))
