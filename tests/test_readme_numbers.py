@@ -285,8 +285,8 @@ def test_seed_notes_quote_the_seeds_table_and_the_refused_candidate():
 def test_the_preprocessing_page_quotes_the_second_look_study():
     r = json.loads((ROOT / "research_and_train_nn" / "reports" / "second_look_study.json").read_text())
     text = " ".join((ROOT / "docs" / "preprocessing.md").read_text().split())
-    from glasses_core.locate import GIVE_UP
-    assert r["give_up"] == GIVE_UP and r["photos_with_other_faces"] == 0
+    from glasses_core.locate import GIVE_UP, TURNED_REGION_OUTSIDE
+    assert r["give_up"] == GIVE_UP and r["photos_with_other_faces"] == 0 and r["turned_regions"] == TURNED_REGION_OUTSIDE
     assert (f"on {r['composed_photos']:,} composed hard photos no face changed, and the trusted faces read "
             f"{r['trusted_lowest_of_first_two']:.2f} or more on one of their first two looks") in text.replace("−", "-")
 
@@ -602,6 +602,10 @@ def test_the_frame_fill_notes_quote_the_study_and_its_columns_are_the_hard_cases
     assert v_turned == crop
     gained = round((turned["all"]["recall"] - every[1]["recall"]) * 1800)
     assert f"for {gained} more of 1,800 composed photos answered" in notes
+    edge = json.loads((reports / "second_look_turned_edge" / "second_look_study.json").read_text())
+    assert edge["turned_regions"] == "edge" and edge["give_up"] == -4.0
+    assert (f"a face the second looks end up trusting reads as low as {edge['trusted_lowest_of_first_two']:.2f} on the "
+            "higher of its first two passes") in notes
     forehead = [fills[name]["forehead cut"] for name in ("black", "edge, crop only")]
     assert (f"(recall {forehead[0]['recall']:.3f} → {forehead[1]['recall']:.3f}, false alarms "
             f"{forehead[0]['false_alarms']} → {forehead[1]['false_alarms']})") in notes

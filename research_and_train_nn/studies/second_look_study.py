@@ -12,7 +12,9 @@ None), recording every pass's presence of every face a second look refines, and 
 shipped rule (locate.GIVE_UP: stop once two passes in a row read below it). It reports how low
 the faces that ended trusted read on their first two passes (the margin the rule has), how many
 mesh passes the rule saves, and whether any photo's faces changed at all (they must not: the
-answers come from those faces). Writes second_look_study.md and .json.
+answers come from those faces). ``--turned-regions edge`` measures the rule with the turned look's
+face-mesh regions carried past the photo's edges (frame_fill_study.py's column). Writes
+second_look_study.md and .json.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from glasses_core import CropConfig, Detectors, open_photo
 from glasses_core.errors import errors_exit_2
 from glasses_core.locate import GIVE_UP, TRUSTED, find_faces
 from research_and_train_nn.data.composed import compose
+from research_and_train_nn.studies.frame_fill_study import FILLS, PRODUCT, filled
 from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos
 from research_and_train_nn.studies.report_files import command_line, write_report
 
@@ -60,7 +63,15 @@ def same_faces(a: list, b: list) -> bool:
                                     for x, y in zip(a, b))
 
 
-def measure(photos, give_up: float) -> dict:
+def measure(photos, give_up: float, turned_regions: str = FILLS[PRODUCT][2]) -> dict:
+    """The table of ``markdown``; with the turned look's face-mesh regions holding ``turned_regions``
+    past the photo (locate.TURNED_REGION_OUTSIDE: black, the product's, or the photo's edge)."""
+    crop, upright, _, widened = FILLS[PRODUCT]
+    with filled(crop, upright, turned_regions, widened):
+        return _measure(photos, give_up) | {"turned_regions": turned_regions}
+
+
+def _measure(photos, give_up: float) -> dict:
     config = CropConfig()
     never, ruled = Detectors(config), Detectors(config)
     recorded, counted = PassRecorder(never), PassRecorder(ruled)
@@ -96,7 +107,8 @@ def markdown(r: dict, command: str) -> str:
         "# Second looks: when the face mesh can stop refining a face", "", f"`{command}`", "",
         f"{r['composed_photos']} composed hard photos (studies/hard_cases.py's, validation photos only), "
         "each through find_faces twice: never giving up, and giving up on a second look's face once two "
-        f"passes in a row read its presence below {r['give_up']} (locate.GIVE_UP). A face counts when "
+        f"passes in a row read its presence below {r['give_up']} (locate.GIVE_UP); the turned look's face-mesh "
+        f"regions hold {r['turned_regions']} past the photo (locate.TURNED_REGION_OUTSIDE). A face counts when "
         f"its presence is {r['trusted_at']} or more (and its eye line fits the look); below, 'trusted' is "
         "the first half of that, so the margins are, if anything, too cautious.", "",
         "| measurement | value |", "|---|---|",
@@ -122,8 +134,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for second_look_study.md and .json")
     add_photo_arguments(parser)
     parser.add_argument("--give-up", type=float, default=GIVE_UP, help=f"the rule's presence (default {GIVE_UP})")
+    parser.add_argument("--turned-regions", choices=("black", "edge"), default=FILLS[PRODUCT][2],
+                        help="what the turned look's face-mesh regions hold past the photo (default: the product's)")
     args = parser.parse_args(argv)
-    report = measure(validation_photos(args.data, args.per_class), args.give_up)
+    report = measure(validation_photos(args.data, args.per_class), args.give_up, args.turned_regions)
     write_report(args.out, "second_look_study", report, markdown(report, command_line("second_look_study.py", argv)))
     return 0
 

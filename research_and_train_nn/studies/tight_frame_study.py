@@ -37,15 +37,15 @@ from research_and_train_nn.data.datasets import mtfl_eyes, mtfl_poses
 from research_and_train_nn.data.paths import SHARED_DATA
 from research_and_train_nn.evaluation.metrics import metrics
 from research_and_train_nn.evaluation.report import per_source
-from research_and_train_nn.studies.frame_fill_study import filled, largest_face_crops
+from research_and_train_nn.studies.frame_fill_study import FILLS, PRODUCT, filled, largest_face_crops
 from research_and_train_nn.studies.hard_cases import validation_records
 from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
 
 SEED = 0  # the frames' draw, the same for every model
-# name: (CropConfig changes, what the crop holds past the frame, the face mesh's regions there)
-VARIANTS = {"the product": ({}, "edge", "black"),
-            "black past the frame (preprocessing 8)": ({}, "black", "black"),
-            "BlazeFace's eyes (refine none)": ({"refine": "none"}, "edge", "black")}
+# name: (CropConfig changes, what the crop and the face mesh's regions hold past the frame: frame_fill_study's fills)
+VARIANTS = {"the product": ({}, FILLS[PRODUCT]),
+            "black past the frame (preprocessing 8)": ({}, FILLS["black"]),
+            "BlazeFace's eyes (refine none)": ({"refine": "none"}, FILLS[PRODUCT])}
 PHOTOS = ("as photographed", "tightly cut")
 
 
@@ -160,15 +160,16 @@ def main(argv=None) -> int:
         framing_of[name].update(turned_share({p: v for p, v in train_poses.items() if f"/{folder}/" in p}))
     framing_of["MTFL AFLW (the test pool)"].update(turned_share(mtfl_poses(args.data / "mtfl", "test")))
     records, jpegs, frames = tight_photos(validation_records(args.data), train_eyes)
-    framing_of["CelebA validation photos, both folders"] = framing(on_disk({r.path: photo_eyes(r, {}) for r in records if r.source == "celeba"}))
+    celeba = {r.path: photo_eyes(r, {}) for r in records if r.source == "celeba"}
+    framing_of["CelebA validation photos, both folders"] = framing(on_disk(celeba))
     framing_of["validation photos, tightly cut (this study)"] = framing(frames)
     inputs = {"as photographed": [Path(r.path).read_bytes() for r in records], "tightly cut": jpegs}
     results, product = {}, {}
-    for variant, (changes, crop_fill, region_fill) in VARIANTS.items():
+    for variant, (changes, fills) in VARIANTS.items():
         config = dataclasses.replace(classifier.config.crop, **changes)
         results[variant] = {}
         for photos in PHOTOS:
-            with filled(crop_fill, region_fill):
+            with filled(*fills):
                 crops, found = largest_face_crops(config, inputs[photos], f"{variant}, {photos}")
             product.setdefault(photos, crops)
             results[variant][photos] = scores(classifier, records, crops, found, product[photos], train_poses)
