@@ -87,8 +87,6 @@ def run_stages(classifier: GlassesClassifier, photo_path: str | Path, expected: 
             "crops": crops, "probabilities": probabilities, "dark_probabilities": darks}
 
 
-
-
 def _open(photo_path):
     return open_photo(Path(photo_path) if Path(photo_path).is_absolute() else ROOT / photo_path)
 

@@ -611,8 +611,6 @@ def test_the_frame_fill_notes_quote_the_study_and_its_columns_are_the_hard_cases
             f"{forehead[0]['false_alarms']} → {forehead[1]['false_alarms']})") in notes
 
 
-
-
 def test_the_edge_fill_runs_are_quoted_from_their_table():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())

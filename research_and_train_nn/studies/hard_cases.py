@@ -52,9 +52,14 @@ def validation_photos(data: Path, per_class: int) -> list:
     return hard_case_photos(validation_records(data), per_class)
 
 
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
+    """--data: where the validation photos are (``validation_records``)."""
+    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
+
+
 def add_photo_arguments(parser: argparse.ArgumentParser) -> None:
     """--data and --per-class: where the validation photos are and how many ``validation_photos`` takes."""
-    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
+    add_data_argument(parser)
     parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
 
 

@@ -32,9 +32,8 @@ from glasses_core import DEFAULT_MODEL, Detectors, GlassesClassifier, ModelConfi
 from glasses_core.errors import errors_exit_2
 from glasses_core.locate import MESH_PASSES, MESH_SETTLED, MeshRefiner
 from research_and_train_nn.data.datasets import mtfl_eyes
-from research_and_train_nn.data.paths import SHARED_DATA
 from research_and_train_nn.evaluation.metrics import metrics
-from research_and_train_nn.studies.hard_cases import validation_records
+from research_and_train_nn.studies.hard_cases import add_data_argument, validation_records
 from research_and_train_nn.studies.placements import aflw_faces, placed_crops, probability, spread_faces
 from research_and_train_nn.studies.report_files import command_line, write_report
 
@@ -129,7 +128,7 @@ def markdown(rows: list[dict], command: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for mesh_settle_study.md and .json")
-    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
+    add_data_argument(parser)
     args = parser.parse_args(argv)
     records = validation_records(args.data)
     rows = [measure_rule(passes, settled, records, args.data) for passes, settled in RULES]

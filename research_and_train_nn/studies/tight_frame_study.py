@@ -34,11 +34,10 @@ from glasses_core import GlassesClassifier
 from glasses_core.errors import errors_exit_2
 from research_and_train_nn.data.composed import TIGHT, photo_eyes, tight_frame
 from research_and_train_nn.data.datasets import mtfl_eyes, mtfl_poses
-from research_and_train_nn.data.paths import SHARED_DATA
 from research_and_train_nn.evaluation.metrics import metrics
 from research_and_train_nn.evaluation.report import per_source
 from research_and_train_nn.studies.frame_fill_study import FILLS, PRODUCT, filled, largest_face_crops
-from research_and_train_nn.studies.hard_cases import validation_records
+from research_and_train_nn.studies.hard_cases import add_data_argument, validation_records
 from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
 
 SEED = 0  # the frames' draw, the same for every model
@@ -147,7 +146,7 @@ def markdown(report: dict, command: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_report_arguments(parser, "tight_frame_study")
-    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding mtfl/, celeba/, celeba_more/")
+    add_data_argument(parser)
     args = parser.parse_args(argv)
     classifier = GlassesClassifier(args.model)
     train_eyes = mtfl_eyes(args.data / "mtfl", "train")
