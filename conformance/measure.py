@@ -2,6 +2,7 @@
 the figures the suite's tolerances are chosen from.
 
     python3 conformance/measure.py     # writes conformance/measurements.md and .json
+    python3 conformance/measure.py --out /tmp/measurements   # /tmp/measurements.md and .json
 
 The ports (ports.py): the core itself; JPEGs decoded at full size and shrunk by a box filter
 (Pillow, then OpenCV's decoder) instead of from their DCT coefficients; every resampling bicubic
@@ -10,6 +11,7 @@ fed x / 255.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from dataclasses import asdict
@@ -61,11 +63,16 @@ def markdown(found: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="where the tables go: OUT.md and OUT.json (default: conformance/measurements)")
+    out = parser.parse_args(argv).out
     with quiet():
         found = measure(load_vectors())
-    OUT.with_suffix(".json").write_text(json.dumps(found, indent=1) + "\n")
-    OUT.with_suffix(".md").write_text(markdown(found))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(found, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(found))
     print(markdown(found))
     return 0
 

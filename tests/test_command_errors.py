@@ -1,8 +1,10 @@
-"""Research and benchmark commands given a wrong path: one 'error:' line and exit status 2, at
-once, not a traceback (or, for compare_runs, a FileNotFoundError and exit status 0)."""
+"""Every command asked for --help explains itself and does nothing else; research and benchmark
+commands given a wrong path: one 'error:' line and exit status 2, at once, not a traceback (or,
+for compare_runs, a FileNotFoundError and exit status 0)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,30 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def script_main(path: str):
-    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
-    module = importlib.util.module_from_spec(spec)
+    """The ``main`` of a command file, loaded as its own module (registered, as dataclasses need)."""
+    name = "command_" + path.removesuffix(".py").replace("/", "_")
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main
+
+
+COMMAND_FOLDERS = ("benchmarks", "conformance", "converters", "data_scraper", "deploy", "research_and_train_nn")
+
+
+def command_scripts() -> list[str]:
+    """Every file that runs as a command (it has an ``if __name__ == "__main__":`` block)."""
+    return sorted(str(path.relative_to(ROOT)) for folder in COMMAND_FOLDERS for path in (ROOT / folder).rglob("*.py")
+                  if '\nif __name__ == "__main__":' in path.read_text())
+
+
+@pytest.mark.parametrize("script", command_scripts())
+def test_every_command_answers_help_with_its_usage_before_doing_anything(script, capsys):
+    """conformance/measure.py took --help for nothing: it measured every port and rewrote its tables."""
+    with pytest.raises(SystemExit) as done:
+        script_main(script)(["--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: ")
 
 
 def test_a_glasses_error_becomes_one_line_and_exit_status_2_and_anything_else_still_raises(capsys):
