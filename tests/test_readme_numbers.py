@@ -632,6 +632,30 @@ def test_the_edge_fill_runs_are_quoted_from_their_table():
     assert r53["overall"]["f1"] < shipped["overall"]["f1"] and r53["composed"]["recall"] < shipped["composed"]["recall"]
 
 
+def test_the_presence_notes_quote_the_study_and_its_rule_keeps_the_turned_look_at_trusted():
+    """locate.TRUSTED for the turned look's faces is what close_up_study's rule picks on the presence
+    study's table; the upright faces the give-up rule would drop include real ones (so all are kept)."""
+    from glasses_core.locate import GIVE_UP, TRUSTED
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    study = json.loads((reports / "presence_study.json").read_text())
+    assert study["picked"] == study["trusted"] == TRUSTED and study["give_up"] == GIVE_UP
+    val, composed = study["upright"]["validation"], study["upright"]["composed"]
+    assert val["dropped_right"] > 0 and composed["dropped_right"] > 0
+    scores = lambda u: " and ".join(f"{s:.2f}" for s in u["dropped_right_scores"])  # noqa: E731
+    assert (f"of the {val['faces']:,} upright faces on the {study['validation_photos']:,} validation photos it would drop "
+            f"{val['dropped_right'] + val['dropped_wrong']}, {val['dropped_right']} of them real faces") in notes
+    assert f"detector scores {scores(val)}), and of the {composed['faces']:,} on the {study['composed_photos']:,}" in notes
+    assert (f"composed photos {composed['dropped_right'] + composed['dropped_wrong']}, {composed['dropped_right']} of them "
+            f"real ({scores(composed)}), while the wrong ones reach {val['dropped_wrong_highest_score']:.2f} and "
+            f"{composed['dropped_wrong_highest_score']:.2f}") in notes
+    rows = {row["presence"]: row for row in study["table"]}
+    step = lambda a, b: (rows[b]["right"] - rows[a]["right"], rows[b]["wrong"] - rows[a]["wrong"])  # noqa: E731
+    assert (f"on the {study['looked_again']:,} composed photos where no upright face is trusted, counting from 10 instead "
+            f"adds {step(12, 10)[0]} right faces and {step(12, 10)[1]} wrong ones, from 8 another {step(10, 8)[0]} and "
+            f"{step(10, 8)[1]}") in notes
+
+
 def test_the_tight_frame_notes_quote_the_study():
     reports = ROOT / "research_and_train_nn" / "reports"
     notes = " ".join((reports / "README.md").read_text().split())

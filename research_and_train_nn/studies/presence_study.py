@@ -1,0 +1,173 @@
+"""Two things the face mesh's presence could decide and does not: drop an upright face, count a turned one sooner.
+
+    python3 research_and_train_nn/studies/presence_study.py --out research_and_train_nn/reports
+
+find_faces keeps every face the upright look finds, however absent the mesh reads it, and counts a
+face of the turned look only from presence TRUSTED. Both are measured here on validation photos
+only (never the test pool), each face refined never giving up and every pass's presence recorded:
+
+1. **Upright faces read absent.** A face read below GIVE_UP on two passes in a row (the rule that
+   stops refining a second look's face) could be dropped as no face: the benchmarks' 1920 x 1080
+   frame without a face then has none. On every validation photo as photographed and on the
+   composed hard photos (hard_cases.py's), each upright face, whether it is the right face (its
+   eyes within a quarter of an eye distance of the annotation), and how many of each the rule would
+   drop, with their detector scores.
+2. **Turned faces counted from less presence.** On the composed photos where no upright face is
+   trusted, each face the turned look finds, right or wrong, whether its eye line fits its turn, and
+   for each presence the faces counted: close_up_study.py's table and rule (go down the table, stop
+   before the first step whose added faces are more than one in ten wrong), which picked the widened
+   look's presence (locate.WIDENED_TRUSTED).
+Writes presence_study.md and .json.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from glasses_core import CropConfig, Detectors, open_photo
+from glasses_core.errors import errors_exit_2
+from glasses_core.locate import GIVE_UP, TRUSTED, TURNED_REGION_OUTSIDE, _refined, trusted
+from research_and_train_nn.data.composed import compose, photo_eyes, right_face_of
+from research_and_train_nn.data.datasets import mtfl_eyes
+from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos, validation_records
+from research_and_train_nn.studies.report_files import command_line, write_report
+from research_and_train_nn.studies.second_look_study import PassRecorder
+
+PRESENCES = (TRUSTED, 10.0, 8.0, 6.0, 4.0, 2.0)  # the presences the turned look's table tries
+
+
+class Looks:
+    """The product's detectors, each refinement's passes recorded (PassRecorder)."""
+
+    def __init__(self):
+        self.detectors = Detectors(CropConfig())
+        self._passes = PassRecorder(self.detectors)
+
+    def refined(self, photo, faces, outside=None) -> list[tuple]:
+        """(face, its passes' presences) of each face, refined never giving up."""
+        self._passes.faces.clear()
+        refined = _refined(photo, self.detectors, faces, None, outside)
+        return [(face, passes) for face, (_, passes) in zip(refined, self._passes.faces)]
+
+
+def read_absent(passes: list[float]) -> bool:
+    """Whether two passes in a row read below GIVE_UP (where the rule gives a face up)."""
+    return any(max(a, b) < GIVE_UP for a, b in zip(passes, passes[1:]))
+
+
+def upright_faces(looked: list[tuple], eyes, where: str) -> list[dict]:
+    """The upright look's faces (``Looks.refined``'s pairs), each right or wrong and read absent or not."""
+    return [{"where": where, "right": right_face_of(face, eyes), "score": face.score, "passes": passes,
+             "absent": read_absent(passes)} for face, passes in looked]
+
+
+def turned_faces(looks: Looks, photo, eyes, case: str) -> list[dict]:
+    """The faces the turned look finds, each right or wrong and fitting its turn or not."""
+    return [{"case": case, "right": right_face_of(face, eyes), "fits": trusted(face, angle, -np.inf),
+             "presence": face.presence}
+            for angle, found in looks.detectors.detect_turned(photo)
+            for face, _ in looks.refined(photo, found, TURNED_REGION_OUTSIDE)]
+
+
+def measure(validation: list, composed_from: list) -> dict:
+    """``validation``: (record, eyes) of the photos as photographed; ``composed_from``: (record, eyes)
+    of the photos the composed hard photos are made from."""
+    looks, upright, turned, looked_again, composed = Looks(), [], [], 0, 0
+    for record, eyes in tqdm(validation, desc="validation photos", unit="photo", file=sys.stderr):
+        photo = open_photo(Path(record.path).read_bytes())
+        upright += upright_faces(looks.refined(photo, looks.detectors.detect(photo)), eyes, "validation")
+    for record, eyes in tqdm(composed_from, desc="composed photos", unit="photo", file=sys.stderr):
+        for case in compose(record, eyes):
+            composed += 1
+            photo = open_photo(case.jpeg)
+            looked = looks.refined(photo, looks.detectors.detect(photo))
+            upright += upright_faces(looked, case.eyes, "composed")
+            if not any(trusted(face, 0.0) for face, _ in looked):  # where find_faces looks again
+                looked_again += 1
+                turned += turned_faces(looks, photo, case.eyes, case.case)
+    table = [counted(turned, at) for at in PRESENCES]
+    return {"validation_photos": len(validation), "composed_photos": composed, "give_up": GIVE_UP,
+            "upright": {where: dropped([f for f in upright if f["where"] == where]) for where in ("validation", "composed")},
+            "looked_again": looked_again, "turned_faces": len(turned), "turned_right": sum(f["right"] for f in turned),
+            "table": table, "picked": rule_picks(table), "trusted": TRUSTED}
+
+
+def dropped(faces: list[dict]) -> dict:
+    """What dropping the faces read absent would drop: right and wrong faces, and their detector scores."""
+    absent = [f for f in faces if f["absent"]]
+    return {"faces": len(faces), "right_faces": sum(f["right"] for f in faces),
+            "dropped_right": sum(f["right"] for f in absent), "dropped_wrong": sum(not f["right"] for f in absent),
+            "dropped_right_scores": sorted(round(f["score"], 3) for f in absent if f["right"]),
+            "dropped_wrong_highest_score": round(max((f["score"] for f in absent if not f["right"]), default=0.0), 3)}
+
+
+def counted(faces: list[dict], at: float) -> dict:
+    """What counting the turned look's faces from presence ``at`` (their eye line fitting the turn) gives."""
+    kept = [f for f in faces if f["fits"] and f["presence"] >= at]
+    return {"presence": at, "right": sum(f["right"] for f in kept), "wrong": sum(not f["right"] for f in kept)}
+
+
+def rule_picks(table: list[dict]) -> float:
+    """close_up_study.py's rule: down the table, the last presence before the first step whose added
+    faces are more than one in ten wrong."""
+    picked = table[0]["presence"]
+    for above, below in zip(table, table[1:]):
+        right, wrong = below["right"] - above["right"], below["wrong"] - above["wrong"]
+        if wrong * 10 > right + wrong:
+            break
+        picked = below["presence"]
+    return picked
+
+
+def markdown(r: dict, command: str) -> str:
+    lines = ["# What the face mesh's presence could decide and does not", "", f"`{command}`", "",
+             f"Validation photos only: all {r['validation_photos']:,} as photographed, and {r['composed_photos']:,} composed "
+             "hard photos (studies/hard_cases.py's). Every face refined never giving up, every pass's presence recorded; "
+             "a right face has its eyes within a quarter of an eye distance of the annotation, in order.", "",
+             f"**1. Dropping the upright look's faces the mesh reads absent** (below {r['give_up']:g}, locate.GIVE_UP, on "
+             "two passes in a row).", "",
+             "| photos | upright faces | right faces | the rule would drop: right | wrong | right ones' detector scores "
+             "| wrong ones' highest score |", "|---|---|---|---|---|---|---|"]
+    for where, u in r["upright"].items():
+        lines.append(f"| {where} | {u['faces']:,} | {u['right_faces']:,} | {u['dropped_right']} | {u['dropped_wrong']} | "
+                     f"{', '.join(f'{s:.2f}' for s in u['dropped_right_scores']) or '-'} | "
+                     f"{u['dropped_wrong_highest_score']:.2f} |")
+    lines += ["", f"**2. Counting the turned look's faces from less presence** (locate.TRUSTED: {r['trusted']:g}). On "
+              f"{r['looked_again']:,} composed photos no upright face is trusted; the turned look finds {r['turned_faces']:,} "
+              f"faces there, {r['turned_right']:,} of them the right one. A face counts when its presence is at least the "
+              "row's and its eye line fits its turn.", "",
+              "| presence from | right faces counted | wrong faces counted |", "|---|---|---|"]
+    lines += [f"| {t['presence']:g} | {t['right']} | {t['wrong']} |" for t in r["table"]]
+    lines += ["", "The steps:", ""]
+    lines += [f"- from {a['presence']:g} to {b['presence']:g}: {b['right'] - a['right']} right and "
+              f"{b['wrong'] - a['wrong']} wrong faces more" for a, b in zip(r["table"], r["table"][1:])]
+    lines += ["", f"close_up_study.py's rule (stop before the first step whose added faces are more than one in ten wrong) "
+              f"picks {r['picked']:g}.", ""]
+    return "\n".join(lines)
+
+
+def validation_with_eyes(data: Path) -> list:
+    """(record, eyes) of every validation photo (``validation_records``)."""
+    records = validation_records(data)
+    mtfl = [r.path for r in records if r.source == "mtfl_train"]
+    eyes = mtfl_eyes(Path(mtfl[0]).parent.parent, "train") if mtfl else {}
+    return [(r, photo_eyes(r, eyes)) for r in records]
+
+
+@errors_exit_2
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for presence_study.md and .json")
+    add_photo_arguments(parser)
+    args = parser.parse_args(argv)
+    report = measure(validation_with_eyes(args.data), validation_photos(args.data, args.per_class))
+    write_report(args.out, "presence_study", report, markdown(report, command_line("presence_study.py", argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
