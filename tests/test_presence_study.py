@@ -9,7 +9,8 @@ from glasses_core import CropConfig, Detectors, open_photo
 from glasses_core.locate import GIVE_UP, find_faces
 from research_and_train_nn.data.composed import right_face_of
 from research_and_train_nn.data.datasets import Record, mtfl_eyes
-from research_and_train_nn.studies.presence_study import Looks, measure, read_absent, rule_picks
+from research_and_train_nn.studies.close_up_study import rule_picks
+from research_and_train_nn.studies.presence_study import Looks, measure, read_absent
 from test_locate import benchmark_frame
 
 TINTED = "net_7876/1488_0_0.jpg"  # a validation photo: a frontal face, tinted green, that the mesh reads absent

@@ -295,16 +295,11 @@ def test_the_widened_look_s_presence_is_the_one_the_close_up_study_s_rule_picks(
     """locate.WIDENED_TRUSTED: down the study's table, the last presence before a step whose added
     faces are more than one in ten wrong; the notes quote the table."""
     from glasses_core.locate import WIDENED_TRUSTED
+    from research_and_train_nn.studies.close_up_study import rule_picks
     reports = ROOT / "research_and_train_nn" / "reports"
     study = json.loads((reports / "close_up_study.json").read_text())
     table = study["table"]
-    picked = table[0]["presence"]
-    for above, below in zip(table, table[1:]):
-        added_right, added_wrong = below["right"] - above["right"], below["wrong"] - above["wrong"]
-        if added_wrong * 10 > added_right + added_wrong:
-            break
-        picked = below["presence"]
-    assert study["chosen"] == picked == WIDENED_TRUSTED
+    assert study["chosen"] == rule_picks(table) == WIDENED_TRUSTED
     notes = " ".join((reports / "README.md").read_text().split())
     rows = {row["presence"]: row for row in table}
     assert "; ".join(f"{p:g}, {rows[p]['right']} and {rows[p]['wrong']}" for p in (12, 4, 2, 0)) in notes

@@ -33,6 +33,7 @@ from glasses_core.errors import errors_exit_2
 from glasses_core.locate import GIVE_UP, TRUSTED, TURNED_REGION_OUTSIDE, _refined, trusted
 from research_and_train_nn.data.composed import compose, photo_eyes, right_face_of
 from research_and_train_nn.data.datasets import mtfl_eyes
+from research_and_train_nn.studies.close_up_study import rule_picks
 from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos, validation_records
 from research_and_train_nn.studies.report_files import command_line, write_report
 from research_and_train_nn.studies.second_look_study import PassRecorder
@@ -109,18 +110,6 @@ def counted(faces: list[dict], at: float) -> dict:
     """What counting the turned look's faces from presence ``at`` (their eye line fitting the turn) gives."""
     kept = [f for f in faces if f["fits"] and f["presence"] >= at]
     return {"presence": at, "right": sum(f["right"] for f in kept), "wrong": sum(not f["right"] for f in kept)}
-
-
-def rule_picks(table: list[dict]) -> float:
-    """close_up_study.py's rule: down the table, the last presence before the first step whose added
-    faces are more than one in ten wrong."""
-    picked = table[0]["presence"]
-    for above, below in zip(table, table[1:]):
-        right, wrong = below["right"] - above["right"], below["wrong"] - above["wrong"]
-        if wrong * 10 > right + wrong:
-            break
-        picked = below["presence"]
-    return picked
 
 
 def markdown(r: dict, command: str) -> str:
