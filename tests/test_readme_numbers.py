@@ -649,6 +649,12 @@ def test_the_presence_notes_quote_the_study_and_its_rule_keeps_the_turned_look_a
     assert (f"on the {study['looked_again']:,} composed photos where no upright face is trusted, counting from 10 instead "
             f"adds {step(12, 10)[0]} right faces and {step(12, 10)[1]} wrong ones, from 8 another {step(10, 8)[0]} and "
             f"{step(10, 8)[1]}") in notes
+    agree = {row["within"]: row for row in study["agreement_table"]}
+    assert (f"on the {study['widened_photos']:,} composed photos where nothing else counts, the faces read from "
+            f"{study['give_up']:g} up to {study['widened_trusted']:g} whose farther eye lies within 0.15 eye distances of the "
+            f"detector's are {agree[0.15]['right']} right faces and no wrong one (within 0.2: {agree[0.2]['right']} and "
+            f"{agree[0.2]['wrong']}), each in a photo that has no right face today") in notes.replace("−", "-")
+    assert agree[0.15]["wrong"] == 0 and agree[0.15]["photos_gaining_the_right_face"] == agree[0.15]["right"]
 
 
 def test_the_tight_frame_notes_quote_the_study():

@@ -1,10 +1,11 @@
-"""Two things the face mesh's presence could decide and does not: drop an upright face, count a turned one sooner.
+"""What the face mesh's presence could decide and does not: drop an upright face, count a second look's sooner.
 
     python3 research_and_train_nn/studies/presence_study.py --out research_and_train_nn/reports
 
-find_faces keeps every face the upright look finds, however absent the mesh reads it, and counts a
-face of the turned look only from presence TRUSTED. Both are measured here on validation photos
-only (never the test pool), each face refined never giving up and every pass's presence recorded:
+find_faces keeps every face the upright look finds, however absent the mesh reads it, counts a face
+of the turned look only from presence TRUSTED and one of the widened look from WIDENED_TRUSTED. Each
+is measured here on validation photos only (never the test pool), every face refined never giving
+up and every pass's presence recorded:
 
 1. **Upright faces read absent.** A face read below GIVE_UP on two passes in a row (the rule that
    stops refining a second look's face) could be dropped as no face: the benchmarks' 1920 x 1080
@@ -17,6 +18,9 @@ only (never the test pool), each face refined never giving up and every pass's p
    for each presence the faces counted: close_up_study.py's table and rule (go down the table, stop
    before the first step whose added faces are more than one in ten wrong), which picked the widened
    look's presence (locate.WIDENED_TRUSTED).
+3. **Widened faces counted where the mesh and the detector agree.** The widened look's faces the mesh
+   reads under WIDENED_TRUSTED (close-ups whose forehead or chin the canvas blacks out), by how near
+   the mesh's eyes lie to BlazeFace's own: a lead, not a rule the product has.
 Writes presence_study.md and .json.
 """
 from __future__ import annotations
@@ -30,7 +34,8 @@ from tqdm import tqdm
 
 from glasses_core import CropConfig, Detectors, open_photo
 from glasses_core.errors import errors_exit_2
-from glasses_core.locate import GIVE_UP, TRUSTED, TURNED_REGION_OUTSIDE, _refined, trusted
+from glasses_core.locate import (GIVE_UP, TRUSTED, TURNED_REGION_OUTSIDE, WIDENED_REGION_OUTSIDE, WIDENED_TRUSTED,
+                                  _refined, trusted)
 from research_and_train_nn.data.composed import compose, photo_eyes, right_face_of
 from research_and_train_nn.data.datasets import mtfl_eyes
 from research_and_train_nn.studies.close_up_study import rule_picks
@@ -39,6 +44,7 @@ from research_and_train_nn.studies.report_files import command_line, write_repor
 from research_and_train_nn.studies.second_look_study import PassRecorder
 
 PRESENCES = (TRUSTED, 10.0, 8.0, 6.0, 4.0, 2.0)  # the presences the turned look's table tries
+AGREEMENTS = (0.1, 0.15, 0.2, 0.3)  # how near the mesh's eyes lie to the detector's (eye distances), table 3
 
 
 class Looks:
@@ -66,18 +72,25 @@ def upright_faces(looked: list[tuple], eyes, where: str) -> list[dict]:
              "absent": read_absent(passes)} for face, passes in looked]
 
 
-def turned_faces(looks: Looks, photo, eyes, case: str) -> list[dict]:
-    """The faces the turned look finds, each right or wrong and fitting its turn or not."""
-    return [{"case": case, "right": right_face_of(face, eyes), "fits": trusted(face, angle, -np.inf),
-             "presence": face.presence}
-            for angle, found in looks.detectors.detect_turned(photo)
-            for face, _ in looks.refined(photo, found, TURNED_REGION_OUTSIDE)]
+def eye_agreement(face) -> float:
+    """How far a refined face's eyes (the mesh's) lie from the detector's own: the larger of the two
+    eyes' distances, in eye distances."""
+    mesh, detector = np.array([face.right_eye, face.left_eye]), np.array(face.detected_eyes)
+    return float(np.linalg.norm(mesh - detector, axis=1).max() / max(np.linalg.norm(mesh[1] - mesh[0]), 1e-9))
+
+
+def second_look_faces(looked: list[tuple], angle: float, eyes, where: tuple[str, str]) -> list[dict]:
+    """A second look's faces (``Looks.refined``'s pairs), each right or wrong, fitting the look's
+    ``angle`` or not, with its presence and eye agreement; ``where``: (case, photo)."""
+    return [{"case": where[0], "photo": where[1], "right": right_face_of(face, eyes),
+             "fits": trusted(face, angle, -np.inf), "presence": face.presence, "agreement": eye_agreement(face)}
+            for face, _ in looked]
 
 
 def measure(validation: list, composed_from: list) -> dict:
     """``validation``: (record, eyes) of the photos as photographed; ``composed_from``: (record, eyes)
     of the photos the composed hard photos are made from."""
-    looks, upright, turned, looked_again, composed = Looks(), [], [], 0, 0
+    looks, upright, turned, widened, looked_again, widened_photos, composed = Looks(), [], [], [], 0, 0, 0
     for record, eyes in tqdm(validation, desc="validation photos", unit="photo", file=sys.stderr):
         photo = open_photo(Path(record.path).read_bytes())
         upright += upright_faces(looks.refined(photo, looks.detectors.detect(photo)), eyes, "validation")
@@ -87,14 +100,25 @@ def measure(validation: list, composed_from: list) -> dict:
             photo = open_photo(case.jpeg)
             looked = looks.refined(photo, looks.detectors.detect(photo))
             upright += upright_faces(looked, case.eyes, "composed")
-            if not any(trusted(face, 0.0) for face, _ in looked):  # where find_faces looks again
-                looked_again += 1
-                turned += turned_faces(looks, photo, case.eyes, case.case)
+            if any(trusted(face, 0.0) for face, _ in looked):  # find_faces looks again only without one
+                continue
+            looked_again += 1
+            where = (case.case, record.key)
+            found = [f for angle, faces in looks.detectors.detect_turned(photo)
+                     for f in second_look_faces(looks.refined(photo, faces, TURNED_REGION_OUTSIDE), angle, case.eyes, where)]
+            turned += found
+            if not any(f["fits"] and f["presence"] >= TRUSTED for f in found):  # then the widened look
+                widened_photos += 1
+                widened += second_look_faces(looks.refined(photo, looks.detectors.detect_widened(photo),
+                                                           WIDENED_REGION_OUTSIDE), 0.0, case.eyes, where)
     table = [counted(turned, at) for at in PRESENCES]
     return {"validation_photos": len(validation), "composed_photos": composed, "give_up": GIVE_UP,
             "upright": {where: dropped([f for f in upright if f["where"] == where]) for where in ("validation", "composed")},
             "looked_again": looked_again, "turned_faces": len(turned), "turned_right": sum(f["right"] for f in turned),
-            "table": table, "picked": rule_picks(table), "trusted": TRUSTED}
+            "table": table, "picked": rule_picks(table), "trusted": TRUSTED,
+            "widened_photos": widened_photos, "widened_faces": len(widened), "widened_right": sum(f["right"] for f in widened),
+            "widened_trusted": WIDENED_TRUSTED, "widened_counted": agreeing(widened, WIDENED_TRUSTED, np.inf, np.inf),
+            "agreement_table": [agreeing(widened, GIVE_UP, WIDENED_TRUSTED, cut) for cut in AGREEMENTS]}
 
 
 def dropped(faces: list[dict]) -> dict:
@@ -110,6 +134,16 @@ def counted(faces: list[dict], at: float) -> dict:
     """What counting the turned look's faces from presence ``at`` (their eye line fitting the turn) gives."""
     kept = [f for f in faces if f["fits"] and f["presence"] >= at]
     return {"presence": at, "right": sum(f["right"] for f in kept), "wrong": sum(not f["right"] for f in kept)}
+
+
+def agreeing(faces: list[dict], low: float, high: float, within: float) -> dict:
+    """The widened look's faces (eye line upright) read from ``low`` up to (not including) ``high`` whose
+    eyes agree with the detector's within ``within``: right and wrong, and the photos where a right one
+    is among them and none of the faces counted today (from WIDENED_TRUSTED) is."""
+    kept = [f for f in faces if f["fits"] and low <= f["presence"] < high and f["agreement"] < within]
+    today = {(f["case"], f["photo"]) for f in faces if f["fits"] and f["presence"] >= WIDENED_TRUSTED and f["right"]}
+    return {"within": within, "right": sum(f["right"] for f in kept), "wrong": sum(not f["right"] for f in kept),
+            "photos_gaining_the_right_face": len({(f["case"], f["photo"]) for f in kept if f["right"]} - today)}
 
 
 def markdown(r: dict, command: str) -> str:
@@ -136,7 +170,18 @@ def markdown(r: dict, command: str) -> str:
               f"{b['wrong'] - a['wrong']} wrong faces more" for a, b in zip(r["table"], r["table"][1:])]
     lines += ["", f"close_up_study.py's rule (stop before the first step whose added faces are more than one in ten wrong) "
               f"picks {r['picked']:g}.", ""]
-    return "\n".join(lines)
+    c = r["widened_counted"]
+    lines += [f"**3. The widened look's faces under presence {r['widened_trusted']:g}, where the mesh's eyes agree with "
+              f"the detector's.** On {r['widened_photos']:,} composed photos no face of the upright or turned look counts; "
+              f"the widened look finds {r['widened_faces']:,} faces there, {r['widened_right']:,} of them the right one. "
+              f"From presence {r['widened_trusted']:g} (locate.WIDENED_TRUSTED) it counts {c['right']} right and "
+              f"{c['wrong']} wrong faces today. Of its faces read from {r['give_up']:g} up to {r['widened_trusted']:g} "
+              "(eye line upright), those whose face-mesh eyes lie within the row's distance of BlazeFace's own (the "
+              "farther eye, in eye distances):", "",
+              "| eyes within | right faces | wrong faces | photos that would gain the right face |", "|---|---|---|---|"]
+    lines += [f"| {t['within']:g} | {t['right']} | {t['wrong']} | {t['photos_gaining_the_right_face']} |"
+              for t in r["agreement_table"]]
+    return "\n".join(lines) + "\n"
 
 
 def validation_with_eyes(data: Path) -> list:
