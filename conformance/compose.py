@@ -4,7 +4,7 @@ files again from the same data and Pillow).
 Each case is one thing a port can get wrong: a small face in a 12 MP frame (the detailed pass), two faces
 (the any-face rule), a face turned 30 degrees in the picture (the levelling), a face upside down
 and a head lying on its side (the second looks, turned), a close-up the frame cuts (the widened
-look), a phone photo stored
+look) and one cut at brow and chin (the widened look's face counted by eye agreement), a phone photo stored
 sideways with an EXIF orientation, a greyscale JPEG, a PNG with alpha (composited on white), and a
 photo with no face (the fallback crop).
 """
@@ -25,6 +25,7 @@ FACES = {  # label from mtfl/training.txt (1 = glasses)
     "plain_b": f"{NET}/683_1_0.jpg",  # 0
     "plain_c": f"{NET}/58_0_0.jpg",  # 0
     "close_up": f"{NET}/400_0_0.jpg",  # 1
+    "close_up_tight": f"{NET}/8060_0_0.jpg",  # 1
 }
 SCENE = "meglass/samples/8101189@N07_identity_0@3356925158_2.jpg"  # 838 x 835, its right side has no face
 EXIF_ORIENTATION = 0x0112
@@ -84,6 +85,13 @@ def close_up(data: Path) -> bytes:
     return _jpeg(_face(data, "close_up").crop((122, 140, 320, 308)).resize((480, 407), Image.BICUBIC))
 
 
+def close_up_agreeing(data: Path) -> bytes:
+    """A close-up cut at the brows and under the mouth: the upright look reads each eye as a small face,
+    neither trusted; the widened look's face reads under WIDENED_TRUSTED, and counts because the face
+    mesh's eyes lie near the detector's (locate.counts_widened, PREPROCESS_VERSION 10)."""
+    return _jpeg(_face(data, "close_up_tight").crop((88, 108, 306, 243)).resize((480, 297), Image.BICUBIC))
+
+
 def exif_rotated(data: Path) -> bytes:
     """A portrait phone photo stored landscape, with EXIF orientation 6 (turn 90 degrees
     clockwise to show it): the pixels a port must see are the upright ones."""
@@ -118,6 +126,7 @@ def no_face(data: Path) -> bytes:
 
 CASES = {"small_face_12mp.jpg": small_face_12mp, "two_faces.jpg": two_faces, "turned_30.jpg": turned_30,
          "upside_down.jpg": upside_down, "lying.jpg": lying, "close_up.jpg": close_up,
+         "close_up_agreeing.jpg": close_up_agreeing,
          "exif_rotated.jpg": exif_rotated, "greyscale.jpg": greyscale, "alpha.png": alpha_png,
          "no_face.jpg": no_face}
 

@@ -20,7 +20,9 @@ from .locate import Detectors, find_faces, usable_faces
 
 # Bump whenever preprocess() can give different pixels for the same inputs: training caches
 # crops under this version, so no stale crop is ever trained on.
-PREPROCESS_VERSION = 9  # 9: a crop that leaves the photo holds its edge pixels there, not black (CROP_OUTSIDE)
+PREPROCESS_VERSION = 10  # 10: a face of the widened look also counts under presence 2 when the mesh's eyes agree
+#                           with the detector's (locate.counts_widened)
+#                        9: a crop that leaves the photo holds its edge pixels there, not black (CROP_OUTSIDE)
 #                        8: a face of the widened look (close-ups the frame cuts) counts from presence 2, not 12
 #                        7: small faces looked for in one detailed pass of the resized detector, not on tiles
 #                        6: faces the upright look doubts are looked for again, turned and widened (locate.py)

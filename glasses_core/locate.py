@@ -34,6 +34,8 @@ UPRIGHT = math.radians(45)  # is within this of the look that found it (find_fac
 WIDENED_TRUSTED = 2.0  # a face of the widened look (a close-up the frame cuts, set in a black canvas) counts
 #                            from this presence: the canvas blacks out its forehead or chin, and the mesh reads
 #                            such a face far less present (studies/close_up_study.py)
+WIDENED_AGREEING = 0.15  # ...and from GIVE_UP when the mesh's eyes lie within this many eye distances of the
+#                           detector's own (eye_agreement): such faces are all right faces (studies/presence_study.py)
 GIVE_UP = -6.0  # a face a second look finds stops being refined when two passes in a row read its presence
 #                 below this: it cannot count (TRUSTED). Faces the second looks made trusted read -2.9 or
 #                 more on one of their first two passes (studies/second_look_study.py)
@@ -156,7 +158,8 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
     is trusted (``trusted``: a head lying on its side or upside down, a close-up cut by the frame,
     no face at all), the photo is looked at again turned by quarter turns and, failing that,
     widened. What those looks find counts only when trusted (the widened look's faces from
-    WIDENED_TRUSTED); of two looks at one face, one the mesh trusts wins, then the more present.
+    WIDENED_TRUSTED, or from GIVE_UP where the mesh's eyes agree with the detector's: counts_widened);
+    of two looks at one face, one the mesh trusts wins, then the more present.
     Faces of the upright look are always kept otherwise. A face of a second look stops being
     refined once two passes read it below ``give_up`` (None: never)."""
     faces = _refined(photo, detectors, detectors.detect(photo))
@@ -165,9 +168,10 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
                 for f in _refined(photo, detectors, found, give_up, TURNED_REGION_OUTSIDE) if trusted(f, angle)]
         if not more:
             more = [f for f in _refined(photo, detectors, detectors.detect_widened(photo), give_up, WIDENED_REGION_OUTSIDE)
-                    if trusted(f, 0.0, WIDENED_TRUSTED)]
+                    if counts_widened(f)]
         # no upright face is trusted here: a second look's face the mesh trusts wins, else the more present
-        # (a widened face, counted from WIDENED_TRUSTED, replaces an upright one the mesh reads more present)
+        # (a widened face, counted from WIDENED_TRUSTED or by counts_widened, replaces an upright one only when the
+        # mesh reads it more present)
         faces = keep_whole_faces(faces + more, key=lambda f: (f in more and f.presence >= TRUSTED, f.presence))
     return sorted(usable_faces(faces, config), key=lambda f: -f.area)
 
@@ -191,6 +195,20 @@ def trusted(face: Face, look: float, at: float = TRUSTED) -> bool:
         return True
     angle = math.atan2(face.left_eye[1] - face.right_eye[1], face.left_eye[0] - face.right_eye[0])
     return face.presence >= at and abs(math.remainder(angle - look, math.tau)) <= UPRIGHT
+
+
+def counts_widened(face: Face) -> bool:
+    """Whether a face of the widened look counts: trusted from WIDENED_TRUSTED, or from GIVE_UP when the
+    mesh's eyes agree with the detector's within WIDENED_AGREEING."""
+    return trusted(face, 0.0, WIDENED_TRUSTED) or \
+        (trusted(face, 0.0, GIVE_UP) and eye_agreement(face) < WIDENED_AGREEING)
+
+
+def eye_agreement(face: Face) -> float:
+    """How far a refined face's eyes (the mesh's) lie from the detector's own: the farther eye's
+    distance, in eye distances."""
+    mesh, detector = np.array([face.right_eye, face.left_eye]), np.array(face.detected_eyes)
+    return float(np.linalg.norm(mesh - detector, axis=1).max() / max(np.linalg.norm(mesh[1] - mesh[0]), 1e-9))
 
 
 def usable_faces(faces: list[Face], config: CropConfig) -> list[Face]:

@@ -583,3 +583,17 @@ def test_giving_up_changes_no_face_a_second_look_trusts(mtfl_faces, degrees):
         assert abs(eye_line) > 45, eye_line  # a turned look's face, not the upright look's
         for a, b in zip(never, ruled):
             assert np.array_equal(a.keypoints, b.keypoints) and a.presence == b.presence
+
+
+def test_a_close_up_s_face_read_under_the_widened_presence_counts_when_the_mesh_and_the_detector_agree():
+    """Preprocessing 10 (studies/presence_study.py): the conformance suite's close-up cut at the brows and
+    under the mouth has no trusted upright face; the widened look's face reads under WIDENED_TRUSTED, and
+    counts because the mesh's eyes lie within WIDENED_AGREEING of the detector's."""
+    from pathlib import Path
+    from glasses_core.locate import (WIDENED_AGREEING, WIDENED_TRUSTED, counts_widened, eye_agreement, trusted)
+    photo = open_photo(Path(__file__).resolve().parent.parent / "conformance" / "photos" / "close_up_agreeing.jpg")
+    faces = find_faces(photo, Detectors(CropConfig()), CropConfig())
+    assert len(faces) == 1
+    face = faces[0]
+    assert not trusted(face, 0.0, WIDENED_TRUSTED) and eye_agreement(face) < WIDENED_AGREEING and counts_widened(face)
+    assert face.box[2] - face.box[0] > photo.size[0] / 2  # the close-up's whole face, not an eye read as one

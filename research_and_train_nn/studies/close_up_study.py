@@ -74,17 +74,17 @@ def counted(faces: list[dict], at: float, key: str = "presence") -> dict:
             "photos_with_the_right_face": len({(f["case"], f["photo"]) for f in kept if f["right"]})}
 
 
-def rule_picks(table: list[dict]) -> float:
+def rule_picks(table: list[dict], key: str = "presence") -> float:
     """The rule the widened look's presence was chosen by (locate.WIDENED_TRUSTED; presence_study.py
-    puts the turned look's to it): down ``table`` (rows of "presence", "right", "wrong", highest
-    presence first), the last presence before the first step whose added faces are more than one in
-    ten wrong."""
-    picked = table[0]["presence"]
+    puts the turned look's presence and the widened look's eye agreement to it): down ``table`` (rows
+    of ``key``, "right" and "wrong", each counting more faces than the one before), the last ``key``
+    before the first step whose added faces are more than one in ten wrong."""
+    picked = table[0][key]
     for above, below in zip(table, table[1:]):
         right, wrong = below["right"] - above["right"], below["wrong"] - above["wrong"]
         if wrong * 10 > right + wrong:
             break
-        picked = below["presence"]
+        picked = below[key]
     return picked
 
 

@@ -1,9 +1,10 @@
-"""What the face mesh's presence could decide and does not: drop an upright face, count a second look's sooner.
+"""Three rules on the face mesh's presence: drop an upright face (no), count a turned or a widened one sooner.
 
     python3 research_and_train_nn/studies/presence_study.py --out research_and_train_nn/reports
 
 find_faces keeps every face the upright look finds, however absent the mesh reads it, counts a face
-of the turned look only from presence TRUSTED and one of the widened look from WIDENED_TRUSTED. Each
+of the turned look only from presence TRUSTED and one of the widened look from WIDENED_TRUSTED, or
+from GIVE_UP where the mesh's eyes agree with the detector's (since PREPROCESS_VERSION 10). Each
 is measured here on validation photos only (never the test pool), every face refined never giving
 up and every pass's presence recorded:
 
@@ -20,7 +21,8 @@ up and every pass's presence recorded:
    look's presence (locate.WIDENED_TRUSTED).
 3. **Widened faces counted where the mesh and the detector agree.** The widened look's faces the mesh
    reads under WIDENED_TRUSTED (close-ups whose forehead or chin the canvas blacks out), by how near
-   the mesh's eyes lie to BlazeFace's own: a lead, not a rule the product has.
+   the mesh's eyes lie to BlazeFace's own, and the nearness the same rule picks: the one
+   PREPROCESS_VERSION 10 counts such faces within (locate.WIDENED_AGREEING).
 Writes presence_study.md and .json.
 """
 from __future__ import annotations
@@ -34,8 +36,8 @@ from tqdm import tqdm
 
 from glasses_core import CropConfig, Detectors, open_photo
 from glasses_core.errors import errors_exit_2
-from glasses_core.locate import (GIVE_UP, TRUSTED, TURNED_REGION_OUTSIDE, WIDENED_REGION_OUTSIDE, WIDENED_TRUSTED,
-                                  _refined, trusted)
+from glasses_core.locate import (GIVE_UP, TRUSTED, TURNED_REGION_OUTSIDE, WIDENED_AGREEING, WIDENED_REGION_OUTSIDE,
+                                  WIDENED_TRUSTED, _refined, eye_agreement, trusted)
 from research_and_train_nn.data.composed import compose, photo_eyes, right_face_of
 from research_and_train_nn.data.datasets import mtfl_eyes
 from research_and_train_nn.studies.close_up_study import rule_picks
@@ -44,7 +46,7 @@ from research_and_train_nn.studies.report_files import command_line, write_repor
 from research_and_train_nn.studies.second_look_study import PassRecorder
 
 PRESENCES = (TRUSTED, 10.0, 8.0, 6.0, 4.0, 2.0)  # the presences the turned look's table tries
-AGREEMENTS = (0.1, 0.15, 0.2, 0.3)  # how near the mesh's eyes lie to the detector's (eye distances), table 3
+AGREEMENTS = (0.0, 0.1, 0.15, 0.2, 0.3)  # how near the mesh's eyes lie to the detector's (eye distances), table 3
 
 
 class Looks:
@@ -70,13 +72,6 @@ def upright_faces(looked: list[tuple], eyes, where: str) -> list[dict]:
     """The upright look's faces (``Looks.refined``'s pairs), each right or wrong and read absent or not."""
     return [{"where": where, "right": right_face_of(face, eyes), "score": face.score, "passes": passes,
              "absent": read_absent(passes)} for face, passes in looked]
-
-
-def eye_agreement(face) -> float:
-    """How far a refined face's eyes (the mesh's) lie from the detector's own: the larger of the two
-    eyes' distances, in eye distances."""
-    mesh, detector = np.array([face.right_eye, face.left_eye]), np.array(face.detected_eyes)
-    return float(np.linalg.norm(mesh - detector, axis=1).max() / max(np.linalg.norm(mesh[1] - mesh[0]), 1e-9))
 
 
 def second_look_faces(looked: list[tuple], angle: float, eyes, where: tuple[str, str]) -> list[dict]:
@@ -112,13 +107,15 @@ def measure(validation: list, composed_from: list) -> dict:
                 widened += second_look_faces(looks.refined(photo, looks.detectors.detect_widened(photo),
                                                            WIDENED_REGION_OUTSIDE), 0.0, case.eyes, where)
     table = [counted(turned, at) for at in PRESENCES]
+    agreement_table = [agreeing(widened, GIVE_UP, WIDENED_TRUSTED, cut) for cut in AGREEMENTS]
     return {"validation_photos": len(validation), "composed_photos": composed, "give_up": GIVE_UP,
             "upright": {where: dropped([f for f in upright if f["where"] == where]) for where in ("validation", "composed")},
             "looked_again": looked_again, "turned_faces": len(turned), "turned_right": sum(f["right"] for f in turned),
             "table": table, "picked": rule_picks(table), "trusted": TRUSTED,
             "widened_photos": widened_photos, "widened_faces": len(widened), "widened_right": sum(f["right"] for f in widened),
             "widened_trusted": WIDENED_TRUSTED, "widened_counted": agreeing(widened, WIDENED_TRUSTED, np.inf, np.inf),
-            "agreement_table": [agreeing(widened, GIVE_UP, WIDENED_TRUSTED, cut) for cut in AGREEMENTS]}
+            "agreement_table": agreement_table, "picked_agreement": rule_picks(agreement_table, "within"),
+            "widened_agreeing": WIDENED_AGREEING}
 
 
 def dropped(faces: list[dict]) -> dict:
@@ -147,7 +144,7 @@ def agreeing(faces: list[dict], low: float, high: float, within: float) -> dict:
 
 
 def markdown(r: dict, command: str) -> str:
-    lines = ["# What the face mesh's presence could decide and does not", "", f"`{command}`", "",
+    lines = ["# Three rules on the face mesh's presence: two not adopted, one adopted (preprocessing 10)", "", f"`{command}`", "",
              f"Validation photos only: all {r['validation_photos']:,} as photographed, and {r['composed_photos']:,} composed "
              "hard photos (studies/hard_cases.py's). Every face refined never giving up, every pass's presence recorded; "
              "a right face has its eyes within a quarter of an eye distance of the annotation, in order.", "",
@@ -181,7 +178,9 @@ def markdown(r: dict, command: str) -> str:
               "| eyes within | right faces | wrong faces | photos that would gain the right face |", "|---|---|---|---|"]
     lines += [f"| {t['within']:g} | {t['right']} | {t['wrong']} | {t['photos_gaining_the_right_face']} |"
               for t in r["agreement_table"]]
-    return "\n".join(lines) + "\n"
+    lines += ["", f"The same rule picks {r['picked_agreement']:g}: such a face counts when its eyes lie within that of the "
+              f"detector's (locate.WIDENED_AGREEING: {r['widened_agreeing']:g}; PREPROCESS_VERSION 10).", ""]
+    return "\n".join(lines)
 
 
 def validation_with_eyes(data: Path) -> list:

@@ -41,8 +41,10 @@ export function inputShape(width, height, longSide = null) {
 // {box: [x0, y0, x1, y1], score, keypoints: [[x, y] x 6], presence}: the keypoints are the
 // subject's right eye, left eye, nose, mouth, right ear, left ear; presence, the face mesh's
 // face-presence logit once the eyes are measured again (null before).
-export function makeFace(box, keypoints, score, presence = null) {
-  return { box: box.slice(), score, keypoints: keypoints.map((p) => p.slice()), presence };
+// ``detectedEyes``: the detector's own eyes, kept when the first two keypoints are measured again.
+export function makeFace(box, keypoints, score, presence = null, detectedEyes = null) {
+  return { box: box.slice(), score, keypoints: keypoints.map((p) => p.slice()), presence,
+           detectedEyes: detectedEyes && detectedEyes.map((p) => p.slice()) };
 }
 
 export function area(face) {

@@ -15,6 +15,7 @@ const DETAIL = 3;  // the detailed look reads the photo's longer side at DETAIL 
 export const TRUSTED = 12;  // a face is trusted when its presence is at least this and its eye line
 export const UPRIGHT = Math.PI / 4;  // is within this of the look that found it
 export const WIDENED_TRUSTED = 2;  // a face of the widened look counts from this presence (the canvas cuts it)
+export const WIDENED_AGREEING = 0.15;  // ...and from GIVE_UP when the mesh's eyes lie this near the detector's
 export const GIVE_UP = -6;  // a second look's face read below this on two passes in a row stops being refined
 // The second look's quarter turns (Pillow's Transpose names), each with the angle that the eye
 // line of a face upright in the turned copy has in the photo (y down: +90 degrees points down).
@@ -98,9 +99,23 @@ export function trusted(face, look, at = TRUSTED) {
   return face.presence >= at && Math.abs(wrapped) <= UPRIGHT;
 }
 
+// Whether a face of the widened look counts (locate.py's counts_widened): trusted from WIDENED_TRUSTED,
+// or from GIVE_UP when the mesh's eyes agree with the detector's within WIDENED_AGREEING.
+export function countsWidened(face) {
+  return trusted(face, 0, WIDENED_TRUSTED) || (trusted(face, 0, GIVE_UP) && eyeAgreement(face) < WIDENED_AGREEING);
+}
+
+// How far a refined face's eyes (the mesh's) lie from the detector's own: the farther eye's distance,
+// in eye distances (locate.py's eye_agreement).
+export function eyeAgreement(face) {
+  const [r, l] = face.keypoints, [dr, dl] = face.detectedEyes;
+  const farther = Math.max(Math.hypot(r[0] - dr[0], r[1] - dr[1]), Math.hypot(l[0] - dl[0], l[1] - dl[1]));
+  return farther / Math.max(Math.hypot(l[0] - r[0], l[1] - r[1]), 1e-9);
+}
+
 // The usable faces, largest first, their eyes measured again (locate.py's find_faces): when no
 // face of the upright look is trusted, the photo is looked at again turned, then widened; what
-// those looks find counts only when trusted (the widened look's from WIDENED_TRUSTED), and of two
+// those looks find counts only when trusted (the widened look's: countsWidened), and of two
 // looks at one face one the mesh trusts wins, then the more present.
 export async function findFaces(photo, stages) {
   const refineAll = async (faces, giveUp = null) => {
@@ -115,7 +130,7 @@ export async function findFaces(photo, stages) {
       more = more.concat((await refineAll(found, GIVE_UP)).filter((f) => trusted(f, angle)));
     }
     if (!more.length) {
-      more = (await refineAll(await stages.detectWidened(photo), GIVE_UP)).filter((f) => trusted(f, 0, WIDENED_TRUSTED));
+      more = (await refineAll(await stages.detectWidened(photo), GIVE_UP)).filter(countsWidened);
     }
     // no upright face is trusted here: a second look's face the mesh trusts wins, else the more present
     const key = (f) => [more.includes(f) && f.presence >= TRUSTED ? 1 : 0, f.presence];
@@ -201,7 +216,8 @@ export class MeshRefiner {
       const mirrored = await this.mirroredEyes(patch, looked);
       eyes = eyes.map((e, i) => [(e[0] + mirrored[i][0]) / 2, (e[1] + mirrored[i][1]) / 2]);
     }
-    return makeFace(face.box, [eyes[0], eyes[1], ...face.keypoints.slice(2)], face.score, presence);
+    return makeFace(face.box, [eyes[0], eyes[1], ...face.keypoints.slice(2)], face.score, presence,
+                    face.keypoints.slice(0, 2));
   }
 
   async mirroredEyes(patch, region) {
