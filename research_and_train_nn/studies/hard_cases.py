@@ -63,11 +63,17 @@ def add_photo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-class", type=int, default=100, help="photos with glasses (and without) per pool")
 
 
+def with_eyes(records: list) -> list:
+    """(record, eyes) of each record (data/composed.py's photo_eyes: MTFL's annotation, CelebA's
+    aligned positions; None when unknown)."""
+    mtfl = [r.path for r in records if r.source == "mtfl_train"]
+    eyes = mtfl_eyes(Path(mtfl[0]).parent.parent, "train") if mtfl else {}
+    return [(r, photo_eyes(r, eyes)) for r in records]
+
+
 def hard_case_photos(records: list, per_class: int = 100, seed: int = 0) -> list:
     """(record, eyes) of ``per_class`` photos with glasses and as many without from each of MTFL's
     training pool and CelebA, chosen at random (``seed``) among ``records``."""
-    mtfl = [r.path for r in records if r.source == "mtfl_train"]
-    eyes = mtfl_eyes(Path(mtfl[0]).parent.parent, "train") if mtfl else {}
     rng = np.random.default_rng(seed)
     chosen = []
     for pool in POOLS:
@@ -75,7 +81,7 @@ def hard_case_photos(records: list, per_class: int = 100, seed: int = 0) -> list
             pool_val = [r for r in records if r.source.startswith(pool) and r.label == label]
             picked = rng.choice(len(pool_val), min(per_class, len(pool_val)), replace=False)
             chosen += [pool_val[i] for i in sorted(picked)]
-    return [(r, photo_eyes(r, eyes)) for r in chosen]
+    return with_eyes(chosen)
 
 
 AS_PHOTOGRAPHED = "as photographed"  # the photo itself (re-encoded as the cases are): what the cases cannot beat

@@ -38,10 +38,9 @@ from glasses_core import CropConfig, Detectors, open_photo
 from glasses_core.errors import errors_exit_2
 from glasses_core.locate import (GIVE_UP, TRUSTED, TURNED_REGION_OUTSIDE, WIDENED_AGREEING, WIDENED_REGION_OUTSIDE,
                                   WIDENED_TRUSTED, _refined, eye_agreement, trusted)
-from research_and_train_nn.data.composed import compose, photo_eyes, right_face_of
-from research_and_train_nn.data.datasets import mtfl_eyes
+from research_and_train_nn.data.composed import compose, right_face_of
 from research_and_train_nn.studies.close_up_study import rule_picks
-from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos, validation_records
+from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos, validation_records, with_eyes
 from research_and_train_nn.studies.report_files import command_line, write_report
 from research_and_train_nn.studies.second_look_study import PassRecorder
 
@@ -183,21 +182,13 @@ def markdown(r: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def validation_with_eyes(data: Path) -> list:
-    """(record, eyes) of every validation photo (``validation_records``)."""
-    records = validation_records(data)
-    mtfl = [r.path for r in records if r.source == "mtfl_train"]
-    eyes = mtfl_eyes(Path(mtfl[0]).parent.parent, "train") if mtfl else {}
-    return [(r, photo_eyes(r, eyes)) for r in records]
-
-
 @errors_exit_2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for presence_study.md and .json")
     add_photo_arguments(parser)
     args = parser.parse_args(argv)
-    report = measure(validation_with_eyes(args.data), validation_photos(args.data, args.per_class))
+    report = measure(with_eyes(validation_records(args.data)), validation_photos(args.data, args.per_class))
     write_report(args.out, "presence_study", report, markdown(report, command_line("presence_study.py", argv)))
     return 0
 
