@@ -14,7 +14,7 @@ demo: .venv-deploy/.done node_modules/.done
 	.venv-deploy/bin/python deploy/run_on_folder.py examples/
 
 test: .venv/.done .venv-deploy/.done node_modules/.done
-	.venv/bin/python -m pytest -q tests
+	.venv/bin/python -m pytest -q --durations=15 tests
 
 venv: .venv/.done
 venv-deploy: .venv-deploy/.done

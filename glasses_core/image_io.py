@@ -69,6 +69,11 @@ class Photo:
             self._views[reduction] = self._decode(reduction)
         return self._views[reduction], reduction
 
+    @property
+    def decoded(self) -> tuple[int, ...]:
+        """The reductions this photo has been decoded at so far, finest first (1: full size)."""
+        return tuple(sorted(self._views))
+
     def pixels(self, scale: float = 1.0) -> tuple[np.ndarray, int]:
         """(pixels, reduction): ``image(scale)`` as an (H, W, 3) uint8 RGB array."""
         reduction = _reduction(scale)

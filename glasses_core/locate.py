@@ -68,6 +68,9 @@ class Detectors:
     """
     SMALL_FACE = 0.15  # face width / longer side under which the whole-photo pass may miss faces
     DETAIL = 3  # "auto": the second pass reads the photo's longer side at DETAIL x the detector's input
+    # ...shrunk from the first look's view when that is at least as long (PREPROCESS_VERSION 11: a 12 MP photo
+    # is not decoded again at 1/4 for it; studies/detail_decode_study.py), else from a view twice as long
+    DETAIL_REUSES_VIEW = True
 
     def __init__(self, config: CropConfig, num_threads: int = 1):
         if config.detector not in ("short", "full", "auto"):
@@ -94,9 +97,13 @@ class Detectors:
         return faces
 
     def _detect_small(self, photo: Photo, detail: int) -> list[Face]:
-        """Faces found on the photo read at ``detail`` input pixels along its longer side (cut from
-        a decode of twice that, so the resize never aliases), in its full-resolution pixels."""
-        view, reduction = photo.image(2 * detail / max(photo.size))
+        """Faces found on the photo read at ``detail`` input pixels along its longer side, in its
+        full-resolution pixels: shrunk (antialiased) from the first look's view when that is at
+        least ``detail`` long, otherwise from the coarsest view at least twice that long."""
+        longer = max(photo.size)
+        view, reduction = photo.image(DETECT_SIDE / longer)
+        if not self.DETAIL_REUSES_VIEW or max(view.size) < detail:
+            view, reduction = photo.image(2 * detail / longer)
         return [scaled(face, reduction) for face in self._detector.detect(view, detail)]
 
 

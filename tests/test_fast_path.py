@@ -46,7 +46,10 @@ def test_the_fast_path_gives_the_same_crops_and_answers(classifier, faces):
           f"worst crop {max(worst):.2f}, eyes {max(eye):.4f} eye distances, probability {max(probability):.4f}")
     assert reduced >= 2 * FACES  # the placed faces took the fast path
     assert np.mean(pixel) <= 1.5 and max(worst) <= 9.0
-    assert max(eye) <= 0.02
+    # the worst eye is one face at a fifth of a 12 MP frame: 0.019 with preprocessing 10, 0.0215 with 11,
+    # whose detailed look reads the 1/8 view (decoded from the DCT here, box-reduced there) where 10
+    # decoded a 1/4 view for it; the worst crop fell from 5.38 to 3.78 (the printed figures, each version)
+    assert max(eye) <= 0.025
     # 0.2.0 moved by at most 0.05 here, 0.3.0 by 0.0625 (16 steps of the int8 output); what the
     # fast path must keep is F1 on all AFLW test photos (benchmarks/fast_path_f1.md: +0.0019)
     assert max(probability) <= 0.08

@@ -194,22 +194,33 @@ def test_only_small_faces_make_it_look_again_in_detail():
     squares = [(200, 100, 148), (600, 300, 60)]  # the larger one just under 15 % of 1000 px
     faces = detectors.detect(painted(1000, 600, squares))
     # then the whole photo once more, read at 3 x the detector's input (384 px) along its longer
-    # side, from a decode of at least twice that (768 px: here the full size)
-    assert finder.views == [(300, 500, 3), (600, 1000, 3, 384)]
+    # side, from the first look's view (1/2), which is at least that long (500 px)
+    assert finder.views == [(300, 500, 3), (300, 500, 3, 384)]
     assert boxes(faces) == [(200, 100, 348, 248), (600, 300, 660, 360)]
 
 
 @pytest.mark.parametrize("size, squares, whole, detail", [
-    # 2400 px: the whole photo at 1/8 (300 px); in detail from 1/2 (1200 px, 1/4 would be 600 < 768)
+    # 2400 px: the whole photo at 1/8 (300 px, under 384); in detail from a view at least twice the
+    # detailed input long: 1/2 (1200 px; 1/4 would be 600 < 768)
     ((2400, 1200), [(1000, 500, 80), (2200, 40, 100)], (150, 300, 3), (600, 1200, 3, 384)),
-    # 3600 px: the whole photo at 1/8; in detail from 1/4 (900 px)
-    ((3600, 1800), [(1000, 500, 120), (3300, 40, 120)], (225, 450, 3), (450, 900, 3, 384)),
+    # 3600 px: the whole photo at 1/8 (450 px), and in detail from that same view
+    ((3600, 1800), [(1000, 496, 120), (3296, 40, 120)], (225, 450, 3), (225, 450, 3, 384)),
 ])
 def test_the_detailed_look_reads_a_reduced_decode_and_gives_faces_in_full_pixels(size, squares, whole, detail):
     detectors, finder = detectors_with_finder()
     faces = detectors.detect(painted(*size, squares))
     assert finder.views == [whole, detail]
     assert boxes(faces) == [(x, y, x + side, y + side) for x, y, side in squares]
+
+
+def test_a_phone_photo_without_a_face_is_decoded_once():
+    # a 4032 x 3024 JPEG: the first look and the detailed one both read the 1/8 decode (504 px, at
+    # least the detailed 384); preprocessing 10 decoded it again at 1/4 for the detailed look (1008 px)
+    detectors, finder = detectors_with_finder()
+    photo = as_jpeg(Image.fromarray(painted(4032, 3024, [])))
+    assert detectors.detect(photo) == []
+    assert finder.views == [(378, 504, 3), (378, 504, 3, 384)]
+    assert photo.decoded == (8,)
 
 
 def test_no_face_at_all_also_looks_in_detail():

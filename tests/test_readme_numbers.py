@@ -704,3 +704,28 @@ def test_the_tight_frame_notes_quote_the_study():
     assert (f"(F1 {photographed['f1 mtfl_train turned']:.4f} against {photographed['f1 mtfl_train frontal']:.4f} "
             "as photographed)") in notes
     assert photographed["f1 mtfl_train turned"] >= photographed["f1 mtfl_train frontal"]
+
+
+def test_the_detail_decode_notes_quote_the_study():
+    """The notes on preprocessing 11 quote detail_decode_study.json: the same faces and answers both
+    ways, fewer decoded pixels for frames without a face, and no dataset photo long enough to change."""
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    study = json.loads((reports / "detail_decode_study.json").read_text())
+    every, frames = study["all"], sum(study["empty_frames"].values())
+    long = study["long_photos"].values()
+    assert sum(c["long"] for c in long) == 0 and every["found_by_one"] == every["answers_differ"] == 0
+    assert f"None of MTFL's and CelebA's {sum(c['photos'] for c in long):,} photos is 768 px long" in notes
+    assert (f"{frames} group photos of six validation photos each" in notes
+            and f"Both ways find the same {every['found11']} of the {every['faces']} placed faces and give the same "
+                f"{every['right11']} right answers (no answer differs; the largest probability move "
+                f"{every['largest_move']:.3f})" in notes)
+    others, empty = study["other_faces"], [sum(v[t] for v in study["empty_faces"].values()) for t in ("10", "11")]
+    assert others["10"] == others["11"] and empty[0] == empty[1]
+    assert f"the same {others['11']} other faces in the group photos and the same {empty[1]} faces in the {frames} frames" in notes
+    cost = {(c["photos"], c["version"]): c for c in study["cost"]}
+    old, new = cost["frames without their faces", 10], cost["frames without their faces", 11]
+    assert (f"decode {old['decodes_per_photo']:.2f} → {new['decodes_per_photo']:.2f} views a photo and "
+            f"{old['megapixels_per_photo']:.2f} → {new['megapixels_per_photo']:.2f} megapixels") in notes
+    assert (f"(the group photos {cost['group photos', 10]['decodes_per_photo']:.2f} and "
+            f"{cost['group photos', 11]['decodes_per_photo']:.2f}:") in notes

@@ -35,10 +35,13 @@ export async function detectFaces(photo, detector, detailed = true) {
   return faces;
 }
 
-// Faces found on the photo read at ``detail`` input pixels along its longer side (from a decode of
-// twice that), in its full-resolution pixels.
+// Faces found on the photo read at ``detail`` input pixels along its longer side, in its
+// full-resolution pixels: shrunk from the first look's view when that is at least ``detail`` long
+// (preprocessing 11), otherwise from the coarsest view at least twice that long.
 async function detectSmall(photo, detector, detail) {
-  const [view, reduction] = photo.view(2 * detail / Math.max(...photo.size));
+  const longer = Math.max(...photo.size);
+  let [view, reduction] = photo.view(DETECT_SIDE / longer);
+  if (Math.max(view.width, view.height) < detail) [view, reduction] = photo.view(2 * detail / longer);
   return (await detector.detect(view, detail)).map((f) => scaled(f, reduction));
 }
 
