@@ -157,7 +157,8 @@ def _shared(a: Face, b: Face) -> float:
     return max(0.0, w) * max(0.0, h) / max(min(a.area, b.area), 1e-9)
 
 
-def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: float | None = GIVE_UP) -> list[Face]:
+def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: float | None = GIVE_UP,
+               upright_give_up: float | None = None) -> list[Face]:
     """The usable faces of a photo in full-resolution pixels, largest first, each with its
     eyes measured again by the refiner.
 
@@ -168,8 +169,13 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
     WIDENED_TRUSTED, or from GIVE_UP where the mesh's eyes agree with the detector's: counts_widened);
     of two looks at one face, one the mesh trusts wins, then the more present.
     Faces of the upright look are always kept otherwise. A face of a second look stops being
-    refined once two passes read it below ``give_up`` (None: never)."""
-    faces = _refined(photo, detectors, detectors.detect(photo))
+    refined once two passes read it below ``give_up`` (None: never); with ``upright_give_up`` (a
+    study's rule, not the product's: studies/absent_face_study.py), so does an upright face, and one
+    the mesh last read below it is dropped."""
+    upright_give_up = upright_give_up if detectors.looks_again else None  # only the mesh reads presence
+    faces = _refined(photo, detectors, detectors.detect(photo), upright_give_up)
+    if upright_give_up is not None:
+        faces = [f for f in faces if f.presence is None or f.presence >= upright_give_up]
     if detectors.looks_again and not any(trusted(f, 0.0) for f in faces):
         more = [f for angle, found in detectors.detect_turned(photo)
                 for f in _refined(photo, detectors, found, give_up, TURNED_REGION_OUTSIDE) if trusted(f, angle)]

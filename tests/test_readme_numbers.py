@@ -729,3 +729,24 @@ def test_the_detail_decode_notes_quote_the_study():
             f"{old['megapixels_per_photo']:.2f} → {new['megapixels_per_photo']:.2f} megapixels") in notes
     assert (f"(the group photos {cost['group photos', 10]['decodes_per_photo']:.2f} and "
             f"{cost['group photos', 11]['decodes_per_photo']:.2f}:") in notes
+
+
+def test_the_absent_face_notes_quote_the_study():
+    """The notes on dropping absent upright faces quote absent_face_study.json, and its finding holds
+    there: fewer faces on frames without any, less recall on the composed hard photos."""
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split()).replace("−", "-")
+    study = json.loads((reports / "absent_face_study.json").read_text())
+    empty, val = study["empty"], study["validation"]
+    kept, dropped = (study["composed"][name] for name in ("product", "dropped"))
+    assert dropped["all"]["recall"] < kept["all"]["recall"] and empty["dropped"]["with_a_face"] < empty["product"]["with_a_face"]
+    assert (f"find a face in {empty['product']['with_a_face']} of {empty['frames']}, and the product says \"glass\" for "
+            f"{empty['product']['said_glass']} of them") in notes
+    assert f"leaves a face in {empty['dropped']['with_a_face']} of those frames and {empty['dropped']['said_glass']} \"glass\"" in notes
+    assert (f"F1 stays {val['product']['f1']:.4f} and one answer changes" in notes and len(val["changed"]) == 1
+            and f"{val['dropped']['f1']:.4f}" == f"{val['product']['f1']:.4f}")
+    assert (f"recall falls {kept['all']['recall']:.3f} → {dropped['all']['recall']:.3f} (chin cut "
+            f"{kept['chin cut']['recall']:.3f} → {dropped['chin cut']['recall']:.3f}, forehead and chin cut "
+            f"{kept['forehead and chin cut']['recall']:.3f} → {dropped['forehead and chin cut']['recall']:.3f}) while false "
+            f"alarms fall {kept['all']['false_alarms']} → {dropped['all']['false_alarms']} of 1,800") in notes
+    assert f"last reads below {study['give_up']:g}" in notes

@@ -1,0 +1,143 @@
+"""Dropping the upright look's faces the face mesh reads absent, judged by the answers (not adopted).
+
+    python3 research_and_train_nn/studies/absent_face_study.py --out research_and_train_nn/reports
+
+presence_study.py counted the faces such a rule would drop, real ones among them; this study asks what
+it does to the answers, with the model given. The rule: find_faces with ``upright_give_up`` GIVE_UP
+(an upright face is refined as a second look's is, and dropped when the mesh last reads it below
+GIVE_UP; with no face left the second looks run, as for any photo without a trusted face), against
+the product, on
+1. the composed hard photos (hard_cases.py's, from validation photos: per case, right face found, any
+   face found, recall and false alarms by the datasets' labels);
+2. every validation photo as photographed (the product's answer for the photo, any face: F1 by the
+   datasets' labels, photos without a face, and the photos whose answer changes);
+3. frames without any face (detail_decode_study.py's group frames without their faces: a smooth
+   colour field with noise, as the benchmarks' frames are): faces found and photos answered "glass".
+Never the test pool. Writes absent_face_study.md and .json.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import glasses_core.crop
+from glasses_core import GlassesClassifier
+from glasses_core.errors import errors_exit_2
+from glasses_core.locate import GIVE_UP, find_faces
+from research_and_train_nn.studies.detail_decode_study import group_photos
+from research_and_train_nn.studies.hard_cases import (add_photo_arguments, measure, summary, validation_photos,
+                                                      validation_records)
+from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
+
+RULES = ("product", "dropped")  # every upright face kept; upright faces the mesh reads absent dropped
+
+
+@contextlib.contextmanager
+def rule(name: str):
+    """Within it, the preprocessing finds faces as RULES' ``name`` says; the product's way again after,
+    even after an error."""
+    saved = glasses_core.crop.find_faces
+    if name == "dropped":
+        glasses_core.crop.find_faces = functools.partial(find_faces, upright_give_up=GIVE_UP)
+    try:
+        yield
+    finally:
+        glasses_core.crop.find_faces = saved
+
+
+def composed(classifier: GlassesClassifier, photos: list) -> dict:
+    """hard_cases.py's table for each rule."""
+    out = {}
+    for name in RULES:
+        with rule(name):
+            out[name] = summary(measure(classifier, photos))
+    return out
+
+
+def validation(classifier: GlassesClassifier, records: list) -> dict:
+    """Per rule, the product's answers on every validation photo; and the photos whose answer changes."""
+    labels = np.array([r.label for r in records])
+    answers = {}
+    for name in RULES:
+        with rule(name):
+            answers[name] = [classifier.predict(r.path) for r in tqdm(records, desc=f"validation, {name}",
+                                                                      unit="photo", file=sys.stderr)]
+    glass = classifier.config.labels[1]
+    out = {}
+    for name, results in answers.items():
+        said = np.array([a.answer == glass for a in results])
+        tp, fp, fn = int((said & (labels == 1)).sum()), int((said & (labels == 0)).sum()), int((~said & (labels == 1)).sum())
+        out[name] = {"photos": len(records), "f1": 2 * tp / max(2 * tp + fp + fn, 1), "false_alarms": fp, "missed": fn,
+                     "no_face": sum(not a.face_found for a in results)}
+    out["changed"] = [{"photo": r.key, "label": r.label, **{name: answers[name][i].answer for name in RULES}}
+                      for i, r in enumerate(records) if len({answers[name][i].answer for name in RULES}) > 1]
+    return out
+
+
+def empty_frames(classifier: GlassesClassifier, frames: list[dict]) -> dict:
+    """Per rule, on the frames without faces: photos with a face found, faces found, photos said "glass"."""
+    out = {"frames": len(frames)}
+    for name in RULES:
+        with rule(name):
+            results = [classifier.predict(frame["empty"]) for frame in frames]
+        out[name] = {"with_a_face": sum(r.face_found for r in results), "faces": sum(len(r.faces) for r in results),
+                     "said_glass": sum(r.answer == classifier.config.labels[1] for r in results)}
+    return out
+
+
+def markdown(r: dict, command: str) -> str:
+    lines = ["# Dropping the upright look's faces the face mesh reads absent: fewer false faces, less recall "
+             "(not adopted)", "", f"`{command}`", "",
+             f"The rule drops an upright face the mesh last reads below {r['give_up']:g} (locate.GIVE_UP; refined as a "
+             "second look's face is); the product keeps every upright face. Answers through the product with "
+             f"`{r['model']}`, on validation photos only.", "",
+             "**Composed hard photos** (hard_cases.py's cases; recall and false alarms by the datasets' labels):", "",
+             "| case | right face found (product) | (rule) | any face found (product) | (rule) | recall (product) "
+             "| (rule) | false alarms (product) | (rule) |", "|---|---|---|---|---|---|---|---|---|"]
+    a, b = (r["composed"][name] for name in RULES)
+    for case in a:
+        if a[case] is None:
+            continue
+        x, y = a[case], b[case]
+        lines.append(f"| {case} | {x['right_face']:.3f} | {y['right_face']:.3f} | {x['any_face']:.3f} | "
+                     f"{y['any_face']:.3f} | {x['recall']:.3f} | {y['recall']:.3f} | {x['false_alarms']} of "
+                     f"{x['without_glasses']} | {y['false_alarms']} of {y['without_glasses']} |")
+    v = r["validation"]
+    lines += ["", f"**Every validation photo as photographed** ({v['product']['photos']:,}; the photo's answer, any "
+              "face):", "", "| rule | F1 | false alarms | missed | no face found |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {v[name]['f1']:.4f} | {v[name]['false_alarms']} | {v[name]['missed']} | {v[name]['no_face']} |"
+              for name in RULES]
+    lines += ["", f"Answers that change: {len(v['changed'])}" + (
+        ": " + "; ".join(f"{c['photo']} (label {c['label']}: {c['product']} → {c['dropped']})" for c in v["changed"])
+        if v["changed"] else "") + ".", ""]
+    e = r["empty"]
+    lines += [f"**Frames without any face** ({e['frames']}, detail_decode_study.py's):", "",
+              "| rule | frames with a face found | faces found | frames said glass |", "|---|---|---|---|"]
+    lines += [f"| {name} | {e[name]['with_a_face']} | {e[name]['faces']} | {e[name]['said_glass']} |" for name in RULES]
+    return "\n".join(lines) + "\n"
+
+
+@errors_exit_2
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_report_arguments(parser, "absent_face_study")
+    add_photo_arguments(parser)
+    args = parser.parse_args(argv)
+    classifier = GlassesClassifier(args.model)
+    photos = validation_photos(args.data, args.per_class)
+    report = {"model": classifier.model_id, "give_up": GIVE_UP,
+              "empty": empty_frames(classifier, group_photos([p for p in photos if p[1] is not None])),
+              "validation": validation(classifier, validation_records(args.data)),
+              "composed": composed(classifier, photos)}
+    write_report(args.out, "absent_face_study", report, markdown(report, command_line("absent_face_study.py", argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
