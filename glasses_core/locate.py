@@ -175,7 +175,7 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
     upright_give_up = upright_give_up if detectors.looks_again else None  # only the mesh reads presence
     faces = _refined(photo, detectors, detectors.detect(photo), upright_give_up)
     if upright_give_up is not None:
-        faces = [f for f in faces if f.presence is None or f.presence >= upright_give_up]
+        faces = [f for f in faces if f.presence >= upright_give_up]
     if detectors.looks_again and not any(trusted(f, 0.0) for f in faces):
         more = [f for angle, found in detectors.detect_turned(photo)
                 for f in _refined(photo, detectors, found, give_up, TURNED_REGION_OUTSIDE) if trusted(f, angle)]

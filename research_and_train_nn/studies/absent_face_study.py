@@ -18,10 +18,10 @@ Never the test pool. Writes absent_face_study.md and .json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from tqdm import tqdm
@@ -38,17 +38,11 @@ from research_and_train_nn.studies.report_files import add_report_arguments, com
 RULES = ("product", "dropped")  # every upright face kept; upright faces the mesh reads absent dropped
 
 
-@contextlib.contextmanager
 def rule(name: str):
     """Within it, the preprocessing finds faces as RULES' ``name`` says; the product's way again after,
     even after an error."""
-    saved = glasses_core.crop.find_faces
-    if name == "dropped":
-        glasses_core.crop.find_faces = functools.partial(find_faces, upright_give_up=GIVE_UP)
-    try:
-        yield
-    finally:
-        glasses_core.crop.find_faces = saved
+    dropping = functools.partial(find_faces, upright_give_up=GIVE_UP) if name == "dropped" else find_faces
+    return mock.patch.object(glasses_core.crop, "find_faces", dropping)
 
 
 def composed(classifier: GlassesClassifier, photos: list) -> dict:

@@ -27,11 +27,10 @@ Writes detail_decode_study.md and .json.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from PIL import Image
@@ -44,6 +43,7 @@ from glasses_core.image_io import open_photo
 from research_and_train_nn.data.composed import right_face
 from research_and_train_nn.data.datasets import load
 from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos
+from research_and_train_nn.studies.placements import jpeg, probability
 from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
 
 WAYS = {10: False, 11: True}  # preprocessing version: its Detectors.DETAIL_REUSES_VIEW (11: the product's)
@@ -54,16 +54,10 @@ GRID = (3, 2)  # faces per row, rows
 NOISE = 6.0  # sensor-like noise on the colour field, grey levels
 
 
-@contextlib.contextmanager
 def detail_view(version: int):
     """Within it, the detailed look reads the view preprocessing ``version`` (a key of WAYS) read; the
     product's own setting again after, even after an error."""
-    saved = Detectors.DETAIL_REUSES_VIEW
-    Detectors.DETAIL_REUSES_VIEW = WAYS[version]
-    try:
-        yield
-    finally:
-        Detectors.DETAIL_REUSES_VIEW = saved
+    return mock.patch.object(Detectors, "DETAIL_REUSES_VIEW", WAYS[version])
 
 
 def long_photos(data: Path, longer: int = 2 * Detectors.DETAIL * VARIANTS["short"].input_size) -> dict:
@@ -83,8 +77,8 @@ def long_photos(data: Path, longer: int = 2 * Detectors.DETAIL * VARIANTS["short
 
 def group_photos(photos: list, seed: int = 0) -> list[dict]:
     """Frames of GRID placed photos each ((record, eyes) pairs with eyes), one frame per seven photos:
-    {"frame", "spacing", "jpeg", "empty" (the frame without its faces), "faces": [(record, eyes in the
-    frame)]}. Frames and spacings take turns."""
+    {"frame" (its name), "size", "spacing", "jpeg", "empty" (the frame without its faces), "faces":
+    [(record, eyes in the frame)]}. Frames and spacings take turns."""
     rng = np.random.default_rng(seed)
     photos = [photos[i] for i in rng.permutation(len(photos))]
     per_frame = GRID[0] * GRID[1]
@@ -105,15 +99,9 @@ def group_photos(photos: list, seed: int = 0) -> list[dict]:
             corner = (int(centre[0] - w / 2), int(centre[1] - h / 2))
             frame.paste(image.resize((w, h), Image.BICUBIC), corner)
             faces.append((record, eyes * np.array([w / image.width, h / image.height]) + corner))
-        out.append({"frame": f"{size[0]}x{size[1]}", "spacing": spacing, "jpeg": _jpeg(frame),
-                    "empty": _jpeg(empty), "faces": faces})
+        out.append({"frame": f"{size[0]}x{size[1]}", "size": size, "spacing": spacing,
+                    "jpeg": jpeg(frame, quality=90), "empty": jpeg(empty, quality=90), "faces": faces})
     return out
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def read(classifier: GlassesClassifier, jpeg: bytes, version: int) -> tuple[list, tuple[int, ...], float]:
@@ -134,7 +122,7 @@ def measure(classifier: GlassesClassifier, frames: list[dict]) -> dict:
         for kind in ("jpeg", "empty"):
             for version in (VERSIONS if n % 2 == 0 else VERSIONS[::-1]):  # the two take turns going first
                 crops, used, seconds = read(classifier, frame[kind], version)
-                width, height = map(int, frame["frame"].split("x"))
+                width, height = frame["size"]
                 d = decodes[kind, version]
                 d["photos"] += 1
                 d["decodes"] += len(used)
@@ -146,8 +134,7 @@ def measure(classifier: GlassesClassifier, frames: list[dict]) -> dict:
                     continue
                 matched = [right_face(found, eyes) for _, eyes in frame["faces"]]
                 others[version] += sum(all(c is not m for m in matched) for c in found)
-                placed[version] = [None if c is None else float(classifier.predict_crops(c.pixels[None])[0])
-                                 for c in matched]
+                placed[version] = [None if c is None else probability(classifier, c) for c in matched]
         for i, (record, _) in enumerate(frame["faces"]):
             faces.append({"frame": frame["frame"], "spacing": frame["spacing"], "label": record.label,
                           **{f"p{t}": placed[t][i] for t in VERSIONS}})

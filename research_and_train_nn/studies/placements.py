@@ -25,9 +25,9 @@ class Placement:
     eyes: np.ndarray  # (2, 2) annotated eyes (image-left first) in the placed photo's pixels
 
 
-def jpeg(image: Image.Image) -> bytes:
+def jpeg(image: Image.Image, quality: int = 95) -> bytes:
     buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=95)
+    image.save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
 
 
