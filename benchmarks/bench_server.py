@@ -11,6 +11,11 @@ server's overhead is the ratio of the two throughputs on the same machine in the
 The two alternate in ``--rounds`` rounds (the seconds shared out), and the ratio reported is
 the median of the rounds' ratios: this machine's speed drifts by a quarter within a minute, and
 measuring one side after the other put the drift into the ratio.
+
+Where the difference goes (Linux: read from /proc): the CPU time the server's processes spend
+per request and this process (the clients) per request, against the CPU time the runtime spends
+per photo. With every core busy and CPU the only limit, the throughput ratio is at most the
+runtime's CPU per photo over the server's and the clients' per request ("cpu_bound").
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shlex
 import statistics
 import sys
@@ -69,6 +75,32 @@ async def load(url: str, jpeg: bytes, clients: int, seconds: float) -> dict:
     return summary(latencies, elapsed, errors)
 
 
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User and system CPU seconds the processes ``pids`` have used so far; None without /proc."""
+    try:
+        stats = [Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() for pid in pids]
+    except OSError:
+        return None
+    return sum(int(fields[11]) + int(fields[12]) for fields in stats) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(lines: list[str]) -> list[int]:
+    """The processes that serve, from their "listening on ... (pid P, ...)" lines."""
+    return [int(pid) for line in lines if "listening on" in line for pid in re.findall(r"\(pid (\d+)", line)]
+
+
+def timed_cpu(measure, pids: list[int] | None = None):
+    """``measure()``'s summary with the CPU seconds it took: ``cpu_s`` of this process (the
+    clients, or the runtime's threads) and, given ``pids``, ``server_cpu_s`` of those."""
+    before, server_before = time.process_time(), cpu_seconds(pids or [])
+    result = measure()
+    result["cpu_s"] = time.process_time() - before
+    if pids:
+        after = cpu_seconds(pids)
+        result["server_cpu_s"] = None if after is None or server_before is None else after - server_before
+    return result
+
+
 def in_process(classifier, jpeg: bytes, pool: ThreadPoolExecutor, threads: int, seconds: float) -> dict:
     """The same photo through the runtime (a GlassesClassifier), from ``threads`` threads of ``pool``
     (kept between rounds: each thread makes its interpreters once), for ``seconds``."""
@@ -87,9 +119,15 @@ def in_process(classifier, jpeg: bytes, pool: ThreadPoolExecutor, threads: int, 
 
 
 def merged(rounds: list[dict]) -> dict:
-    """One summary of several rounds' (latencies, elapsed, errors)."""
-    return summary([x for r in rounds for x in r["latencies"]], sum(r["elapsed"] for r in rounds),
-                   [e for r in rounds for e in r["error_list"]])
+    """One summary of several rounds' (latencies, elapsed, errors), with their CPU time per
+    request or photo in milliseconds (``cpu_ms``: this process's; ``server_cpu_ms``: the server's)."""
+    result = summary([x for r in rounds for x in r["latencies"]], sum(r["elapsed"] for r in rounds),
+                     [e for r in rounds for e in r["error_list"]])
+    for key in ("cpu_s", "server_cpu_s"):
+        spent = [r.get(key) for r in rounds]
+        if result["requests"] and spent[0] is not None and None not in spent:
+            result[key.replace("_s", "_ms")] = round(1000 * sum(spent) / result["requests"], 3)
+    return result
 
 
 def summary(latencies: list[float], elapsed: float, errors: list) -> dict:
@@ -106,7 +144,7 @@ def summary(latencies: list[float], elapsed: float, errors: list) -> dict:
 
 
 def public(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k not in ("latencies", "elapsed", "error_list")}
+    return {k: v for k, v in result.items() if k not in ("latencies", "elapsed", "error_list", "cpu_s", "server_cpu_s")}
 
 
 def inference_threads(line: str) -> int:
@@ -149,25 +187,43 @@ def measure(args, classifier, jpeg: bytes) -> dict:
     with running_server(args.model, *shlex.split(args.server_args)) as server:
         asyncio.run(load(server.url, jpeg, 1, 2.0))  # warm-up: interpreters in every thread
         threads = sum(inference_threads(line) for line in server.lines if "listening on" in line)
+        pids = server_pids(server.lines)
         with ThreadPoolExecutor(threads) as pool:
             in_process(classifier, jpeg, pool, threads, 1.0)  # warm-up too
             for _ in range(args.rounds):  # the server idles while the runtime runs, and the other way round
-                served_rounds.append(asyncio.run(load(server.url, jpeg, args.clients, args.seconds / args.rounds)))
-                runtime_rounds.append(in_process(classifier, jpeg, pool, threads, args.in_process_seconds / args.rounds))
+                served_rounds.append(timed_cpu(lambda: asyncio.run(
+                    load(server.url, jpeg, args.clients, args.seconds / args.rounds)), pids))
+                runtime_rounds.append(timed_cpu(lambda: in_process(
+                    classifier, jpeg, pool, threads, args.in_process_seconds / args.rounds)))
     served, runtime = merged(served_rounds), merged(runtime_rounds)
     ratios = [s["per_second"] / r["per_second"] for s, r in zip(served_rounds, runtime_rounds)]
+    cpu = cpu_split(served, runtime)
     results = {"cores": len(os.sched_getaffinity(0)), "load_average_1min": round(os.getloadavg()[0], 2),
                "clients": args.clients, "jpeg_bytes": len(jpeg), "server_threads": threads,
                "server_args": args.server_args, "server": public(served), "in_process": public(runtime),
                "rounds": args.rounds, "round_ratios": [round(r, 3) for r in ratios],
-               "server_over_runtime_throughput": round(statistics.median(ratios), 3)}
+               "server_over_runtime_throughput": round(statistics.median(ratios), 3), **cpu}
     print(f"server   {served['per_second']:7.1f} req/s  p50 {served['p50_ms']:6.1f} ms  "
           f"p99 {served['p99_ms']:6.1f} ms  errors {served['errors']}  ({args.clients} clients, {args.seconds:g} s)")
     print(f"runtime  {runtime['per_second']:7.1f} photos/s p50 {runtime['p50_ms']:6.1f} ms  "
           f"p99 {runtime['p99_ms']:6.1f} ms  ({threads} threads, in process)")
     print(f"server throughput / runtime throughput = {results['server_over_runtime_throughput']} "
           f"(median of {args.rounds} rounds: {', '.join(map(str, results['round_ratios']))})")
+    if cpu:
+        print(f"CPU: server {cpu['cpu_ms']['server_per_request']} ms and clients {cpu['cpu_ms']['clients_per_request']} "
+              f"ms a request, runtime {cpu['cpu_ms']['runtime_per_photo']} ms a photo: at most {cpu['cpu_bound']}")
     return results
+
+
+def cpu_split(served: dict, runtime: dict) -> dict:
+    """The CPU time per request of the server and of the clients, per photo of the runtime, and
+    the throughput ratio they allow when CPU is the only limit; {} without /proc."""
+    if "server_cpu_ms" not in served or "cpu_ms" not in runtime:
+        return {}
+    per = {"server_per_request": served.pop("server_cpu_ms"), "clients_per_request": served.pop("cpu_ms"),
+           "runtime_per_photo": runtime.pop("cpu_ms")}
+    bound = per["runtime_per_photo"] / (per["server_per_request"] + per["clients_per_request"])
+    return {"cpu_ms": per, "cpu_bound": round(bound, 3)}
 
 if __name__ == "__main__":
     sys.exit(1 if main()["server"]["errors"] else 0)

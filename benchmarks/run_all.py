@@ -197,6 +197,11 @@ def rows(results: dict):
         yield "REST server", f"runtime in process, {s['server_threads']} thread{'s' if s['server_threads'] != 1 else ''}", f"{s['in_process']['per_second']} photos/s"
         yield "ratios (one run)", f"REST server {how} vs the runtime in process", \
             f"{s['server']['per_second'] / s['in_process']['per_second']:.2f}x"
+        if "cpu_ms" in s:
+            cpu = s["cpu_ms"]
+            yield "ratios (one run)", f"REST server {how}: CPU time a request (server, clients) vs the runtime's a photo", \
+                f"{cpu['server_per_request']:.2f} ms, {cpu['clients_per_request']:.2f} ms vs {cpu['runtime_per_photo']:.2f} ms: " \
+                f"at most {s['cpu_bound']:.2f}x"
         if "repeat_ratios" in s:
             yield "ratios (one run)", f"REST server {how} vs the runtime in process, {len(s['repeat_ratios'])} " \
                 "runs in a row (median of each run's alternating rounds)", \

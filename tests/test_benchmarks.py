@@ -99,3 +99,20 @@ def test_mlpackage_size_is_its_folder_total(run_all, tmp_path):
     (package / "a").write_bytes(b"x" * 1024)
     (package / "b").write_bytes(b"x" * 2048)
     assert run_all.model_sizes(tmp_path) == {"m.mlpackage": 3.0}
+
+
+def test_the_server_benchmark_splits_the_cpu_time_between_server_clients_and_runtime(run_all):
+    """bench_server.py reads the CPU time of the processes that serve (both children of
+    --processes 2, named by their "listening on" lines), not of the parent that only watches them."""
+    import bench_server  # run_all put benchmarks/ on the path
+    measured = bench_server.main(["--seconds", "2", "--in-process-seconds", "1", "--rounds", "1",
+                                  "--server-args", "--processes 2"])
+    cpu = measured["cpu_ms"]
+    assert measured["server"]["errors"] == 0 and measured["server_threads"] == 2
+    # each request's photo is classified by a child: about the runtime's CPU a photo, not the idle parent's
+    assert 0.7 * cpu["runtime_per_photo"] < cpu["server_per_request"] < 3 * cpu["runtime_per_photo"]
+    assert 0 < cpu["clients_per_request"] < cpu["server_per_request"]
+    assert measured["cpu_bound"] == pytest.approx(
+        cpu["runtime_per_photo"] / (cpu["server_per_request"] + cpu["clients_per_request"]), abs=1e-3)
+    rows = [row for row in run_all.rows({"server": {"default": measured}}) if "CPU time" in row[1]]
+    assert len(rows) == 1 and rows[0][2].endswith(f"at most {measured['cpu_bound']:.2f}x")

@@ -12,7 +12,7 @@ from tornado.testing import AsyncHTTPTestCase, gen_test
 from deploy.rest_server import decode, handlers
 from deploy.rest_server.http1 import JsonErrorsHTTPServer
 from deploy.rest_server.server import make_app, make_serving, server_options
-from glasses_core import GlassesClassifier
+from glasses_core import GlassesClassifier, Photo
 from glasses_core.image_header import widened_cost
 from serving import MTFL_GLASSES, SHIPPED_MODEL, blank_png, json_error, multipart, raw_exchange
 
@@ -195,7 +195,7 @@ class PixelLimitTest(HardeningTest):
     serving_options = dict(max_pixels=2_000_000)
 
     def test_an_image_over_the_pixel_limit_is_413_before_decoding(self):
-        with mock.patch.object(decode, "open_photo", side_effect=AssertionError("decoded")):
+        with mock.patch.object(Photo, "_decode", side_effect=AssertionError("decoded")):
             response = self.post("/glass_no_glass/", {"image": ("big.png", blank_png(2000, 1001))})
         self.assert_json_error(response, 413, "big.png", "2.0 megapixels", "limit")
 

@@ -10,7 +10,7 @@ from PIL import IcoImagePlugin, Image
 from tornado.testing import gen_test
 
 from deploy.rest_server import decode
-from glasses_core import GlassesClassifier
+from glasses_core import GlassesClassifier, Photo
 from glasses_core.image_header import DEFAULT_WEIGHTS, widened_cost
 from serving import MTFL_GLASSES, ROOT, SHIPPED_MODEL, json_error, multipart
 from test_server_hardening import HardeningTest, HoldingTest, gen_sleep
@@ -74,10 +74,10 @@ class HostileInputTest(HardeningTest):
     def test_an_unexpected_failure_on_one_image_of_a_batch_spares_the_others(self):
         real = decode.predict
 
-        def failing(classifier, data, name):
-            if "bad" in name:
+        def failing(classifier, photo):
+            if "bad" in photo.label:
                 raise ZeroDivisionError("a bug of ours")
-            return real(classifier, data, name)
+            return real(classifier, photo)
         with mock.patch.object(decode, "predict", failing), mock.patch("deploy.rest_server.handlers.predict", failing):
             response = self.post_raw("/api/v1/predict/batch", *batch(("bad.jpg", self.photo), ("good.jpg", self.photo)))
         assert response.code == 200
@@ -97,7 +97,7 @@ class HostileInputTest(HardeningTest):
     # --- 4: a 1 x 39,999,999 PNG was under 40 MP and cost seconds and 800 MB a request -------------
 
     def test_a_side_over_the_limit_is_413_before_decoding(self):
-        with mock.patch.object(decode, "open_photo", side_effect=AssertionError("decoded")):
+        with mock.patch.object(Photo, "_decode", side_effect=AssertionError("decoded")):
             for path in ONE_IMAGE:
                 response = self.post(path, {"image": ("tall.png", png_claiming(1, 39_999_999))})
                 self.assert_json_error(response, 413, "tall.png", "1x39999999", "side over the 16,384 pixel limit")

@@ -14,7 +14,7 @@ import asyncio
 import time
 from contextlib import asynccontextmanager
 
-from glasses_core import GlassesClassifier, open_photo
+from glasses_core import GlassesClassifier, Photo
 
 LARGE_PIXELS = 4_000_000  # above this cost an image is decoded in the large-image lane
 BUDGET_WAIT_S = 10.0  # how long an image may wait for room in the decode budget before a 503
@@ -51,10 +51,9 @@ class PixelBudget:
                 self._changed.notify_all()
 
 
-def predict(classifier: GlassesClassifier, data: bytes, name: str):
-    """Decode and classify (in a worker thread, or on the event loop's with --threads 0);
-    (result, (height, width), milliseconds)."""
+def predict(classifier: GlassesClassifier, photo: Photo):
+    """Decode and classify an opened photo (in a worker thread, or on the event loop's with
+    --threads 0); (result, (height, width), milliseconds)."""
     start = time.perf_counter()
-    photo = open_photo(data, name)  # decodes only the pixels the answer needs
-    result = classifier.predict(photo)
+    result = classifier.predict(photo)  # decodes only the pixels the answer needs
     return result, (photo.size[1], photo.size[0]), (time.perf_counter() - start) * 1000.0

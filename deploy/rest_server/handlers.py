@@ -13,9 +13,8 @@ from pathlib import Path
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler, stream_request_body
 
-from glasses_core import GlassesClassifier, GlassesError
+from glasses_core import GlassesClassifier, GlassesError, open_photo
 from glasses_core.errors import ImageTooLargeError
-from glasses_core.image_header import read_header
 
 from .decode import LARGE_PIXELS, BudgetBusy, PixelBudget, predict
 from .form import FormError, FormReader
@@ -263,22 +262,23 @@ class UploadHandler(JsonHandler):
     async def classify(self, data: bytes, name: str, pixel_allowance: int | None = None):
         """(PhotoResult, (height, width), milliseconds) for one image, or an HTTPError."""
         try:
-            image = read_header(data, name)  # on the event loop: no pixel is decoded
+            photo = open_photo(data, name)  # on the event loop: only its header is read, no pixel decoded
         except ImageTooLargeError as err:
             raise http_error(413, str(err))
         except GlassesError as err:
             raise http_error(400, str(err))
+        header = photo.header
         allowance = self.limits.max_pixels if pixel_allowance is None else pixel_allowance
-        if image.pixels > allowance:
-            raise http_error(413, f"{name}: {image.pixels / 1e6:.1f} megapixels, over the "
+        if header.pixels > allowance:
+            raise http_error(413, f"{name}: {header.pixels / 1e6:.1f} megapixels, over the "
                                   f"{allowance / 1e6:g} megapixel limit of this request")
-        large = image.cost > LARGE_PIXELS
+        large = header.cost > LARGE_PIXELS
         try:
-            async with self.serving.budget.hold(image.cost):
+            async with self.serving.budget.hold(header.cost):
                 if not large and self.serving.executor is None:  # --threads 0: on the event loop's thread
-                    return predict(self.serving.classifier, data, name)
+                    return predict(self.serving.classifier, photo)
                 lane = self.serving.large_executor if large else self.serving.executor
-                return await IOLoop.current().run_in_executor(lane, predict, self.serving.classifier, data, name)
+                return await IOLoop.current().run_in_executor(lane, predict, self.serving.classifier, photo)
         except BudgetBusy as err:
             raise http_error(503, str(err))
         except ImageTooLargeError as err:
