@@ -199,6 +199,13 @@ class PixelLimitTest(HardeningTest):
             response = self.post("/glass_no_glass/", {"image": ("big.png", blank_png(2000, 1001))})
         self.assert_json_error(response, 413, "big.png", "2.0 megapixels", "limit")
 
+    def test_an_upload_is_opened_and_its_header_checked_once(self):
+        from glasses_core import image_header, image_io
+        checks = mock.Mock(wraps=image_header.checked)
+        with mock.patch.object(image_header, "checked", checks), mock.patch.object(image_io, "checked", checks):
+            response = self.post("/glass_no_glass/", {"image": ("a.jpg", self.photo)})
+        assert response.code == 200 and checks.call_count == 1
+
     def test_a_batch_is_held_to_the_pixel_limit_in_all(self):
         image = blank_png(1000, 800)  # 0.8 MP: two fit in 2 MP, the third does not
         content_type, body = multipart({"image": ("a.png", image)})
