@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run_all.py [--quick] [--runs 200] [--out benchmarks]
         [--skip-sizes] [--skip-latency] [--skip-pipeline] [--skip-folder] [--skip-server]
-        [--skip-training] [--note "2-core dev machine"]
+        [--skip-training] [--keep-skipped] [--note "2-core dev machine"]
 
 Sections: the size of every export in models/; the classifier alone per crop for each TFLite
 variant with 1 and 2 threads, and which is fastest here; the whole pipeline per photo at
@@ -11,7 +11,10 @@ a profile of predict() in profile_predict.txt); the folder runner's photos per s
 (bench_folder.py); the server's requests per second against the runtime in process, as it
 starts by default (three times in a row), with --threads 1 and as one process (bench_server.py); training throughput read from models/training_log.txt and models/history.csv (or --training-run's). ``--quick`` shortens the folder and
 server runs. Timings are medians and depend on the machine and what else runs on it: the JSON
-records the cores and the load average.
+records the cores and the load average. ``--keep-skipped`` measures only the sections not
+skipped and keeps the others' figures from --out's results.json (a change to the server need
+not put the day's machine noise into the pipeline's figures); the table says when each kept
+section was measured.
 """
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ MODELS = ROOT / "models"
 VARIANTS = ("int8", "float16", "float32")
 THREADS = (1, 2)
 SECTIONS = ("sizes", "latency", "pipeline", "folder", "server", "training")
+SECTION_KEYS = {"sizes": "sizes_kib", "latency": "classifier_ms_per_crop", "pipeline": "pipeline", "folder": "folder",
+                "server": "server", "training": "training"}  # each section's key in results.json
 
 
 def kib(path: Path) -> float:
@@ -139,7 +144,7 @@ def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"Benchmarks on {m['note'] or 'this machine'}: {m['cores']} cores, {m['processor']}, "
              f"Python {m['python']}, load average {m['load_average_1min_start']} at the start "
-             f"({m['date']}). Medians; other work on the machine skews them.", "",
+             f"({m['date']}). Medians; other work on the machine skews them.{earlier_runs(results)}", "",
              "| section | measurement | value |", "|---|---|---|"]
     lines += [f"| {section} | {name} | {value} |" for section, name, value in rows(results)]
     return "\n".join(lines) + "\n"
@@ -201,7 +206,7 @@ def rows(results: dict):
             cpu = s["cpu_ms"]
             yield "ratios (one run)", f"REST server {how}: CPU time a request (server, clients) vs the runtime's a photo", \
                 f"{cpu['server_per_request']:.2f} ms, {cpu['clients_per_request']:.2f} ms vs {cpu['runtime_per_photo']:.2f} ms: " \
-                f"at most {s['cpu_bound']:.2f}x"
+                f"CPU time alone gives {s['cpu_ratio']:.2f}x"
         if "repeat_ratios" in s:
             yield "ratios (one run)", f"REST server {how} vs the runtime in process, {len(s['repeat_ratios'])} " \
                 "runs in a row (median of each run's alternating rounds)", \
@@ -216,21 +221,47 @@ def rows(results: dict):
         yield section, f"wall time, {t['epochs']} epochs", f"{t['wall_s']} s ({t['crops_per_s_overall']} crops/s)"
 
 
+def earlier_runs(results: dict) -> str:
+    """' Kept from an earlier run (--keep-skipped): SECTION, ... measured at DATE (load L at the start).'
+    for every earlier run whose sections this file keeps; '' when every section is this run's."""
+    now = results["machine"]["date"]
+    kept: dict[tuple, list[str]] = {}
+    for section, when in results.get("measured", {}).items():
+        if when["date"] != now:
+            kept.setdefault((when["date"], when["load_average_1min_start"]), []).append(section)
+    return "".join(f" Kept from an earlier run (--keep-skipped): {', '.join(sections)} measured at {date} "
+                   f"(load average {load} at the start)." for (date, load), sections in sorted(kept.items()))
+
+
+def kept_results(out: Path) -> dict:
+    """The sections of ``out``/results.json, each with when it was measured (``measured``; a file
+    written before run_all recorded that: its machine's date and load, for every section in it)."""
+    earlier = json.loads((out / "results.json").read_text())
+    when = {k: earlier["machine"][k] for k in ("date", "load_average_1min_start")}
+    present = [section for section in SECTIONS if SECTION_KEYS[section] in earlier]
+    measured = earlier.get("measured") or {section: when for section in present}
+    return {**{SECTION_KEYS[section]: earlier[SECTION_KEYS[section]] for section in present},
+            "measured": {section: measured[section] for section in present}}
+
+
 def run(args) -> dict:
     results = {"machine": machine(args.note), "runs": args.runs, "quick": args.quick}
-    steps = {"sizes": ("sizes_kib", lambda: model_sizes(args.models)),
-             "latency": ("classifier_ms_per_crop", lambda: classifier_latency(args.models, args.runs)),
-             "pipeline": ("pipeline", lambda: pipeline(args.models, args.runs, args.out)),
-             "folder": ("folder", lambda: folder(args.models, args.quick)),
-             "server": ("server", lambda: server(args.models, args.quick)),
-             "training": ("training", lambda: training(args.training_run or args.models))}
+    if args.keep_skipped:
+        results.update(kept_results(args.out))
+    measured_now = {k: results["machine"][k] for k in ("date", "load_average_1min_start")}
+    steps = {"sizes": lambda: model_sizes(args.models),
+             "latency": lambda: classifier_latency(args.models, args.runs),
+             "pipeline": lambda: pipeline(args.models, args.runs, args.out),
+             "folder": lambda: folder(args.models, args.quick),
+             "server": lambda: server(args.models, args.quick),
+             "training": lambda: training(args.training_run or args.models)}
     for section in SECTIONS:
         if getattr(args, f"skip_{section}"):
             continue
-        key, measure = steps[section]
         start = time.perf_counter()
         print(f"[run_all] {section}...", flush=True)
-        results[key] = measure()
+        results[SECTION_KEYS[section]] = steps[section]()
+        results.setdefault("measured", {})[section] = measured_now
         print(f"[run_all] {section} done in {time.perf_counter() - start:.1f} s", flush=True)
     results["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 2)
     return results
@@ -249,9 +280,14 @@ def parse_args(argv=None):
     parser.add_argument("--note", default="", help="where it ran, e.g. '2-core dev machine, shared'")
     for section in SECTIONS:
         parser.add_argument(f"--skip-{section}", action="store_true", help=f"leave out the {section} section")
+    parser.add_argument("--keep-skipped", action="store_true",
+                        help="keep the skipped sections' figures from --out's results.json (measure again only "
+                             "what a change touched); the table says when each kept section was measured")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.keep_skipped and not (args.out / "results.json").is_file():
+        parser.error(f"--keep-skipped: no {args.out / 'results.json'} to keep the skipped sections from")
     return args
 
 

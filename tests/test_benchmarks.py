@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,34 @@ def test_the_server_benchmark_splits_the_cpu_time_between_server_clients_and_run
     # each request's photo is classified by a child: about the runtime's CPU a photo, not the idle parent's
     assert 0.7 * cpu["runtime_per_photo"] < cpu["server_per_request"] < 3 * cpu["runtime_per_photo"]
     assert 0 < cpu["clients_per_request"] < cpu["server_per_request"]
-    assert measured["cpu_bound"] == pytest.approx(
+    assert measured["cpu_ratio"] == pytest.approx(
         cpu["runtime_per_photo"] / (cpu["server_per_request"] + cpu["clients_per_request"]), abs=1e-3)
     rows = [row for row in run_all.rows({"server": {"default": measured}}) if "CPU time" in row[1]]
-    assert len(rows) == 1 and rows[0][2].endswith(f"at most {measured['cpu_bound']:.2f}x")
+    assert len(rows) == 1 and rows[0][2].endswith(f"CPU time alone gives {measured['cpu_ratio']:.2f}x")
+
+
+def test_keep_skipped_measures_one_section_again_and_says_when_the_others_were(run_all, results, tmp_path):
+    out = tmp_path / "bench"
+    shutil.copytree(results, out)
+    before = json.loads((out / "results.json").read_text())
+    run_all.main(["--out", str(out), "--keep-skipped", "--note", "test", *(f"--skip-{section}" for section in
+                                                                         ("latency", "pipeline", "folder", "server", "training"))])
+    after = json.loads((out / "results.json").read_text())
+    for key in ("classifier_ms_per_crop", "pipeline", "training"):  # kept as they were
+        assert after[key] == before[key], key
+    assert "folder" not in after and "server" not in after  # skipped in both runs: nothing to keep
+    then = before["machine"]["date"]
+    assert after["measured"]["sizes"]["date"] == after["machine"]["date"] != then
+    assert {section: when["date"] for section, when in after["measured"].items() if section != "sizes"} == {
+        "latency": then, "pipeline": then, "training": then}
+    first_line = (out / "results.md").read_text().splitlines()[0]
+    assert (f"Kept from an earlier run (--keep-skipped): latency, pipeline, training measured at {then} (load "
+            f"average {before['machine']['load_average_1min_start']} at the start).") in first_line
+    table = (out / "results.md").read_text()
+    assert table.count("| ratios (one run) |") == 17  # the kept sections' rows, as before
+
+
+def test_keep_skipped_needs_a_results_file_to_keep(run_all, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run_all.main(["--out", str(tmp_path), "--keep-skipped", "--skip-pipeline"])
+    assert stopped.value.code == 2 and "no " in capsys.readouterr().err and not (tmp_path / "results.md").exists()

@@ -87,6 +87,11 @@ def test_speed_sentences_quote_the_benchmark_results():
             f"default's {server['default']['server']['per_second']:.0f}") in text
     assert (f"get {server['default']['server_over_runtime_throughput']:.2f} × the runtime's throughput in process "
             f"with as many threads, and {server['threads_1']['server_over_runtime_throughput']:.2f} × with") in text
+    runs, cpu = server["default"]["repeat_ratios"], server["default"]["cpu_ms"]
+    assert f"three runs in a row gave {runs[0]:.2f}, {runs[1]:.2f} and {runs[2]:.2f} ×" in text
+    assert (f"its processes spend {cpu['server_per_request']:.1f} ms of CPU on a request and the clients "
+            f"{cpu['clients_per_request']:.1f} ms, against {cpu['runtime_per_photo']:.1f} ms a photo in process: "
+            f"CPU time alone gives {server['default']['cpu_ratio']:.2f} ×") in text
 
 
 def test_model_card_per_source_figures_match_the_evaluation_report():
