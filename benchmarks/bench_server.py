@@ -125,10 +125,10 @@ def merged(rounds: list[dict]) -> dict:
     request or photo in milliseconds (``cpu_ms``: this process's; ``server_cpu_ms``: the server's)."""
     result = summary([x for r in rounds for x in r["latencies"]], sum(r["elapsed"] for r in rounds),
                      [e for r in rounds for e in r["error_list"]])
-    for key in ("cpu_s", "server_cpu_s"):
+    for key, name in (("cpu_s", "cpu_ms"), ("server_cpu_s", "server_cpu_ms")):
         spent = [r.get(key) for r in rounds]
-        if result["requests"] and spent[0] is not None and None not in spent:
-            result[key.replace("_s", "_ms")] = round(1000 * sum(spent) / result["requests"], 3)
+        if result["requests"] and None not in spent:
+            result[name] = round(1000 * sum(spent) / result["requests"], 3)
     return result
 
 
@@ -226,6 +226,7 @@ def cpu_split(served: dict, runtime: dict) -> dict:
            "runtime_per_photo": runtime.pop("cpu_ms")}
     ratio = per["runtime_per_photo"] / (per["server_per_request"] + per["clients_per_request"])
     return {"cpu_ms": per, "cpu_ratio": round(ratio, 3)}
+
 
 if __name__ == "__main__":
     sys.exit(1 if main()["server"]["errors"] else 0)
