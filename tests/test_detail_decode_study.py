@@ -18,8 +18,7 @@ from test_locate import benchmark_frame
 
 @pytest.fixture(scope="module")
 def frames(data_dir):
-    photos = [(r, eyes) for r, eyes in validation_photos(data_dir, 6) if eyes is not None]
-    return group_photos(photos)[:len(FRAMES)]  # one frame of each size, eyes 3 % of it apart
+    return group_photos(validation_photos(data_dir, 6))[:len(FRAMES)]  # one frame of each size, eyes 3 % of it apart
 
 
 def test_the_switch_is_undone_even_after_an_error():

@@ -30,6 +30,7 @@ import glasses_core.crop
 from glasses_core import GlassesClassifier
 from glasses_core.errors import errors_exit_2
 from glasses_core.locate import GIVE_UP, find_faces
+from research_and_train_nn.evaluation.metrics import metrics
 from research_and_train_nn.studies.detail_decode_study import group_photos
 from research_and_train_nn.studies.hard_cases import (add_photo_arguments, measure, summary, validation_photos,
                                                       validation_records)
@@ -65,9 +66,9 @@ def validation(classifier: GlassesClassifier, records: list) -> dict:
     glass = classifier.config.labels[1]
     out = {}
     for name, results in answers.items():
-        said = np.array([a.answer == glass for a in results])
-        tp, fp, fn = int((said & (labels == 1)).sum()), int((said & (labels == 0)).sum()), int((~said & (labels == 1)).sum())
-        out[name] = {"photos": len(records), "f1": 2 * tp / max(2 * tp + fp + fn, 1), "false_alarms": fp, "missed": fn,
+        scored = metrics(labels, np.array([float(a.answer == glass) for a in results]), 0.5)
+        (_, false_alarms), (missed, _) = scored["confusion_matrix"]
+        out[name] = {"photos": len(records), "f1": scored["f1"], "false_alarms": false_alarms, "missed": missed,
                      "no_face": sum(not a.face_found for a in results)}
     out["changed"] = [{"photo": r.key, "label": r.label, **{name: answers[name][i].answer for name in RULES}}
                       for i, r in enumerate(records) if len({answers[name][i].answer for name in RULES}) > 1]
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
     classifier = GlassesClassifier(args.model)
     photos = validation_photos(args.data, args.per_class)
     report = {"model": classifier.model_id, "give_up": GIVE_UP,
-              "empty": empty_frames(classifier, group_photos([p for p in photos if p[1] is not None])),
+              "empty": empty_frames(classifier, group_photos(photos)),
               "validation": validation(classifier, validation_records(args.data)),
               "composed": composed(classifier, photos)}
     write_report(args.out, "absent_face_study", report, markdown(report, command_line("absent_face_study.py", argv)))

@@ -76,10 +76,11 @@ def long_photos(data: Path, longer: int = 2 * Detectors.DETAIL * VARIANTS["short
 
 
 def group_photos(photos: list, seed: int = 0) -> list[dict]:
-    """Frames of GRID placed photos each ((record, eyes) pairs with eyes), one frame per seven photos:
-    {"frame" (its name), "size", "spacing", "jpeg", "empty" (the frame without its faces), "faces":
-    [(record, eyes in the frame)]}. Frames and spacings take turns."""
+    """Frames of GRID placed photos each, from the (record, eyes) pairs whose eyes are known, one frame
+    per seven photos: {"frame" (its name), "size", "spacing", "jpeg", "empty" (the frame without its
+    faces), "faces": [(record, eyes in the frame)]}. Frames and spacings take turns."""
     rng = np.random.default_rng(seed)
+    photos = [p for p in photos if p[1] is not None]
     photos = [photos[i] for i in rng.permutation(len(photos))]
     per_frame = GRID[0] * GRID[1]
     out = []
@@ -209,8 +210,7 @@ def main(argv=None) -> int:
     add_report_arguments(parser, "detail_decode_study")
     add_photo_arguments(parser)
     args = parser.parse_args(argv)
-    photos = [(record, eyes) for record, eyes in validation_photos(args.data, args.per_class) if eyes is not None]
-    report = measure(GlassesClassifier(args.model), group_photos(photos))
+    report = measure(GlassesClassifier(args.model), group_photos(validation_photos(args.data, args.per_class)))
     report["long_photos"] = long_photos(args.data)
     write_report(args.out, "detail_decode_study", report, markdown(report, command_line("detail_decode_study.py", argv)))
     return 0
