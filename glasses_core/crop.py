@@ -20,7 +20,9 @@ from .locate import Detectors, find_faces, usable_faces
 
 # Bump whenever preprocess() can give different pixels for the same inputs: training caches
 # crops under this version, so no stale crop is ever trained on.
-PREPROCESS_VERSION = 11  # 11: the detailed look reads the first look's view when that is at least its input long
+PREPROCESS_VERSION = 12  # 12: an upright face the face mesh reads below locate.GIVE_UP on two passes in a row
+#                           is refined no further, as a second look's face is (it is kept)
+#                        11: the detailed look reads the first look's view when that is at least its input long
 #                           (locate.Detectors.DETAIL_REUSES_VIEW): one decode fewer for a large photo without a face
 #                        10: a face of the widened look also counts under presence 2 when the mesh's eyes agree
 #                           with the detector's (locate.counts_widened)

@@ -36,9 +36,10 @@ WIDENED_TRUSTED = 2.0  # a face of the widened look (a close-up the frame cuts, 
 #                            such a face far less present (studies/close_up_study.py)
 WIDENED_AGREEING = 0.15  # ...and from GIVE_UP when the mesh's eyes lie within this many eye distances of the
 #                           detector's own (eye_agreement): such faces are all right faces (studies/presence_study.py)
-GIVE_UP = -6.0  # a face a second look finds stops being refined when two passes in a row read its presence
-#                 below this: it cannot count (TRUSTED). Faces the second looks made trusted read -2.9 or
-#                 more on one of their first two passes (studies/second_look_study.py)
+GIVE_UP = -6.0  # a face stops being refined when two passes in a row read its presence below this: a second
+#                 look's face cannot count then (TRUSTED); faces the second looks made trusted read -2.9 or more
+#                 on one of their first two passes (studies/second_look_study.py). An upright face is kept,
+#                 refined no further (preprocessing 12: studies/absent_face_study.py)
 # The quarter turns of the second look, each with the angle that the eye line of a face upright in
 # the turned copy has in the photo (image coordinates: y down, so +90 degrees points down).
 TURNS = ((Image.Transpose.ROTATE_90, math.pi / 2), (Image.Transpose.ROTATE_270, -math.pi / 2),
@@ -158,7 +159,7 @@ def _shared(a: Face, b: Face) -> float:
 
 
 def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: float | None = GIVE_UP,
-               upright_give_up: float | None = None) -> list[Face]:
+               upright_give_up: float | None = GIVE_UP, drop_absent: bool = False) -> list[Face]:
     """The usable faces of a photo in full-resolution pixels, largest first, each with its
     eyes measured again by the refiner.
 
@@ -169,12 +170,13 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
     WIDENED_TRUSTED, or from GIVE_UP where the mesh's eyes agree with the detector's: counts_widened);
     of two looks at one face, one the mesh trusts wins, then the more present.
     Faces of the upright look are always kept otherwise. A face of a second look stops being
-    refined once two passes read it below ``give_up`` (None: never); with ``upright_give_up`` (a
-    study's rule, not the product's: studies/absent_face_study.py), so does an upright face, and one
-    the mesh last read below it is dropped."""
+    refined once two passes read it below ``give_up``, a face of the upright look once two read it
+    below ``upright_give_up`` (None: never; preprocessing 11 refined every upright face in full).
+    With ``drop_absent`` (a study's rule, not the product's: studies/absent_face_study.py), an
+    upright face the mesh last read below ``upright_give_up`` is dropped."""
     upright_give_up = upright_give_up if detectors.looks_again else None  # only the mesh reads presence
     faces = _refined(photo, detectors, detectors.detect(photo), upright_give_up)
-    if upright_give_up is not None:
+    if drop_absent and upright_give_up is not None:
         faces = [f for f in faces if f.presence >= upright_give_up]
     if detectors.looks_again and not any(trusted(f, 0.0) for f in faces):
         more = [f for angle, found in detectors.detect_turned(photo)
@@ -191,7 +193,7 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
 
 def _refined(photo: Photo, detectors: Detectors, faces: list[Face], give_up: float | None = None,
              outside: str | None = None) -> list[Face]:
-    """The faces with their eyes measured again; with ``give_up`` (second looks, MeshRefiner only),
+    """The faces with their eyes measured again; with ``give_up`` (MeshRefiner only),
     a face the mesh reads below it twice in a row is left after those passes, and the mesh's regions
     hold ``outside`` where they leave the photo (None: REGION_OUTSIDE)."""
     if give_up is None and outside is None:
@@ -260,7 +262,7 @@ class MeshRefiner:
 
     def refine(self, photo: Photo, face: Face, give_up: float | None = None, outside: str | None = None) -> Face:
         """The face with the mesh's eyes and presence; with ``give_up``, the passes also stop once
-        two in a row read the presence below it (find_faces' second looks: such a face cannot count);
+        two in a row read the presence below it (find_faces: a second look's face cannot count then);
         the regions hold ``outside`` where they leave the photo (None: REGION_OUTSIDE)."""
         region = region_of(face.box, face.right_eye, face.left_eye, MESH_ROI_SCALE)
         before = math.inf

@@ -1,6 +1,7 @@
-"""The absent-face study (research_and_train_nn/studies/absent_face_study.py): its rule, switched on
-and off around the product's preprocessing, drops the false face of the benchmarks' 1920 x 1080 frame
-without a face and also a real validation face the mesh reads absent; the product keeps both."""
+"""The absent-face study (research_and_train_nn/studies/absent_face_study.py): its rules, switched on
+and off around the product's preprocessing. The dropping rule drops the false face of the benchmarks'
+1920 x 1080 frame without a face and also a real validation face the mesh reads absent; preprocessing
+11's rule and the product's keep both, the product refining the false face no further."""
 import pytest
 
 import glasses_core.crop
@@ -16,12 +17,12 @@ def test_the_rule_is_switched_off_again_even_after_an_error():
         assert glasses_core.crop.find_faces is not find_faces
         raise RuntimeError
     assert glasses_core.crop.find_faces is find_faces
-    with rule("product"):
-        assert glasses_core.crop.find_faces is find_faces
-    assert RULES == ("product", "dropped")
+    with rule("refined no further"):
+        assert glasses_core.crop.find_faces is find_faces  # the product's rule
+    assert list(RULES) == ["refined in full", "refined no further", "dropped"]
 
 
-def test_the_rule_drops_a_false_face_and_a_real_one_the_product_keeps(data_dir):
+def test_the_dropping_rule_drops_a_false_face_and_a_real_one_the_others_keep(data_dir):
     classifier = GlassesClassifier()
     photos = {"the benchmarks' 1080p frame without a face": benchmark_frame("1920x1080", face=False),
               "a real face tinted green (label: no glasses)": str(data_dir / "mtfl" / TINTED)}
@@ -29,4 +30,5 @@ def test_the_rule_drops_a_false_face_and_a_real_one_the_product_keeps(data_dir):
     for name in RULES:
         with rule(name):
             found[name] = {what: classifier.predict(photo).face_found for what, photo in photos.items()}
-    assert all(found["product"].values()) and not any(found["dropped"].values())
+    assert all(found["refined in full"].values()) and all(found["refined no further"].values())
+    assert not any(found["dropped"].values())

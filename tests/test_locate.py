@@ -537,12 +537,12 @@ def benchmark_frame(size: str, face: bool) -> bytes:
     return module.benchmark_photo(size, face=face)
 
 
-def mesh_presences(detectors: Detectors, photo, give_up) -> tuple[list, list[float]]:
+def mesh_presences(detectors: Detectors, photo, give_up, **rule) -> tuple[list, list[float]]:
     """find_faces' faces, and the presence every face-mesh pass read on the way."""
     read, look = [], detectors.refiner._mesh.look
     detectors.refiner._mesh.look = lambda patch: (lambda out: read.append(float(out[1])) or out)(look(patch))
     try:
-        return find_faces(open_photo(photo), detectors, CropConfig(), give_up=give_up), read
+        return find_faces(open_photo(photo), detectors, CropConfig(), give_up=give_up, **rule), read
     finally:
         del detectors.refiner._mesh.look
 
@@ -550,7 +550,7 @@ def mesh_presences(detectors: Detectors, photo, give_up) -> tuple[list, list[flo
 def test_a_second_look_gives_up_on_a_face_the_mesh_reads_as_none_twice():
     """Issue 26: the turned look finds a false face in the benchmark's frame without a face; the mesh
     reads it far below GIVE_UP, so it is refined twice, not MESH_PASSES times, and the photo still
-    has no face. The upright look's faces are refined in full whatever they read (they count)."""
+    has no face."""
     from glasses_core.locate import GIVE_UP, MESH_PASSES
     detectors = Detectors(CropConfig())
     frame = benchmark_frame("640x480", face=False)
@@ -560,6 +560,34 @@ def test_a_second_look_gives_up_on_a_face_the_mesh_reads_as_none_twice():
     assert len(read_never) == MESH_PASSES and max(read_never) < GIVE_UP, read_never
     assert read_ruled == read_never[:2]
     assert find_faces(open_photo(frame), detectors, CropConfig()) == []  # the rule is find_faces' default
+
+
+def test_an_upright_face_the_mesh_reads_as_none_twice_is_refined_no_further_and_kept():
+    """Preprocessing 12 (issue 26 item 2, studies/absent_face_study.py): the upright look finds a false face
+    in the benchmarks' 1920 x 1080 frame without a face; the mesh reads it below GIVE_UP on every pass.
+    It used to be refined until its region settled (three passes); now, as a second look's face is,
+    twice. It is kept all the same (upright faces count), with the second pass's eyes."""
+    from glasses_core.locate import GIVE_UP
+    detectors = Detectors(CropConfig())
+    frame = benchmark_frame("1920x1080", face=False)
+    in_full, read_in_full = mesh_presences(detectors, frame, GIVE_UP, upright_give_up=None)
+    ruled, read_ruled = mesh_presences(detectors, frame, GIVE_UP)
+    assert len(read_in_full) == 3 and max(read_in_full) < GIVE_UP, read_in_full
+    assert read_ruled == read_in_full[:2]
+    assert len(in_full) == len(ruled) == 1 and ruled[0].box == in_full[0].box
+    assert ruled[0].presence == read_ruled[-1] and ruled[0].right_eye != pytest.approx(in_full[0].right_eye)
+    assert find_faces(open_photo(frame), detectors, CropConfig()) == ruled  # the rule is find_faces' default
+
+
+def test_giving_up_on_upright_faces_changes_no_face_the_mesh_reads_present(mtfl_faces):
+    """Real faces read far above GIVE_UP: their refinement, eyes and presence stay exactly as they were."""
+    detectors = Detectors(CropConfig())
+    for image, _, _ in mtfl_faces[:4]:
+        in_full, read_in_full = mesh_presences(detectors, as_jpeg(image), None, upright_give_up=None)
+        ruled, read_ruled = mesh_presences(detectors, as_jpeg(image), None)
+        assert in_full and read_ruled == read_in_full
+        for a, b in zip(in_full, ruled):
+            assert np.array_equal(a.keypoints, b.keypoints) and a.presence == b.presence
 
 
 def test_the_turned_look_s_regions_stay_black_as_the_give_up_rule_assumes(monkeypatch):

@@ -182,6 +182,22 @@ def test_the_page_gives_up_on_a_second_look_s_face_where_the_core_does(page):
     assert np.allclose(looked["presences"], core, atol=0.5), (looked["presences"], core)
 
 
+def test_the_page_gives_up_on_an_upright_face_where_the_core_does(page):
+    """Preprocessing 12: in the conformance suite's frame without a face the upright look finds a false face
+    the mesh reads below GIVE_UP; the page, like the core, refines it twice and no further, and keeps it."""
+    from glasses_core import CropConfig, Detectors
+    from glasses_core.locate import GIVE_UP
+    from test_locate import mesh_presences
+    frame = (ROOT / "conformance" / "photos" / "false_face.jpg").read_bytes()
+    faces, core = mesh_presences(Detectors(CropConfig()), frame, GIVE_UP)
+    _, in_full = mesh_presences(Detectors(CropConfig()), frame, GIVE_UP, upright_give_up=None)
+    looked = js(page, "mesh_looks", photo=base64.b64encode(frame).decode())
+    assert len(faces) == 1 and looked["face_found"]
+    assert len(looked["presences"]) == len(core) == 2 < len(in_full), (looked["presences"], core, in_full)
+    assert max(looked["presences"]) < GIVE_UP
+    assert np.allclose(looked["presences"], core, atol=0.5), (looked["presences"], core)
+
+
 def test_the_page_answers_on_the_device_and_sends_no_photo_even_with_the_server_stopped(browser):  # noqa: F811
     from selenium.webdriver.common.by import By
     examples = sorted((ROOT / "examples").glob("*.jpg"))

@@ -1,18 +1,20 @@
-"""Dropping the upright look's faces the face mesh reads absent, judged by the answers (not adopted).
+"""The upright look's faces the face mesh reads absent: refined in full, refined no further, or dropped.
 
     python3 research_and_train_nn/studies/absent_face_study.py --out research_and_train_nn/reports
 
-presence_study.py counted the faces such a rule would drop, real ones among them; this study asks what
-it does to the answers, with the model given. The rule: find_faces with ``upright_give_up`` GIVE_UP
-(an upright face is refined as a second look's is, and dropped when the mesh last reads it below
-GIVE_UP; with no face left the second looks run, as for any photo without a trusted face), against
-the product, on
+presence_study.py counted the upright faces the mesh reads below GIVE_UP on two passes in a row (a few
+real ones among many false ones); this study asks what treating them otherwise does to the answers, with
+the model given. Three rules (RULES): such a face is refined in full, up to MESH_PASSES passes
+(preprocessing 11's); refined no further once two passes in a row read it below GIVE_UP and kept (as a
+second look's face is: the product since preprocessing 12, issue 26 item 2); or dropped when the mesh
+last reads it below GIVE_UP (not adopted: it costs composed recall). Each rule is measured on
 1. the composed hard photos (hard_cases.py's, from validation photos: per case, right face found, any
    face found, recall and false alarms by the datasets' labels);
 2. every validation photo as photographed (the product's answer for the photo, any face: F1 by the
    datasets' labels, photos without a face, and the photos whose answer changes);
 3. frames without any face (detail_decode_study.py's group frames without their faces: a smooth
-   colour field with noise, as the benchmarks' frames are): faces found and photos answered "glass".
+   colour field with noise, as the benchmarks' frames are): faces found, photos answered "glass", and
+   face-mesh passes per frame.
 Never the test pool. Writes absent_face_study.md and .json.
 """
 from __future__ import annotations
@@ -36,14 +38,17 @@ from research_and_train_nn.studies.hard_cases import (add_photo_arguments, measu
                                                       validation_records)
 from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
 
-RULES = ("product", "dropped")  # every upright face kept; upright faces the mesh reads absent dropped
+RULES = {  # what becomes of an upright face the mesh reads below GIVE_UP on two passes in a row
+    "refined in full": functools.partial(find_faces, upright_give_up=None),  # preprocessing 11
+    "refined no further": find_faces,  # the product since preprocessing 12
+    "dropped": functools.partial(find_faces, drop_absent=True),  # not adopted
+}
 
 
 def rule(name: str):
     """Within it, the preprocessing finds faces as RULES' ``name`` says; the product's way again after,
     even after an error."""
-    dropping = functools.partial(find_faces, upright_give_up=GIVE_UP) if name == "dropped" else find_faces
-    return mock.patch.object(glasses_core.crop, "find_faces", dropping)
+    return mock.patch.object(glasses_core.crop, "find_faces", RULES[name])
 
 
 def composed(classifier: GlassesClassifier, photos: list) -> dict:
@@ -76,45 +81,52 @@ def validation(classifier: GlassesClassifier, records: list) -> dict:
 
 
 def empty_frames(classifier: GlassesClassifier, frames: list[dict]) -> dict:
-    """Per rule, on the frames without faces: photos with a face found, faces found, photos said "glass"."""
+    """Per rule, on the frames without faces: photos with a face found, faces found, photos said "glass",
+    and the face-mesh passes made."""
     out = {"frames": len(frames)}
+    mesh = classifier._detectors.refiner._mesh
     for name in RULES:
-        with rule(name):
+        with rule(name), mock.patch.object(mesh, "look", wraps=mesh.look) as look:
             results = [classifier.predict(frame["empty"]) for frame in frames]
         out[name] = {"with_a_face": sum(r.face_found for r in results), "faces": sum(len(r.faces) for r in results),
-                     "said_glass": sum(r.answer == classifier.config.labels[1] for r in results)}
+                     "said_glass": sum(r.answer == classifier.config.labels[1] for r in results),
+                     "mesh_passes": look.call_count}
     return out
 
 
 def markdown(r: dict, command: str) -> str:
-    lines = ["# Dropping the upright look's faces the face mesh reads absent: fewer false faces, less recall "
-             "(not adopted)", "", f"`{command}`", "",
-             f"The rule drops an upright face the mesh last reads below {r['give_up']:g} (locate.GIVE_UP; refined as a "
-             "second look's face is); the product keeps every upright face. Answers through the product with "
-             f"`{r['model']}`, on validation photos only.", "",
+    names = list(RULES)
+    by_rule = " / ".join(names)
+    lines = ["# The upright look's faces the face mesh reads absent: refined no further (preprocessing 12), not "
+             "dropped", "", f"`{command}`", "",
+             f"An upright face the mesh reads below {r['give_up']:g} (locate.GIVE_UP) on two passes in a row is, by "
+             "rule: *refined in full* (up to locate.MESH_PASSES passes: preprocessing 11), *refined no further* and "
+             "kept (as a second look's face is: the product since preprocessing 12), or *dropped* when the mesh last "
+             f"reads it below {r['give_up']:g}. Answers through the product with `{r['model']}`, on validation "
+             f"photos only; each cell gives the rules in that order ({by_rule}).", "",
              "**Composed hard photos** (hard_cases.py's cases; recall and false alarms by the datasets' labels):", "",
-             "| case | right face found (product) | (rule) | any face found (product) | (rule) | recall (product) "
-             "| (rule) | false alarms (product) | (rule) |", "|---|---|---|---|---|---|---|---|---|"]
-    a, b = (r["composed"][name] for name in RULES)
-    for case in a:
-        if a[case] is None:
+             "| case | right face found | any face found | recall | false alarms |", "|---|---|---|---|---|"]
+    tables = [r["composed"][name] for name in names]
+    for case in tables[0]:
+        if tables[0][case] is None:
             continue
-        x, y = a[case], b[case]
-        lines.append(f"| {case} | {x['right_face']:.3f} | {y['right_face']:.3f} | {x['any_face']:.3f} | "
-                     f"{y['any_face']:.3f} | {x['recall']:.3f} | {y['recall']:.3f} | {x['false_alarms']} of "
-                     f"{x['without_glasses']} | {y['false_alarms']} of {y['without_glasses']} |")
+        cells = [" / ".join(f"{t[case][key]:.3f}" for t in tables) for key in ("right_face", "any_face", "recall")]
+        alarms = " / ".join(str(t[case]["false_alarms"]) for t in tables)
+        lines.append(f"| {case} | {' | '.join(cells)} | {alarms} of {tables[0][case]['without_glasses']} |")
     v = r["validation"]
-    lines += ["", f"**Every validation photo as photographed** ({v['product']['photos']:,}; the photo's answer, any "
+    lines += ["", f"**Every validation photo as photographed** ({v[names[0]]['photos']:,}; the photo's answer, any "
               "face):", "", "| rule | F1 | false alarms | missed | no face found |", "|---|---|---|---|---|"]
     lines += [f"| {name} | {v[name]['f1']:.4f} | {v[name]['false_alarms']} | {v[name]['missed']} | {v[name]['no_face']} |"
-              for name in RULES]
-    lines += ["", f"Answers that change: {len(v['changed'])}" + (
-        ": " + "; ".join(f"{c['photo']} (label {c['label']}: {c['product']} → {c['dropped']})" for c in v["changed"])
-        if v["changed"] else "") + ".", ""]
+              for name in names]
+    lines += ["", f"Answers that change ({by_rule}): {len(v['changed'])}" + (
+        ": " + "; ".join(f"{c['photo']} (label {c['label']}: {' / '.join(c[name] for name in names)})"
+                         for c in v["changed"]) if v["changed"] else "") + ".", ""]
     e = r["empty"]
     lines += [f"**Frames without any face** ({e['frames']}, detail_decode_study.py's):", "",
-              "| rule | frames with a face found | faces found | frames said glass |", "|---|---|---|---|"]
-    lines += [f"| {name} | {e[name]['with_a_face']} | {e[name]['faces']} | {e[name]['said_glass']} |" for name in RULES]
+              "| rule | frames with a face found | faces found | frames said glass | face-mesh passes |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {name} | {e[name]['with_a_face']} | {e[name]['faces']} | {e[name]['said_glass']} | "
+              f"{e[name]['mesh_passes']} |" for name in names]
     return "\n".join(lines) + "\n"
 
 

@@ -67,7 +67,7 @@ function broken(stages, name, crop) {
     }
     return { tensors: seen.length, alive: seen.filter((t) => !t.deleted).length };
   }
-  if (command === "mesh_looks") {  // the presence each face-mesh look reads while the photo is analysed
+  if (command === "mesh_looks") {  // the presence each face-mesh look reads while the page analyses the photo
     const { FaceMesh } = await import("/static/ondevice/facemesh.js");
     const presences = [];
     const real = FaceMesh.prototype.look;
@@ -77,7 +77,7 @@ function broken(stages, name, crop) {
       return out;
     };
     try {
-      const result = await module.analyse(new Blob([bytes(payload.photo)]), stages);
+      const result = await module.analyse(new Blob([bytes(payload.photo)]), stages, false);  // as the page does
       return { presences, face_found: result.face_found };
     } finally {
       FaceMesh.prototype.look = real;

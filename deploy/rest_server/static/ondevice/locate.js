@@ -16,7 +16,7 @@ export const TRUSTED = 12;  // a face is trusted when its presence is at least t
 export const UPRIGHT = Math.PI / 4;  // is within this of the look that found it
 export const WIDENED_TRUSTED = 2;  // a face of the widened look counts from this presence (the canvas cuts it)
 export const WIDENED_AGREEING = 0.15;  // ...and from GIVE_UP when the mesh's eyes lie this near the detector's
-export const GIVE_UP = -6;  // a second look's face read below this on two passes in a row stops being refined
+export const GIVE_UP = -6;  // a face read below this on two passes in a row stops being refined (preprocessing 12: upright ones too)
 // The second look's quarter turns (Pillow's Transpose names), each with the angle that the eye
 // line of a face upright in the turned copy has in the photo (y down: +90 degrees points down).
 export const TURNS = [["ROTATE_90", Math.PI / 2], ["ROTATE_270", -Math.PI / 2], ["ROTATE_180", Math.PI]];
@@ -116,17 +116,18 @@ export function eyeAgreement(face) {
   return farther / Math.max(Math.hypot(l[0] - r[0], l[1] - r[1]), 1e-9);
 }
 
-// The usable faces, largest first, their eyes measured again (locate.py's find_faces): when no
-// face of the upright look is trusted, the photo is looked at again turned, then widened; what
-// those looks find counts only when trusted (the widened look's: countsWidened), and of two
-// looks at one face one the mesh trusts wins, then the more present.
+// The usable faces, largest first, their eyes measured again (locate.py's find_faces), each one
+// refined no further once two passes in a row read it below GIVE_UP: when no face of the upright
+// look is trusted, the photo is looked at again turned, then widened; what those looks find counts
+// only when trusted (the widened look's: countsWidened), and of two looks at one face one the mesh
+// trusts wins, then the more present.
 export async function findFaces(photo, stages) {
   const refineAll = async (faces, giveUp = null) => {
     const refined = [];
     for (const face of faces) refined.push(await stages.refine(photo, face, giveUp));
     return refined;
   };
-  let faces = await refineAll(await stages.detect(photo));
+  let faces = await refineAll(await stages.detect(photo), GIVE_UP);
   if (stages.looksAgain && !faces.some((f) => trusted(f, 0))) {
     let more = [];
     for (const [angle, found] of await stages.detectTurned(photo)) {
@@ -197,8 +198,8 @@ export class MeshRefiner {
     this.mirrored = mirrored;
   }
 
-  // With ``giveUp`` (second looks), the passes also stop once two in a row read the presence below
-  // it: such a face cannot count.
+  // With ``giveUp``, the passes also stop once two in a row read the presence below it (a second
+  // look's face cannot count then).
   async refine(photo, face, giveUp = null) {
     let region = regionOf(face.box, face.keypoints[0], face.keypoints[1], MESH_ROI_SCALE);
     let looked, patch, eyes, presence, before = Infinity;
