@@ -583,8 +583,9 @@ def test_giving_up_on_upright_faces_changes_no_face_the_mesh_reads_present(mtfl_
     """Real faces read far above GIVE_UP: their refinement, eyes and presence stay exactly as they were."""
     detectors = Detectors(CropConfig())
     for image, _, _ in mtfl_faces[:4]:
-        in_full, read_in_full = mesh_presences(detectors, as_jpeg(image), None, upright_give_up=None)
-        ruled, read_ruled = mesh_presences(detectors, as_jpeg(image), None)
+        photo = as_jpeg(image)
+        in_full, read_in_full = mesh_presences(detectors, photo, None, upright_give_up=None)
+        ruled, read_ruled = mesh_presences(detectors, photo, None)
         assert in_full and read_ruled == read_in_full
         for a, b in zip(in_full, ruled):
             assert np.array_equal(a.keypoints, b.keypoints) and a.presence == b.presence

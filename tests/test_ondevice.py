@@ -189,8 +189,9 @@ def test_the_page_gives_up_on_an_upright_face_where_the_core_does(page):
     from glasses_core.locate import GIVE_UP
     from test_locate import mesh_presences
     frame = (ROOT / "conformance" / "photos" / "false_face.jpg").read_bytes()
-    faces, core = mesh_presences(Detectors(CropConfig()), frame, GIVE_UP)
-    _, in_full = mesh_presences(Detectors(CropConfig()), frame, GIVE_UP, upright_give_up=None)
+    detectors = Detectors(CropConfig())
+    faces, core = mesh_presences(detectors, frame, GIVE_UP)
+    _, in_full = mesh_presences(detectors, frame, GIVE_UP, upright_give_up=None)
     looked = js(page, "mesh_looks", photo=base64.b64encode(frame).decode())
     assert len(faces) == 1 and looked["face_found"]
     assert len(looked["presences"]) == len(core) == 2 < len(in_full), (looked["presences"], core, in_full)
