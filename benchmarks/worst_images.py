@@ -57,7 +57,7 @@ def candidates() -> list[tuple[str, str, bytes]]:
         ("PNG", "40 MP, RGBA", blank("PNG", square, "RGBA")),
         ("PNG", f"{MAX_PIXELS // MAX_SIDE:,} x {MAX_SIDE:,} (the longest side), RGB",
          blank("PNG", (MAX_PIXELS // MAX_SIDE, MAX_SIDE), "RGB")),
-        ("PNG", f"1 x {MAX_SIDE:,} (the widened look's largest canvas), RGB", blank("PNG", (1, MAX_SIDE), "RGB")),
+        ("PNG", f"1 x {MAX_SIDE:,} (the thinnest accepted), RGB", blank("PNG", (1, MAX_SIDE), "RGB")),
         ("GIF", "40 MP", blank("GIF", square, "P")),
         ("GIF", "40 MP, a transparent colour", blank("GIF", square, "P", transparency=0)),
         ("WEBP", "40 MP, RGB, lossy", blank("WEBP", square, "RGB", quality=10)),
@@ -130,8 +130,7 @@ def table(rows: list[dict], note: str) -> str:
              "each to a fresh server (`--processes 1`, default limits), after one ordinary photo: the wall time "
              "of the request, the server's peak memory over its memory before it, that peak less twice the "
              f"upload in millions of {UNIT_BYTES} bytes (\"taken\"), and what the decode budget counts the image "
-             "for (`glasses_core/image_header.py`: its pixels times its weight, and the detector's widened "
-             "canvas).\n",
+             "for (`glasses_core/image_header.py`: its pixels times its weight).\n",
              "| format | image | bytes | MP | status | time (s) | peak memory (MB) | taken | budget cost |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:

@@ -20,7 +20,10 @@ from .locate import Detectors, find_faces, usable_faces
 
 # Bump whenever preprocess() can give different pixels for the same inputs: training caches
 # crops under this version, so no stale crop is ever trained on.
-PREPROCESS_VERSION = 12  # 12: an upright face the face mesh reads below locate.GIVE_UP on two passes in a row
+PREPROCESS_VERSION = 13  # 13: the turned looks read the upright look's detector copy turned (not each turn shrunk
+#                           again), and the widened look the view shrunk straight into the detector's input (not a
+#                           canvas twice the view's size shrunk): locate.Detectors.detect_turned, detect_widened
+#                        12: an upright face the face mesh reads below locate.GIVE_UP on two passes in a row
 #                           is refined no further, as a second look's face is (it is kept)
 #                        11: the detailed look reads the first look's view when that is at least its input long
 #                           (locate.Detectors.DETAIL_REUSES_VIEW): one decode fewer for a large photo without a face

@@ -164,6 +164,16 @@ class FaceDetector:
         raw = interpreter.get_tensor(boxes_at)[0]
         return self._decode(raw, scores, scale, pad, shape)
 
+    def fitted(self, image: Image.Image, shape: tuple[int, int] | None = None) -> Image.Image:
+        """The image shrunk (or grown) to fit an input of ``shape`` (height, width; default the model's
+        own square), its aspect ratio kept: what the letterbox reads. An image that already fits
+        (one side exactly the input's, the other no longer) is returned as it is."""
+        width, height = image.size
+        rows, columns = shape or self._native
+        fit = min(columns / width, rows / height)
+        size = max(1, round(width * fit)), max(1, round(height * fit))
+        return image if size == image.size else image.resize(size, Image.BILINEAR, reducing_gap=3.0)
+
     def _letterbox(self, image: np.ndarray | Image.Image, shape: tuple[int, int] | None = None):
         """Shrink to fit the input of ``shape`` (height, width; default the model's own square),
         keeping the aspect ratio, pad the rest black, scale to [-1, 1]. Returns the tensor and the
@@ -171,10 +181,8 @@ class FaceDetector:
         pil = as_pillow(image)
         width, height = pil.size
         rows, columns = shape or self._native
-        fit = min(columns / width, rows / height)
-        new_w, new_h = max(1, round(width * fit)), max(1, round(height * fit))
-        if (new_w, new_h) != (width, height):
-            pil = pil.resize((new_w, new_h), Image.BILINEAR, reducing_gap=3.0)
+        pil = self.fitted(pil, shape)
+        new_w, new_h = pil.size
         pad = ((columns - new_w) // 2, (rows - new_h) // 2)
         tensor = np.full((1, rows, columns, 3), -1.0, dtype=np.float32)
         tensor[0, pad[1]:pad[1] + new_h, pad[0]:pad[0] + new_w] = np.asarray(pil, np.float32) / 127.5 - 1.0

@@ -9,8 +9,7 @@ directory says (a 16 x 16 entry holding a 13,000 x 13,000 PNG cost 1.3 s and 648
 An accepted image is refused (ImageTooLargeError) before decoding when
 - it has over MAX_PIXELS pixels, or a side over MAX_SIDE: Pillow spends memory and time per
   row as well as per pixel, so a 1 x 39,999,999 PNG cost seconds where a square of as many
-  pixels costs a fraction of one, and the detector's widened look costs the square of the
-  longer side (widened_cost);
+  pixels costs a fraction of one;
 - it is a JPEG of over MAX_JPEG_SCANS scans: each scan is a pass over every coefficient of
   the image, whatever the size it is decoded at;
 - it is a BMP compressed with RLE in over MAX_RLE_BYTES (Pillow decodes RLE in Python);
@@ -21,9 +20,11 @@ The size checked is the one the decoder allocates: Pillow grows a GIF to its fir
 it opens it, libheif refuses a HEIF whose stream is larger than its container says, and an
 AVIF's frames are read from their AV1 sequence headers.
 ``Header.cost`` is the pixels weighed by what turning them into RGB takes (decode_weight: an
-alpha channel is laid on white, deep greyscale is scaled through float64), and the detector's
-widened look, so that a decode budget counts memory, not pixels (benchmarks/worst_images.py
-measures each format's worst image).
+alpha channel is laid on white, deep greyscale is scaled through float64), so that a decode
+budget counts memory, not pixels (benchmarks/worst_images.py measures each format's worst image).
+(Until preprocessing 13 it also counted the detector's widened look, which drew the photo in a
+canvas twice its longer side: a 1 x 16,384 PNG of 141 bytes made a 4,096 x 4,096 one. That look
+now reads the view shrunk into the detector's 128 x 128 input.)
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ register_heif_opener()  # HEIC/HEIF, what iPhones save: Pillow then opens them l
 # than one image (cameras' stereo and depth pictures); the first is the photo.
 ACCEPTED = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF")
 MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompression bombs)
-MAX_SIDE = 16_384  # about WebP's (16,383) and phone panoramas' longest; PNG, TIFF, BMP may claim 2**31 (widened_cost)
+MAX_SIDE = 16_384  # about WebP's (16,383) and phone panoramas' longest; PNG, TIFF, BMP may claim 2**31
 MAX_JPEG_SCANS = 64  # a progressive JPEG has about 10; each costs a pass over the whole image
 MAX_RLE_BYTES = 2 * 1024 * 1024  # an RLE-compressed BMP (decoded by Pillow in Python)
 # An AVIF's frames in all: its colour, its alpha and a gain map, each the image's size, and the
@@ -62,7 +63,6 @@ CMYK_WEIGHT = 2  # a CMYK JPEG: converted to RGB
 DEEP_WEIGHT = 6  # 16-bit and float greyscale: scaled through float64
 DEEP_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
-DETECT_SIDE, WIDEN = 256, 2.0  # as glasses_core/locate.py's: see widened_cost
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")  # in Pillow's DecompressionBombError message
 
 
@@ -132,20 +132,7 @@ def checked(image: Image.Image, data: bytes, label: str) -> Header:
         raise ImageTooLargeError(label, f"{width}x{height} has a side over the {MAX_SIDE:,} pixel limit")
     _format_limits(image, data, label)
     weight = decode_weight(image.format, image.mode, "transparency" in image.info)
-    return Header(image.format, (width, height), image.mode, width * height * weight + widened_cost(width, height))
-
-
-def widened_cost(width: int, height: int) -> int:
-    """What the detector's last look at a photo costs, in units of UNIT_BYTES: it draws the
-    photo, at the coarsest of 1/8, 1/4, 1/2 or 1 that keeps it DETECT_SIDE long, in a black RGB
-    square WIDEN times as long (glasses_core/locate.py, Detectors.detect_widened: these mirror its
-    constants, which it cannot lend without an import circle; tests/test_image_header.py checks
-    them against the canvas it makes). About (longer side / 4)^2 pixels, whatever the photo's
-    shape: a PNG of 1 x 65,535 pixels, a few hundred bytes, made a canvas of 1 GB."""
-    longer = max(width, height)
-    reduction = next((r for r in (8, 4, 2) if longer >= DETECT_SIDE * r), 1)
-    side = int(round(WIDEN * -(-longer // reduction)))
-    return side * side * 4 // UNIT_BYTES
+    return Header(image.format, (width, height), image.mode, width * height * weight)
 
 
 def decode_weight(fmt: str, mode: str, transparent_colour: bool) -> int:

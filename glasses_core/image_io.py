@@ -44,6 +44,7 @@ class Photo:
         # directly, and a numpy copy is made only when one is asked for (``pixels``).
         self._views: dict[int, Image.Image] = {}
         self._arrays: dict[int, np.ndarray] = {}
+        self._kept: dict = {}  # images made from the views that several looks read (``kept``)
         self.header = None  # made from encoded data: what its header says (image_header.Header)
         if image is not None:
             if isinstance(image, Image.Image):
@@ -68,6 +69,13 @@ class Photo:
         if reduction not in self._views:
             self._views[reduction] = self._decode(reduction)
         return self._views[reduction], reduction
+
+    def kept(self, key, make):
+        """``make()``, made once for this photo per ``key`` and kept: an image made from a view that
+        several looks read (glasses_core/locate.py: the detector's copy of the first look's view)."""
+        if key not in self._kept:
+            self._kept[key] = make()
+        return self._kept[key]
 
     @property
     def decoded(self) -> tuple[int, ...]:

@@ -89,8 +89,8 @@ class Detectors:
         keypoints as the detector gives them (not refined)."""
         photo = open_photo(photo)
         longer = max(photo.size)
-        view, reduction = photo.image(DETECT_SIDE / longer)
-        faces = [scaled(face, reduction) for face in self._detector.detect(view)]
+        view, reduction, small = self._first_view(photo)
+        faces = [scaled(face, reduction * _ratio(view, small)) for face in self._detector.detect(small)]
         detail = self.DETAIL * self._detector.variant.input_size
         if self._detailed and longer >= detail and \
                 (not faces or max(f.box[2] - f.box[0] for f in faces) < self.SMALL_FACE * longer):
@@ -107,26 +107,44 @@ class Detectors:
             view, reduction = photo.image(2 * detail / longer)
         return [scaled(face, reduction) for face in self._detector.detect(view, detail)]
 
+    def _first_view(self, photo: Photo) -> tuple[Image.Image, int, Image.Image]:
+        """(view, reduction, small): the first look's view of the photo (DETECT_SIDE long or more) and
+        its copy resized to fit the detector's input (FaceDetector.fitted), made once per photo: the
+        turned looks read that copy turned (preprocessing 13: each turn was resized again)."""
+        view, reduction = photo.image(DETECT_SIDE / max(photo.size))
+        small = photo.kept(("detector's copy", reduction, self._detector.variant.input_size),
+                           lambda: self._detector.fitted(view))
+        return view, reduction, small
 
     def detect_turned(self, photo) -> list[tuple[float, list[Face]]]:
         """Faces found on the photo turned by a quarter, three quarters and half a turn (heads
         lying on their side or upside down), in the photo's own pixels, with each turn's upright
-        eye-line angle (TURNS)."""
+        eye-line angle (TURNS): the detector's copy of the first look's view, turned."""
         photo = open_photo(photo)
-        view, reduction = photo.image(DETECT_SIDE / max(photo.size))
-        return [(angle, [scaled(unturned(face, turn, view.size), reduction)
-                         for face in self._detector.detect(view.transpose(turn))]) for turn, angle in TURNS]
+        view, reduction, small = self._first_view(photo)
+        factor = reduction * _ratio(view, small)
+        return [(angle, [scaled(unturned(face, turn, small.size), factor)
+                         for face in self._detector.detect(small.transpose(turn))]) for turn, angle in TURNS]
 
     def detect_widened(self, photo) -> list[Face]:
         """Faces found on the photo set in a black canvas WIDEN times its longer side: a close-up
-        the frame cuts (forehead, chin) becomes a whole-looking face the detector's size."""
+        the frame cuts (forehead, chin) becomes a whole-looking face the detector's size. The view is
+        shrunk straight to 1 / WIDEN of the detector's input and set in a black input-sized square
+        (preprocessing 13: before, it was set in a canvas WIDEN times the view and that was shrunk)."""
         photo = open_photo(photo)
         view, reduction = photo.image(DETECT_SIDE / max(photo.size))
-        side = int(round(WIDEN * max(view.size)))
-        x, y = (side - view.size[0]) // 2, (side - view.size[1]) // 2
+        side = self._detector.variant.input_size
+        inner = self._detector.fitted(view, (round(side / WIDEN),) * 2)
+        x, y = (side - inner.size[0]) // 2, (side - inner.size[1]) // 2
         canvas = Image.new("RGB", (side, side))
-        canvas.paste(view, (x, y))
-        return [scaled(shifted(face, -x, -y), reduction) for face in self._detector.detect(canvas)]
+        canvas.paste(inner, (x, y))
+        factor = reduction * _ratio(view, inner)
+        return [scaled(shifted(face, -x, -y), factor) for face in self._detector.detect(canvas)]
+
+
+def _ratio(image: Image.Image, copy: Image.Image) -> np.ndarray:
+    """(x, y): how many of ``image``'s pixels one of ``copy``'s spans (a resized copy of it)."""
+    return np.asarray(image.size, dtype=np.float64) / np.asarray(copy.size, dtype=np.float64)
 
 
 def unturned(face: Face, turn: Image.Transpose, size: tuple[int, int]) -> Face:
@@ -333,9 +351,12 @@ def _mirrored_mesh(config: CropConfig, num_threads: int = 1) -> MeshRefiner:
 REFINERS = {"mesh": MeshRefiner, "mesh_mirrored": _mirrored_mesh, "detector": DetectorRefiner, "none": NoRefiner}
 
 
-def scaled(face: Face, factor: float) -> Face:
-    """A face found in an image shrunk ``factor`` times, in the full image's pixels."""
-    return make_face(np.asarray(face.box) * factor, np.asarray(face.keypoints) * factor, face.score)
+def scaled(face: Face, factor) -> Face:
+    """A face found in an image shrunk ``factor`` times (a number, or (x, y) factors), in the full
+    image's pixels."""
+    factor = np.broadcast_to(np.asarray(factor, dtype=np.float64), (2,))
+    return make_face((np.asarray(face.box).reshape(2, 2) * factor).ravel(), np.asarray(face.keypoints) * factor,
+                     face.score)
 
 
 def shifted(face: Face, dx: float, dy: float) -> Face:

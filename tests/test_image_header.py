@@ -15,7 +15,7 @@ from glasses_core.av1_frames import frame_sizes
 from glasses_core.errors import ImageTooLargeError
 from glasses_core.image_header import (ACCEPTED, CMYK_WEIGHT, DEEP_WEIGHT, DEFAULT_WEIGHTS, MAX_JPEG_SCANS,
                                        MAX_RLE_BYTES, MAX_SIDE, WEIGHTS, accepted_extensions, jpeg_scans,
-                                       read_header, sniff, widened_cost)
+                                       read_header, sniff)
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from hostile_images import (avif_claiming, blank, bmp_rle8, encode, ico_holding, jpeg_with_scans,  # noqa: E402
@@ -185,31 +185,29 @@ def test_the_cost_weighs_what_decoding_takes(face):
                          (encode(face.convert("CMYK"), "JPEG"), CMYK_WEIGHT),
                          (encode(deep, "PNG"), DEEP_WEIGHT), (encode(deep.convert("F"), "TIFF"), DEEP_WEIGHT)):
         header = read_header(data, "x")
-        assert header.cost == weight * pixels + widened_cost(250, 250), (header.format, header.mode)
+        assert header.cost == weight * pixels, (header.format, header.mode)
 
 
-def test_the_cost_counts_the_detector_s_widened_canvas(face):
-    """The detector's last look draws the photo at 1/8 in a square twice its longer side: a thin
-    image of a few hundred bytes cost a canvas of (longer / 4)^2 RGB pixels (1 GB at 65,535).
-    widened_cost mirrors locate.py's sizes: checked here against the canvas it really makes."""
-    from glasses_core import CropConfig, Detectors
-    from glasses_core.image_header import UNIT_BYTES
-    detectors = Detectors(CropConfig())
-    real_new = Image.new
-    for size in ((1, MAX_SIDE), (250, 250), (700, 500), (2200, 2000), (300, 4100)):
-        canvases = []
+def test_a_thin_image_costs_its_pixels_the_widened_look_draws_no_canvas_of_it(face):
+    """Until preprocessing 13 the detector's widened look drew the photo's view in a square twice its
+    longer side, and the cost counted that canvas: a 1 x 16,384 PNG of 141 bytes made a 4,096 x 4,096
+    one. Now the look reads the view shrunk into the detector's input: the image costs its pixels, and
+    the whole pipeline on it makes no image larger than its own view and that input."""
+    from glasses_core import GlassesClassifier
+    real_new, made = Image.new, []
 
-        def noting_new(mode, canvas, *args, **kwargs):
-            canvases.append(canvas)
-            return real_new(mode, canvas, *args, **kwargs)
+    def noting_new(mode, size, *args, **kwargs):
+        made.append(tuple(size))
+        return real_new(mode, size, *args, **kwargs)
+    classifier = GlassesClassifier()
+    for size in ((1, MAX_SIDE), (300, 4100)):
         image = blank("PNG", size, "RGB")
+        assert read_header(image, "x").cost == size[0] * size[1]
+        made.clear()
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(Image, "new", noting_new)
-            detectors.detect_widened(open_photo(image))
-        (side, _), = canvases
-        assert side * side * 4 // UNIT_BYTES == widened_cost(*size), size
-        assert read_header(image, "x").cost == size[0] * size[1] + widened_cost(*size)
-    assert widened_cost(1, MAX_SIDE) > 10 * MAX_SIDE  # a thin image costs its canvas, not its pixels
+            assert not classifier.predict(image).face_found
+        assert made and max(w * h for w, h in made) <= max(128 * 128, size[0] * size[1]), (size, made)
 
 
 def test_a_gif_is_as_large_as_its_first_frame_says(face):

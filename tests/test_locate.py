@@ -149,6 +149,14 @@ class SquareFinder:
     def __init__(self):
         self.views = []
 
+    def fitted(self, image, shape=None):
+        """The detector's copy of an image: this stand-in reads any image at its own size, and shrinks
+        one to fit a ``shape`` asked for (nearest pixels: its squares keep their colours)."""
+        if shape is None:
+            return image
+        fit = min(shape[1] / image.size[0], shape[0] / image.size[1])
+        return image.resize((round(image.size[0] * fit), round(image.size[1] * fit)), Image.NEAREST)
+
     def detect(self, view, long_side=None):
         view = np.asarray(view)  # an array or a Pillow image, as FaceDetector.detect takes
         self.views.append(view.shape if long_side is None else (*view.shape, long_side))
@@ -450,6 +458,74 @@ def test_the_mesh_says_how_surely_its_patch_holds_an_upright_face(mtfl_faces):
         assert (mesh.look(patch)[0] == mesh.landmarks(patch)).all()
     blank = mesh.look(np.full((INPUT_SIZE, INPUT_SIZE, 3), 128, np.uint8))[1]
     assert min(upright) > 15 and blank < 0 and sum(u < 12 for u in upside_down) >= 6, (upright, upside_down, blank)
+
+
+def resizes_and_canvases(monkeypatch):
+    """Records (source size, size) of every Pillow resize and the size of every image made new."""
+    made = {"resized": [], "new": []}
+    resize, new = Image.Image.resize, Image.new
+
+    def noting_resize(image, size, *args, **kwargs):
+        made["resized"].append((image.size, tuple(size)))
+        return resize(image, size, *args, **kwargs)
+
+    def noting_new(mode, size, *args, **kwargs):
+        made["new"].append(tuple(size))
+        return new(mode, size, *args, **kwargs)
+    monkeypatch.setattr(Image.Image, "resize", noting_resize)
+    monkeypatch.setattr(Image, "new", noting_new)
+    return made
+
+
+def test_the_turned_looks_turn_the_first_look_s_copy_without_shrinking_again(monkeypatch):
+    """Preprocessing 13 (issue 26 item 4): the upright look shrinks the photo's view to the detector's
+    input once, and the three turned looks read that copy turned; preprocessing 12 shrank the view again
+    for each turn (three more resizes of the 320 x 240 view of a 640 x 480 photo)."""
+    detectors = Detectors(CropConfig(detector="short"))
+    photo = open_photo(benchmark_frame("640x480", face=False))
+    made = resizes_and_canvases(monkeypatch)
+    detectors.detect(photo)
+    looks = detectors.detect_turned(photo)
+    assert made["resized"] == [((320, 240), (128, 96))]
+    assert [angle for angle, _ in looks] == pytest.approx([math.pi / 2, -math.pi / 2, math.pi])
+
+
+def test_a_turned_look_finds_a_head_on_its_side_where_the_photo_has_it(mtfl_faces):
+    """The faces the turned looks find in the detector's turned copy come back in the photo's full
+    pixels: real faces turned a quarter turn are found by the look that turns them upright, the
+    detector's own eyes within a quarter of an eye distance of where the photo has them."""
+    detectors, right = Detectors(CropConfig()), 0
+    for image, *eyes in mtfl_faces:
+        pixels, (right_eye, left_eye) = _turned(image, eyes, 90)
+        looks = dict(detectors.detect_turned(as_jpeg(Image.fromarray(pixels))))
+        distance = math.dist(right_eye, left_eye)
+        right += any(max(math.dist(f.right_eye, right_eye), math.dist(f.left_eye, left_eye)) < 0.25 * distance
+                     for f in looks[-math.pi / 2])  # ROTATE_270 turns a head turned +90 degrees upright
+    assert right >= 7
+
+
+def test_the_widened_look_draws_no_canvas_larger_than_the_detector_s_input(monkeypatch):
+    """Preprocessing 13: the widened look shrinks the view straight to half the detector's input and
+    sets it in a black square of that input; preprocessing 12 drew it in a canvas twice the view's size
+    (640 x 640 for a 640 x 480 photo, 4,096 x 4,096 for a 1 x 16,384 one) and shrank that."""
+    detectors = Detectors(CropConfig())
+    for size in ((640, 480), (1, 16_384), (300, 4100)):
+        photo = open_photo(Image.new("RGB", size, (80, 80, 80)))
+        made = resizes_and_canvases(monkeypatch)
+        detectors.detect_widened(photo)
+        assert made["new"] == [(128, 128)], size
+        assert all(max(out) <= 64 for _, out in made["resized"]), (size, made["resized"])
+
+
+def test_a_widened_look_s_face_comes_back_in_the_photo_s_pixels():
+    """A square the stand-in detector finds in the widened look's input is put back where the photo
+    has it, to within a pixel of that input (the photo's view shrunk to 64 px along its longer side)."""
+    detectors, finder = detectors_with_finder()
+    size, (x, y, side) = (1000, 600), (300, 150, 300)
+    faces = detectors.detect_widened(painted(*size, [(x, y, side)]))
+    assert finder.views == [(128, 128, 3)]
+    step = 1000 / 64  # the photo's pixels one input pixel spans
+    assert len(faces) == 1 and faces[0].box == pytest.approx((x, y, x + side, y + side), abs=step)
 
 
 @pytest.mark.parametrize("degrees", [90, -90, 180])

@@ -199,6 +199,28 @@ def test_the_page_gives_up_on_an_upright_face_where_the_core_does(page):
     assert np.allclose(looked["presences"], core, atol=0.5), (looked["presences"], core)
 
 
+def test_the_page_s_second_looks_read_what_the_core_s_read(page, monkeypatch):
+    """Preprocessing 13: on a 640 x 480 frame without a face every look runs; the page's BlazeFace reads
+    the images the core's does, in the same order: the upright look's copy of the view (128 x 96), the
+    full decode in detail (at 384 px), that copy turned three times and the widened look's 128 x 128
+    square. The page before shrank each turn from the 320 x 240 view and drew a 640 x 640 canvas for the widened look."""
+    from glasses_core.face_detect import FaceDetector
+    from glasses_core.geometry import as_pillow
+    from test_locate import benchmark_frame
+    frame = benchmark_frame("640x480", face=False)
+    core, detect = [], FaceDetector.detect
+
+    def noting(self, image, long_side=None):
+        core.append([*as_pillow(image).size, long_side])
+        return detect(self, image, long_side)
+    monkeypatch.setattr(FaceDetector, "detect", noting)
+    assert not GlassesClassifier().predict(frame).face_found
+    looked = js(page, "detector_inputs", photo=base64.b64encode(frame).decode())
+    assert core == [[128, 96, None], [640, 480, 384], [96, 128, None], [96, 128, None], [128, 96, None],
+                    [128, 128, None]]
+    assert looked == core, looked
+
+
 def test_the_page_answers_on_the_device_and_sends_no_photo_even_with_the_server_stopped(browser):  # noqa: F811
     from selenium.webdriver.common.by import By
     examples = sorted((ROOT / "examples").glob("*.jpg"))

@@ -345,7 +345,7 @@ def test_the_model_card_quotes_the_hard_cases_and_the_fast_path_of_today_s_prepr
             f"{cases['all']['looked_recall']:.3f} against {photographed['looked_recall']:.3f}") in card
     evaluated = json.loads((ROOT / "models" / "evaluation_report.json").read_text())["exports"]["glasses_int8.json"]
     assert f"{evaluated['f1']:.4f} with the int8 file" in card
-    assert f"the same, {fast['f1_fast']:.4f}, through the folder runner's fast path" in card
+    assert f"{fast['f1_fast']:.4f} through the folder runner's fast path since preprocessing 13" in card
 
 
 def test_eye_band_notes_and_the_model_card_quote_the_runs_table_the_study_and_the_evaluation():
@@ -766,3 +766,29 @@ def test_the_absent_face_notes_quote_the_study():
             f"{full['forehead and chin cut']['recall']:.3f} → {dropped['forehead and chin cut']['recall']:.3f}) while false "
             f"alarms fall {full['all']['false_alarms']} → {dropped['all']['false_alarms']} of 1,800") in notes
     assert f"reads below {study['give_up']:g} on two passes in a row" in notes
+
+def test_the_second_look_input_notes_quote_the_study():
+    """The notes on what the second looks read (preprocessing 13) quote second_look_input_study.json, and
+    its findings hold there: the turned copy alone changes no validation answer, both changes one, and the
+    frames without a face cost fewer mesh passes each way."""
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    study = json.loads((reports / "second_look_input_study.json").read_text())
+    names = ("preprocessing 12", "turned copy only", "preprocessing 13")
+    val, composed, empty = study["validation"], study["composed"], study["empty"]
+    assert [c["photo"] for c in val["changed"]] == ["celeba_more/img_align_celeba/045554.jpg"]
+    assert val["changed"][0]["preprocessing 12"] == val["changed"][0]["turned copy only"] != val["changed"][0]["preprocessing 13"]
+    assert "F1 " + " / ".join(f"{val[n]['f1']:.4f}" for n in names) + ": the turned copy changes no answer" in notes
+    right = [round(composed[n]["all"]["right_face"] * composed[n]["all"]["photos"]) for n in names]
+    recall = {round(composed[n]["all"]["recall"] * 1800) for n in names}
+    alarms = {composed[n]["all"]["false_alarms"] for n in names}
+    assert len(recall) == len(alarms) == 1
+    assert (f"the right face found in {right[0]:,} / {right[1]:,} / {right[2]:,} of 3,600, recall {recall.pop():,} of "
+            f"1,800 all three ways, false alarms {alarms.pop()} of 1,800 all three (with the looked-at photos "
+            + " / ".join(str(composed[n]["all"]["looked_false_alarms"]) for n in names) + ")") in notes
+    passes = [empty[n]["mesh_passes"] for n in names]
+    assert passes[2] < passes[1] < passes[0]
+    assert " / ".join(map(str, passes)) + " face-mesh passes" in notes
+    assert len({(empty[n]["faces"], empty[n]["said_glass"]) for n in names}) == 1
+    assert (f"the same {empty[names[0]]['faces']} false faces and {empty[names[0]]['said_glass']} frames said "
+            "\"glass\" all three ways") in notes

@@ -13,7 +13,6 @@ from deploy.rest_server import decode, handlers
 from deploy.rest_server.http1 import JsonErrorsHTTPServer
 from deploy.rest_server.server import make_app, make_serving, server_options
 from glasses_core import GlassesClassifier, Photo
-from glasses_core.image_header import widened_cost
 from serving import MTFL_GLASSES, SHIPPED_MODEL, blank_png, json_error, multipart, raw_exchange
 
 LIMIT = 1_000_000
@@ -254,7 +253,7 @@ class DecodeBudgetTest(HoldingTest):
         first = self.fetch_async({"image": ("large.png", large)})
         while not self.holder.holding.is_set():  # the large image is being decoded (held)
             await gen_sleep(0.02)
-        assert self.serving.budget.used == 4_400_000 + widened_cost(2200, 2000)  # its pixels, the detector's canvas
+        assert self.serving.budget.used == 4_400_000  # its pixels (no canvas of the widened look since preprocessing 13)
         ordinary = await self.fetch_async({"image": ("face.jpg", self.photo)})  # the one ordinary thread
         assert ordinary.code == 200 and json.loads(ordinary.body) == {"answer": "glass"}
         with mock.patch.object(self.serving.budget, "wait_s", 0.3):

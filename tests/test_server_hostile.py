@@ -11,7 +11,7 @@ from tornado.testing import gen_test
 
 from deploy.rest_server import decode
 from glasses_core import GlassesClassifier, Photo
-from glasses_core.image_header import DEFAULT_WEIGHTS, widened_cost
+from glasses_core.image_header import DEFAULT_WEIGHTS
 from serving import MTFL_GLASSES, ROOT, SHIPPED_MODEL, json_error, multipart
 from test_server_hardening import HardeningTest, HoldingTest, gen_sleep
 
@@ -136,7 +136,7 @@ class DecodeCostTest(HoldingTest):
                                          headers={"Content-Type": content_type}, raise_error=False)
         while not self.holder.holding.is_set():
             await gen_sleep(0.02)
-        # 1 MP of RGBA, laid on white, and the detector's widened canvas
-        assert self.serving.budget.used == DEFAULT_WEIGHTS[1] * 1_000_000 + widened_cost(1000, 1000)
+        # 1 MP of RGBA, laid on white
+        assert self.serving.budget.used == DEFAULT_WEIGHTS[1] * 1_000_000
         self.holder.release.set()
         assert (await pending).code == 200 and self.serving.budget.used == 0

@@ -83,6 +83,21 @@ function broken(stages, name, crop) {
       FaceMesh.prototype.look = real;
     }
   }
+  if (command === "detector_inputs") {  // [width, height, longSide] of every image BlazeFace reads for the photo
+    const { FaceDetector } = await import("/static/ondevice/blazeface.js");
+    const inputs = [];
+    const real = FaceDetector.prototype.detect;
+    FaceDetector.prototype.detect = async function (image, longSide = null) {
+      inputs.push([image.width, image.height, longSide]);
+      return real.call(this, image, longSide);
+    };
+    try {
+      await module.analyse(new Blob([bytes(payload.photo)]), stages, false);
+      return inputs;
+    } finally {
+      FaceDetector.prototype.detect = real;
+    }
+  }
   if (command === "compile") {  // a model given as bytes, run once on zeros: each output by its name
     const { compile, run } = await import("/static/ondevice/litert.js");
     const compiled = await compile(bytes(payload.model));

@@ -51,13 +51,20 @@ export function area(face) {
   return Math.max(0, face.box[2] - face.box[0]) * Math.max(0, face.box[3] - face.box[1]);
 }
 
+// The image shrunk (or grown) to fit an input of [rows, columns], its aspect kept (face_detect.py's
+// fitted): what the letterbox reads; an image that already fits is returned as it is.
+export function fitted(image, [rows, columns] = [INPUT_SIZE, INPUT_SIZE]) {
+  const fit = Math.min(columns / image.width, rows / image.height);
+  const w = Math.max(1, Math.round(image.width * fit)), h = Math.max(1, Math.round(image.height * fit));
+  return w === image.width && h === image.height ? image : resizeReducing(image, w, h);
+}
+
 // The image shrunk to fit an input of [rows, columns] (its aspect kept), padded with -1, in
 // [-1, 1]; and the scale and padding that map input pixels back to the image's:
 // image = (input - pad) / scale.
 export function letterbox(image, [rows, columns] = [INPUT_SIZE, INPUT_SIZE]) {
-  const fit = Math.min(columns / image.width, rows / image.height);
-  const w = Math.max(1, Math.round(image.width * fit)), h = Math.max(1, Math.round(image.height * fit));
-  const resized = w === image.width && h === image.height ? image : resizeReducing(image, w, h);
+  const resized = fitted(image, [rows, columns]);
+  const { width: w, height: h } = resized;
   const pad = [Math.floor((columns - w) / 2), Math.floor((rows - h) / 2)];
   const tensor = new Float32Array(rows * columns * 3).fill(-1);
   for (let y = 0; y < h; y++) {

@@ -19,6 +19,7 @@ export class Photo {
     this.size = [source.width, source.height];
     this._source = source.data ? null : source;
     this._views = new Map(source.data ? [[1, source]] : []);
+    this._kept = new Map();  // images made from the views that several looks read (kept)
   }
 
   // [image, reduction]: the coarsest view that keeps at least ``scale`` of the pixels.
@@ -30,6 +31,13 @@ export class Photo {
         : pixelsOf(this._source, width, height));
     }
     return [this._views.get(reduction), reduction];
+  }
+
+  // ``make()``, made once for this photo per ``key`` and kept: an image made from a view that several
+  // looks read (locate.js: the detector's copy of the first look's view).
+  kept(key, make) {
+    if (!this._kept.has(key)) this._kept.set(key, make());
+    return this._kept.get(key);
   }
 }
 

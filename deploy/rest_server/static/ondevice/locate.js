@@ -1,7 +1,7 @@
 // Where the faces are (glasses_core/locate.py): BlazeFace on a small copy of the photo, again in
 // detail when it finds no face or only small ones, then each face's eyes measured again by the face
 // mesh on its own region until that region settles. The phases and their names follow locate.py.
-import { area, INPUT_SIZE as DETECTOR_INPUT, makeFace } from "./blazeface.js";
+import { area, fitted, INPUT_SIZE as DETECTOR_INPUT, makeFace } from "./blazeface.js";
 import { eyeCentres, INPUT_SIZE as MESH_INPUT, ROI_SCALE as MESH_ROI_SCALE } from "./facemesh.js";
 import { cut, reduced, toImage } from "./geometry.js";
 import { rgbImage } from "./image.js";
@@ -20,13 +20,14 @@ export const GIVE_UP = -6;  // a face read below this on two passes in a row sto
 // The second look's quarter turns (Pillow's Transpose names), each with the angle that the eye
 // line of a face upright in the turned copy has in the photo (y down: +90 degrees points down).
 export const TURNS = [["ROTATE_90", Math.PI / 2], ["ROTATE_270", -Math.PI / 2], ["ROTATE_180", Math.PI]];
-const WIDEN = 2;  // the second look for close-ups: the photo in a black canvas twice its longer side
+const WIDEN = 2;  // the second look for close-ups: the photo in a black canvas twice its longer side (its view
+//                   shrunk to half the detector's input, in a black square of that input)
 
 // Faces in the photo, in its full-resolution pixels, keypoints as the detector gives them.
 export async function detectFaces(photo, detector, detailed = true) {
   const longer = Math.max(...photo.size);
-  const [view, reduction] = photo.view(DETECT_SIDE / longer);
-  let faces = (await detector.detect(view)).map((f) => scaled(f, reduction));
+  const [view, reduction, small] = firstView(photo);
+  let faces = (await detector.detect(small)).map((f) => scaled(f, ratio(view, small, reduction)));
   const detail = DETAIL * DETECTOR_INPUT;
   if (detailed && longer >= detail
       && (!faces.length || Math.max(...faces.map((f) => f.box[2] - f.box[0])) < SMALL_FACE * longer)) {
@@ -45,28 +46,45 @@ async function detectSmall(photo, detector, detail) {
   return (await detector.detect(view, detail)).map((f) => scaled(f, reduction));
 }
 
-// Faces found on the photo turned by a quarter, three quarters and half a turn, in the photo's
-// pixels: [[angle, faces]] with each turn's upright eye-line angle.
-export async function detectTurned(photo, detector) {
+// [view, reduction, small]: the first look's view of the photo and its copy shrunk to fit the
+// detector's input, made once per photo (kept on it): the turned looks read that copy turned
+// (preprocessing 13).
+function firstView(photo) {
   const [view, reduction] = photo.view(DETECT_SIDE / Math.max(...photo.size));
+  return [view, reduction, photo.kept(`detector's copy ${reduction}`, () => fitted(view))];
+}
+
+// [x, y]: the photo's full-resolution pixels one of ``copy``'s spans (``copy``: a resized copy of
+// ``view``, a view shrunk by ``reduction``).
+function ratio(view, copy, reduction) {
+  return [reduction * view.width / copy.width, reduction * view.height / copy.height];
+}
+
+// Faces found on the photo turned by a quarter, three quarters and half a turn, in the photo's
+// pixels: [[angle, faces]] with each turn's upright eye-line angle. Each turn is the detector's copy
+// of the first look's view, turned.
+export async function detectTurned(photo, detector) {
+  const [view, reduction, small] = firstView(photo);
   const looks = [];
   for (const [turn, angle] of TURNS) {
-    const found = await detector.detect(transposed(view, turn));
-    looks.push([angle, found.map((f) => scaled(unturned(f, turn, [view.width, view.height]), reduction))]);
+    const found = await detector.detect(transposed(small, turn));
+    looks.push([angle, found.map((f) => scaled(unturned(f, turn, [small.width, small.height]), ratio(view, small, reduction)))]);
   }
   return looks;
 }
 
-// Faces found on the photo set in a black canvas WIDEN times its longer side (close-ups).
+// Faces found on the photo set in a black canvas WIDEN times its longer side (close-ups): the view
+// shrunk straight to 1 / WIDEN of the detector's input, in a black square of that input (preprocessing 13).
 export async function detectWidened(photo, detector) {
   const [view, reduction] = photo.view(DETECT_SIDE / Math.max(...photo.size));
-  const side = Math.round(WIDEN * Math.max(view.width, view.height));
-  const x = Math.floor((side - view.width) / 2), y = Math.floor((side - view.height) / 2);
+  const side = DETECTOR_INPUT, inner = Math.round(side / WIDEN);
+  const shrunk = fitted(view, [inner, inner]);
+  const x = Math.floor((side - shrunk.width) / 2), y = Math.floor((side - shrunk.height) / 2);
   const canvas = rgbImage(side, side);
-  for (let row = 0; row < view.height; row++) {
-    canvas.data.set(view.data.subarray(row * view.width * 3, (row + 1) * view.width * 3), ((row + y) * side + x) * 3);
+  for (let row = 0; row < shrunk.height; row++) {
+    canvas.data.set(shrunk.data.subarray(row * shrunk.width * 3, (row + 1) * shrunk.width * 3), ((row + y) * side + x) * 3);
   }
-  return (await detector.detect(canvas)).map((f) => scaled(shifted(f, -x, -y), reduction));
+  return (await detector.detect(canvas)).map((f) => scaled(shifted(f, -x, -y), ratio(view, shrunk, reduction)));
 }
 
 // Pillow's transpose: ROTATE_90 turns the image a quarter turn counter-clockwise.
@@ -243,8 +261,11 @@ export class NoRefiner {
   }
 }
 
+// A face found in an image shrunk ``factor`` times (a number, or [x, y] factors), in the full image's pixels.
 export function scaled(face, factor) {
-  return makeFace(face.box.map((v) => v * factor), face.keypoints.map(([x, y]) => [x * factor, y * factor]), face.score);
+  const [fx, fy] = typeof factor === "number" ? [factor, factor] : factor;
+  return makeFace(face.box.map((v, i) => v * (i % 2 ? fy : fx)), face.keypoints.map(([x, y]) => [x * fx, y * fy]),
+                  face.score);
 }
 
 export function shifted(face, dx, dy) {
