@@ -26,7 +26,7 @@ PREPROCESS_VERSION = 13  # 13: the turned looks read the upright look's detector
 #                        12: an upright face the face mesh reads below locate.GIVE_UP on two passes in a row
 #                           is refined no further, as a second look's face is (it is kept)
 #                        11: the detailed look reads the first look's view when that is at least its input long
-#                           (locate.Detectors.DETAIL_REUSES_VIEW): one decode fewer for a large photo without a face
+#                           (locate.Detectors._detect_small): one decode fewer for a large photo without a face
 #                        10: a face of the widened look also counts under presence 2 when the mesh's eyes agree
 #                           with the detector's (locate.counts_widened)
 #                        9: a crop that leaves the photo holds its edge pixels there, not black (CROP_OUTSIDE)

@@ -71,7 +71,6 @@ class Detectors:
     DETAIL = 3  # "auto": the second pass reads the photo's longer side at DETAIL x the detector's input
     # ...shrunk from the first look's view when that is at least as long (PREPROCESS_VERSION 11: a 12 MP photo
     # is not decoded again at 1/4 for it; studies/detail_decode_study.py), else from a view twice as long
-    DETAIL_REUSES_VIEW = True
 
     def __init__(self, config: CropConfig, num_threads: int = 1):
         if config.detector not in ("short", "full", "auto"):
@@ -103,7 +102,7 @@ class Detectors:
         least ``detail`` long, otherwise from the coarsest view at least twice that long."""
         longer = max(photo.size)
         view, reduction = photo.image(DETECT_SIDE / longer)
-        if not self.DETAIL_REUSES_VIEW or max(view.size) < detail:
+        if max(view.size) < detail:
             view, reduction = photo.image(2 * detail / longer)
         return [scaled(face, reduction) for face in self._detector.detect(view, detail)]
 
@@ -177,7 +176,7 @@ def _shared(a: Face, b: Face) -> float:
 
 
 def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: float | None = GIVE_UP,
-               upright_give_up: float | None = GIVE_UP, drop_absent: bool = False) -> list[Face]:
+               upright_give_up: float | None = GIVE_UP) -> list[Face]:
     """The usable faces of a photo in full-resolution pixels, largest first, each with its
     eyes measured again by the refiner.
 
@@ -189,13 +188,9 @@ def find_faces(photo: Photo, detectors: Detectors, config: CropConfig, give_up: 
     of two looks at one face, one the mesh trusts wins, then the more present.
     Faces of the upright look are always kept otherwise. A face of a second look stops being
     refined once two passes read it below ``give_up``, a face of the upright look once two read it
-    below ``upright_give_up`` (None: never; preprocessing 11 refined every upright face in full).
-    With ``drop_absent`` (a study's rule, not the product's: studies/absent_face_study.py), an
-    upright face the mesh last read below ``upright_give_up`` is dropped."""
+    below ``upright_give_up`` (None: never; preprocessing 11 refined every upright face in full)."""
     upright_give_up = upright_give_up if detectors.looks_again else None  # only the mesh reads presence
     faces = _refined(photo, detectors, detectors.detect(photo), upright_give_up)
-    if drop_absent and upright_give_up is not None:
-        faces = [f for f in faces if f.presence >= upright_give_up]
     if detectors.looks_again and not any(trusted(f, 0.0) for f in faces):
         more = [f for angle, found in detectors.detect_turned(photo)
                 for f in _refined(photo, detectors, found, give_up, TURNED_REGION_OUTSIDE) if trusted(f, angle)]

@@ -5,7 +5,7 @@ The detailed look (locate.Detectors: when the upright look finds no face, or onl
 the photo's longer side) reads the photo at 384 px along its longer side. Preprocessing 10 shrank
 that from the coarsest view at least twice as long (a 12 MP photo decoded again at 1/4, 1008 px,
 beside the 1/8 the upright look had read); 11 shrinks the first look's view when that is at least
-384 px long (there the 1/8, 504 px, already decoded: locate.Detectors.DETAIL_REUSES_VIEW) and decodes
+384 px long (there the 1/8, 504 px, already decoded: locate.Detectors._detect_small) and decodes
 as 10 did otherwise. Pillow's resize is antialiased either way. (Always the coarsest view at least the
 input long, a first candidate, also read the 1/2 view of 1280 px photos, where the fast path's eyes
 then moved from the full-size decode's by more than tests/test_fast_path.py allows.) The two read every
@@ -27,6 +27,7 @@ Writes detail_decode_study.md and .json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -40,13 +41,22 @@ from glasses_core import Detectors, GlassesClassifier
 from glasses_core.errors import errors_exit_2
 from glasses_core.face_detect import VARIANTS
 from glasses_core.image_io import open_photo
+from glasses_core.locate import scaled
 from research_and_train_nn.data.composed import right_face
 from research_and_train_nn.data.datasets import load
 from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos
 from research_and_train_nn.studies.placements import jpeg, probability
 from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
 
-WAYS = {10: False, 11: True}  # preprocessing version: its Detectors.DETAIL_REUSES_VIEW (11: the product's)
+def detect_small_10(detectors: Detectors, photo, detail: int) -> list:
+    """Preprocessing 10's detailed look: the photo read at ``detail`` input pixels along its longer side
+    from the coarsest view at least twice that long, always (a 12 MP photo decoded again at 1/4)."""
+    view, reduction = photo.image(2 * detail / max(photo.size))
+    return [scaled(face, reduction) for face in detectors._detector.detect(view, detail)]
+
+
+WAYS = {10: lambda: mock.patch.object(Detectors, "_detect_small", detect_small_10),  # by preprocessing version
+        11: contextlib.nullcontext}  # 11: the product's
 VERSIONS = tuple(WAYS)
 FRAMES = ((1280, 960), (1920, 1080), (4032, 3024))
 EYE_SPACINGS = (0.03, 0.045, 0.06)  # eye distance / the frame's longer side
@@ -57,7 +67,7 @@ NOISE = 6.0  # sensor-like noise on the colour field, grey levels
 def detail_view(version: int):
     """Within it, the detailed look reads the view preprocessing ``version`` (a key of WAYS) read; the
     product's own setting again after, even after an error."""
-    return mock.patch.object(Detectors, "DETAIL_REUSES_VIEW", WAYS[version])
+    return WAYS[version]()
 
 
 def long_photos(data: Path, longer: int = 2 * Detectors.DETAIL * VARIANTS["short"].input_size) -> dict:
