@@ -509,9 +509,11 @@ def test_the_widened_look_draws_no_canvas_larger_than_the_detector_s_input(monke
     sets it in a black square of that input; preprocessing 12 drew it in a canvas twice the view's size
     (640 x 640 for a 640 x 480 photo, 4,096 x 4,096 for a 1 x 16,384 one) and shrank that."""
     detectors = Detectors(CropConfig())
-    for size in ((640, 480), (1, 16_384), (300, 4100)):
-        photo = open_photo(Image.new("RGB", size, (80, 80, 80)))
-        made = resizes_and_canvases(monkeypatch)
+    photos = {size: open_photo(Image.new("RGB", size, (80, 80, 80))) for size in ((640, 480), (1, 16_384), (300, 4100))}
+    made = resizes_and_canvases(monkeypatch)
+    for size, photo in photos.items():
+        for record in made.values():
+            record.clear()
         detectors.detect_widened(photo)
         assert made["new"] == [(128, 128)], size
         assert all(max(out) <= 64 for _, out in made["resized"]), (size, made["resized"])
