@@ -792,3 +792,24 @@ def test_the_second_look_input_notes_quote_the_study():
     assert len({(empty[n]["faces"], empty[n]["said_glass"]) for n in names}) == 1
     assert (f"the same {empty[names[0]]['faces']} false faces and {empty[names[0]]['said_glass']} frames said "
             "\"glass\" all three ways") in notes
+
+
+def test_the_mirror_average_notes_quote_the_study():
+    """The notes on averaging a crop with its mirror image quote mirror_average_study.json, and its
+    finding holds there: no better on validation nor on the composed hard photos' recall."""
+    reports = ROOT / "research_and_train_nn" / "reports"
+    notes = " ".join((reports / "README.md").read_text().split())
+    study = json.loads((reports / "mirror_average_study.json").read_text())
+    alone, both = "the crop", "the crop and its mirror, averaged"
+    val, composed, empty = study["validation"], study["composed"], study["empty"]
+    assert val[both]["f1"] < val[alone]["f1"] and composed[both]["all"]["recall"] < composed[alone]["all"]["recall"]
+    recall = [round(composed[n]["all"]["recall"] * 1800) for n in (alone, both)]
+    assert (f"F1 {val[alone]['f1']:.4f} → {val[both]['f1']:.4f} ({len(val['changed'])} answers change: "
+            f"{val[both]['missed']} glasses missed against {val[alone]['missed']}, false alarms "
+            f"{val[alone]['false_alarms']} both ways)") in notes and val[alone]["false_alarms"] == val[both]["false_alarms"]
+    assert (f"recall {composed[alone]['all']['recall']:.3f} → {composed[both]['all']['recall']:.3f} ({recall[0]:,} → "
+            f"{recall[1]:,} of 1,800) while false alarms fall {composed[alone]['all']['false_alarms']} → "
+            f"{composed[both]['all']['false_alarms']}") in notes
+    assert composed[alone]["mirrored"]["recall"] == composed[both]["mirrored"]["recall"]
+    assert f"the mirrored case's recall stays {composed[both]['mirrored']['recall']:.3f}" in notes
+    assert f"say \"glass\" {empty[both]['said_glass']} times against {empty[alone]['said_glass']}" in notes
