@@ -19,19 +19,14 @@ Never the test pool. Writes absent_face_study.md and .json.
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 from unittest import mock
 
 import glasses_core.crop
-from glasses_core import GlassesClassifier
 from glasses_core.errors import errors_exit_2
 from glasses_core.locate import GIVE_UP, find_faces
-from research_and_train_nn.studies.detail_decode_study import group_photos
-from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos, validation_records
-from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
-from research_and_train_nn.studies.ways import composed, empty_frames, tables, validation
+from research_and_train_nn.studies.ways import run_study, tables
 
 def dropping_absent(photo, detectors, config, **settings) -> list:
     """The faces find_faces gives, less those the mesh last read below GIVE_UP: the upright look's faces
@@ -72,18 +67,7 @@ def markdown(r: dict, command: str) -> str:
 
 @errors_exit_2
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_report_arguments(parser, "absent_face_study")
-    add_photo_arguments(parser)
-    args = parser.parse_args(argv)
-    classifier = GlassesClassifier(args.model)
-    photos = validation_photos(args.data, args.per_class)
-    report = {"model": classifier.model_id, "give_up": GIVE_UP,
-              "empty": empty_frames(classifier, group_photos(photos), ways()),
-              "validation": validation(classifier, validation_records(args.data), ways()),
-              "composed": composed(classifier, photos, ways())}
-    write_report(args.out, "absent_face_study", report, markdown(report, command_line("absent_face_study.py", argv)))
-    return 0
+    return run_study("absent_face_study", __doc__, ways(), markdown, argv, lambda classifier: {"give_up": GIVE_UP})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ on, not a change: the product classifies the crop alone. Writes mirror_average_s
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 from unittest import mock
@@ -23,10 +22,7 @@ import numpy as np
 
 from glasses_core import GlassesClassifier
 from glasses_core.errors import errors_exit_2
-from research_and_train_nn.studies.detail_decode_study import group_photos
-from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos, validation_records
-from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
-from research_and_train_nn.studies.ways import composed, empty_frames, tables, validation
+from research_and_train_nn.studies.ways import run_study, tables
 
 PRODUCT = GlassesClassifier.predict_crops_and_kinds
 
@@ -62,18 +58,8 @@ def markdown(r: dict, command: str) -> str:
 
 @errors_exit_2
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_report_arguments(parser, "mirror_average_study")
-    add_photo_arguments(parser)
-    args = parser.parse_args(argv)
-    classifier = GlassesClassifier(args.model)
-    photos = validation_photos(args.data, args.per_class)
-    report = {"model": classifier.model_id, "threshold": classifier.threshold,
-              "empty": empty_frames(classifier, group_photos(photos), WAYS),
-              "validation": validation(classifier, validation_records(args.data), WAYS),
-              "composed": composed(classifier, photos, WAYS)}
-    write_report(args.out, "mirror_average_study", report, markdown(report, command_line("mirror_average_study.py", argv)))
-    return 0
+    return run_study("mirror_average_study", __doc__, WAYS, markdown, argv,
+                     lambda classifier: {"threshold": classifier.threshold})
 
 
 if __name__ == "__main__":

@@ -20,21 +20,17 @@ Never the test pool. Writes second_look_input_study.md and .json.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 from unittest import mock
 
 from PIL import Image
 
-from glasses_core import Detectors, GlassesClassifier
+from glasses_core import Detectors
 from glasses_core.errors import errors_exit_2
 from glasses_core.image_io import open_photo
 from glasses_core.locate import DETECT_SIDE, TURNS, WIDEN, scaled, shifted, unturned
-from research_and_train_nn.studies.detail_decode_study import group_photos
-from research_and_train_nn.studies.hard_cases import add_photo_arguments, validation_photos, validation_records
-from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
-from research_and_train_nn.studies.ways import composed, empty_frames, tables, validation
+from research_and_train_nn.studies.ways import run_study, tables
 
 
 def turned_12(detectors: Detectors, photo) -> list:
@@ -91,19 +87,7 @@ def markdown(r: dict, command: str) -> str:
 
 @errors_exit_2
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_report_arguments(parser, "second_look_input_study")
-    add_photo_arguments(parser)
-    args = parser.parse_args(argv)
-    classifier = GlassesClassifier(args.model)
-    photos = validation_photos(args.data, args.per_class)
-    report = {"model": classifier.model_id,
-              "empty": empty_frames(classifier, group_photos(photos), WAYS),
-              "validation": validation(classifier, validation_records(args.data), WAYS),
-              "composed": composed(classifier, photos, WAYS)}
-    write_report(args.out, "second_look_input_study", report,
-                 markdown(report, command_line("second_look_input_study.py", argv)))
-    return 0
+    return run_study("second_look_input_study", __doc__, WAYS, markdown, argv)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Never the test pool. Used by absent_face_study.py and second_look_input_study.py
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Callable, ContextManager
 from unittest import mock
@@ -19,7 +20,10 @@ from tqdm import tqdm
 
 from glasses_core import GlassesClassifier
 from research_and_train_nn.evaluation.metrics import metrics
-from research_and_train_nn.studies.hard_cases import measure, summary
+from research_and_train_nn.studies.detail_decode_study import group_photos
+from research_and_train_nn.studies.hard_cases import (add_photo_arguments, measure, summary, validation_photos,
+                                                      validation_records)
+from research_and_train_nn.studies.report_files import add_report_arguments, command_line, write_report
 
 Ways = dict[str, Callable[[], ContextManager]]  # a way's name: what switches the product to it
 
@@ -95,3 +99,22 @@ def tables(r: dict, names: list[str], what: str) -> list[str]:
     lines += [f"| {name} | {e[name]['with_a_face']} | {e[name]['faces']} | {e[name]['said_glass']} | "
               f"{e[name]['mesh_passes']} |" for name in names]
     return lines
+
+
+def run_study(name: str, doc: str, ways: Ways, markdown: Callable[[dict, str], str], argv=None,
+              extra: Callable[[GlassesClassifier], dict] = lambda classifier: {}) -> int:
+    """A study of ``ways`` from the command line (``doc``, its module's docstring, gives --help's first
+    line): --out, --model, --data and --per-class; the three measurements, with the model's id and
+    ``extra(classifier)``, written as NAME.json and as NAME.md by ``markdown(report, command)``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    add_report_arguments(parser, name)
+    add_photo_arguments(parser)
+    args = parser.parse_args(argv)
+    classifier = GlassesClassifier(args.model)
+    photos = validation_photos(args.data, args.per_class)
+    report = {"model": classifier.model_id, **extra(classifier),
+              "empty": empty_frames(classifier, group_photos(photos), ways),
+              "validation": validation(classifier, validation_records(args.data), ways),
+              "composed": composed(classifier, photos, ways)}
+    write_report(args.out, name, report, markdown(report, command_line(f"{name}.py", argv)))
+    return 0
