@@ -188,26 +188,22 @@ def test_the_cost_weighs_what_decoding_takes(face):
         assert header.cost == weight * pixels, (header.format, header.mode)
 
 
-def test_a_thin_image_costs_its_pixels_the_widened_look_draws_no_canvas_of_it(face):
+def test_a_thin_image_costs_its_pixels_the_widened_look_draws_no_canvas_of_it(face, monkeypatch):
     """Until preprocessing 13 the detector's widened look drew the photo's view in a square twice its
     longer side, and the cost counted that canvas: a 1 x 16,384 PNG of 141 bytes made a 4,096 x 4,096
     one. Now the look reads the view shrunk into the detector's input: the image costs its pixels, and
     the whole pipeline on it makes no image larger than its own view and that input."""
     from glasses_core import GlassesClassifier
-    real_new, made = Image.new, []
-
-    def noting_new(mode, size, *args, **kwargs):
-        made.append(tuple(size))
-        return real_new(mode, size, *args, **kwargs)
+    from test_locate import resizes_and_canvases
     classifier = GlassesClassifier()
-    for size in ((1, MAX_SIDE), (300, 4100)):
-        image = blank("PNG", size, "RGB")
+    images = {size: blank("PNG", size, "RGB") for size in ((1, MAX_SIDE), (300, 4100))}
+    made = resizes_and_canvases(monkeypatch)
+    for size, image in images.items():
         assert read_header(image, "x").cost == size[0] * size[1]
-        made.clear()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(Image, "new", noting_new)
-            assert not classifier.predict(image).face_found
-        assert made and max(w * h for w, h in made) <= max(128 * 128, size[0] * size[1]), (size, made)
+        made["new"].clear()
+        assert not classifier.predict(image).face_found
+        new = made["new"]
+        assert new and max(w * h for w, h in new) <= max(128 * 128, size[0] * size[1]), (size, new)
 
 
 def test_a_gif_is_as_large_as_its_first_frame_says(face):

@@ -1,15 +1,13 @@
 """The mirror-average study (research_and_train_nn/studies/mirror_average_study.py): its way is switched
 off again even after an error; within it a real crop and its mirror image get the same P(glasses), the
-mean of the two the product gives, and the same P(dark | glasses) as the crop alone; and its committed
-report is what the study writes from its JSON."""
-import json
+mean of the two the product gives, and the same P(dark | glasses) as the crop alone (its report:
+tests/test_ways.py)."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from glasses_core import GlassesClassifier
-from research_and_train_nn.studies import mirror_average_study
 from research_and_train_nn.studies.mirror_average_study import WAYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,11 +35,3 @@ def test_a_crop_and_its_mirror_get_the_mean_of_their_answers():
     assert np.allclose(both, (alone + alone_mirrored) / 2)
     assert np.abs(alone - alone_mirrored).max() > 0  # the model alone does answer a mirror image otherwise
     assert (dark is None and both_dark is None) or np.array_equal(dark, both_dark)
-
-
-def test_the_committed_report_is_what_the_study_writes_from_its_json():
-    reports = ROOT / "research_and_train_nn" / "reports"
-    committed = (reports / "mirror_average_study.md").read_text()
-    command = committed.splitlines()[2].strip("`")
-    report = json.loads((reports / "mirror_average_study.json").read_text())
-    assert mirror_average_study.markdown(report, command) == committed

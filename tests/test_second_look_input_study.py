@@ -1,16 +1,13 @@
 """The second-look input study (research_and_train_nn/studies/second_look_input_study.py): its ways,
 switched on and off around the product's looks, really read what preprocessing 12 read (each turn
 resized again, a canvas twice the view's size) and 13 (no image over the detector's input); both find
-a conformance close-up's face and a head on its side in the same place; and its report and
-absent_face_study's are what their scripts make of their JSON (ways.py's tables)."""
-import json
+a conformance close-up's face and a head on its side in the same place (its report: tests/test_ways.py)."""
 from pathlib import Path
 
 import pytest
 
 from glasses_core import CropConfig, Detectors
 from glasses_core.image_io import open_photo
-from research_and_train_nn.studies import absent_face_study, second_look_input_study
 from research_and_train_nn.studies.second_look_input_study import WAYS
 from test_locate import benchmark_frame, resizes_and_canvases
 
@@ -57,12 +54,3 @@ def test_both_ways_find_the_conformance_faces_in_the_same_place(photo, look):
     old, new = boxes.values()
     side = old[2] - old[0]
     assert max(abs(a - b) for a, b in zip(old, new)) < 0.05 * side, boxes
-
-
-@pytest.mark.parametrize("study, name", [(absent_face_study, "absent_face_study"),
-                                         (second_look_input_study, "second_look_input_study")])
-def test_the_committed_report_is_what_the_study_writes_from_its_json(study, name):
-    reports = ROOT / "research_and_train_nn" / "reports"
-    committed = (reports / f"{name}.md").read_text()
-    command = committed.splitlines()[2].strip("`")
-    assert study.markdown(json.loads((reports / f"{name}.json").read_text()), command) == committed
